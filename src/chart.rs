@@ -1,0 +1,410 @@
+//! Charts: find an exact chart version (local dir, per-user cache, the repository's `index.yaml` with digest check),
+//! read what the rules need from the archive, and render with the real `helm template`.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::gitops::parse_yaml_documents;
+
+/// The chart a HelmRelease asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ChartRef {
+    pub name: String,
+    pub version: String,
+    /// HelmRepository `spec.url`, when known.
+    pub repo_url: Option<String>,
+}
+
+/// What the rules read from a chart archive.
+#[derive(Debug, Clone)]
+pub struct Chart {
+    pub path: PathBuf,
+    pub name: String,
+    pub version: String,
+    pub app_version: Option<String>,
+    /// `values.yaml`, the chart's defaults.
+    pub defaults: Value,
+    /// `values.schema.json`, if the chart has one.
+    pub schema: Option<Value>,
+}
+
+/// Where charts are looked for, in order: `$HEADLAMP_E2E_CHARTS`, the per-user cache, the repository.
+#[derive(Debug, Clone)]
+pub struct ChartStore {
+    pub charts_dir: Option<PathBuf>,
+    pub cache_dir: Option<PathBuf>,
+    pub offline: bool,
+}
+
+impl ChartStore {
+    /// `$HEADLAMP_E2E_CHARTS`, and the cache at `$HEADLAMP_E2E_CACHE/charts` or the user cache dir.
+    pub fn from_env() -> Self {
+        let charts_dir = std::env::var_os("HEADLAMP_E2E_CHARTS")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        ChartStore {
+            charts_dir,
+            cache_dir: cache_root().map(|d| d.join("charts")),
+            offline: false,
+        }
+    }
+
+    fn file_name(r: &ChartRef) -> String {
+        format!("{}-{}.tgz", r.name, r.version)
+    }
+
+    /// A local archive for `r`, without touching the network.
+    pub fn local(&self, r: &ChartRef) -> Option<PathBuf> {
+        [&self.charts_dir, &self.cache_dir]
+            .into_iter()
+            .flatten()
+            .map(|d| d.join(Self::file_name(r)))
+            .find(|p| p.is_file())
+    }
+
+    /// The archive for `r`: local dir, cache, else downloaded from the repository's index (digest verified, cached).
+    pub async fn fetch(&self, r: &ChartRef) -> Result<PathBuf> {
+        if let Some(p) = self.local(r) {
+            return Ok(p);
+        }
+        let mut tried: Vec<String> = [&self.charts_dir, &self.cache_dir]
+            .into_iter()
+            .flatten()
+            .map(|d| d.join(Self::file_name(r)).display().to_string())
+            .collect();
+        if tried.is_empty() {
+            tried.push("no HEADLAMP_E2E_CHARTS, no cache dir".into());
+        }
+        let (Some(url), false) = (&r.repo_url, self.offline) else {
+            return Err(Error::ChartNotFound {
+                chart: r.name.clone(),
+                version: r.version.clone(),
+                tried: tried.join(", "),
+            });
+        };
+        if url.starts_with("oci://") {
+            tried.push(format!("{url} (OCI repositories are not fetched by this tool)"));
+            return Err(Error::ChartNotFound {
+                chart: r.name.clone(),
+                version: r.version.clone(),
+                tried: tried.join(", "),
+            });
+        }
+        let bytes = download_from_index(url, r).await.map_err(|e| match e {
+            Error::ChartNotFound { .. } => {
+                tried.push(format!("{}/index.yaml", url.trim_end_matches('/')));
+                Error::ChartNotFound {
+                    chart: r.name.clone(),
+                    version: r.version.clone(),
+                    tried: tried.join(", "),
+                }
+            }
+            other => other,
+        })?;
+        let Some(cache) = &self.cache_dir else {
+            // No cache dir: keep the download in a temp file for this process.
+            let dir = std::env::temp_dir().join("headlamp-e2e-charts");
+            return write_atomic(&dir, &Self::file_name(r), &bytes);
+        };
+        write_atomic(cache, &Self::file_name(r), &bytes)
+    }
+}
+
+/// The per-user cache root: `$HEADLAMP_E2E_CACHE`, else the platform cache dir (`~/.cache/headlamp-e2e`).
+pub fn cache_root() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("HEADLAMP_E2E_CACHE").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(d));
+    }
+    directories::BaseDirs::new().map(|b| b.cache_dir().join("headlamp-e2e"))
+}
+
+fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+    tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
+    let dest = dir.join(name);
+    tmp.persist(&dest).map_err(|e| Error::io(&dest, e.error))?;
+    Ok(dest)
+}
+
+#[derive(Deserialize)]
+struct RepoIndex {
+    #[serde(default)]
+    entries: HashMap<String, Vec<IndexEntry>>,
+}
+
+#[derive(Deserialize)]
+struct IndexEntry {
+    version: String,
+    #[serde(default)]
+    urls: Vec<String>,
+    #[serde(default)]
+    digest: Option<String>,
+}
+
+fn http_client() -> Result<reqwest::Client> {
+    crate::install_crypto_provider();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .connect_timeout(Duration::from_secs(10))
+        .user_agent(concat!("headlamp-e2e/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Error::Other(format!("cannot build an HTTP client: {e}")))
+}
+
+async fn get_bytes(client: &reqwest::Client, url: &str) -> Result<Vec<u8>> {
+    let resp = client.get(url).send().await.map_err(|e| Error::Download {
+        url: url.to_string(),
+        message: e.to_string(),
+    })?;
+    let status = resp.status();
+    if !status.is_success() {
+        return Err(Error::Download {
+            url: url.to_string(),
+            message: format!("HTTP {status}"),
+        });
+    }
+    let bytes = resp.bytes().await.map_err(|e| Error::Download {
+        url: url.to_string(),
+        message: e.to_string(),
+    })?;
+    Ok(bytes.to_vec())
+}
+
+/// Resolve `r` in the repository's `index.yaml`, download it and check its sha256 digest.
+pub async fn download_from_index(repo_url: &str, r: &ChartRef) -> Result<Vec<u8>> {
+    let client = http_client()?;
+    let base = repo_url.trim_end_matches('/');
+    let index_url = format!("{base}/index.yaml");
+    let index_bytes = get_bytes(&client, &index_url).await?;
+    let index_text = String::from_utf8_lossy(&index_bytes);
+    let index: RepoIndex = serde_norway::from_str(&index_text).map_err(|e| Error::Download {
+        url: index_url.clone(),
+        message: format!("not a Helm repository index: {e}"),
+    })?;
+    let not_found = || Error::ChartNotFound {
+        chart: r.name.clone(),
+        version: r.version.clone(),
+        tried: index_url.clone(),
+    };
+    let entry = index
+        .entries
+        .get(&r.name)
+        .and_then(|v| v.iter().find(|e| e.version.trim_start_matches('v') == r.version.trim_start_matches('v')))
+        .ok_or_else(not_found)?;
+    let url = entry.urls.first().ok_or_else(not_found)?;
+    let url = if url.contains("://") {
+        url.clone()
+    } else {
+        format!("{base}/{}", url.trim_start_matches('/'))
+    };
+    let bytes = get_bytes(&client, &url).await?;
+    let actual = hex::encode(Sha256::digest(&bytes));
+    match &entry.digest {
+        Some(expected) if expected.trim_start_matches("sha256:") != actual => Err(Error::DigestMismatch {
+            url,
+            expected: expected.clone(),
+            actual,
+        }),
+        Some(_) => Ok(bytes),
+        None => Err(Error::Download {
+            url,
+            message: "index.yaml gives no digest for this chart version; refusing an unverified download".into(),
+        }),
+    }
+}
+
+/// Read `Chart.yaml`, `values.yaml` and `values.schema.json` from a chart archive.
+pub fn read_chart(path: &Path) -> Result<Chart> {
+    let bad = |message: String| Error::ChartArchive {
+        path: path.to_path_buf(),
+        message,
+    };
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let (mut chart_yaml, mut values_yaml, mut schema_json) = (None, None, None);
+    for entry in archive.entries().map_err(|e| bad(e.to_string()))? {
+        let mut entry = entry.map_err(|e| bad(e.to_string()))?;
+        let name = entry
+            .path()
+            .map_err(|e| bad(e.to_string()))?
+            .to_string_lossy()
+            .into_owned();
+        // top-level chart files only: `<chart>/Chart.yaml`, not those of subcharts
+        let mut parts = name.splitn(2, '/');
+        let (_, Some(rest)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let slot = match rest {
+            "Chart.yaml" => &mut chart_yaml,
+            "values.yaml" => &mut values_yaml,
+            "values.schema.json" => &mut schema_json,
+            _ => continue,
+        };
+        let mut s = String::new();
+        entry.read_to_string(&mut s).map_err(|e| bad(e.to_string()))?;
+        *slot = Some(s);
+    }
+    let chart_yaml = chart_yaml.ok_or_else(|| bad("no Chart.yaml".into()))?;
+    let meta = parse_yaml_documents(&chart_yaml, Path::new("Chart.yaml"))?
+        .into_iter()
+        .next()
+        .unwrap_or(Value::Null);
+    let defaults = match values_yaml {
+        Some(v) => parse_yaml_documents(&v, Path::new("values.yaml"))?
+            .into_iter()
+            .next()
+            .unwrap_or(Value::Object(Default::default())),
+        None => Value::Object(Default::default()),
+    };
+    let schema = match schema_json {
+        Some(s) => Some(serde_json::from_str(&s).map_err(|e| bad(format!("values.schema.json: {e}")))?),
+        None => None,
+    };
+    let text = |k: &str| match &meta[k] {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    Ok(Chart {
+        path: path.to_path_buf(),
+        name: text("name").ok_or_else(|| bad("Chart.yaml has no name".into()))?,
+        version: text("version").ok_or_else(|| bad("Chart.yaml has no version".into()))?,
+        app_version: text("appVersion"),
+        defaults,
+        schema,
+    })
+}
+
+/// The helm CLI.
+#[derive(Debug, Clone)]
+pub struct Helm {
+    pub bin: PathBuf,
+}
+
+impl Helm {
+    /// `$HELM_BIN`, else `helm` on PATH; checked by running `helm version`.
+    pub fn locate() -> Result<Helm> {
+        let (bin, tried) = match std::env::var_os("HELM_BIN").filter(|v| !v.is_empty()) {
+            Some(b) => (PathBuf::from(&b), format!("HELM_BIN={}", PathBuf::from(&b).display())),
+            None => (PathBuf::from("helm"), "`helm` on PATH".to_string()),
+        };
+        let ok = std::process::Command::new(&bin)
+            .args(["version", "--short"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        if ok {
+            Ok(Helm { bin })
+        } else {
+            Err(Error::HelmMissing { tried })
+        }
+    }
+
+    /// `helm template RELEASE CHART --namespace NS -f values` and its stdout.
+    pub async fn template(&self, chart: &Path, release: &str, namespace: &str, values: &Value) -> Result<String> {
+        let mut values_file = tempfile::Builder::new()
+            .prefix("headlamp-e2e-values-")
+            .suffix(".json")
+            .tempfile()
+            .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+        {
+            use std::io::Write;
+            let text = serde_json::to_vec(values).map_err(|e| Error::Other(e.to_string()))?;
+            values_file
+                .write_all(&text)
+                .map_err(|e| Error::io(values_file.path(), e))?;
+        }
+        let out = tokio::process::Command::new(&self.bin)
+            .arg("template")
+            .arg(release)
+            .arg(chart)
+            .arg("--namespace")
+            .arg(namespace)
+            .arg("--values")
+            .arg(values_file.path())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .map_err(|e| Error::io(&self.bin, e))?;
+        if !out.status.success() {
+            return Err(Error::HelmTemplate {
+                release: format!("{namespace}/{release}"),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
+        }
+        String::from_utf8(out.stdout).map_err(|e| Error::Other(format!("helm template output is not UTF-8: {e}")))
+    }
+}
+
+/// Split `helm template` output into objects, each with the `# Source:` template it came from.
+pub fn split_rendered(text: &str) -> Result<Vec<(Option<String>, Value)>> {
+    let mut out = Vec::new();
+    for chunk in split_documents(text) {
+        let source = chunk
+            .lines()
+            .find_map(|l| l.strip_prefix("# Source: "))
+            .map(|s| s.trim().to_string());
+        for v in parse_yaml_documents(chunk, Path::new("helm template output"))? {
+            out.push((source.clone(), v));
+        }
+    }
+    Ok(out)
+}
+
+fn split_documents(text: &str) -> Vec<&str> {
+    let mut docs = Vec::new();
+    let mut start = 0;
+    let mut pos = 0;
+    for line in text.split_inclusive('\n') {
+        if line.trim_end() == "---" {
+            docs.push(&text[start..pos]);
+            start = pos + line.len();
+        }
+        pos += line.len();
+    }
+    docs.push(&text[start..]);
+    docs.into_iter().filter(|d| !d.trim().is_empty()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_rendered_keeps_source_template() {
+        let text = "---\n# Source: headlamp/templates/serviceaccount.yaml\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: headlamp\n---\n# Source: headlamp/templates/service.yaml\napiVersion: v1\nkind: Service\nmetadata:\n  name: headlamp\n";
+        let objs = split_rendered(text).unwrap();
+        assert_eq!(objs.len(), 2);
+        assert_eq!(objs[1].0.as_deref(), Some("headlamp/templates/service.yaml"));
+        assert_eq!(objs[1].1["kind"], "Service");
+    }
+
+    #[tokio::test]
+    async fn store_prefers_local_dir_and_reports_what_it_tried() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("headlamp-0.41.0.tgz"), b"x").unwrap();
+        let store = ChartStore {
+            charts_dir: Some(d.path().to_path_buf()),
+            cache_dir: None,
+            offline: true,
+        };
+        let r = |v: &str| ChartRef {
+            name: "headlamp".into(),
+            version: v.into(),
+            repo_url: Some("https://example.invalid/".into()),
+        };
+        assert_eq!(store.fetch(&r("0.41.0")).await.unwrap(), d.path().join("headlamp-0.41.0.tgz"));
+        let e = store.fetch(&r("9.9.9")).await.unwrap_err().to_string();
+        assert!(e.contains("headlamp 9.9.9 not found") && e.contains("headlamp-9.9.9.tgz"), "{e}");
+    }
+}

@@ -1,0 +1,368 @@
+//! Read a GitOps directory the way Flux's kustomize-controller does: a directory with a `kustomization.yaml` is what
+//! that file lists; a directory without one is every YAML file below it (stopping at directories that have one).
+//! Kustomizations that do more than list resources are rendered with the real kustomize (`kubectl kustomize`).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+/// Where an object came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A manifest in the GitOps directory.
+    Plain,
+    /// Rendered by `helm template` for a HelmRelease (`namespace/name`), from a chart template.
+    Rendered {
+        release: String,
+        template: Option<String>,
+    },
+}
+
+/// A Kubernetes object as YAML gave it, with the file it is in.
+#[derive(Debug, Clone)]
+pub struct Object {
+    pub value: Value,
+    /// Path relative to the GitOps root (the HelmRelease's file for rendered objects).
+    pub file: PathBuf,
+    pub origin: Origin,
+}
+
+impl Object {
+    pub fn plain(value: Value, file: impl Into<PathBuf>) -> Self {
+        Object {
+            value,
+            file: file.into(),
+            origin: Origin::Plain,
+        }
+    }
+    pub fn api_version(&self) -> &str {
+        self.value["apiVersion"].as_str().unwrap_or("")
+    }
+    /// API group without version (`""` for core).
+    pub fn group(&self) -> &str {
+        match self.api_version().rsplit_once('/') {
+            Some((group, _)) => group,
+            None => "",
+        }
+    }
+    pub fn kind(&self) -> &str {
+        self.value["kind"].as_str().unwrap_or("")
+    }
+    pub fn name(&self) -> &str {
+        self.value["metadata"]["name"].as_str().unwrap_or("")
+    }
+    pub fn namespace(&self) -> Option<&str> {
+        self.value["metadata"]["namespace"].as_str()
+    }
+    pub fn is(&self, group: &str, kind: &str) -> bool {
+        self.group() == group && self.kind() == kind
+    }
+    /// `Kind/namespace/name`, or `Kind/name` without a namespace.
+    pub fn id(&self) -> String {
+        match self.namespace() {
+            Some(ns) => format!("{}/{}/{}", self.kind(), ns, self.name()),
+            None => format!("{}/{}", self.kind(), self.name()),
+        }
+    }
+    pub fn file_display(&self) -> String {
+        self.file.display().to_string()
+    }
+    /// Where a finding about this object points a reader: the file, plus the chart template for rendered objects.
+    pub fn location(&self) -> String {
+        match &self.origin {
+            Origin::Plain => self.file_display(),
+            Origin::Rendered {
+                template: Some(t), ..
+            } => format!("{} (rendered: {t})", self.file_display()),
+            Origin::Rendered { template: None, .. } => format!("{} (rendered)", self.file_display()),
+        }
+    }
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.value["metadata"]["labels"][key].as_str()
+    }
+}
+
+/// Everything read from a GitOps directory.
+#[derive(Debug, Default)]
+pub struct Tree {
+    pub root: PathBuf,
+    pub objects: Vec<Object>,
+    /// Files read (relative to root), in reading order.
+    pub files: Vec<PathBuf>,
+}
+
+impl Tree {
+    pub fn find<'a>(&'a self, group: &'a str, kind: &'a str) -> impl Iterator<Item = &'a Object> + 'a {
+        self.objects.iter().filter(move |o| o.is(group, kind))
+    }
+}
+
+const KUSTOMIZATION_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// Read the GitOps directory `root`.
+pub fn load(root: &Path) -> Result<Tree> {
+    if !root.is_dir() {
+        return Err(Error::GitopsDirMissing(root.to_path_buf()));
+    }
+    let mut loader = Loader {
+        root: root.to_path_buf(),
+        tree: Tree {
+            root: root.to_path_buf(),
+            ..Tree::default()
+        },
+        seen: BTreeSet::new(),
+    };
+    loader.dir(root)?;
+    Ok(loader.tree)
+}
+
+struct Loader {
+    root: PathBuf,
+    tree: Tree,
+    seen: BTreeSet<PathBuf>,
+}
+
+#[derive(Deserialize)]
+struct KustomizationFile {
+    #[serde(default)]
+    resources: Vec<String>,
+    #[serde(flatten)]
+    rest: serde_json::Map<String, Value>,
+}
+
+/// Keys a kustomization may have that we can read without kustomize (they do not change the objects).
+const PLAIN_KUSTOMIZATION_KEYS: [&str; 3] = ["apiVersion", "kind", "metadata"];
+
+impl Loader {
+    fn rel(&self, p: &Path) -> PathBuf {
+        p.strip_prefix(&self.root).unwrap_or(p).to_path_buf()
+    }
+
+    fn dir(&mut self, dir: &Path) -> Result<()> {
+        if let Some(k) = KUSTOMIZATION_NAMES
+            .iter()
+            .map(|n| dir.join(n))
+            .find(|p| p.is_file())
+        {
+            return self.kustomization(dir, &k);
+        }
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| Error::io(dir, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for p in entries {
+            let hidden = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.'));
+            if hidden {
+                continue;
+            }
+            if p.is_dir() {
+                self.dir(&p)?;
+            } else if is_yaml(&p) {
+                self.file(&p)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn kustomization(&mut self, dir: &Path, file: &Path) -> Result<()> {
+        if !self.seen.insert(file.to_path_buf()) {
+            return Ok(());
+        }
+        let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+        let rel = self.rel(file);
+        let docs = parse_yaml_documents(&text, &rel)?;
+        let Some(doc) = docs.into_iter().next() else {
+            return Ok(());
+        };
+        let k: KustomizationFile = serde_json::from_value(doc).map_err(|e| Error::Yaml {
+            file: rel.clone(),
+            line: 1,
+            column: 1,
+            message: format!("not a kustomization: {e}"),
+        })?;
+        let features: Vec<&str> = k
+            .rest
+            .keys()
+            .map(String::as_str)
+            .filter(|key| !PLAIN_KUSTOMIZATION_KEYS.contains(key))
+            .collect();
+        let remote = k.resources.iter().any(|r| r.contains("://") || r.starts_with("github.com/"));
+        if !features.is_empty() || remote {
+            let features = if remote {
+                "remote resources".to_string()
+            } else {
+                features.join(", ")
+            };
+            return self.kustomize(dir, &rel, &features);
+        }
+        self.tree.files.push(rel.clone());
+        for r in &k.resources {
+            let p = dir.join(r);
+            if p.is_dir() {
+                self.dir(&p)?;
+            } else if p.is_file() {
+                self.file(&p)?;
+            } else {
+                return Err(Error::KustomizeResourceMissing {
+                    file: rel,
+                    resource: r.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Render an overlay with the real kustomize; never a home-made one.
+    fn kustomize(&mut self, dir: &Path, rel: &Path, features: &str) -> Result<()> {
+        let kubectl = std::env::var_os("KUBECTL_BIN").unwrap_or_else(|| "kubectl".into());
+        let out = std::process::Command::new(&kubectl)
+            .arg("kustomize")
+            .arg(dir)
+            .output()
+            .map_err(|e| Error::Kustomize {
+                file: rel.to_path_buf(),
+                features: features.to_string(),
+                message: format!("{}: {e}", PathBuf::from(&kubectl).display()),
+            })?;
+        if !out.status.success() {
+            return Err(Error::Kustomize {
+                file: rel.to_path_buf(),
+                features: features.to_string(),
+                message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        self.tree.files.push(rel.to_path_buf());
+        for doc in parse_yaml_documents(&text, rel)? {
+            if is_k8s_object(&doc) {
+                self.tree.objects.push(Object::plain(doc, rel));
+            }
+        }
+        Ok(())
+    }
+
+    fn file(&mut self, path: &Path) -> Result<()> {
+        if !self.seen.insert(path.to_path_buf()) {
+            return Ok(());
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let rel = self.rel(path);
+        self.tree.files.push(rel.clone());
+        for doc in parse_yaml_documents(&text, &rel)? {
+            if is_k8s_object(&doc) {
+                self.tree.objects.push(Object::plain(doc, rel.clone()));
+            } else if !doc.is_null() {
+                tracing::debug!(file = %rel.display(), "skipping a YAML document without apiVersion/kind");
+            }
+        }
+        Ok(())
+    }
+}
+
+fn is_yaml(p: &Path) -> bool {
+    matches!(
+        p.extension().and_then(|e| e.to_str()),
+        Some("yaml") | Some("yml")
+    )
+}
+
+fn is_k8s_object(v: &Value) -> bool {
+    v["apiVersion"].is_string() && v["kind"].is_string()
+}
+
+/// Parse a (multi-document) YAML text into JSON values; `file` names it in errors (with line and column).
+pub fn parse_yaml_documents(text: &str, file: &Path) -> Result<Vec<Value>> {
+    let mut docs = Vec::new();
+    for de in serde_norway::Deserializer::from_str(text) {
+        let v = Value::deserialize(de).map_err(|e| yaml_error(file, &e))?;
+        if !v.is_null() {
+            docs.push(v);
+        }
+    }
+    Ok(docs)
+}
+
+pub(crate) fn yaml_error(file: &Path, e: &serde_norway::Error) -> Error {
+    let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+    let message = e.to_string();
+    // serde_norway appends " at line X column Y"; the location is already in front.
+    let message = match message.find(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message,
+    };
+    Error::Yaml {
+        file: file.to_path_buf(),
+        line,
+        column,
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, rel: &str, text: &str) {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    #[test]
+    fn follows_kustomization_resources_and_not_other_files() {
+        let d = tempfile::tempdir().unwrap();
+        write(
+            d.path(),
+            "app/kustomization.yaml",
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [a.yaml]\n",
+        );
+        write(d.path(), "app/a.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n");
+        // a patch file that is not listed must not be read as an object
+        write(d.path(), "app/patch.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n");
+        write(
+            d.path(),
+            "clusters/c/sync.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: n}\n---\n# only a comment\n",
+        );
+        let t = load(d.path()).unwrap();
+        let ids: Vec<_> = t.objects.iter().map(Object::id).collect();
+        assert_eq!(ids, ["Namespace/a", "ConfigMap/n/c"]);
+        assert_eq!(t.objects[0].file, PathBuf::from("app/a.yaml"));
+    }
+
+    #[test]
+    fn missing_resource_is_an_error_naming_the_kustomization() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "kustomization.yaml", "resources: [nope.yaml]\n");
+        let e = load(d.path()).unwrap_err().to_string();
+        assert!(e.contains("kustomization.yaml") && e.contains("nope.yaml"), "{e}");
+    }
+
+    #[test]
+    fn yaml_error_has_file_line_and_column() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "bad.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [x\n");
+        let e = load(d.path()).unwrap_err();
+        match e {
+            Error::Yaml { file, line, .. } => {
+                assert_eq!(file, PathBuf::from("bad.yaml"));
+                assert!(line >= 4, "line {line}");
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+
+    #[test]
+    fn missing_dir_is_reported() {
+        let e = load(Path::new("/nonexistent/gitops")).unwrap_err();
+        assert!(matches!(e, Error::GitopsDirMissing(_)));
+    }
+}

@@ -1,0 +1,17 @@
+//! headlamp-e2e: an end-to-end test harness for a GitOps-managed Headlamp on k3s.
+//!
+//! Three tiers share this library: [`lint`] (static, no cluster), e2e (an ephemeral k3s) and doctor (read-only
+//! diagnosis of a live cluster or a snapshot). The `xtask` crate is a thin CLI over it.
+
+pub mod chart;
+pub mod error;
+pub mod finding;
+pub mod gitops;
+pub mod lint;
+
+pub use error::{Error, Result};
+
+/// Install the process-wide rustls crypto provider (ring) once; later calls are no-ops.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -1,0 +1,1 @@
+//! Headlamp server flags per version.
