@@ -71,14 +71,16 @@ impl Object {
     pub fn file_display(&self) -> String {
         self.file.display().to_string()
     }
-    /// Where a finding about this object points a reader: the file, plus the chart template for rendered objects.
+    /// The file a finding about this object names: its own file, or its HelmRelease's file for rendered objects
+    /// (whose `object` id then names a kind that file does not contain: the chart made it).
     pub fn location(&self) -> String {
+        self.file_display()
+    }
+    /// The chart template a rendered object came from.
+    pub fn template(&self) -> Option<&str> {
         match &self.origin {
-            Origin::Plain => self.file_display(),
-            Origin::Rendered {
-                template: Some(t), ..
-            } => format!("{} (rendered: {t})", self.file_display()),
-            Origin::Rendered { template: None, .. } => format!("{} (rendered)", self.file_display()),
+            Origin::Rendered { template, .. } => template.as_deref(),
+            Origin::Plain => None,
         }
     }
     pub fn label(&self, key: &str) -> Option<&str> {
@@ -96,7 +98,11 @@ pub struct Tree {
 }
 
 impl Tree {
-    pub fn find<'a>(&'a self, group: &'a str, kind: &'a str) -> impl Iterator<Item = &'a Object> + 'a {
+    pub fn find<'a>(
+        &'a self,
+        group: &'a str,
+        kind: &'a str,
+    ) -> impl Iterator<Item = &'a Object> + 'a {
         self.objects.iter().filter(move |o| o.is(group, kind))
     }
 }
@@ -194,7 +200,10 @@ impl Loader {
             .map(String::as_str)
             .filter(|key| !PLAIN_KUSTOMIZATION_KEYS.contains(key))
             .collect();
-        let remote = k.resources.iter().any(|r| r.contains("://") || r.starts_with("github.com/"));
+        let remote = k
+            .resources
+            .iter()
+            .any(|r| r.contains("://") || r.starts_with("github.com/"));
         if !features.is_empty() || remote {
             let features = if remote {
                 "remote resources".to_string()
@@ -291,7 +300,10 @@ pub fn parse_yaml_documents(text: &str, file: &Path) -> Result<Vec<Value>> {
 }
 
 pub(crate) fn yaml_error(file: &Path, e: &serde_norway::Error) -> Error {
-    let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+    let (line, column) = e
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .unwrap_or((0, 0));
     let message = e.to_string();
     // serde_norway appends " at line X column Y"; the location is already in front.
     let message = match message.find(" at line ") {
@@ -324,9 +336,17 @@ mod tests {
             "app/kustomization.yaml",
             "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [a.yaml]\n",
         );
-        write(d.path(), "app/a.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n");
+        write(
+            d.path(),
+            "app/a.yaml",
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n",
+        );
         // a patch file that is not listed must not be read as an object
-        write(d.path(), "app/patch.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n");
+        write(
+            d.path(),
+            "app/patch.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n",
+        );
         write(
             d.path(),
             "clusters/c/sync.yaml",
@@ -343,13 +363,20 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         write(d.path(), "kustomization.yaml", "resources: [nope.yaml]\n");
         let e = load(d.path()).unwrap_err().to_string();
-        assert!(e.contains("kustomization.yaml") && e.contains("nope.yaml"), "{e}");
+        assert!(
+            e.contains("kustomization.yaml") && e.contains("nope.yaml"),
+            "{e}"
+        );
     }
 
     #[test]
     fn yaml_error_has_file_line_and_column() {
         let d = tempfile::tempdir().unwrap();
-        write(d.path(), "bad.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [x\n");
+        write(
+            d.path(),
+            "bad.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [x\n",
+        );
         let e = load(d.path()).unwrap_err();
         match e {
             Error::Yaml { file, line, .. } => {

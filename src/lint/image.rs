@@ -1,7 +1,273 @@
-//! `image-tag-override` and `image-flag-unsupported`.
-use super::LintInput;
-use crate::finding::Finding;
+//! `image-tag-override` (warning) and `image-flag-unsupported` (error).
+//!
+//! The chart's templates pass flags to the server binary; chart and image ship as a tested pair. Pinning `image.tag`
+//! to an older release runs a binary that does not know the flags, and Go's flag package exits at start with
+//! `flag provided but not defined: -<flag>` (it reports only the first one: the rule lists all).
+
+use serde_json::Value;
+
+use super::flags::{self, Known};
+use super::{LintInput, pod_spec, pointer_to_path};
+use crate::finding::{Finding, Severity};
+use crate::gitops::Object;
+
 pub const TAG_RULE: &str = "image-tag-override";
 pub const FLAG_RULE: &str = "image-flag-unsupported";
-pub fn check_tag_override(_input: &LintInput) -> Vec<Finding> { Vec::new() }
-pub fn check_flags(_input: &LintInput) -> Vec<Finding> { Vec::new() }
+
+/// An image reference split into repository (with registry), tag and digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRef {
+    pub repository: String,
+    pub tag: Option<String>,
+    pub digest: Option<String>,
+}
+
+pub fn parse_image(image: &str) -> ImageRef {
+    let (rest, digest) = match image.split_once('@') {
+        Some((r, d)) => (r, Some(d.to_string())),
+        None => (image, None),
+    };
+    let slash = rest.rfind('/').map(|i| i + 1).unwrap_or(0);
+    match rest[slash..].rfind(':') {
+        Some(i) => ImageRef {
+            repository: rest[..slash + i].to_string(),
+            tag: Some(rest[slash + i + 1..].to_string()),
+            digest,
+        },
+        None => ImageRef {
+            repository: rest.to_string(),
+            tag: None,
+            digest,
+        },
+    }
+}
+
+/// Is this the Headlamp server image (`…/headlamp-k8s/headlamp`, `…/headlamp`)?
+pub fn is_headlamp_image(image: &ImageRef) -> bool {
+    image.repository.rsplit('/').next() == Some("headlamp")
+}
+
+/// A Headlamp server container in a workload: (field path of the container, image, args).
+#[derive(Debug, Clone)]
+pub struct HeadlampContainer {
+    pub pointer: String,
+    pub name: String,
+    pub image: ImageRef,
+    pub image_text: String,
+    pub args: Vec<String>,
+}
+
+/// The Headlamp server containers of an object.
+pub fn headlamp_containers(o: &Object) -> Vec<HeadlampContainer> {
+    let Some((ptr, spec)) = pod_spec(o) else {
+        return Vec::new();
+    };
+    let Some(containers) = spec["containers"].as_array() else {
+        return Vec::new();
+    };
+    containers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| {
+            let image_text = c["image"].as_str()?.to_string();
+            let image = parse_image(&image_text);
+            if !is_headlamp_image(&image) {
+                return None;
+            }
+            let strings = |v: &Value| -> Vec<String> {
+                v.as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|s| s.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            // `command` replaces the entrypoint; its flags count too (after the binary path)
+            let mut args: Vec<String> = strings(&c["command"]).into_iter().skip(1).collect();
+            args.extend(strings(&c["args"]));
+            Some(HeadlampContainer {
+                pointer: format!("{ptr}/containers/{i}"),
+                name: c["name"].as_str().unwrap_or("").to_string(),
+                image,
+                image_text,
+                args,
+            })
+        })
+        .collect()
+}
+
+pub fn check_tag_override(input: &LintInput) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for r in &input.releases {
+        let tag = match &r.values["image"]["tag"] {
+            Value::String(s) if !s.is_empty() => s.clone(),
+            Value::Number(n) => n.to_string(),
+            _ => continue,
+        };
+        let (chart_desc, app) = match &r.chart {
+            Some(c) => (
+                format!("chart {} {}", c.name, c.version),
+                c.app_version.clone(),
+            ),
+            None => (format!("chart {}", r.chart_name), None),
+        };
+        let ships = match &app {
+            Some(a) => format!(
+                " ships appVersion {a} (image tag v{})",
+                a.trim_start_matches('v')
+            ),
+            None => String::new(),
+        };
+        out.push(
+            Finding::new(TAG_RULE, Severity::Warning)
+                .file(r.file())
+                .object(r.id())
+                .path("image.tag")
+                .message(format!(
+                    "image.tag is pinned to `{tag}`, but {chart_desc}{ships}. Chart and binary ship as a tested pair: the chart's templates pass flags and settings that its own appVersion knows, an older or newer image may not."
+                ))
+                .fix(
+                    "remove `image.tag` from the HelmRelease values and let the chart use its appVersion; to change the Headlamp version, change the chart version",
+                ),
+        );
+    }
+    out
+}
+
+pub fn check_flags(input: &LintInput) -> Vec<Finding> {
+    let table = flags::table();
+    let mut out = Vec::new();
+    for r in &input.releases {
+        for o in &r.rendered {
+            for c in headlamp_containers(o) {
+                let Some(version) = c.image.tag.as_deref().and_then(flags::parse_version) else {
+                    continue;
+                };
+                let Known::Flags(known) = table.flags_of(&version) else {
+                    continue;
+                };
+                let unknown: Vec<String> = flags::flags_in_args(&c.args)
+                    .into_iter()
+                    .filter(|f| !known.contains(f))
+                    .collect();
+                if unknown.is_empty() {
+                    continue;
+                }
+                let listed: Vec<String> = unknown
+                    .iter()
+                    .map(|f| match table.since(f) {
+                        Some(since) => format!("-{f} (first in {since})"),
+                        None => format!("-{f} (no Headlamp release defines it)"),
+                    })
+                    .collect();
+                let app = r.chart.as_ref().and_then(|c| c.app_version.clone());
+                let own = app
+                    .map(|a| format!(" (v{})", a.trim_start_matches('v')))
+                    .unwrap_or_default();
+                let fix = match r.values["image"]["tag"].as_str() {
+                    Some(t) if !t.is_empty() => format!(
+                        "remove `image.tag: {t}` so the chart runs its own image{own}, or pin a chart version whose templates match the image"
+                    ),
+                    _ => "run an image that defines these flags (the chart's appVersion), or remove the values that add them (config.extraArgs)".to_string(),
+                };
+                out.push(
+                    Finding::new(FLAG_RULE, Severity::Error)
+                        .file(o.location())
+                        .object(o.id())
+                        .path(format!("{}.args", pointer_to_path(&c.pointer)))
+                        .message(format!(
+                            "container \"{}\" runs {} (Headlamp {}), which does not define {}: {}. The server exits at start with `flag provided but not defined: -{}` and the pod crashloops.",
+                            c.name,
+                            c.image_text,
+                            c.image.tag.as_deref().unwrap_or("?"),
+                            if unknown.len() == 1 { "this flag" } else { "these flags" },
+                            listed.join(", "),
+                            unknown[0]
+                        ))
+                        .fix(fix),
+                );
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+
+    #[test]
+    fn image_refs() {
+        assert_eq!(
+            parse_image("ghcr.io/headlamp-k8s/headlamp:v0.41.0"),
+            ImageRef {
+                repository: "ghcr.io/headlamp-k8s/headlamp".into(),
+                tag: Some("v0.41.0".into()),
+                digest: None
+            }
+        );
+        let r = parse_image("localhost:5000/headlamp@sha256:abc");
+        assert_eq!(
+            (r.repository.as_str(), r.tag, r.digest.as_deref()),
+            ("localhost:5000/headlamp", None, Some("sha256:abc"))
+        );
+        assert!(!is_headlamp_image(&parse_image(
+            "cloudflare/cloudflared:2025.11.1"
+        )));
+    }
+
+    fn deployment(image: &str) -> Object {
+        rendered(&format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: headlamp, namespace: headlamp}}\nspec:\n  template:\n    spec:\n      containers:\n      - name: headlamp\n        image: {image}\n        args: [\"-in-cluster\", \"-in-cluster-context-name=main\", \"-plugins-dir=/headlamp/plugins\", \"-session-ttl=86400\"]\n"
+        ))
+    }
+
+    #[test]
+    fn v038_under_chart_041_lists_every_unknown_flag() {
+        let mut r = helmrelease("image:\n  tag: v0.38.0");
+        r.rendered = vec![deployment("ghcr.io/headlamp-k8s/headlamp:v0.38.0")];
+        let f = check_flags(&input(vec![], vec![r]));
+        assert_eq!(f.len(), 1);
+        assert!(
+            f[0].message.contains(
+                "-in-cluster-context-name (first in v0.40.0), -session-ttl (first in v0.41.0)"
+            ),
+            "{}",
+            f[0].message
+        );
+        assert!(
+            f[0].message
+                .contains("flag provided but not defined: -in-cluster-context-name")
+        );
+        assert_eq!(f[0].path, "spec.template.spec.containers[0].args");
+        assert!(f[0].fix.contains("remove `image.tag: v0.38.0`"));
+    }
+
+    #[test]
+    fn matching_image_is_clean_and_unknown_versions_are_skipped() {
+        for image in [
+            "ghcr.io/headlamp-k8s/headlamp:v0.41.0",
+            "ghcr.io/headlamp-k8s/headlamp:latest",
+            "ghcr.io/headlamp-k8s/headlamp:v9.0.0",
+        ] {
+            let mut r = helmrelease("{}");
+            r.rendered = vec![deployment(image)];
+            assert!(check_flags(&input(vec![], vec![r])).is_empty(), "{image}");
+        }
+    }
+
+    #[test]
+    fn tag_override_warns_only_when_set() {
+        let r = helmrelease("image:\n  tag: v0.38.0");
+        let f = check_tag_override(&input(vec![], vec![r]));
+        assert_eq!(f.len(), 1);
+        assert_eq!(
+            (f[0].severity, f[0].path.as_str()),
+            (Severity::Warning, "image.tag")
+        );
+        let r = helmrelease("image:\n  tag: \"\"\n  registry: ghcr.io");
+        assert!(check_tag_override(&input(vec![], vec![r])).is_empty());
+    }
+}

@@ -2,4 +2,6 @@
 use super::LintInput;
 use crate::finding::Finding;
 pub const RULE: &str = "manifest-unknown-field";
-pub fn check(_input: &LintInput) -> Vec<Finding> { Vec::new() }
+pub fn check(_input: &LintInput) -> Vec<Finding> {
+    Vec::new()
+}

@@ -207,8 +207,12 @@ pub async fn lint(root: &Path, store: &ChartStore, helm: Option<&Helm>) -> Resul
     let findings = run_rules(&input);
     let mut summary = Summary::of(&findings);
     let rendered = input.releases.iter().filter(|r| r.chart.is_some()).count();
-    summary.counts.insert("objects".into(), input.objects.len() as u64);
-    summary.counts.insert("helmreleases".into(), input.releases.len() as u64);
+    summary
+        .counts
+        .insert("objects".into(), input.objects.len() as u64);
+    summary
+        .counts
+        .insert("helmreleases".into(), input.releases.len() as u64);
     summary.counts.insert("rendered".into(), rendered as u64);
     Ok(LintReport {
         findings,
@@ -268,7 +272,11 @@ pub async fn render_release(mut r: Release, store: &ChartStore, helm: &Helm) -> 
         .template(&path, &r.release_name, &r.namespace, &r.values)
         .await?;
     let rendered = chart::split_rendered(&base_text)?;
-    let release_id = format!("{}/{}", r.object.namespace().unwrap_or("default"), r.object.name());
+    let release_id = format!(
+        "{}/{}",
+        r.object.namespace().unwrap_or("default"),
+        r.object.name()
+    );
     r.rendered = rendered
         .into_iter()
         .filter(|(_, v)| v["kind"].is_string())
@@ -334,13 +342,18 @@ pub async fn render_release(mut r: Release, store: &ChartStore, helm: &Helm) -> 
 /// Pod templates of a workload object: (json pointer to the PodSpec, the PodSpec value).
 pub fn pod_spec(o: &Object) -> Option<(&'static str, &Value)> {
     let ptr = match (o.group(), o.kind()) {
-        ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet") | ("batch", "Job") => "/spec/template/spec",
+        ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet") | ("batch", "Job") => {
+            "/spec/template/spec"
+        }
         ("batch", "CronJob") => "/spec/jobTemplate/spec/template/spec",
         ("", "Pod") => "/spec",
         ("", "PodTemplate") => "/template/spec",
         _ => return None,
     };
-    o.value.pointer(ptr).filter(|v| v.is_object()).map(|v| (ptr, v))
+    o.value
+        .pointer(ptr)
+        .filter(|v| v.is_object())
+        .map(|v| (ptr, v))
 }
 
 /// A JSON pointer as a kubectl-style field path: `/spec/containers/0/image` → `spec.containers[0].image`.
@@ -411,11 +424,17 @@ mod tests {
     #[test]
     fn release_name_and_namespace_follow_flux() {
         let r = helmrelease("{}");
-        assert_eq!((r.release_name.as_str(), r.namespace.as_str()), ("headlamp", "headlamp"));
+        assert_eq!(
+            (r.release_name.as_str(), r.namespace.as_str()),
+            ("headlamp", "headlamp")
+        );
         let mut o = r.object.clone();
         o.value["spec"]["targetNamespace"] = "tools".into();
         let r = Release::from_object(&o, None).unwrap();
-        assert_eq!((r.release_name.as_str(), r.namespace.as_str()), ("tools-headlamp", "tools"));
+        assert_eq!(
+            (r.release_name.as_str(), r.namespace.as_str()),
+            ("tools-headlamp", "tools")
+        );
         o.value["spec"]["releaseName"] = "hl".into();
         assert_eq!(Release::from_object(&o, None).unwrap().release_name, "hl");
     }

@@ -28,7 +28,11 @@ pub struct UnusedValue {
 }
 
 /// Keys in `values` that neither `defaults` nor `schema` define.
-pub fn unused_candidates(values: &Value, defaults: &Value, schema: Option<&Value>) -> Vec<Candidate> {
+pub fn unused_candidates(
+    values: &Value,
+    defaults: &Value,
+    schema: Option<&Value>,
+) -> Vec<Candidate> {
     let mut out = Vec::new();
     if let Value::Object(user) = values {
         walk(user, Some(defaults), schema, &mut Vec::new(), &mut out);
@@ -73,7 +77,13 @@ fn walk(
             let d_closed = d.is_some_and(|d| d.as_object().is_some_and(|m| !m.is_empty()));
             let s_closed = s.is_some_and(|s| s["properties"].is_object());
             if d_closed || s_closed {
-                walk(inner, d.filter(|_| d_closed), s.filter(|_| s_closed), path, out);
+                walk(
+                    inner,
+                    d.filter(|_| d_closed),
+                    s.filter(|_| s_closed),
+                    path,
+                    out,
+                );
             }
         }
         path.pop();
@@ -109,7 +119,12 @@ pub fn closest_key(key: &str, defaults: Option<&Value>, schema: Option<&Value>) 
     }
     known
         .iter()
-        .map(|k| (strsim::normalized_damerau_levenshtein(&lower, &k.to_ascii_lowercase()), *k))
+        .map(|k| {
+            (
+                strsim::normalized_damerau_levenshtein(&lower, &k.to_ascii_lowercase()),
+                *k,
+            )
+        })
         .filter(|(score, _)| *score >= 0.6)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, k)| k.to_string())
@@ -126,7 +141,9 @@ pub fn appears_in(path: &[String], values: &Value, rendered: &[&Value]) -> bool 
     };
     fn find(v: &Value, key: &str, value: &Value) -> bool {
         match v {
-            Value::Object(m) => m.get(key) == Some(value) || m.values().any(|x| find(x, key, value)),
+            Value::Object(m) => {
+                m.get(key) == Some(value) || m.values().any(|x| find(x, key, value))
+            }
             Value::Array(a) => a.iter().any(|x| find(x, key, value)),
             _ => false,
         }
@@ -225,7 +242,10 @@ mod tests {
             "image": {"tag": "v1"},
         });
         let c = unused_candidates(&values, &defaults(), None);
-        assert_eq!(paths(&c), ["config.foo", "config.oidc.clientId", "extraVolumes"]);
+        assert_eq!(
+            paths(&c),
+            ["config.foo", "config.oidc.clientId", "extraVolumes"]
+        );
         assert_eq!(c[1].suggestion.as_deref(), Some("clientID"));
         assert_eq!(c[2].suggestion.as_deref(), Some("volumes"));
     }
@@ -241,15 +261,24 @@ mod tests {
     #[test]
     fn suggestions() {
         let d = defaults();
-        assert_eq!(closest_key("extraVolumeMounts", Some(&d), None).as_deref(), Some("volumeMounts"));
-        assert_eq!(closest_key("Image", Some(&d), None).as_deref(), Some("image"));
+        assert_eq!(
+            closest_key("extraVolumeMounts", Some(&d), None).as_deref(),
+            Some("volumeMounts")
+        );
+        assert_eq!(
+            closest_key("Image", Some(&d), None).as_deref(),
+            Some("image")
+        );
         assert_eq!(closest_key("zzzzzz", Some(&d), None), None);
     }
 
     #[test]
     fn passed_through_keys_are_recognised_in_output() {
         let values = json!({"securityContext": {"readOnlyRootFilesystem": true}});
-        let path = vec!["securityContext".to_string(), "readOnlyRootFilesystem".to_string()];
+        let path = vec![
+            "securityContext".to_string(),
+            "readOnlyRootFilesystem".to_string(),
+        ];
         let out = json!({"spec": {"containers": [{"securityContext": {"readOnlyRootFilesystem": true}}]}});
         assert!(appears_in(&path, &values, &[&out]));
         let other = json!({"spec": {"containers": [{"securityContext": {"readOnlyRootFilesystem": false}}]}});
