@@ -1,1 +1,92 @@
-fn main() {}
+//! `cargo xtask …`: the command line of headlamp-e2e. A thin layer over the `headlamp_e2e` library: parse
+//! arguments, call the library, print, choose the exit code (0 good, 1 findings/failures, 2 could not run).
+
+mod bench_lint;
+mod lint;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    version,
+    about = "End-to-end test harness for a GitOps-managed Headlamp on k3s",
+    long_about = "End-to-end test harness for a GitOps-managed Headlamp on k3s.\n\nExit codes: 0 all good, 1 findings or failed assertions, 2 could not run (bad input, missing tool, no Docker).",
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Static checks of the GitOps manifests, with the real chart rendered by `helm template` (no cluster)
+    Lint(lint::Args),
+    /// Time `lint` against one plain `helm template` of the same chart and values
+    BenchLint(bench_lint::Args),
+}
+
+/// Output format of commands a machine may read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+/// The project root (the workspace this xtask belongs to).
+pub fn project_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}
+
+/// `--gitops DIR`, defaulting to the project's `fixtures/gitops`.
+pub fn gitops_dir(arg: Option<PathBuf>) -> PathBuf {
+    arg.unwrap_or_else(|| project_root().join("fixtures/gitops"))
+}
+
+/// Colour only on a terminal, and never with NO_COLOR set.
+pub fn use_color() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("HEADLAMP_E2E_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    headlamp_e2e::install_crypto_provider();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let code = runtime.block_on(async {
+        match cli.command {
+            Command::Lint(args) => lint::run(args).await,
+            Command::BenchLint(args) => bench_lint::run(args).await,
+        }
+    });
+    ExitCode::from(code)
+}

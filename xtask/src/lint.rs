@@ -1,0 +1,74 @@
+//! `cargo xtask lint`
+
+use std::path::PathBuf;
+
+use headlamp_e2e::chart::ChartStore;
+use headlamp_e2e::finding;
+use headlamp_e2e::lint;
+
+use crate::Format;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// GitOps directory to lint [default: fixtures/gitops]
+    #[arg(long, value_name = "DIR")]
+    gitops: Option<PathBuf>,
+    /// Output format; json prints exactly one JSON object on stdout
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Warnings fail the lint too (exit 1)
+    #[arg(long)]
+    strict: bool,
+}
+
+pub async fn run(args: Args) -> u8 {
+    let dir = crate::gitops_dir(args.gitops);
+    let store = ChartStore::from_env();
+    let report = match lint::lint(&dir, &store, None).await {
+        Ok(r) => r,
+        Err(e) => {
+            if args.format == Format::Json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "error": e.to_string(), "findings": [], "summary": null })
+                );
+            }
+            eprintln!("error: lint could not run: {e}");
+            return 2;
+        }
+    };
+    let failed = report.summary.errors > 0 || (args.strict && report.summary.warnings > 0);
+    match args.format {
+        Format::Json => {
+            let mut summary = report.summary.clone();
+            summary
+                .counts
+                .insert("duration_ms".into(), report.elapsed.as_millis() as u64);
+            println!("{}", finding::to_json(&report.findings, &summary));
+        }
+        Format::Text => {
+            print!("{}", finding::to_text(&report.findings, crate::use_color()));
+            let s = &report.summary;
+            let count = |k: &str| s.counts.get(k).copied().unwrap_or(0);
+            println!(
+                "lint {}: {} error{}, {} warning{} ({} objects, {} of {} HelmRelease{} rendered) in {:.2}s{}",
+                dir.display(),
+                s.errors,
+                if s.errors == 1 { "" } else { "s" },
+                s.warnings,
+                if s.warnings == 1 { "" } else { "s" },
+                count("objects"),
+                count("rendered"),
+                count("helmreleases"),
+                if count("helmreleases") == 1 { "" } else { "s" },
+                report.elapsed.as_secs_f64(),
+                if args.strict && s.warnings > 0 && s.errors == 0 {
+                    " (--strict: warnings fail)"
+                } else {
+                    ""
+                },
+            );
+        }
+    }
+    u8::from(failed)
+}

@@ -1,0 +1,196 @@
+//! The CLI as a user runs it: exit codes, one-line errors, JSON shape. Render-tier cases skip without helm/charts
+//! (fail with HEADLAMP_E2E_REQUIRE_TOOLS=1).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use headlamp_e2e::testing::{charts_dir, copy_tree, helm, project_root, render_tools};
+
+fn xtask(args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    cmd.args(args).env("NO_COLOR", "1");
+    if let Some(h) = helm() {
+        cmd.env("HELM_BIN", h.bin);
+    }
+    if let Some(c) = charts_dir() {
+        cmd.env("HEADLAMP_E2E_CHARTS", c);
+    }
+    cmd.output().expect("xtask runs")
+}
+
+fn text(o: &[u8]) -> String {
+    String::from_utf8_lossy(o).into_owned()
+}
+
+fn fixture(rel: &str) -> String {
+    project_root()
+        .join("fixtures")
+        .join(rel)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn help_lists_the_commands() {
+    let o = xtask(&["--help"]);
+    assert!(o.status.success());
+    let out = text(&o.stdout);
+    for cmd in ["lint", "bench-lint"] {
+        assert!(out.contains(cmd), "{out}");
+    }
+}
+
+#[test]
+fn clean_fixtures_exit_0() {
+    if render_tools("headlamp", "0.41.0").is_none() {
+        return;
+    }
+    let o = xtask(&["lint"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    assert!(text(&o.stdout).contains("0 errors"));
+}
+
+#[test]
+fn broken_fixture_exits_1_and_json_is_one_object() {
+    if render_tools("headlamp", "0.41.0").is_none() {
+        return;
+    }
+    let o = xtask(&[
+        "lint",
+        "--gitops",
+        &fixture("broken/pinned-image-tag"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let v: serde_json::Value =
+        serde_json::from_slice(&o.stdout).expect("stdout is exactly one JSON document");
+    let findings = v["findings"].as_array().unwrap();
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["rule"] == "image-flag-unsupported" && f["severity"] == "error")
+    );
+    for f in findings {
+        for k in [
+            "rule", "severity", "file", "object", "path", "message", "fix",
+        ] {
+            assert!(f.get(k).is_some(), "finding lacks {k}: {f}");
+        }
+    }
+    assert!(v["summary"]["errors"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn strict_makes_warnings_fail() {
+    if render_tools("headlamp", "0.41.0").is_none() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    copy_tree(&project_root().join("fixtures/gitops"), d.path()).unwrap();
+    let hr = d.path().join("apps/base/headlamp/helmrelease.yaml");
+    let t = std::fs::read_to_string(&hr).unwrap();
+    std::fs::write(
+        &hr,
+        t.replacen(
+            "  values:\n",
+            "  values:\n    image:\n      tag: v0.41.0\n",
+            1,
+        ),
+    )
+    .unwrap();
+    let dir = d.path().display().to_string();
+    let o = xtask(&["lint", "--gitops", &dir]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "warnings alone pass: {}",
+        text(&o.stdout)
+    );
+    assert!(text(&o.stdout).contains("warning[image-tag-override]"));
+    let o = xtask(&["lint", "--gitops", &dir, "--strict"]);
+    assert_eq!(o.status.code(), Some(1));
+}
+
+fn assert_cannot_run(o: &Output, needle: &str) {
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    let err = text(&o.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "one clear line: {err}");
+    assert!(err.contains(needle), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn missing_dir_exits_2() {
+    assert_cannot_run(
+        &xtask(&["lint", "--gitops", "/nonexistent/gitops"]),
+        "does not exist",
+    );
+}
+
+#[test]
+fn yaml_syntax_error_exits_2_with_file_and_line() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("bad.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [oops\n",
+    )
+    .unwrap();
+    assert_cannot_run(
+        &xtask(&["lint", "--gitops", &d.path().display().to_string()]),
+        "bad.yaml:",
+    );
+}
+
+#[test]
+fn helm_missing_exits_2() {
+    let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["lint"])
+        .env("HELM_BIN", "/nonexistent/helm")
+        .env(
+            "HEADLAMP_E2E_CHARTS",
+            charts_dir().unwrap_or_else(|| PathBuf::from("/nonexistent")),
+        )
+        .output()
+        .unwrap();
+    assert_cannot_run(&o, "helm not found");
+}
+
+#[test]
+fn json_error_is_still_one_object() {
+    let o = xtask(&[
+        "lint",
+        "--gitops",
+        "/nonexistent/gitops",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON object");
+    assert!(v["error"].as_str().unwrap().contains("does not exist"));
+}
+
+#[test]
+fn missing_chart_version_exits_2() {
+    let d = tempfile::tempdir().unwrap();
+    copy_tree(Path::new(&fixture("broken/readonly-home")), d.path()).unwrap();
+    let hr = d.path().join("helmrelease.yaml");
+    let t = std::fs::read_to_string(&hr).unwrap();
+    std::fs::write(&hr, t.replacen("      version: 0.41.0\n", "", 1)).unwrap();
+    assert_cannot_run(
+        &xtask(&["lint", "--gitops", &d.path().display().to_string()]),
+        "no chart version",
+    );
+}
