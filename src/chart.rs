@@ -90,7 +90,9 @@ impl ChartStore {
             });
         };
         if url.starts_with("oci://") {
-            tried.push(format!("{url} (OCI repositories are not fetched by this tool)"));
+            tried.push(format!(
+                "{url} (OCI repositories are not fetched by this tool)"
+            ));
             return Err(Error::ChartNotFound {
                 chart: r.name.clone(),
                 version: r.version.clone(),
@@ -198,7 +200,10 @@ pub async fn download_from_index(repo_url: &str, r: &ChartRef) -> Result<Vec<u8>
     let entry = index
         .entries
         .get(&r.name)
-        .and_then(|v| v.iter().find(|e| e.version.trim_start_matches('v') == r.version.trim_start_matches('v')))
+        .and_then(|v| {
+            v.iter()
+                .find(|e| e.version.trim_start_matches('v') == r.version.trim_start_matches('v'))
+        })
         .ok_or_else(not_found)?;
     let url = entry.urls.first().ok_or_else(not_found)?;
     let url = if url.contains("://") {
@@ -209,15 +214,19 @@ pub async fn download_from_index(repo_url: &str, r: &ChartRef) -> Result<Vec<u8>
     let bytes = get_bytes(&client, &url).await?;
     let actual = hex::encode(Sha256::digest(&bytes));
     match &entry.digest {
-        Some(expected) if expected.trim_start_matches("sha256:") != actual => Err(Error::DigestMismatch {
-            url,
-            expected: expected.clone(),
-            actual,
-        }),
+        Some(expected) if expected.trim_start_matches("sha256:") != actual => {
+            Err(Error::DigestMismatch {
+                url,
+                expected: expected.clone(),
+                actual,
+            })
+        }
         Some(_) => Ok(bytes),
         None => Err(Error::Download {
             url,
-            message: "index.yaml gives no digest for this chart version; refusing an unverified download".into(),
+            message:
+                "index.yaml gives no digest for this chart version; refusing an unverified download"
+                    .into(),
         }),
     }
 }
@@ -250,7 +259,9 @@ pub fn read_chart(path: &Path) -> Result<Chart> {
             _ => continue,
         };
         let mut s = String::new();
-        entry.read_to_string(&mut s).map_err(|e| bad(e.to_string()))?;
+        entry
+            .read_to_string(&mut s)
+            .map_err(|e| bad(e.to_string()))?;
         *slot = Some(s);
     }
     let chart_yaml = chart_yaml.ok_or_else(|| bad("no Chart.yaml".into()))?;
@@ -266,7 +277,9 @@ pub fn read_chart(path: &Path) -> Result<Chart> {
         None => Value::Object(Default::default()),
     };
     let schema = match schema_json {
-        Some(s) => Some(serde_json::from_str(&s).map_err(|e| bad(format!("values.schema.json: {e}")))?),
+        Some(s) => {
+            Some(serde_json::from_str(&s).map_err(|e| bad(format!("values.schema.json: {e}")))?)
+        }
         None => None,
     };
     let text = |k: &str| match &meta[k] {
@@ -294,7 +307,10 @@ impl Helm {
     /// `$HELM_BIN`, else `helm` on PATH; checked by running `helm version`.
     pub fn locate() -> Result<Helm> {
         let (bin, tried) = match std::env::var_os("HELM_BIN").filter(|v| !v.is_empty()) {
-            Some(b) => (PathBuf::from(&b), format!("HELM_BIN={}", PathBuf::from(&b).display())),
+            Some(b) => (
+                PathBuf::from(&b),
+                format!("HELM_BIN={}", PathBuf::from(&b).display()),
+            ),
             None => (PathBuf::from("helm"), "`helm` on PATH".to_string()),
         };
         let ok = std::process::Command::new(&bin)
@@ -311,7 +327,13 @@ impl Helm {
     }
 
     /// `helm template RELEASE CHART --namespace NS -f values` and its stdout.
-    pub async fn template(&self, chart: &Path, release: &str, namespace: &str, values: &Value) -> Result<String> {
+    pub async fn template(
+        &self,
+        chart: &Path,
+        release: &str,
+        namespace: &str,
+        values: &Value,
+    ) -> Result<String> {
         let mut values_file = tempfile::Builder::new()
             .prefix("headlamp-e2e-values-")
             .suffix(".json")
@@ -342,7 +364,8 @@ impl Helm {
                 stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
             });
         }
-        String::from_utf8(out.stdout).map_err(|e| Error::Other(format!("helm template output is not UTF-8: {e}")))
+        String::from_utf8(out.stdout)
+            .map_err(|e| Error::Other(format!("helm template output is not UTF-8: {e}")))
     }
 }
 
@@ -385,7 +408,10 @@ mod tests {
         let text = "---\n# Source: headlamp/templates/serviceaccount.yaml\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: headlamp\n---\n# Source: headlamp/templates/service.yaml\napiVersion: v1\nkind: Service\nmetadata:\n  name: headlamp\n";
         let objs = split_rendered(text).unwrap();
         assert_eq!(objs.len(), 2);
-        assert_eq!(objs[1].0.as_deref(), Some("headlamp/templates/service.yaml"));
+        assert_eq!(
+            objs[1].0.as_deref(),
+            Some("headlamp/templates/service.yaml")
+        );
         assert_eq!(objs[1].1["kind"], "Service");
     }
 
@@ -403,8 +429,14 @@ mod tests {
             version: v.into(),
             repo_url: Some("https://example.invalid/".into()),
         };
-        assert_eq!(store.fetch(&r("0.41.0")).await.unwrap(), d.path().join("headlamp-0.41.0.tgz"));
+        assert_eq!(
+            store.fetch(&r("0.41.0")).await.unwrap(),
+            d.path().join("headlamp-0.41.0.tgz")
+        );
         let e = store.fetch(&r("9.9.9")).await.unwrap_err().to_string();
-        assert!(e.contains("headlamp 9.9.9 not found") && e.contains("headlamp-9.9.9.tgz"), "{e}");
+        assert!(
+            e.contains("headlamp 9.9.9 not found") && e.contains("headlamp-9.9.9.tgz"),
+            "{e}"
+        );
     }
 }

@@ -59,7 +59,9 @@ pub enum Error {
     #[error("downloading {url}: {message}")]
     Download { url: String, message: String },
 
-    #[error("{url}: sha256 digest mismatch: index.yaml says {expected}, downloaded file has {actual}")]
+    #[error(
+        "{url}: sha256 digest mismatch: index.yaml says {expected}, downloaded file has {actual}"
+    )]
     DigestMismatch {
         url: String,
         expected: String,

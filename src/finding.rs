@@ -100,13 +100,8 @@ impl Summary {
 /// Sort findings for stable output: by file, then object, then rule, then path.
 pub fn sort(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
-        (&a.file, &a.object, a.severity, &a.rule, &a.path).cmp(&(
-            &b.file,
-            &b.object,
-            b.severity,
-            &b.rule,
-            &b.path,
-        ))
+        (&a.file, &a.object, a.severity, &a.rule, &a.path)
+            .cmp(&(&b.file, &b.object, b.severity, &b.rule, &b.path))
     });
 }
 
@@ -136,7 +131,11 @@ pub fn to_text(findings: &[Finding], color: bool) -> String {
     }
     let mut out = String::new();
     for (file, items) in by_file {
-        let _ = writeln!(out, "{}", paint(bold, if file.is_empty() { "(no file)" } else { file }));
+        let _ = writeln!(
+            out,
+            "{}",
+            paint(bold, if file.is_empty() { "(no file)" } else { file })
+        );
         for f in items {
             let sev = match f.severity {
                 Severity::Error => paint(red, "error"),
@@ -202,7 +201,9 @@ mod tests {
         keys.sort();
         assert_eq!(
             keys,
-            ["file", "fix", "message", "object", "path", "rule", "severity"]
+            [
+                "file", "fix", "message", "object", "path", "rule", "severity"
+            ]
         );
         assert_eq!(first["severity"], "warning");
         assert_eq!(v["summary"]["errors"], 1);

@@ -8,6 +8,8 @@ pub mod error;
 pub mod finding;
 pub mod gitops;
 pub mod lint;
+#[doc(hidden)]
+pub mod testing;
 
 pub use error::{Error, Result};
 

@@ -1,0 +1,88 @@
+//! Helpers for this project's own tests (render tier and CLI tests). Not part of the harness API.
+//!
+//! Tools are found through `HELM_BIN` / `HEADLAMP_E2E_CHARTS`, falling back to what `../shared/tools/fetch-helm` and
+//! `../shared/charts` provide beside the checkout. With `HEADLAMP_E2E_REQUIRE_TOOLS=1` a missing tool fails the test;
+//! otherwise the test is skipped with a printed reason.
+
+use std::path::{Path, PathBuf};
+
+use crate::chart::{ChartStore, Helm};
+
+/// The project root.
+pub fn project_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `../shared` beside the checkout.
+pub fn shared_dir() -> PathBuf {
+    project_root().join("../shared")
+}
+
+pub fn tools_required() -> bool {
+    std::env::var("HEADLAMP_E2E_REQUIRE_TOOLS").as_deref() == Ok("1")
+}
+
+/// Skip (print why and return None) or, when tools are required, panic.
+pub fn skip<T>(reason: &str) -> Option<T> {
+    if tools_required() {
+        panic!("HEADLAMP_E2E_REQUIRE_TOOLS=1 but {reason}");
+    }
+    eprintln!("SKIP: {reason}");
+    None
+}
+
+/// The chart archive dir: `$HEADLAMP_E2E_CHARTS`, else `../shared/charts`.
+pub fn charts_dir() -> Option<PathBuf> {
+    match std::env::var_os("HEADLAMP_E2E_CHARTS").filter(|v| !v.is_empty()) {
+        Some(d) => Some(PathBuf::from(d)),
+        None => Some(shared_dir().join("charts")).filter(|d| d.is_dir()),
+    }
+}
+
+/// helm: `$HELM_BIN`, `helm` on PATH, else where fetch-helm installs it.
+pub fn helm() -> Option<Helm> {
+    if let Ok(h) = Helm::locate() {
+        return Some(h);
+    }
+    let fetched = std::env::var_os("HOME")
+        .map(|h| Path::new(&h).join(".cache/headlamp-e2e-tools/bin/helm"))
+        .filter(|p| p.is_file())?;
+    Some(Helm { bin: fetched })
+}
+
+/// helm and a chart store that has `chart-version.tgz`, or a skip.
+pub fn render_tools(chart: &str, version: &str) -> Option<(Helm, ChartStore)> {
+    let Some(helm) = helm() else {
+        return skip("helm not found (set HELM_BIN or run ../shared/tools/fetch-helm)");
+    };
+    let Some(dir) = charts_dir() else {
+        return skip("no chart archives (set HEADLAMP_E2E_CHARTS or provide ../shared/charts)");
+    };
+    if !dir.join(format!("{chart}-{version}.tgz")).is_file() {
+        return skip(&format!(
+            "{}/{chart}-{version}.tgz not found",
+            dir.display()
+        ));
+    }
+    let store = ChartStore {
+        charts_dir: Some(dir),
+        cache_dir: None,
+        offline: true,
+    };
+    Some((helm, store))
+}
+
+/// Copy a directory tree (fixtures into a temp dir, to vary them).
+pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let dest = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &dest)?;
+        } else {
+            std::fs::copy(entry.path(), dest)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,151 @@
+//! Chart lookup through a repository's index.yaml: digest verified, then cached. A local HTTP server (wiremock)
+//! stands in for the Helm repository.
+
+use headlamp_e2e::Error;
+use headlamp_e2e::chart::{ChartRef, ChartStore, read_chart};
+use sha2::{Digest, Sha256};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// A minimal chart archive: Chart.yaml + values.yaml under `demo/`.
+fn tiny_chart() -> Vec<u8> {
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    for (name, body) in [
+        (
+            "demo/Chart.yaml",
+            "apiVersion: v2\nname: demo\nversion: 1.2.3\nappVersion: 4.5.6\n",
+        ),
+        ("demo/values.yaml", "image:\n  tag: \"\"\n"),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(body.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        tar.append_data(&mut h, name, body.as_bytes()).unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap()
+}
+
+fn index(url: &str, digest: &str) -> String {
+    format!(
+        "apiVersion: v1\nentries:\n  demo:\n  - name: demo\n    version: 1.2.3\n    urls: [\"{url}\"]\n    digest: {digest}\n  - name: demo\n    version: 1.0.0\n    urls: [\"demo-1.0.0.tgz\"]\n    digest: 00\n"
+    )
+}
+
+fn demo(server: &MockServer, version: &str) -> ChartRef {
+    ChartRef {
+        name: "demo".into(),
+        version: version.into(),
+        repo_url: Some(format!("{}/repo/", server.uri())),
+    }
+}
+
+async fn serve(server: &MockServer, index_text: String, chart: Vec<u8>) {
+    Mock::given(method("GET"))
+        .and(path("/repo/index.yaml"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(index_text))
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repo/charts/demo-1.2.3.tgz"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(chart))
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn downloads_verifies_and_caches() {
+    let server = MockServer::start().await;
+    let chart = tiny_chart();
+    let digest = hex::encode(Sha256::digest(&chart));
+    serve(
+        &server,
+        index("charts/demo-1.2.3.tgz", &digest),
+        chart.clone(),
+    )
+    .await;
+    let cache = tempfile::tempdir().unwrap();
+    let store = ChartStore {
+        charts_dir: None,
+        cache_dir: Some(cache.path().to_path_buf()),
+        offline: false,
+    };
+    let p = store.fetch(&demo(&server, "1.2.3")).await.unwrap();
+    assert_eq!(p, cache.path().join("demo-1.2.3.tgz"));
+    assert_eq!(std::fs::read(&p).unwrap(), chart);
+    let meta = read_chart(&p).unwrap();
+    assert_eq!(
+        (meta.name.as_str(), meta.app_version.as_deref()),
+        ("demo", Some("4.5.6"))
+    );
+
+    // second lookup is served from the cache: the repository is gone
+    drop(server);
+    let offline = MockServer::start().await;
+    assert_eq!(store.fetch(&demo(&offline, "1.2.3")).await.unwrap(), p);
+}
+
+#[tokio::test]
+async fn digest_mismatch_is_refused_and_not_cached() {
+    let server = MockServer::start().await;
+    serve(
+        &server,
+        index("charts/demo-1.2.3.tgz", &"ab".repeat(32)),
+        tiny_chart(),
+    )
+    .await;
+    let cache = tempfile::tempdir().unwrap();
+    let store = ChartStore {
+        charts_dir: None,
+        cache_dir: Some(cache.path().to_path_buf()),
+        offline: false,
+    };
+    let e = store.fetch(&demo(&server, "1.2.3")).await.unwrap_err();
+    assert!(matches!(e, Error::DigestMismatch { .. }), "{e}");
+    assert!(!cache.path().join("demo-1.2.3.tgz").exists());
+}
+
+#[tokio::test]
+async fn version_missing_from_index_names_what_was_tried() {
+    let server = MockServer::start().await;
+    serve(&server, index("charts/demo-1.2.3.tgz", "00"), tiny_chart()).await;
+    let store = ChartStore {
+        charts_dir: None,
+        cache_dir: Some(tempfile::tempdir().unwrap().path().to_path_buf()),
+        offline: false,
+    };
+    let e = store
+        .fetch(&demo(&server, "9.9.9"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("chart demo 9.9.9 not found") && e.contains("/repo/index.yaml"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn absolute_chart_urls_and_http_errors() {
+    let server = MockServer::start().await;
+    let chart = tiny_chart();
+    let digest = hex::encode(Sha256::digest(&chart));
+    let abs = format!("{}/repo/charts/demo-1.2.3.tgz", server.uri());
+    serve(&server, index(&abs, &digest), chart).await;
+    let store = ChartStore {
+        charts_dir: None,
+        cache_dir: Some(tempfile::tempdir().unwrap().path().to_path_buf()),
+        offline: false,
+    };
+    assert!(store.fetch(&demo(&server, "1.2.3")).await.is_ok());
+    // 1.0.0 is listed but its file is not served
+    let e = store
+        .fetch(&demo(&server, "1.0.0"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("HTTP 404"), "{e}");
+}
