@@ -258,8 +258,12 @@ pub async fn prepare(tree: Tree, store: &ChartStore, helm: Option<&Helm>) -> Res
     })
 }
 
-/// Fetch the chart, render the release, and settle which values keys the chart ignores.
-pub async fn render_release(mut r: Release, store: &ChartStore, helm: &Helm) -> Result<Release> {
+/// Fetch the chart and render the release (no analysis). Returns the chart archive path and helm's output too.
+pub async fn render(
+    mut r: Release,
+    store: &ChartStore,
+    helm: &Helm,
+) -> Result<(Release, PathBuf, String)> {
     let version = r.pinned_version().unwrap_or_default().to_string();
     let cref = ChartRef {
         name: r.chart_name.clone(),
@@ -289,6 +293,16 @@ pub async fn render_release(mut r: Release, store: &ChartStore, helm: &Helm) -> 
             },
         })
         .collect();
+    r.chart = Some(chart);
+    Ok((r, path, base_text))
+}
+
+/// Fetch the chart, render the release, and settle which values keys the chart ignores.
+pub async fn render_release(r: Release, store: &ChartStore, helm: &Helm) -> Result<Release> {
+    let (mut r, path, base_text) = render(r, store, helm).await?;
+    let Some(chart) = r.chart.clone() else {
+        return Ok(r);
+    };
 
     // values-unknown-key, exactly: a candidate is reported only when removing it leaves the output unchanged.
     let rendered_values: Vec<&Value> = r.rendered.iter().map(|o| &o.value).collect();
@@ -335,7 +349,6 @@ pub async fn render_release(mut r: Release, store: &ChartStore, helm: &Helm) -> 
             })
             .collect();
     }
-    r.chart = Some(chart);
     Ok(r)
 }
 

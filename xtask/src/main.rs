@@ -2,6 +2,7 @@
 //! arguments, call the library, print, choose the exit code (0 good, 1 findings/failures, 2 could not run).
 
 mod bench_lint;
+mod chart_diff;
 mod lint;
 
 use std::path::PathBuf;
@@ -29,6 +30,8 @@ enum Command {
     Lint(lint::Args),
     /// Time `lint` against one plain `helm template` of the same chart and values
     BenchLint(bench_lint::Args),
+    /// Diff the rendered manifests of each HelmRelease between a base git ref and the working tree
+    ChartDiff(chart_diff::Args),
 }
 
 /// Output format of commands a machine may read.
@@ -86,6 +89,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Lint(args) => lint::run(args).await,
             Command::BenchLint(args) => bench_lint::run(args).await,
+            Command::ChartDiff(args) => chart_diff::run(args).await,
         }
     });
     ExitCode::from(code)
