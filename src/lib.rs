@@ -9,6 +9,7 @@ pub mod error;
 pub mod finding;
 pub mod gitops;
 pub mod lint;
+pub mod scenario;
 #[doc(hidden)]
 pub mod testing;
 
