@@ -15,7 +15,8 @@ const IDS: [&str; 6] = [
 
 #[test]
 fn scenario_files_load_with_stable_ids() {
-    let all = scenario::load_dir(&project_root().join("scenarios")).expect("scenario files validate");
+    let all =
+        scenario::load_dir(&project_root().join("scenarios")).expect("scenario files validate");
     let names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, IDS);
     let mistakes: Vec<u8> = all.iter().filter_map(|s| s.mistake).collect();
