@@ -1530,10 +1530,7 @@ spec:
         let mut r = helmrelease("{}");
         r.rendered = vec![o];
         let f = single(check(&input(vec![restricted_ns(None)], vec![r.clone()])));
-        assert_eq!(
-            f.file,
-            "apps/base/headlamp/helmrelease.yaml (rendered: headlamp/templates/deployment.yaml)"
-        );
+        assert_eq!(f.file, "apps/base/headlamp/helmrelease.yaml");
         assert_eq!(f.object, "Deployment/headlamp");
         assert!(
             f.fix.ends_with(

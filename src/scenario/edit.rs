@@ -51,7 +51,8 @@ impl TryFrom<Map<String, Value>> for Edit {
                 m.keys().cloned().collect::<Vec<_>>().join(", ")
             ));
         }
-        let op = serde_json::from_value(Value::Object(m)).map_err(|e| format!("edit of {file}: {e}"))?;
+        let op =
+            serde_json::from_value(Value::Object(m)).map_err(|e| format!("edit of {file}: {e}"))?;
         Ok(Edit { file, object, op })
     }
 }
@@ -74,7 +75,11 @@ fn segments(path: &str) -> Vec<&str> {
     path.split('.').filter(|s| !s.is_empty()).collect()
 }
 
-fn parent_mut<'a>(root: &'a mut Value, segs: &[&str], create: bool) -> std::result::Result<&'a mut Value, String> {
+fn parent_mut<'a>(
+    root: &'a mut Value,
+    segs: &[&str],
+    create: bool,
+) -> std::result::Result<&'a mut Value, String> {
     let mut cur = root;
     for seg in segs {
         cur = match cur {
@@ -85,7 +90,9 @@ fn parent_mut<'a>(root: &'a mut Value, segs: &[&str], create: bool) -> std::resu
                 m.get_mut(*seg).ok_or_else(|| format!("no key `{seg}`"))?
             }
             Value::Array(a) => {
-                let i: usize = seg.parse().map_err(|_| format!("`{seg}` is not a list index"))?;
+                let i: usize = seg
+                    .parse()
+                    .map_err(|_| format!("`{seg}` is not a list index"))?;
                 a.get_mut(i).ok_or_else(|| format!("no item {i}"))?
             }
             _ => return Err(format!("`{seg}`: not a map or list")),
@@ -112,7 +119,10 @@ pub fn apply_op(doc: &mut Value, op: &Op) -> std::result::Result<(), String> {
             let segs = segments(path);
             let (last, parents) = segs.split_last().ok_or("empty path")?;
             match parent_mut(doc, parents, false)? {
-                Value::Object(m) => m.remove(*last).map(|_| ()).ok_or_else(|| format!("{path}: no such key")),
+                Value::Object(m) => m
+                    .remove(*last)
+                    .map(|_| ())
+                    .ok_or_else(|| format!("{path}: no such key")),
                 _ => Err(format!("{path}: parent is not a map")),
             }
         }
@@ -121,7 +131,9 @@ pub fn apply_op(doc: &mut Value, op: &Op) -> std::result::Result<(), String> {
             let (last, parents) = segs.split_last().ok_or("empty path")?;
             match parent_mut(doc, parents, false)? {
                 Value::Object(m) => {
-                    let v = m.remove(*last).ok_or_else(|| format!("{path}: no such key"))?;
+                    let v = m
+                        .remove(*last)
+                        .ok_or_else(|| format!("{path}: no such key"))?;
                     m.insert(to.clone(), v);
                     Ok(())
                 }
@@ -193,11 +205,19 @@ mod tests {
         assert!(out.contains("tag: v0.38.0"), "{out}");
         let e = edit("file: hr.yaml\nrename: {path: spec.values.volumes, to: extraVolumes}\n");
         let out = apply_text(&e, HR).unwrap();
-        assert!(out.contains("extraVolumes:") && !out.contains("  volumes:"), "{out}");
+        assert!(
+            out.contains("extraVolumes:") && !out.contains("  volumes:"),
+            "{out}"
+        );
         let e = edit("file: hr.yaml\nremove: spec.values.image\n");
         assert!(!apply_text(&e, HR).unwrap().contains("registry"));
         let e = edit("file: hr.yaml\nremove: spec.values.nope\n");
-        assert!(apply_text(&e, HR).unwrap_err().to_string().contains("no such key"));
+        assert!(
+            apply_text(&e, HR)
+                .unwrap_err()
+                .to_string()
+                .contains("no such key")
+        );
     }
 
     #[test]

@@ -110,7 +110,12 @@ fn headlamp_ns() -> String {
 
 /// What a wait step waits for.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase", rename_all_fields = "camelCase", tag = "for")]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "for"
+)]
 pub enum Condition {
     /// HelmRelease Ready=True at the current generation.
     HelmReleaseReady {
@@ -195,15 +200,21 @@ pub struct Wait {
 
 impl TryFrom<serde_json::Map<String, serde_json::Value>> for Wait {
     type Error = String;
-    fn try_from(mut m: serde_json::Map<String, serde_json::Value>) -> std::result::Result<Self, String> {
+    fn try_from(
+        mut m: serde_json::Map<String, serde_json::Value>,
+    ) -> std::result::Result<Self, String> {
         let within = match m.remove("within") {
-            Some(serde_json::Value::String(s)) => {
-                parse_duration(&s).ok_or_else(|| format!("`{s}` is not a duration like 90s, 5m, 1h30m"))?
+            Some(serde_json::Value::String(s)) => parse_duration(&s)
+                .ok_or_else(|| format!("`{s}` is not a duration like 90s, 5m, 1h30m"))?,
+            Some(other) => {
+                return Err(format!(
+                    "within: `{other}` is not a duration like 90s, 5m, 1h30m"
+                ));
             }
-            Some(other) => return Err(format!("within: `{other}` is not a duration like 90s, 5m, 1h30m")),
             None => return Err("wait: missing `within` (a deadline, e.g. 5m)".into()),
         };
-        let condition = serde_json::from_value(serde_json::Value::Object(m)).map_err(|e| format!("wait: {e}"))?;
+        let condition = serde_json::from_value(serde_json::Value::Object(m))
+            .map_err(|e| format!("wait: {e}"))?;
         Ok(Wait { condition, within })
     }
 }
@@ -226,15 +237,24 @@ pub struct DoctorStep {
     #[serde(default)]
     pub allow: Vec<String>,
     /// How long a HelmRelease must be progressing before doctor calls it stuck (doctor's default: 5m).
-    #[serde(default, deserialize_with = "de_opt_duration", serialize_with = "ser_opt_duration")]
+    #[serde(
+        default,
+        deserialize_with = "de_opt_duration",
+        serialize_with = "ser_opt_duration"
+    )]
     pub stuck_after: Option<Duration>,
 }
 
-fn de_opt_duration<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Duration>, D::Error> {
+fn de_opt_duration<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Duration>, D::Error> {
     de_duration(d).map(Some)
 }
 
-fn ser_opt_duration<S: serde::Serializer>(d: &Option<Duration>, s: S) -> std::result::Result<S::Ok, S::Error> {
+fn ser_opt_duration<S: serde::Serializer>(
+    d: &Option<Duration>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
     match d {
         Some(d) => ser_duration(d, s),
         None => s.serialize_none(),
@@ -296,7 +316,9 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.')?;
         let (num, tail) = rest.split_at(digits);
         let value: f64 = num.parse().ok()?;
-        let unit_len = tail.find(|c: char| c.is_ascii_digit()).unwrap_or(tail.len());
+        let unit_len = tail
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(tail.len());
         let (unit, next) = tail.split_at(unit_len);
         let secs = match unit {
             "ms" => value / 1000.0,
@@ -324,7 +346,9 @@ pub fn format_duration(d: Duration) -> String {
 
 fn de_duration<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Duration, D::Error> {
     let s = String::deserialize(d)?;
-    parse_duration(&s).ok_or_else(|| serde::de::Error::custom(format!("`{s}` is not a duration like 90s, 5m, 1h30m")))
+    parse_duration(&s).ok_or_else(|| {
+        serde::de::Error::custom(format!("`{s}` is not a duration like 90s, 5m, 1h30m"))
+    })
 }
 
 fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -346,14 +370,20 @@ pub fn load_file(path: &Path) -> Result<Scenario> {
     })?;
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
     if scenario.name != stem {
-        return Err(invalid(format!("name `{}` must equal the file name `{stem}`", scenario.name)));
+        return Err(invalid(format!(
+            "name `{}` must equal the file name `{stem}`",
+            scenario.name
+        )));
     }
     if !scenario
         .name
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
     {
-        return Err(invalid(format!("name `{}` must be lower-case kebab-case", scenario.name)));
+        return Err(invalid(format!(
+            "name `{}` must be lower-case kebab-case",
+            scenario.name
+        )));
     }
     if scenario.description.trim().is_empty() || scenario.description.contains('\n') {
         return Err(invalid("description must be one non-empty line".into()));
@@ -393,7 +423,10 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>> {
         }
     }
     if !errors.is_empty() {
-        return Err(Error::Other(format!("invalid scenario files:\n  {}", errors.join("\n  "))));
+        return Err(Error::Other(format!(
+            "invalid scenario files:\n  {}",
+            errors.join("\n  ")
+        )));
     }
     Ok(out)
 }
@@ -408,9 +441,17 @@ pub struct Shard {
 impl std::str::FromStr for Shard {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
-        let (i, n) = s.split_once('/').ok_or_else(|| format!("`{s}`: expected I/N, e.g. 1/2"))?;
-        let index: usize = i.trim().parse().map_err(|_| format!("`{i}` is not a number"))?;
-        let count: usize = n.trim().parse().map_err(|_| format!("`{n}` is not a number"))?;
+        let (i, n) = s
+            .split_once('/')
+            .ok_or_else(|| format!("`{s}`: expected I/N, e.g. 1/2"))?;
+        let index: usize = i
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{i}` is not a number"))?;
+        let count: usize = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{n}` is not a number"))?;
         if count == 0 || index == 0 || index > count {
             return Err(format!("`{s}`: I must be between 1 and N"));
         }
@@ -422,11 +463,18 @@ impl std::str::FromStr for Shard {
 /// over the sorted list, so every scenario lands in exactly one shard).
 pub fn select(all: &[Scenario], names: &[String], shard: Option<Shard>) -> Result<Vec<Scenario>> {
     let known: BTreeSet<&str> = all.iter().map(|s| s.name.as_str()).collect();
-    let unknown: Vec<&String> = names.iter().filter(|n| !known.contains(n.as_str())).collect();
+    let unknown: Vec<&String> = names
+        .iter()
+        .filter(|n| !known.contains(n.as_str()))
+        .collect();
     if !unknown.is_empty() {
         return Err(Error::Other(format!(
             "unknown scenario {}; `cargo xtask e2e --list` shows: {}",
-            unknown.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", "),
+            unknown
+                .iter()
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
             known.iter().copied().collect::<Vec<_>>().join(", ")
         )));
     }
@@ -489,13 +537,21 @@ mod tests {
     fn unknown_keys_and_bad_values_are_errors() {
         let d = tempfile::tempdir().unwrap();
         for (bad, needle) in [
-            (OK.replace("description:", "descripton:"), "unknown field `descripton`"),
+            (
+                OK.replace("description:", "descripton:"),
+                "unknown field `descripton`",
+            ),
             (OK.replace("check: posture", "check: postur"), "postur"),
             (OK.replace("within: 5m}", "within: 5m, extra: 1}"), "extra"),
             (OK.replace("within: 5m", "within: soon"), "not a duration"),
-            (OK.replace("name: demo", "name: other"), "must equal the file name"),
+            (
+                OK.replace("name: demo", "name: other"),
+                "must equal the file name",
+            ),
         ] {
-            let e = load_file(&write(d.path(), "demo", &bad)).unwrap_err().to_string();
+            let e = load_file(&write(d.path(), "demo", &bad))
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(needle), "{needle}: {e}");
         }
     }
@@ -514,12 +570,24 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let all: Vec<Scenario> = ["a", "b", "c", "d", "e"]
             .iter()
-            .map(|n| load_file(&write(d.path(), n, &OK.replace("name: demo", &format!("name: {n}")))).unwrap())
+            .map(|n| {
+                load_file(&write(
+                    d.path(),
+                    n,
+                    &OK.replace("name: demo", &format!("name: {n}")),
+                ))
+                .unwrap()
+            })
             .collect();
         let mut seen = Vec::new();
         for i in 1..=2 {
             let shard: Shard = format!("{i}/2").parse().unwrap();
-            seen.extend(select(&all, &[], Some(shard)).unwrap().into_iter().map(|s| s.name));
+            seen.extend(
+                select(&all, &[], Some(shard))
+                    .unwrap()
+                    .into_iter()
+                    .map(|s| s.name),
+            );
         }
         seen.sort();
         assert_eq!(seen, ["a", "b", "c", "d", "e"]);
