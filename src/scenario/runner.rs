@@ -1,1 +1,367 @@
-//! The scenario runner (see below).
+//! The scenario runner: interprets a scenario's steps against an [`Env`] (the live cluster in `cargo xtask e2e`, a
+//! recording fake in tests) and turns each into named assertions.
+//!
+//! Order, as chainsaw and e2e-framework do it: steps run in order; after the first failed step the rest are skipped
+//! (they build on each other); on failure the artifacts are collected *before* anything is reset or torn down; with
+//! `fail_fast` the environment is left as it failed (the caller keeps the cluster).
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::{Check, Commit, DoctorStep, Merge, Reconcile, Scenario, Step, UnstickStep, Wait, format_duration};
+use crate::finding::Finding;
+use crate::report::{Assertion, Outcome};
+
+/// What a scenario needs from the world. Every method is a step kind; errors are messages for the report.
+#[allow(async_fn_in_trait)] // used through generics only; no Send bound needed by the runner
+pub trait Env {
+    /// Commit the edits to the served repo; returns the new commit's sha.
+    async fn commit(&mut self, commit: &Commit) -> Result<String, String>;
+    /// Merge a branch; returns the new head sha of `into`.
+    async fn merge(&mut self, merge: &Merge) -> Result<String, String>;
+    async fn reconcile(&mut self, reconcile: &Reconcile) -> Result<(), String>;
+    /// Wait for the condition within its deadline; returns what was seen when it held.
+    async fn wait(&mut self, wait: &Wait) -> Result<String, String>;
+    /// Run doctor against the cluster.
+    async fn doctor(&mut self, step: &DoctorStep) -> Result<Vec<Finding>, String>;
+    /// Run the unstick recipe; returns how long it took until Ready.
+    async fn unstick(&mut self, step: &UnstickStep) -> Result<Duration, String>;
+    /// A baseline check; one result per sub-assertion (`name`, `Ok` or the failure message).
+    async fn check(&mut self, check: Check) -> Vec<(String, Result<(), String>)>;
+    /// Save events, logs and objects for a failed scenario (before anything is reset).
+    async fn collect_artifacts(&mut self, scenario: &str) -> Result<PathBuf, String>;
+    /// Bring the environment back to the baseline (served repo at its initial commit, app healthy).
+    async fn reset(&mut self, scenario: &str) -> Result<(), String>;
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// Stop at the first failed scenario and leave the environment as it is.
+    pub fail_fast: bool,
+}
+
+/// The outcome of one scenario.
+#[derive(Debug, Clone)]
+pub struct ScenarioResult {
+    pub name: String,
+    pub assertions: Vec<Assertion>,
+    pub artifacts: Option<PathBuf>,
+    pub duration: Duration,
+}
+
+impl ScenarioResult {
+    pub fn failed(&self) -> bool {
+        self.assertions.iter().any(Assertion::is_failed)
+    }
+}
+
+fn step_name(i: usize, step: &Step) -> String {
+    let detail = match step {
+        Step::Commit(c) => format!(" {}", c.message),
+        Step::Merge(m) => format!(" {} into {}", m.from, m.into),
+        Step::Reconcile(r) => format!(" {:?}/{}", r.kind, r.name),
+        Step::Wait(w) => {
+            let v = serde_json::to_value(&w.condition).unwrap_or_default();
+            format!(" {}", v["for"].as_str().unwrap_or("?"))
+        }
+        Step::Doctor(_) => String::new(),
+        Step::Unstick(u) => format!(" {}/{}", u.namespace, u.helmrelease),
+        Step::Check(c) => format!(" {}", c.id()),
+    };
+    format!("{:02} {}{detail}", i + 1, step.kind())
+}
+
+fn assertion(scenario: &str, name: String, outcome: Result<(), String>, duration: Duration) -> Assertion {
+    match outcome {
+        Ok(()) => Assertion::passed(scenario, name, duration),
+        Err(m) => Assertion::failed(scenario, name, m, duration),
+    }
+}
+
+/// The assertions of a doctor step: each expected finding present, and nothing unexpected.
+pub fn judge_doctor(scenario: &str, prefix: &str, step: &DoctorStep, findings: &[Finding], took: Duration) -> Vec<Assertion> {
+    let found: Vec<&str> = findings.iter().map(|f| f.rule.as_str()).collect();
+    let mut out: Vec<Assertion> = step
+        .expect
+        .iter()
+        .map(|id| {
+            let r = if found.contains(&id.as_str()) {
+                Ok(())
+            } else {
+                Err(format!("doctor did not report {id}; it reported: [{}]", found.join(", ")))
+            };
+            assertion(scenario, format!("{prefix} finds {id}"), r, took)
+        })
+        .collect();
+    let unexpected: Vec<&str> = found
+        .iter()
+        .copied()
+        .filter(|id| !step.expect.iter().any(|e| e == id) && !step.allow.iter().any(|a| a == id))
+        .collect();
+    let r = if unexpected.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("doctor also reported [{}], which this scenario does not expect", unexpected.join(", ")))
+    };
+    out.push(assertion(scenario, format!("{prefix} reports nothing else"), r, Duration::ZERO));
+    out
+}
+
+/// Run one scenario's steps.
+pub async fn run_scenario<E: Env>(env: &mut E, s: &Scenario) -> ScenarioResult {
+    let started = Instant::now();
+    let mut assertions = Vec::new();
+    let mut failed = false;
+    for (i, step) in s.steps.iter().enumerate() {
+        let name = step_name(i, step);
+        if failed {
+            assertions.push(Assertion::skipped(&s.name, name, "an earlier step failed"));
+            continue;
+        }
+        tracing::info!(scenario = %s.name, step = %name, "step");
+        let t = Instant::now();
+        let produced: Vec<Assertion> = match step {
+            Step::Commit(c) => vec![assertion(&s.name, name, env.commit(c).await.map(|_| ()), t.elapsed())],
+            Step::Merge(m) => vec![assertion(&s.name, name, env.merge(m).await.map(|_| ()), t.elapsed())],
+            Step::Reconcile(r) => vec![assertion(&s.name, name, env.reconcile(r).await, t.elapsed())],
+            Step::Wait(w) => vec![assertion(&s.name, name, env.wait(w).await.map(|_| ()), t.elapsed())],
+            Step::Doctor(d) => match env.doctor(d).await {
+                Ok(findings) => judge_doctor(&s.name, &name, d, &findings, t.elapsed()),
+                Err(e) => vec![Assertion::failed(&s.name, name, format!("doctor could not run: {e}"), t.elapsed())],
+            },
+            Step::Unstick(u) => {
+                let r = match env.unstick(u).await {
+                    Ok(took) if took <= u.within => Ok(()),
+                    Ok(took) => Err(format!(
+                        "Ready only after {}, later than {}",
+                        format_duration(took),
+                        format_duration(u.within)
+                    )),
+                    Err(e) => Err(e),
+                };
+                vec![assertion(&s.name, name, r, t.elapsed())]
+            }
+            Step::Check(c) => {
+                let results = env.check(*c).await;
+                let took = t.elapsed();
+                if results.is_empty() {
+                    vec![Assertion::failed(&s.name, name, "the check produced no result", took)]
+                } else {
+                    results
+                        .into_iter()
+                        .map(|(sub, r)| assertion(&s.name, format!("{name}/{sub}"), r, took))
+                        .collect()
+                }
+            }
+        };
+        failed = produced.iter().any(Assertion::is_failed);
+        assertions.extend(produced);
+    }
+    let mut artifacts = None;
+    if failed {
+        let t = Instant::now();
+        match env.collect_artifacts(&s.name).await {
+            Ok(dir) => {
+                assertions.push(Assertion::passed(&s.name, "artifacts", t.elapsed()));
+                artifacts = Some(dir);
+            }
+            Err(e) => assertions.push(Assertion::failed(&s.name, "artifacts", e, t.elapsed())),
+        }
+    }
+    ScenarioResult {
+        name: s.name.clone(),
+        assertions,
+        artifacts,
+        duration: started.elapsed(),
+    }
+}
+
+/// Run scenarios in order on one environment. Each starts from the baseline: after a scenario the environment is
+/// reset, unless it failed under `fail_fast` (then the run stops and the environment is kept as it failed).
+pub async fn run_all<E: Env>(env: &mut E, scenarios: &[Scenario], opts: RunOptions) -> Vec<ScenarioResult> {
+    let mut results = Vec::new();
+    for (i, s) in scenarios.iter().enumerate() {
+        let mut r = run_scenario(env, s).await;
+        let failed = r.failed();
+        if failed && opts.fail_fast {
+            results.push(r);
+            for rest in &scenarios[i + 1..] {
+                results.push(ScenarioResult {
+                    name: rest.name.clone(),
+                    assertions: vec![Assertion::skipped(&rest.name, "scenario", "--fail-fast: an earlier scenario failed")],
+                    artifacts: None,
+                    duration: Duration::ZERO,
+                });
+            }
+            break;
+        }
+        if i + 1 < scenarios.len() {
+            let t = Instant::now();
+            if let Err(e) = env.reset(&s.name).await {
+                r.assertions.push(Assertion::failed(&s.name, "reset to baseline", e, t.elapsed()));
+            }
+        }
+        results.push(r);
+    }
+    results
+}
+
+/// Is this outcome a failure?
+pub fn is_failure(o: &Outcome) -> bool {
+    matches!(o, Outcome::Failed { .. })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::Severity;
+    use crate::scenario::load_file;
+
+    /// Records every call; fails the steps it is told to.
+    #[derive(Default)]
+    struct Fake {
+        calls: Vec<String>,
+        fail_waits: bool,
+        findings: Vec<&'static str>,
+        unstick_took: Duration,
+    }
+
+    impl Env for Fake {
+        async fn commit(&mut self, c: &Commit) -> Result<String, String> {
+            self.calls.push(format!("commit {}", c.branch));
+            Ok("abc".into())
+        }
+        async fn merge(&mut self, m: &Merge) -> Result<String, String> {
+            self.calls.push(format!("merge {}", m.from));
+            Ok("def".into())
+        }
+        async fn reconcile(&mut self, r: &Reconcile) -> Result<(), String> {
+            self.calls.push(format!("reconcile {}", r.name));
+            Ok(())
+        }
+        async fn wait(&mut self, _w: &Wait) -> Result<String, String> {
+            self.calls.push("wait".into());
+            if self.fail_waits {
+                Err("HelmRelease headlamp/headlamp not Ready after 600s: last seen Ready=False".into())
+            } else {
+                Ok("ok".into())
+            }
+        }
+        async fn doctor(&mut self, _d: &DoctorStep) -> Result<Vec<Finding>, String> {
+            self.calls.push("doctor".into());
+            Ok(self.findings.iter().map(|r| Finding::new(r, Severity::Error)).collect())
+        }
+        async fn unstick(&mut self, _u: &UnstickStep) -> Result<Duration, String> {
+            self.calls.push("unstick".into());
+            Ok(self.unstick_took)
+        }
+        async fn check(&mut self, c: Check) -> Vec<(String, Result<(), String>)> {
+            self.calls.push(format!("check {}", c.id()));
+            vec![("a".into(), Ok(())), ("b".into(), Ok(()))]
+        }
+        async fn collect_artifacts(&mut self, s: &str) -> Result<PathBuf, String> {
+            self.calls.push(format!("artifacts {s}"));
+            Ok(PathBuf::from(format!("target/e2e/run/{s}")))
+        }
+        async fn reset(&mut self, s: &str) -> Result<(), String> {
+            self.calls.push(format!("reset {s}"));
+            Ok(())
+        }
+    }
+
+    fn scenario(name: &str, body: &str) -> Scenario {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join(format!("{name}.yaml"));
+        std::fs::write(&p, format!("name: {name}\ndescription: test\nsteps:\n{body}")).unwrap();
+        load_file(&p).unwrap()
+    }
+
+    const BODY: &str = "  - commit: {message: break, edits: [{file: a.yaml, remove: x}]}\n  - wait: {for: helmReleaseReady, within: 1m}\n  - doctor: {expect: [image-flag-unsupported], allow: [pod-crashloop]}\n  - check: rbac-matrix\n";
+
+    #[tokio::test]
+    async fn passing_scenario_has_one_assertion_per_step_and_subcheck() {
+        let mut env = Fake {
+            findings: vec!["image-flag-unsupported", "pod-crashloop"],
+            ..Fake::default()
+        };
+        let r = run_scenario(&mut env, &scenario("s", BODY)).await;
+        assert!(!r.failed(), "{:#?}", r.assertions);
+        let names: Vec<&str> = r.assertions.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "01 commit break",
+                "02 wait helmReleaseReady",
+                "03 doctor finds image-flag-unsupported",
+                "03 doctor reports nothing else",
+                "04 check rbac-matrix/a",
+                "04 check rbac-matrix/b"
+            ]
+        );
+        assert!(r.artifacts.is_none());
+    }
+
+    #[tokio::test]
+    async fn failure_skips_the_rest_and_collects_artifacts_before_reset() {
+        let mut env = Fake {
+            fail_waits: true,
+            ..Fake::default()
+        };
+        let scenarios = [scenario("s1", BODY), scenario("s2", BODY)];
+        let results = run_all(&mut env, &scenarios, RunOptions::default()).await;
+        assert!(results[0].failed());
+        let a = &results[0].assertions;
+        assert!(matches!(&a[1].outcome, Outcome::Failed { message } if message.contains("last seen")));
+        assert!(matches!(&a[2].outcome, Outcome::Skipped { .. }));
+        assert_eq!(results[0].artifacts.as_deref(), Some(std::path::Path::new("target/e2e/run/s1")));
+        // artifacts strictly before the reset, and the second scenario still runs after the reset
+        let pos = |c: &str| env.calls.iter().position(|x| x == c).unwrap();
+        assert!(pos("artifacts s1") < pos("reset s1"), "{:?}", env.calls);
+        assert!(env.calls.iter().skip(pos("reset s1")).any(|c| c == "commit main"));
+    }
+
+    #[tokio::test]
+    async fn fail_fast_keeps_the_environment_and_skips_later_scenarios() {
+        let mut env = Fake {
+            fail_waits: true,
+            ..Fake::default()
+        };
+        let scenarios = [scenario("s1", BODY), scenario("s2", BODY)];
+        let results = run_all(&mut env, &scenarios, RunOptions { fail_fast: true }).await;
+        assert!(env.calls.contains(&"artifacts s1".to_string()));
+        assert!(!env.calls.iter().any(|c| c.starts_with("reset")), "{:?}", env.calls);
+        assert!(matches!(results[1].assertions[0].outcome, Outcome::Skipped { .. }));
+        assert_eq!(env.calls.iter().filter(|c| c.starts_with("commit")).count(), 1);
+    }
+
+    #[tokio::test]
+    async fn doctor_missing_or_unexpected_findings_fail() {
+        let mut env = Fake {
+            findings: vec!["values-unknown-key"],
+            ..Fake::default()
+        };
+        let r = run_scenario(&mut env, &scenario("s", "  - doctor: {expect: [image-flag-unsupported]}\n")).await;
+        let msgs: Vec<String> = r
+            .assertions
+            .iter()
+            .filter_map(|a| match &a.outcome {
+                Outcome::Failed { message } => Some(message.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(msgs.len(), 2, "{msgs:?}");
+        assert!(msgs[0].contains("did not report image-flag-unsupported"));
+        assert!(msgs[1].contains("values-unknown-key"));
+    }
+
+    #[tokio::test]
+    async fn unstick_must_beat_its_deadline() {
+        let mut env = Fake {
+            unstick_took: Duration::from_secs(400),
+            ..Fake::default()
+        };
+        let r = run_scenario(&mut env, &scenario("s", "  - unstick: {within: 4m}\n")).await;
+        assert!(r.failed());
+        assert!(matches!(&r.assertions[0].outcome, Outcome::Failed { message } if message.contains("Ready only after 6m40s")));
+    }
+}
