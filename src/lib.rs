@@ -8,6 +8,7 @@ pub mod error;
 pub mod finding;
 pub mod gitops;
 pub mod lint;
+pub mod rbac;
 pub mod report;
 
 pub use error::{Error, Result};
