@@ -9,6 +9,8 @@ pub mod error;
 pub mod finding;
 pub mod gitops;
 pub mod lint;
+pub mod rbac;
+pub mod report;
 pub mod scenario;
 #[doc(hidden)]
 pub mod testing;

@@ -8,7 +8,9 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::{Check, Commit, DoctorStep, Merge, Reconcile, Scenario, Step, UnstickStep, Wait, format_duration};
+use super::{
+    Check, Commit, DoctorStep, Merge, Reconcile, Scenario, Step, UnstickStep, Wait, format_duration,
+};
 use crate::finding::Finding;
 use crate::report::{Assertion, Outcome};
 
@@ -71,7 +73,12 @@ fn step_name(i: usize, step: &Step) -> String {
     format!("{:02} {}{detail}", i + 1, step.kind())
 }
 
-fn assertion(scenario: &str, name: String, outcome: Result<(), String>, duration: Duration) -> Assertion {
+fn assertion(
+    scenario: &str,
+    name: String,
+    outcome: Result<(), String>,
+    duration: Duration,
+) -> Assertion {
     match outcome {
         Ok(()) => Assertion::passed(scenario, name, duration),
         Err(m) => Assertion::failed(scenario, name, m, duration),
@@ -79,7 +86,13 @@ fn assertion(scenario: &str, name: String, outcome: Result<(), String>, duration
 }
 
 /// The assertions of a doctor step: each expected finding present, and nothing unexpected.
-pub fn judge_doctor(scenario: &str, prefix: &str, step: &DoctorStep, findings: &[Finding], took: Duration) -> Vec<Assertion> {
+pub fn judge_doctor(
+    scenario: &str,
+    prefix: &str,
+    step: &DoctorStep,
+    findings: &[Finding],
+    took: Duration,
+) -> Vec<Assertion> {
     let found: Vec<&str> = findings.iter().map(|f| f.rule.as_str()).collect();
     let mut out: Vec<Assertion> = step
         .expect
@@ -88,7 +101,10 @@ pub fn judge_doctor(scenario: &str, prefix: &str, step: &DoctorStep, findings: &
             let r = if found.contains(&id.as_str()) {
                 Ok(())
             } else {
-                Err(format!("doctor did not report {id}; it reported: [{}]", found.join(", ")))
+                Err(format!(
+                    "doctor did not report {id}; it reported: [{}]",
+                    found.join(", ")
+                ))
             };
             assertion(scenario, format!("{prefix} finds {id}"), r, took)
         })
@@ -101,9 +117,17 @@ pub fn judge_doctor(scenario: &str, prefix: &str, step: &DoctorStep, findings: &
     let r = if unexpected.is_empty() {
         Ok(())
     } else {
-        Err(format!("doctor also reported [{}], which this scenario does not expect", unexpected.join(", ")))
+        Err(format!(
+            "doctor also reported [{}], which this scenario does not expect",
+            unexpected.join(", ")
+        ))
     };
-    out.push(assertion(scenario, format!("{prefix} reports nothing else"), r, Duration::ZERO));
+    out.push(assertion(
+        scenario,
+        format!("{prefix} reports nothing else"),
+        r,
+        Duration::ZERO,
+    ));
     out
 }
 
@@ -121,13 +145,38 @@ pub async fn run_scenario<E: Env>(env: &mut E, s: &Scenario) -> ScenarioResult {
         tracing::info!(scenario = %s.name, step = %name, "step");
         let t = Instant::now();
         let produced: Vec<Assertion> = match step {
-            Step::Commit(c) => vec![assertion(&s.name, name, env.commit(c).await.map(|_| ()), t.elapsed())],
-            Step::Merge(m) => vec![assertion(&s.name, name, env.merge(m).await.map(|_| ()), t.elapsed())],
-            Step::Reconcile(r) => vec![assertion(&s.name, name, env.reconcile(r).await, t.elapsed())],
-            Step::Wait(w) => vec![assertion(&s.name, name, env.wait(w).await.map(|_| ()), t.elapsed())],
+            Step::Commit(c) => vec![assertion(
+                &s.name,
+                name,
+                env.commit(c).await.map(|_| ()),
+                t.elapsed(),
+            )],
+            Step::Merge(m) => vec![assertion(
+                &s.name,
+                name,
+                env.merge(m).await.map(|_| ()),
+                t.elapsed(),
+            )],
+            Step::Reconcile(r) => vec![assertion(
+                &s.name,
+                name,
+                env.reconcile(r).await,
+                t.elapsed(),
+            )],
+            Step::Wait(w) => vec![assertion(
+                &s.name,
+                name,
+                env.wait(w).await.map(|_| ()),
+                t.elapsed(),
+            )],
             Step::Doctor(d) => match env.doctor(d).await {
                 Ok(findings) => judge_doctor(&s.name, &name, d, &findings, t.elapsed()),
-                Err(e) => vec![Assertion::failed(&s.name, name, format!("doctor could not run: {e}"), t.elapsed())],
+                Err(e) => vec![Assertion::failed(
+                    &s.name,
+                    name,
+                    format!("doctor could not run: {e}"),
+                    t.elapsed(),
+                )],
             },
             Step::Unstick(u) => {
                 let r = match env.unstick(u).await {
@@ -145,7 +194,12 @@ pub async fn run_scenario<E: Env>(env: &mut E, s: &Scenario) -> ScenarioResult {
                 let results = env.check(*c).await;
                 let took = t.elapsed();
                 if results.is_empty() {
-                    vec![Assertion::failed(&s.name, name, "the check produced no result", took)]
+                    vec![Assertion::failed(
+                        &s.name,
+                        name,
+                        "the check produced no result",
+                        took,
+                    )]
                 } else {
                     results
                         .into_iter()
@@ -178,7 +232,11 @@ pub async fn run_scenario<E: Env>(env: &mut E, s: &Scenario) -> ScenarioResult {
 
 /// Run scenarios in order on one environment. Each starts from the baseline: after a scenario the environment is
 /// reset, unless it failed under `fail_fast` (then the run stops and the environment is kept as it failed).
-pub async fn run_all<E: Env>(env: &mut E, scenarios: &[Scenario], opts: RunOptions) -> Vec<ScenarioResult> {
+pub async fn run_all<E: Env>(
+    env: &mut E,
+    scenarios: &[Scenario],
+    opts: RunOptions,
+) -> Vec<ScenarioResult> {
     let mut results = Vec::new();
     for (i, s) in scenarios.iter().enumerate() {
         let mut r = run_scenario(env, s).await;
@@ -188,7 +246,11 @@ pub async fn run_all<E: Env>(env: &mut E, scenarios: &[Scenario], opts: RunOptio
             for rest in &scenarios[i + 1..] {
                 results.push(ScenarioResult {
                     name: rest.name.clone(),
-                    assertions: vec![Assertion::skipped(&rest.name, "scenario", "--fail-fast: an earlier scenario failed")],
+                    assertions: vec![Assertion::skipped(
+                        &rest.name,
+                        "scenario",
+                        "--fail-fast: an earlier scenario failed",
+                    )],
                     artifacts: None,
                     duration: Duration::ZERO,
                 });
@@ -198,7 +260,12 @@ pub async fn run_all<E: Env>(env: &mut E, scenarios: &[Scenario], opts: RunOptio
         if i + 1 < scenarios.len() {
             let t = Instant::now();
             if let Err(e) = env.reset(&s.name).await {
-                r.assertions.push(Assertion::failed(&s.name, "reset to baseline", e, t.elapsed()));
+                r.assertions.push(Assertion::failed(
+                    &s.name,
+                    "reset to baseline",
+                    e,
+                    t.elapsed(),
+                ));
             }
         }
         results.push(r);
@@ -242,14 +309,21 @@ mod tests {
         async fn wait(&mut self, _w: &Wait) -> Result<String, String> {
             self.calls.push("wait".into());
             if self.fail_waits {
-                Err("HelmRelease headlamp/headlamp not Ready after 600s: last seen Ready=False".into())
+                Err(
+                    "HelmRelease headlamp/headlamp not Ready after 600s: last seen Ready=False"
+                        .into(),
+                )
             } else {
                 Ok("ok".into())
             }
         }
         async fn doctor(&mut self, _d: &DoctorStep) -> Result<Vec<Finding>, String> {
             self.calls.push("doctor".into());
-            Ok(self.findings.iter().map(|r| Finding::new(r, Severity::Error)).collect())
+            Ok(self
+                .findings
+                .iter()
+                .map(|r| Finding::new(r, Severity::Error))
+                .collect())
         }
         async fn unstick(&mut self, _u: &UnstickStep) -> Result<Duration, String> {
             self.calls.push("unstick".into());
@@ -272,7 +346,11 @@ mod tests {
     fn scenario(name: &str, body: &str) -> Scenario {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join(format!("{name}.yaml"));
-        std::fs::write(&p, format!("name: {name}\ndescription: test\nsteps:\n{body}")).unwrap();
+        std::fs::write(
+            &p,
+            format!("name: {name}\ndescription: test\nsteps:\n{body}"),
+        )
+        .unwrap();
         load_file(&p).unwrap()
     }
 
@@ -311,13 +389,23 @@ mod tests {
         let results = run_all(&mut env, &scenarios, RunOptions::default()).await;
         assert!(results[0].failed());
         let a = &results[0].assertions;
-        assert!(matches!(&a[1].outcome, Outcome::Failed { message } if message.contains("last seen")));
+        assert!(
+            matches!(&a[1].outcome, Outcome::Failed { message } if message.contains("last seen"))
+        );
         assert!(matches!(&a[2].outcome, Outcome::Skipped { .. }));
-        assert_eq!(results[0].artifacts.as_deref(), Some(std::path::Path::new("target/e2e/run/s1")));
+        assert_eq!(
+            results[0].artifacts.as_deref(),
+            Some(std::path::Path::new("target/e2e/run/s1"))
+        );
         // artifacts strictly before the reset, and the second scenario still runs after the reset
         let pos = |c: &str| env.calls.iter().position(|x| x == c).unwrap();
         assert!(pos("artifacts s1") < pos("reset s1"), "{:?}", env.calls);
-        assert!(env.calls.iter().skip(pos("reset s1")).any(|c| c == "commit main"));
+        assert!(
+            env.calls
+                .iter()
+                .skip(pos("reset s1"))
+                .any(|c| c == "commit main")
+        );
     }
 
     #[tokio::test]
@@ -329,9 +417,19 @@ mod tests {
         let scenarios = [scenario("s1", BODY), scenario("s2", BODY)];
         let results = run_all(&mut env, &scenarios, RunOptions { fail_fast: true }).await;
         assert!(env.calls.contains(&"artifacts s1".to_string()));
-        assert!(!env.calls.iter().any(|c| c.starts_with("reset")), "{:?}", env.calls);
-        assert!(matches!(results[1].assertions[0].outcome, Outcome::Skipped { .. }));
-        assert_eq!(env.calls.iter().filter(|c| c.starts_with("commit")).count(), 1);
+        assert!(
+            !env.calls.iter().any(|c| c.starts_with("reset")),
+            "{:?}",
+            env.calls
+        );
+        assert!(matches!(
+            results[1].assertions[0].outcome,
+            Outcome::Skipped { .. }
+        ));
+        assert_eq!(
+            env.calls.iter().filter(|c| c.starts_with("commit")).count(),
+            1
+        );
     }
 
     #[tokio::test]
@@ -340,7 +438,11 @@ mod tests {
             findings: vec!["values-unknown-key"],
             ..Fake::default()
         };
-        let r = run_scenario(&mut env, &scenario("s", "  - doctor: {expect: [image-flag-unsupported]}\n")).await;
+        let r = run_scenario(
+            &mut env,
+            &scenario("s", "  - doctor: {expect: [image-flag-unsupported]}\n"),
+        )
+        .await;
         let msgs: Vec<String> = r
             .assertions
             .iter()
@@ -362,6 +464,8 @@ mod tests {
         };
         let r = run_scenario(&mut env, &scenario("s", "  - unstick: {within: 4m}\n")).await;
         assert!(r.failed());
-        assert!(matches!(&r.assertions[0].outcome, Outcome::Failed { message } if message.contains("Ready only after 6m40s")));
+        assert!(
+            matches!(&r.assertions[0].outcome, Outcome::Failed { message } if message.contains("Ready only after 6m40s"))
+        );
     }
 }

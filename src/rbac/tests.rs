@@ -1,0 +1,917 @@
+use std::collections::HashSet;
+
+use k8s_openapi::api::core::v1::{ContainerStatus, PodStatus};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde_json::json;
+use wiremock::matchers::{header, path_regex};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use super::*;
+
+const TOKEN: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6InRlc3QifQ.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6aGVhZGxhbXA6aGVhZGxhbXAtbG9naW4ifQ.c2lnbmF0dXJl";
+const PLAIN_TOKEN: &str = "plain-opaque-token-0123456789";
+/// A throwaway test server certificate for 127.0.0.1 signed by [`CA_PEM`] (DER, base64; both valid 2000..2100) and
+/// its P-256 key (PKCS#8 DER, base64). Test data only: it protects nothing.
+const SERVER_CERT_DER: &str = "MIIBrTCCAVOgAwIBAgICEAEwCgYIKoZIzj0EAwIwHTEbMBkGA1UEAwwSazNzLXNlcnZlci1jYUB0ZXN0MCAXDTAwMDEwMTAwMDAwMFoYDzIxMDAwMTAxMDAwMDAwWjAOMQwwCgYDVQQDDANrM3MwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAASS8YU803asygFM5B+P9PD1hPrQEjmOQNqyj/HbFt9kr2N+ZIyHIZZh1j+WDo2SxCoySKXz9M1Rq2xbId14kLcxo4GPMIGMMAkGA1UdEwQCMAAwDgYDVR0PAQH/BAQDAgeAMBMGA1UdJQQMMAoGCCsGAQUFBwMBMBoGA1UdEQQTMBGHBH8AAAGCCWxvY2FsaG9zdDAfBgNVHSMEGDAWgBSg3hX0TP10QMbVpMe7LfAxfirgHDAdBgNVHQ4EFgQUKkcRTQm3i90tCdni+8aSocQU9XAwCgYIKoZIzj0EAwIDSAAwRQIhAJ77XX0KU4o7abrCHODYXRkZlrwv2ba8kyvnDPI/3YYmAiBAmZvRZAHZl3ofDGREfzcbBHMfc69rnBGZRldhEqzF0Q==";
+const SERVER_KEY_DER: &str = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgqyVi0ULo6pvKmcw+oAZmNZMUS3kIsXjvrGyqYIz3e5mhRANCAASS8YU803asygFM5B+P9PD1hPrQEjmOQNqyj/HbFt9kr2N+ZIyHIZZh1j+WDo2SxCoySKXz9M1Rq2xbId14kLcx";
+const POD: &str = "headlamp-6d9f7c9b8-abcde";
+const CA_PEM: &str = "-----BEGIN CERTIFICATE-----
+MIIBbjCCARSgAwIBAgICEAAwCgYIKoZIzj0EAwIwHTEbMBkGA1UEAwwSazNzLXNl
+cnZlci1jYUB0ZXN0MCAXDTAwMDEwMTAwMDAwMFoYDzIxMDAwMTAxMDAwMDAwWjAd
+MRswGQYDVQQDDBJrM3Mtc2VydmVyLWNhQHRlc3QwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAAQYhWfOXCOJBRGbKQjtmXja1qze5Jj3fFMMpg67s3jQmeAu95eOPTqO
+3oezh0VmYsC8+5hxCnpAPDRnQuNJIBdpo0IwQDAPBgNVHRMBAf8EBTADAQH/MA4G
+A1UdDwEB/wQEAwIBBjAdBgNVHQ4EFgQUoN4V9Ez9dEDG1aTHuy3wMX4q4BwwCgYI
+KoZIzj0EAwIDSAAwRQIhAIvBPGna57yiOIlQJOgKF2lSMLeUxxiWeJmo2nK6MEk/
+AiA5fEpp0kv6P9dSXIsEkyCENwfspkQMDKjOwyp/VEtd0w==
+-----END CERTIFICATE-----
+";
+
+// ---------------------------------------------------------------- the matrix
+
+#[test]
+fn matrix_ids_are_unique_and_stable() {
+    let ids: Vec<_> = MATRIX.iter().map(|c| c.id).collect();
+    let unique: HashSet<_> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "duplicate ids in {ids:?}");
+    for id in &ids {
+        assert!(
+            id.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+            "{id} is not kebab-case"
+        );
+        assert!(id.starts_with(check(id).unwrap().verb.as_str()), "{id}");
+    }
+    assert_eq!(check("list-secrets").unwrap().expected, Expected::Forbidden);
+    assert!(check("no-such-check").is_none());
+}
+
+#[test]
+fn matrix_matches_clusterrole_view() {
+    let allowed: Vec<_> = MATRIX
+        .iter()
+        .filter(|c| c.expected == Expected::Allowed)
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(
+        allowed,
+        [
+            "list-namespaces",
+            "list-pods",
+            "list-deployments",
+            "list-services",
+            "list-configmaps",
+            "list-events",
+            "get-pod-log"
+        ]
+    );
+    let forbidden: HashSet<_> = MATRIX
+        .iter()
+        .filter(|c| c.expected == Expected::Forbidden)
+        .map(|c| c.id)
+        .collect();
+    let want: HashSet<_> = [
+        "get-secret",
+        "list-secrets",
+        "list-roles",
+        "list-rolebindings",
+        "list-clusterrolebindings",
+        "create-pod",
+        "patch-pod",
+        "delete-pod",
+        "create-deployment",
+        "patch-deployment",
+        "delete-deployment",
+        "create-configmap",
+        "patch-configmap",
+        "delete-configmap",
+        "create-pod-exec",
+        "create-namespace",
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(forbidden, want);
+    // reads are never expected to be forbidden by method alone, writes never allowed
+    for c in MATRIX {
+        if c.verb.is_write() {
+            assert_eq!(c.expected, Expected::Forbidden, "{}", c.id);
+        }
+    }
+}
+
+#[test]
+fn writes_are_dry_runs_on_a_probe_object() {
+    for c in MATRIX.iter().filter(|c| c.verb.is_write()) {
+        if c.id == "create-pod-exec" {
+            // exec has no dry run; without upgrade headers it cannot start a stream
+            assert_eq!(c.method(), Method::POST);
+            assert!(c.body.is_none());
+            continue;
+        }
+        assert!(c.path.contains("dryRun=All"), "{} is not a dry run", c.id);
+        match c.verb {
+            Verb::Patch | Verb::Delete => {
+                assert!(
+                    c.path.contains(PROBE_NAME),
+                    "{} must target {PROBE_NAME}",
+                    c.id
+                )
+            }
+            Verb::Create => {
+                let body: serde_json::Value = serde_json::from_str(c.body.unwrap()).unwrap();
+                assert_eq!(body["metadata"]["name"], PROBE_NAME, "{}", c.id);
+                assert!(
+                    body["kind"].is_string() && body["apiVersion"].is_string(),
+                    "{}",
+                    c.id
+                );
+            }
+            _ => unreachable!(),
+        }
+    }
+    // bodies are valid JSON; a patch is a merge patch
+    for c in MATRIX {
+        if let Some(b) = c.body {
+            serde_json::from_str::<serde_json::Value>(b).unwrap();
+        }
+    }
+    assert_eq!(
+        check("patch-deployment").unwrap().content_type(),
+        Some("application/merge-patch+json")
+    );
+    assert_eq!(
+        check("create-pod").unwrap().content_type(),
+        Some("application/json")
+    );
+    assert_eq!(check("delete-pod").unwrap().content_type(), None);
+}
+
+#[test]
+fn probe_pods_satisfy_restricted_pod_security() {
+    // so that a wrongly allowed create is not hidden behind a PodSecurity 403
+    for id in ["create-pod", "create-deployment"] {
+        let body: serde_json::Value =
+            serde_json::from_str(check(id).unwrap().body.unwrap()).unwrap();
+        let spec = if id == "create-pod" {
+            &body["spec"]
+        } else {
+            &body["spec"]["template"]["spec"]
+        };
+        assert_eq!(spec["securityContext"]["runAsNonRoot"], true);
+        assert_eq!(
+            spec["securityContext"]["seccompProfile"]["type"],
+            "RuntimeDefault"
+        );
+        let c = &spec["containers"][0]["securityContext"];
+        assert_eq!(c["allowPrivilegeEscalation"], false);
+        assert_eq!(c["capabilities"]["drop"], json!(["ALL"]));
+    }
+}
+
+#[test]
+fn api_paths_fill_namespace_and_pod() {
+    assert_eq!(
+        check("get-pod-log").unwrap().api_path(POD),
+        format!("/api/v1/namespaces/headlamp/pods/{POD}/log?tailLines=1&limitBytes=1024")
+    );
+    assert_eq!(
+        check("list-clusterrolebindings").unwrap().api_path(POD),
+        "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings?limit=1"
+    );
+    assert_eq!(
+        check("create-pod-exec").unwrap().api_path("a/b?c"),
+        "/api/v1/namespaces/headlamp/pods/a%2Fb%3Fc/exec?command=true&stdout=true"
+    );
+    for c in MATRIX {
+        let p = c.api_path(POD);
+        assert!(!p.contains('{'), "{p}");
+        assert!(p.starts_with("/api/v1/") || p.starts_with("/apis/"), "{p}");
+    }
+}
+
+// ---------------------------------------------------------------- routes and requests
+
+#[test]
+fn routes_build_urls() {
+    let direct = Route::direct("https://127.0.0.1:6443/");
+    assert_eq!(
+        direct.url("/api/v1/namespaces"),
+        "https://127.0.0.1:6443/api/v1/namespaces"
+    );
+    let via = Route::via_headlamp("http://127.0.0.1:8080");
+    assert_eq!(
+        via.url("/api/v1/namespaces"),
+        "http://127.0.0.1:8080/clusters/main/api/v1/namespaces"
+    );
+    assert_eq!(direct.to_string(), "via apiserver");
+    assert_eq!(via.to_string(), "via headlamp");
+    assert_eq!((direct.id(), via.id()), ("apiserver", "headlamp"));
+}
+
+#[test]
+fn request_via_headlamp_has_host_prefix_and_bearer() {
+    let r = build_request(
+        check("patch-pod").unwrap(),
+        &Route::via_headlamp("http://127.0.0.1:8080"),
+        TOKEN,
+        POD,
+    )
+    .unwrap();
+    assert_eq!(r.method, Method::PATCH);
+    assert_eq!(
+        r.url,
+        "http://127.0.0.1:8080/clusters/main/api/v1/namespaces/headlamp/pods/headlamp-e2e-probe?dryRun=All"
+    );
+    assert_eq!(r.headers[HOST], "headlamp.example.net");
+    assert_eq!(r.headers[AUTHORIZATION], format!("Bearer {TOKEN}").as_str());
+    assert!(r.headers[AUTHORIZATION].is_sensitive());
+    assert_eq!(r.headers[CONTENT_TYPE], "application/merge-patch+json");
+    assert_eq!(r.headers[ACCEPT], "application/json");
+    assert_eq!(r.body.as_deref(), Some(PROBE_PATCH.as_bytes()));
+}
+
+#[test]
+fn request_direct_has_no_host_override() {
+    let r = build_request(
+        check("list-namespaces").unwrap(),
+        &Route::direct("https://127.0.0.1:6443"),
+        &format!("  {PLAIN_TOKEN}\n"),
+        POD,
+    )
+    .unwrap();
+    assert_eq!(r.method, Method::GET);
+    assert_eq!(r.url, "https://127.0.0.1:6443/api/v1/namespaces?limit=1");
+    assert!(r.headers.get(HOST).is_none());
+    assert!(r.headers.get(CONTENT_TYPE).is_none());
+    assert!(r.body.is_none());
+    // the token is trimmed (a Secret read with a trailing newline)
+    assert_eq!(
+        r.headers[AUTHORIZATION],
+        format!("Bearer {PLAIN_TOKEN}").as_str()
+    );
+}
+
+#[test]
+fn request_debug_never_shows_the_token() {
+    for route in [
+        Route::direct("https://127.0.0.1:6443"),
+        Route::via_headlamp("http://127.0.0.1:80"),
+    ] {
+        for c in MATRIX {
+            let r = build_request(c, &route, TOKEN, POD).unwrap();
+            let d = format!("{r:?}");
+            assert!(!d.contains(TOKEN), "{d}");
+            assert!(!d.contains("c2lnbmF0dXJl"), "{d}");
+        }
+    }
+    let r = build_request(
+        check("list-pods").unwrap(),
+        &Route::direct("https://x"),
+        PLAIN_TOKEN,
+        POD,
+    )
+    .unwrap();
+    let d = format!("{r:?}");
+    assert!(!d.contains(PLAIN_TOKEN));
+    assert!(d.contains(r#"("authorization", "<redacted>")"#), "{d}");
+}
+
+#[test]
+fn bad_tokens_are_errors_without_the_token() {
+    let c = check("list-pods").unwrap();
+    let route = Route::direct("https://x");
+    assert!(build_request(c, &route, "  \n", POD).is_err());
+    let err = build_request(c, &route, "abc\ndef-secret", POD)
+        .unwrap_err()
+        .to_string();
+    assert!(!err.contains("def-secret"), "{err}");
+    assert!(err.contains("newline"), "{err}");
+}
+
+// ---------------------------------------------------------------- verdicts and judgements
+
+fn status_json(code: u16, reason: &str, message: &str) -> Vec<u8> {
+    json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": message, "reason": reason, "code": code
+    })
+    .to_string()
+    .into_bytes()
+}
+
+const RBAC_DENIAL: &str = r#"secrets is forbidden: User "system:serviceaccount:headlamp:headlamp-login" cannot list resource "secrets" in API group "" in the namespace "headlamp""#;
+
+#[test]
+fn verdict_classifies_statuses() {
+    assert_eq!(verdict(200, b"{}"), Verdict::Allowed(200));
+    assert_eq!(verdict(201, b""), Verdict::Allowed(201));
+    assert_eq!(verdict(401, b"Unauthorized"), Verdict::Unauthorized);
+    assert_eq!(verdict(404, b""), Verdict::NotFound);
+    assert_eq!(
+        verdict(403, &status_json(403, "Forbidden", RBAC_DENIAL)),
+        Verdict::Forbidden(Denial {
+            reason: Some("Forbidden".into()),
+            message: Some(RBAC_DENIAL.into())
+        })
+    );
+    // a 403 without a Status body (a proxy's own page) is still forbidden, without detail
+    assert_eq!(
+        verdict(403, b"<html>no</html>"),
+        Verdict::Forbidden(Denial::default())
+    );
+    match verdict(
+        502,
+        "Bad gateway\n\n  upstream   down ".repeat(50).as_bytes(),
+    ) {
+        Verdict::Unexpected(502, body) => {
+            assert!(
+                body.starts_with("Bad gateway upstream down Bad gateway"),
+                "{body}"
+            );
+            assert!(body.chars().count() <= BODY_EXCERPT + 1);
+            assert!(body.ends_with('…'));
+        }
+        other => panic!("{other:?}"),
+    }
+    // bodies are redacted
+    match verdict(500, format!("token: {TOKEN}").as_bytes()) {
+        Verdict::Unexpected(500, body) => assert!(!body.contains(TOKEN), "{body}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn verdicts_display_as_status_lines() {
+    assert_eq!(Verdict::Allowed(200).to_string(), "200 OK");
+    assert_eq!(Verdict::Allowed(201).to_string(), "201 Created");
+    assert_eq!(
+        Verdict::Forbidden(Denial::default()).to_string(),
+        "403 Forbidden"
+    );
+    assert_eq!(Verdict::Unauthorized.to_string(), "401 Unauthorized");
+    assert_eq!(Verdict::NotFound.to_string(), "404 Not Found");
+    assert_eq!(
+        Verdict::Unexpected(500, String::new()).to_string(),
+        "500 Internal Server Error"
+    );
+    assert_eq!(Verdict::Unexpected(599, String::new()).to_string(), "599");
+    assert_eq!(
+        Verdict::NoResponse("refused".into()).to_string(),
+        "no response"
+    );
+}
+
+#[test]
+fn judge_names_check_route_expected_and_actual() {
+    let via = Route::via_headlamp("http://127.0.0.1:8080");
+    let direct = Route::direct("https://127.0.0.1:6443");
+    let secrets = check("list-secrets").unwrap();
+
+    let o = judge(secrets, &via, Verdict::Allowed(200));
+    assert!(!o.passed);
+    assert!(
+        o.message
+            .starts_with("list-secrets via headlamp: expected 403 Forbidden, got 200 OK"),
+        "{}",
+        o.message
+    );
+    assert!(o.message.contains("list secrets"), "{}", o.message);
+    assert_eq!(o.assertion_name(), "rbac-headlamp-list-secrets");
+
+    let o = judge(
+        secrets,
+        &direct,
+        verdict(403, &status_json(403, "Forbidden", RBAC_DENIAL)),
+    );
+    assert!(o.passed);
+    assert_eq!(
+        o.message,
+        "list-secrets via apiserver: 403 Forbidden as expected"
+    );
+    assert_eq!(
+        o.to_assertion("baseline").outcome,
+        crate::report::Outcome::Passed
+    );
+
+    let pods = check("list-pods").unwrap();
+    let o = judge(pods, &direct, Verdict::Allowed(200));
+    assert!(o.passed);
+    assert_eq!(o.message, "list-pods via apiserver: 200 OK as expected");
+
+    let o = judge(
+        pods,
+        &via,
+        verdict(
+            403,
+            &status_json(
+                403,
+                "Forbidden",
+                "pods is forbidden: User \"x\" cannot list",
+            ),
+        ),
+    );
+    assert!(!o.passed);
+    assert!(
+        o.message.starts_with(
+            "list-pods via headlamp: expected 2xx (allowed), got 403 Forbidden: pods is forbidden: User \"x\" cannot list"
+        ),
+        "{}",
+        o.message
+    );
+    assert!(o.message.contains("ClusterRole view"));
+
+    let o = judge(pods, &via, Verdict::Unauthorized);
+    assert!(!o.passed);
+    assert!(o.message.contains("got 401 Unauthorized"));
+    assert!(o.message.contains("token was not accepted"));
+
+    let o = judge(pods, &via, Verdict::NotFound);
+    assert!(o.message.contains("/clusters/main"), "{}", o.message);
+
+    let o = judge(
+        pods,
+        &direct,
+        Verdict::NoResponse("connection refused".into()),
+    );
+    assert_eq!(
+        o.message,
+        "list-pods via apiserver: expected 2xx (allowed), got no response: connection refused"
+    );
+    match o.to_assertion("baseline").outcome {
+        crate::report::Outcome::Failed { message } => assert_eq!(message, o.message),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn admission_denials_do_not_count_as_rbac_denials() {
+    let psa = "pods \"headlamp-e2e-probe\" is forbidden: violates PodSecurity \"restricted:latest\": runAsNonRoot != true";
+    let o = judge(
+        check("create-pod").unwrap(),
+        &Route::direct("https://x"),
+        verdict(403, &status_json(403, "Forbidden", psa)),
+    );
+    assert!(!o.passed);
+    assert!(
+        o.message.contains("came from admission, not RBAC"),
+        "{}",
+        o.message
+    );
+}
+
+// ---------------------------------------------------------------- token rotation
+
+fn pod(uid: &str, restarts: &[(&str, i32)]) -> Pod {
+    Pod {
+        metadata: ObjectMeta {
+            name: Some(POD.into()),
+            namespace: Some("headlamp".into()),
+            uid: Some(uid.into()),
+            ..ObjectMeta::default()
+        },
+        status: Some(PodStatus {
+            container_statuses: Some(
+                restarts
+                    .iter()
+                    .map(|(name, n)| ContainerStatus {
+                        name: (*name).into(),
+                        restart_count: *n,
+                        ..ContainerStatus::default()
+                    })
+                    .collect(),
+            ),
+            ..PodStatus::default()
+        }),
+        ..Pod::default()
+    }
+}
+
+#[test]
+fn rotation_passes_when_old_is_401_new_is_2xx_and_pod_is_untouched() {
+    let route = Route::via_headlamp("http://127.0.0.1:8080");
+    let before = pod("uid-1", &[("headlamp", 0)]);
+    let after = pod("uid-1", &[("headlamp", 0)]);
+    let out = judge_token_rotation(
+        &route,
+        &Verdict::Unauthorized,
+        &Verdict::Allowed(200),
+        &before,
+        &after,
+    );
+    assert!(out.iter().all(|o| o.passed), "{out:?}");
+    let names: Vec<_> = out.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "token-old-rejected-headlamp",
+            "token-new-accepted-headlamp",
+            "headlamp-pod-not-restarted"
+        ]
+    );
+    assert_eq!(
+        out[0].message,
+        "old token via headlamp: 401 Unauthorized as expected"
+    );
+    assert!(
+        out[2].message.contains("kept uid uid-1"),
+        "{}",
+        out[2].message
+    );
+}
+
+#[test]
+fn rotation_fails_when_the_old_token_still_works() {
+    let o = judge_old_token(&Route::direct("https://x"), &Verdict::Allowed(200));
+    assert!(!o.passed);
+    assert!(
+        o.message
+            .starts_with("old token via apiserver: expected 401 Unauthorized, got 200 OK")
+    );
+    assert!(o.message.contains("still works"));
+    let o = judge_new_token(&Route::direct("https://x"), &Verdict::Unauthorized);
+    assert!(!o.passed);
+    assert_eq!(
+        o.message,
+        "new token via apiserver: expected 2xx (allowed), got 401 Unauthorized"
+    );
+    assert!(matches!(
+        o.to_assertion("token-rotation", Duration::ZERO).outcome,
+        crate::report::Outcome::Failed { .. }
+    ));
+}
+
+#[test]
+fn rotation_fails_on_new_pod_or_restart() {
+    let before = pod("uid-1", &[("headlamp", 0)]);
+    let replaced = judge_pod_unchanged(&before, &pod("uid-2", &[("headlamp", 0)]));
+    assert!(!replaced.passed);
+    assert!(
+        replaced.message.contains("was replaced"),
+        "{}",
+        replaced.message
+    );
+    assert!(replaced.message.contains("uid-1") && replaced.message.contains("uid-2"));
+
+    let restarted = judge_pod_unchanged(&before, &pod("uid-1", &[("headlamp", 1)]));
+    assert!(!restarted.passed);
+    assert!(
+        restarted
+            .message
+            .contains("container headlamp restartCount 0 -> 1"),
+        "{}",
+        restarted.message
+    );
+
+    let sidecar = judge_pod_unchanged(&before, &pod("uid-1", &[("headlamp", 0), ("sidecar", 0)]));
+    assert!(!sidecar.passed);
+    assert!(sidecar.message.contains("container sidecar appeared"));
+
+    let mut no_status = before.clone();
+    no_status.status = None;
+    let o = judge_pod_unchanged(&no_status, &before);
+    assert!(!o.passed);
+    assert!(o.message.contains("containerStatuses"));
+
+    let mut no_uid = before.clone();
+    no_uid.metadata.uid = None;
+    assert!(!judge_pod_unchanged(&before, &no_uid).passed);
+}
+
+// ---------------------------------------------------------------- the runner against a fake API server
+
+/// Mimics the API server's answers for an identity bound to ClusterRole view, and checks the requests are well
+/// formed (bearer token, dry runs, merge-patch content type) before answering.
+struct FakeApiServer {
+    /// Path prefix the route adds (`/clusters/main` via Headlamp).
+    prefix: &'static str,
+    token: &'static str,
+    /// A broken setup: Secrets readable.
+    allow_secrets: bool,
+}
+
+impl FakeApiServer {
+    fn user(&self) -> &'static str {
+        "system:serviceaccount:headlamp:headlamp-login"
+    }
+}
+
+impl Respond for FakeApiServer {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let Some(path) = req.url.path().strip_prefix(self.prefix) else {
+            return ResponseTemplate::new(404).set_body_string("404 page not found");
+        };
+        let auth = req
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if auth != format!("Bearer {}", self.token) {
+            return ResponseTemplate::new(401).set_body_raw(
+                status_json(401, "Unauthorized", "Unauthorized"),
+                "application/json",
+            );
+        }
+        let query = req.url.query().unwrap_or_default();
+        let method = req.method.as_str();
+        let is_exec = path.ends_with("/exec");
+        if method != "GET" && !is_exec && !query.contains("dryRun=All") {
+            return ResponseTemplate::new(500)
+                .set_body_string("test fake: write without dryRun=All");
+        }
+        if method == "PATCH"
+            && req
+                .headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                != Some("application/merge-patch+json")
+        {
+            return ResponseTemplate::new(415)
+                .set_body_string("test fake: patch needs merge-patch+json");
+        }
+        if method == "POST"
+            && !is_exec
+            && serde_json::from_slice::<serde_json::Value>(&req.body).is_err()
+        {
+            return ResponseTemplate::new(400)
+                .set_body_string("test fake: create body is not JSON");
+        }
+        let resource = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>();
+        let readable = method == "GET"
+            && !is_exec
+            && !path.contains("rbac.authorization.k8s.io")
+            && (self.allow_secrets || !resource.contains(&"secrets"));
+        if readable {
+            if path.ends_with("/log") {
+                return ResponseTemplate::new(200).set_body_string("listening on :4466\n");
+            }
+            return ResponseTemplate::new(200).set_body_json(
+                json!({"kind": "List", "apiVersion": "v1", "metadata": {}, "items": []}),
+            );
+        }
+        let verb = match method {
+            "GET" if resource.len() % 2 == 1 => "list",
+            "GET" => "get",
+            "POST" => "create",
+            "PATCH" => "patch",
+            "DELETE" => "delete",
+            _ => "unknown",
+        };
+        let message = format!(
+            "{} is forbidden: User \"{}\" cannot {verb} resource in the namespace \"headlamp\"",
+            resource.last().copied().unwrap_or_default(),
+            self.user()
+        );
+        ResponseTemplate::new(403)
+            .set_body_raw(status_json(403, "Forbidden", &message), "application/json")
+    }
+}
+
+async fn fake(token: &'static str, allow_secrets: bool) -> (MockServer, Route, Route) {
+    let server = MockServer::start().await;
+    Mock::given(path_regex("^/clusters/main/"))
+        .and(header("host", HEADLAMP_HOST))
+        .respond_with(FakeApiServer {
+            prefix: "/clusters/main",
+            token,
+            allow_secrets,
+        })
+        .mount(&server)
+        .await;
+    Mock::given(path_regex("^/apis?/"))
+        .respond_with(FakeApiServer {
+            prefix: "",
+            token,
+            allow_secrets,
+        })
+        .mount(&server)
+        .await;
+    let direct = Route::direct(server.uri());
+    let via = Route::via_headlamp(server.uri());
+    (server, direct, via)
+}
+
+fn assert_no_token(outcomes: &[CheckOutcome], token: &str) {
+    for o in outcomes {
+        assert!(!o.message.contains(token), "token in {}", o.message);
+    }
+    let debug = format!("{outcomes:?}");
+    assert!(!debug.contains(token), "token in Debug output");
+}
+
+#[tokio::test]
+async fn matrix_passes_against_a_view_only_api_on_both_routes() {
+    let client = http_client(None).unwrap();
+    let (server, direct, via) = fake(TOKEN, false).await;
+    for route in [&direct, &via] {
+        let outcomes = run_matrix(&client, route, TOKEN, POD).await;
+        assert_eq!(outcomes.len(), MATRIX.len());
+        let failed: Vec<_> = outcomes
+            .iter()
+            .filter(|o| !o.passed)
+            .map(|o| &o.message)
+            .collect();
+        assert!(failed.is_empty(), "{route}: {failed:#?}");
+        assert!(outcomes.iter().all(|o| o.route == route.id()));
+        assert_no_token(&outcomes, TOKEN);
+        let secrets = outcomes.iter().find(|o| o.check == "list-secrets").unwrap();
+        assert!(
+            matches!(&secrets.actual, Verdict::Forbidden(d) if d.reason.as_deref() == Some("Forbidden"))
+        );
+    }
+    // the Headlamp route really went through /clusters/main with the Host header
+    let requests = server.received_requests().await.unwrap();
+    let via_headlamp = requests
+        .iter()
+        .filter(|r| r.url.path().starts_with("/clusters/main/"))
+        .count();
+    assert_eq!(via_headlamp, MATRIX.len());
+    assert_eq!(requests.len(), 2 * MATRIX.len());
+}
+
+#[tokio::test]
+async fn broken_rbac_is_reported_with_check_route_expected_and_actual() {
+    let client = http_client(None).unwrap();
+    let (_server, _direct, via) = fake(PLAIN_TOKEN, true).await;
+    let outcomes = run_matrix(&client, &via, PLAIN_TOKEN, POD).await;
+    let failed: Vec<_> = outcomes.iter().filter(|o| !o.passed).collect();
+    let ids: Vec<_> = failed.iter().map(|o| o.check).collect();
+    assert_eq!(ids, ["get-secret", "list-secrets"]);
+    assert!(
+        failed[1]
+            .message
+            .starts_with("list-secrets via headlamp: expected 403 Forbidden, got 200 OK"),
+        "{}",
+        failed[1].message
+    );
+    assert_no_token(&outcomes, PLAIN_TOKEN);
+}
+
+#[tokio::test]
+async fn a_rejected_token_gives_401_everywhere_and_is_never_printed() {
+    let client = http_client(None).unwrap();
+    let (_server, direct, via) = fake(TOKEN, false).await;
+    for (route, token) in [
+        (&direct, PLAIN_TOKEN),
+        (&via, PLAIN_TOKEN),
+        (&via, "eyJold.eyJtoken.sig"),
+    ] {
+        let outcomes = run_matrix(&client, route, token, POD).await;
+        assert!(
+            outcomes.iter().all(|o| o.actual == Verdict::Unauthorized),
+            "{outcomes:?}"
+        );
+        assert!(outcomes.iter().all(|o| !o.passed));
+        assert!(outcomes[0].message.contains("got 401 Unauthorized"));
+        assert_no_token(&outcomes, token);
+    }
+    // the rotation judgement over real probes
+    let old = probe(
+        &client,
+        check("list-namespaces").unwrap(),
+        &via,
+        PLAIN_TOKEN,
+        POD,
+    )
+    .await;
+    let new = probe(&client, check("list-namespaces").unwrap(), &via, TOKEN, POD).await;
+    assert!(judge_old_token(&via, &old.actual).passed);
+    assert!(judge_new_token(&via, &new.actual).passed);
+}
+
+#[tokio::test]
+async fn wrong_host_or_context_shows_up_as_404_with_a_hint() {
+    let client = http_client(None).unwrap();
+    let (_server, _direct, via) = fake(TOKEN, false).await;
+    let Route::ViaHeadlamp { base_url, .. } = via else {
+        unreachable!()
+    };
+    let wrong = Route::ViaHeadlamp {
+        base_url,
+        host: "other.example.net".into(),
+        context: "main".into(),
+    };
+    let o = probe(&client, check("list-pods").unwrap(), &wrong, TOKEN, POD).await;
+    assert_eq!(o.actual, Verdict::NotFound);
+    assert!(o.message.contains("Ingress host"), "{}", o.message);
+}
+
+#[tokio::test]
+async fn unreachable_server_is_no_response_without_the_token() {
+    let client = http_client(None).unwrap();
+    // a port nothing listens on: bind, read the port, close
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let route = Route::direct(format!("http://127.0.0.1:{port}"));
+    let o = probe(
+        &client,
+        check("list-pods").unwrap(),
+        &route,
+        PLAIN_TOKEN,
+        POD,
+    )
+    .await;
+    assert!(matches!(o.actual, Verdict::NoResponse(_)), "{o:?}");
+    assert!(
+        o.message
+            .starts_with("list-pods via apiserver: expected 2xx (allowed), got no response")
+    );
+    assert!(!format!("{o:?}").contains(PLAIN_TOKEN));
+    // an empty token never reaches the wire
+    let o = probe(&client, check("list-pods").unwrap(), &route, "", POD).await;
+    assert!(
+        matches!(&o.actual, Verdict::NoResponse(e) if e.contains("empty")),
+        "{o:?}"
+    );
+}
+
+#[test]
+fn http_client_accepts_a_ca_pem_and_rejects_garbage() {
+    assert!(http_client(Some(CA_PEM.as_bytes())).is_ok());
+    assert!(http_client(Some(b"not a certificate")).is_err());
+    let e = http_client(Some(b"")).unwrap_err().to_string();
+    assert!(e.contains("CA"), "{e}");
+}
+
+#[test]
+fn scrub_removes_the_token_and_known_secret_forms() {
+    assert_eq!(scrub("sent abc123 to x", "abc123"), "sent <redacted> to x");
+    assert_eq!(
+        scrub("Authorization: Bearer zzz", ""),
+        "Authorization: Bearer <redacted>"
+    );
+    let v = Verdict::NoResponse(format!("error for {PLAIN_TOKEN}")).scrubbed(PLAIN_TOKEN);
+    assert_eq!(v, Verdict::NoResponse("error for <redacted>".into()));
+}
+
+/// A one-request-per-connection HTTPS server with the test certificate, answering 200 with an empty list.
+fn tls_server(connections: usize) -> u16 {
+    use base64::Engine as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    use std::io::{Read, Write};
+
+    crate::install_crypto_provider();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let cert = CertificateDer::from(b64.decode(SERVER_CERT_DER).unwrap());
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        b64.decode(SERVER_KEY_DER).unwrap(),
+    ));
+    let config = std::sync::Arc::new(
+        rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert], key)
+            .unwrap(),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for _ in 0..connections {
+            let Ok((tcp, _)) = listener.accept() else {
+                return;
+            };
+            let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut tls = rustls::StreamOwned::new(conn, tcp);
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match tls.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            if request.is_empty() {
+                continue; // the client refused our certificate
+            }
+            let body = r#"{"kind":"NamespaceList","apiVersion":"v1","metadata":{},"items":[]}"#;
+            let _ = write!(
+                tls,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = tls.flush();
+            tls.conn.send_close_notify();
+            let _ = tls.flush();
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn direct_route_trusts_exactly_the_given_ca() {
+    let port = tls_server(2);
+    let route = Route::direct(format!("https://127.0.0.1:{port}"));
+    let list = check("list-namespaces").unwrap();
+
+    let trusting = http_client(Some(CA_PEM.as_bytes())).unwrap();
+    let o = probe(&trusting, list, &route, TOKEN, POD).await;
+    assert_eq!(o.actual, Verdict::Allowed(200), "{}", o.message);
+    assert!(o.passed);
+
+    let untrusting = http_client(None).unwrap();
+    let o = probe(&untrusting, list, &route, TOKEN, POD).await;
+    assert!(matches!(o.actual, Verdict::NoResponse(_)), "{o:?}");
+    assert!(!o.message.contains(TOKEN));
+}
