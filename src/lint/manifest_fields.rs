@@ -1,7 +1,810 @@
-//! `manifest-unknown-field`: fields an object's API type does not have.
+//! `manifest-unknown-field`: fields an object's API type does not have; `manifest-invalid`: values of the wrong type.
+//!
+//! Two sources of truth, both offline:
+//! - built-in kinds: the object is deserialized into its k8s-openapi type ([`typed`]); every field the type ignores is
+//!   unknown, and a deserialization error is an invalid value;
+//! - Flux custom resources: the CRDs' openAPIV3Schema, pruned to field names in `data/flux-crd-fields.json` ([`crd`]),
+//!   derived from the Flux release's `flux install` output by [`derive_flux_fields`].
+//!
+//! Kinds neither knows (e.g. Traefik's IngressRoute) are skipped. Paths are printed the way
+//! `kubectl apply --validate=strict` does: `spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem`.
+
+mod crd;
+mod typed;
+
+use std::path::Path;
+
+use serde_json::Value;
+
+pub use crd::{FLUX_FIELDS_JSON, derive_flux_fields, render_flux_fields};
+
 use super::LintInput;
-use crate::finding::Finding;
+use crate::error::{Error, Result};
+use crate::finding::{Finding, Severity};
+use crate::gitops::{Object, Origin};
+
 pub const RULE: &str = "manifest-unknown-field";
-pub fn check(_input: &LintInput) -> Vec<Finding> {
-    Vec::new()
+pub const INVALID_RULE: &str = "manifest-invalid";
+
+/// Where the derived Flux field tree is committed, relative to the project root.
+pub const FLUX_FIELDS_FILE: &str = "data/flux-crd-fields.json";
+/// The Flux install manifest it is derived from, relative to the shared directory beside the project.
+pub const FLUX_COMPONENTS_FILE: &str = "flux/flux-v2.9.4-components.yaml";
+
+/// A field the object's type does not have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unknown {
+    /// kubectl-style path of the field.
+    pub path: String,
+    /// The field's own name (last segment of `path`).
+    pub key: String,
+    /// The fields its parent does have.
+    pub known: Vec<String>,
+}
+
+/// A value that does not deserialize into its type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// kubectl-style path of the value (empty for the object itself).
+    pub path: String,
+    pub message: String,
+}
+
+/// What checking one object found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    pub unknown: Vec<Unknown>,
+    /// Values of the wrong type (each one was removed to read on).
+    pub invalid: Vec<Invalid>,
+}
+
+/// Does this rule have a schema for objects of this apiVersion and kind?
+pub fn knows(api_version: &str, kind: &str) -> bool {
+    typed::lookup(api_version, kind).is_some() || crd::lookup(api_version, kind).is_some()
+}
+
+/// Check one object (any JSON value with `apiVersion` and `kind`); `None` when its kind is not known.
+pub fn validate(value: &Value) -> Option<Report> {
+    let api_version = value["apiVersion"].as_str()?;
+    let kind = value["kind"].as_str()?;
+    if let Some(check) = typed::lookup(api_version, kind) {
+        return Some(check(value));
+    }
+    crd::lookup(api_version, kind).map(|root| crd::check(value, root))
+}
+
+/// Derive the Flux field tree from `components` (the `flux install` output) and write it to `out`.
+/// The xtask and `tests/flux_crd_fields.rs` call this to regenerate [`FLUX_FIELDS_FILE`].
+pub fn regenerate_flux_fields(components: &Path, out: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(components).map_err(|e| Error::io(components, e))?;
+    let fields = derive_flux_fields(&text)?;
+    std::fs::write(out, render_flux_fields(&fields)).map_err(|e| Error::io(out, e))
+}
+
+/// Both rules over every plain and rendered object.
+pub fn check(input: &LintInput) -> Vec<Finding> {
+    let plain = input.objects.iter().map(|o| (o, None));
+    let rendered = input
+        .releases
+        .iter()
+        .flat_map(|r| r.rendered.iter().map(move |o| (o, Some(&r.values))));
+    plain
+        .chain(rendered)
+        .flat_map(|(o, values)| check_object(o, values))
+        .collect()
+}
+
+/// Findings for one object; `values` are the HelmRelease values it was rendered from.
+pub fn check_object(o: &Object, values: Option<&Value>) -> Vec<Finding> {
+    let Some(report) = validate(&o.value) else {
+        return Vec::new();
+    };
+    let what = format!("{} {}", o.api_version(), o.kind());
+    let mut out = Vec::new();
+    for u in &report.unknown {
+        let suggestion = closest(&u.key, &u.known);
+        let mut message = format!("unknown field \"{}\" in {what}", u.path);
+        if let Some(s) = &suggestion {
+            message.push_str(&format!(" (did you mean \"{s}\"?)"));
+        }
+        message.push_str(": Kubernetes drops it (or `kubectl apply --validate=strict` rejects it), so it has no effect");
+        let fix = match &o.origin {
+            Origin::Rendered { release, template } => rendered_fix(
+                o,
+                u,
+                suggestion.as_deref(),
+                release,
+                template.as_deref(),
+                values,
+            ),
+            Origin::Plain => plain_fix(o, u, suggestion.as_deref()),
+        };
+        out.push(
+            Finding::new(RULE, Severity::Error)
+                .file(o.location())
+                .object(o.id())
+                .path(&u.path)
+                .message(message)
+                .fix(fix),
+        );
+    }
+    for inv in &report.invalid {
+        let at = if inv.path.is_empty() {
+            String::new()
+        } else {
+            format!(" at \"{}\"", inv.path)
+        };
+        let mut fix = format!(
+            "give the value{at} the type its API expects; `{}` describes it",
+            explain(o, &inv.path)
+        );
+        if let Origin::Rendered { release, .. } = &o.origin {
+            fix.push_str(&format!(
+                "; the object is rendered from HelmRelease {release}, so the value most likely comes from its spec.values"
+            ));
+        }
+        out.push(
+            Finding::new(INVALID_RULE, Severity::Error)
+                .file(o.location())
+                .object(o.id())
+                .path(&inv.path)
+                .message(format!("invalid value{at} in {what}: {}", inv.message))
+                .fix(fix),
+        );
+    }
+    out
+}
+
+fn plain_fix(o: &Object, u: &Unknown, suggestion: Option<&str>) -> String {
+    match suggestion {
+        Some(s) => format!("rename \"{}\" to \"{s}\"", u.key),
+        None => format!(
+            "remove \"{}\" or correct its name; `{}` lists the valid fields",
+            u.key,
+            explain(o, parent_of(&u.path, &u.key))
+        ),
+    }
+}
+
+/// For a rendered object: the field came through the HelmRelease values; name its values path when it is there.
+fn rendered_fix(
+    o: &Object,
+    u: &Unknown,
+    suggestion: Option<&str>,
+    release: &str,
+    template: Option<&str>,
+    values: Option<&Value>,
+) -> String {
+    let mut found = Vec::new();
+    if let Some(v) = values {
+        find_key(v, &u.key, "", &mut found);
+        // Prefer the values entry that holds the very value the object has.
+        if let Some(x) = at_path(&o.value, &u.path) {
+            let same: Vec<String> = found
+                .iter()
+                .filter(|p| at_path(v, p) == Some(x))
+                .cloned()
+                .collect();
+            if !same.is_empty() {
+                found = same;
+            }
+        }
+    }
+    let through = "the chart passes it through to this object unchanged";
+    match (found.first(), suggestion) {
+        (Some(p), Some(s)) => format!(
+            "rename `{p}` to `{}` in spec.values of HelmRelease {release}: {through}",
+            replace_last(p, &u.key, s)
+        ),
+        (Some(p), None) => format!(
+            "remove or correct `{p}` in spec.values of HelmRelease {release} ({through}); `{}` lists the valid fields",
+            explain(o, parent_of(&u.path, &u.key))
+        ),
+        (None, _) => format!(
+            "{}; this object is rendered from HelmRelease {release}: the field came through its spec.values{}",
+            plain_fix(o, u, suggestion),
+            template
+                .map(|t| format!(" (or is written by the chart template {t})"))
+                .unwrap_or_default()
+        ),
+    }
+}
+
+/// Dotted paths (with `[i]`) in `v` whose last key is `key`.
+fn find_key(v: &Value, key: &str, path: &str, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                let p = child_key(path, k);
+                if k == key {
+                    out.push(p.clone());
+                }
+                find_key(x, key, &p, out);
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                find_key(x, key, &child_index(path, i), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The value at a path as [`child_key`]/[`child_index`] write it (keys with dots are not found).
+fn at_path<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut cur = v;
+    for part in path.split('.') {
+        let (key, indices) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if !key.is_empty() {
+            cur = cur.get(key)?;
+        }
+        for index in indices.split('[').filter(|s| !s.is_empty()) {
+            cur = cur.get(index.strip_suffix(']')?.parse::<usize>().ok()?)?;
+        }
+    }
+    Some(cur)
+}
+
+fn replace_last(path: &str, key: &str, with: &str) -> String {
+    match path.strip_suffix(key) {
+        Some(prefix) => format!("{prefix}{with}"),
+        None => path.to_string(),
+    }
+}
+
+fn parent_of<'a>(path: &'a str, key: &str) -> &'a str {
+    path.strip_suffix(key)
+        .map(|p| p.strip_suffix('.').unwrap_or(p))
+        .unwrap_or(path)
+}
+
+/// `kubectl explain deployment.spec.template.spec.containers --api-version=apps/v1`
+fn explain(o: &Object, path: &str) -> String {
+    let mut fields = String::new();
+    let mut in_index = false;
+    for c in path.chars() {
+        match c {
+            '[' => in_index = true,
+            ']' => in_index = false,
+            _ if !in_index => fields.push(c),
+            _ => {}
+        }
+    }
+    let kind = o.kind().to_ascii_lowercase();
+    let target = if fields.is_empty() {
+        kind
+    } else {
+        format!("{kind}.{fields}")
+    };
+    format!("kubectl explain {target} --api-version={}", o.api_version())
+}
+
+/// A known field that differs from `key` only by case, or is very close to it.
+pub fn closest(key: &str, known: &[String]) -> Option<String> {
+    let lower = key.to_ascii_lowercase();
+    let candidates = known.iter().filter(|k| k.as_str() != key);
+    if let Some(k) = candidates.clone().find(|k| k.to_ascii_lowercase() == lower) {
+        return Some(k.clone());
+    }
+    candidates
+        .map(|k| {
+            let kl = k.to_ascii_lowercase();
+            (
+                strsim::damerau_levenshtein(&lower, &kl),
+                strsim::normalized_damerau_levenshtein(&lower, &kl),
+                k,
+            )
+        })
+        .filter(|(distance, score, _)| *distance <= 2 && *score >= 0.7)
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(_, _, k)| k.clone())
+}
+
+fn child_key(parent: &str, key: &str) -> String {
+    if parent.is_empty() {
+        key.to_string()
+    } else {
+        format!("{parent}.{key}")
+    }
+}
+
+fn child_index(parent: &str, index: usize) -> String {
+    format!("{parent}[{index}]")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lint::testutil::*;
+
+    const DEPLOYMENT: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: headlamp
+  namespace: headlamp
+  labels: {app.kubernetes.io/name: headlamp}
+  annotations: {deployment.kubernetes.io/revision: "1"}
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app.kubernetes.io/name: headlamp}
+  template:
+    metadata:
+      labels: {app.kubernetes.io/name: headlamp}
+    spec:
+      serviceAccountName: headlamp
+      automountServiceAccountToken: true
+      securityContext:
+        runAsNonRoot: true
+        seccompProfile: {type: RuntimeDefault}
+      containers:
+        - name: headlamp
+          image: ghcr.io/headlamp-k8s/headlamp:v0.41.0
+          imagePullPolicy: IfNotPresent
+          args: [-in-cluster, -in-cluster-context-name=main, -plugins-dir=/headlamp/plugins]
+          ports:
+            - {name: http, containerPort: 4466, protocol: TCP}
+          livenessProbe:
+            httpGet: {path: /, port: http}
+          readinessProbe:
+            httpGet: {path: /, port: http}
+          resources:
+            limits: {cpu: 1, memory: 256Mi}
+            requests: {cpu: 100m, memory: 128Mi}
+          securityContext:
+            runAsNonRoot: true
+            runAsUser: 100
+            runAsGroup: 101
+            privileged: false
+            allowPrivilegeEscalation: false
+            readOnlyRootFilesystem: true
+            capabilities: {drop: [ALL]}
+          volumeMounts:
+            - {name: home, mountPath: /home/headlamp}
+      volumes:
+        - {name: home, emptyDir: {}}
+"#;
+
+    const HELMRELEASE: &str = r#"
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: headlamp, namespace: headlamp}
+spec:
+  interval: 30m
+  timeout: 5m
+  chart:
+    spec:
+      chart: headlamp
+      version: 0.41.0
+      sourceRef: {kind: HelmRepository, name: headlamp}
+      interval: 1h
+  install:
+    remediation: {retries: 3}
+  upgrade:
+    cleanupOnFail: true
+    remediation: {retries: 3, remediateLastFailure: true}
+  values:
+    anything: {goes: [1, 2, {deep: true}]}
+    securityContext: {readOnlyRootFileSystem: true}
+"#;
+
+    fn with(yaml: &str, pointer: &str, key: &str, value: Value) -> Object {
+        let mut o = obj(yaml);
+        if let Some(Value::Object(m)) = o.value.pointer_mut(pointer) {
+            m.insert(key.to_string(), value);
+        }
+        o
+    }
+
+    fn run(objects: Vec<Object>) -> Vec<Finding> {
+        check(&input(objects, Vec::new()))
+    }
+
+    #[test]
+    fn correct_deployment_has_no_findings() {
+        assert_eq!(run(vec![obj(DEPLOYMENT)]), Vec::<Finding>::new());
+    }
+
+    #[test]
+    fn miscased_security_context_field_is_reported_with_its_exact_path() {
+        let mut o = obj(DEPLOYMENT);
+        let sc = o
+            .value
+            .pointer_mut("/spec/template/spec/containers/0/securityContext")
+            .and_then(Value::as_object_mut)
+            .unwrap();
+        let v = sc.remove("readOnlyRootFilesystem").unwrap();
+        sc.insert("readOnlyRootFileSystem".into(), v);
+        let f = run(vec![o]);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        let f = &f[0];
+        assert_eq!(f.rule, RULE);
+        assert_eq!(f.severity, Severity::Error);
+        assert_eq!(
+            f.path,
+            "spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem"
+        );
+        assert_eq!(f.object, "Deployment/headlamp/headlamp");
+        assert_eq!(f.file, "apps/base/headlamp/x.yaml");
+        assert!(
+            f.message.starts_with(
+                "unknown field \"spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem\" in apps/v1 Deployment (did you mean \"readOnlyRootFilesystem\"?)"
+            ),
+            "{}",
+            f.message
+        );
+        assert_eq!(
+            f.fix,
+            "rename \"readOnlyRootFileSystem\" to \"readOnlyRootFilesystem\""
+        );
+    }
+
+    #[test]
+    fn rendered_object_points_at_the_helmrelease_values() {
+        let mut o = rendered(DEPLOYMENT);
+        o.value["spec"]["template"]["spec"]["containers"][0]["securityContext"]["readOnlyRootFileSystem"] =
+            true.into();
+        let mut r = helmrelease("securityContext:\n  readOnlyRootFileSystem: true\n");
+        r.rendered.push(o);
+        let f = check(&input(Vec::new(), vec![r]));
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(
+            f[0].file,
+            "apps/base/headlamp/helmrelease.yaml (rendered: headlamp/templates/deployment.yaml)"
+        );
+        assert!(
+            f[0].fix.contains("HelmRelease headlamp/headlamp"),
+            "{}",
+            f[0].fix
+        );
+        assert!(
+            f[0].fix.starts_with("rename `securityContext.readOnlyRootFileSystem` to `securityContext.readOnlyRootFilesystem` in spec.values of HelmRelease headlamp/headlamp"),
+            "{}",
+            f[0].fix
+        );
+    }
+
+    #[test]
+    fn rendered_fix_names_the_values_entry_with_the_same_value() {
+        let mut o = rendered(DEPLOYMENT);
+        o.value["spec"]["template"]["spec"]["containers"][0]["securityContext"]["runAsUsr"] =
+            100.into();
+        let mut r =
+            helmrelease("podSecurityContext:\n  runAsUsr: 1\nsecurityContext:\n  runAsUsr: 100\n");
+        r.rendered.push(o);
+        let f = check(&input(Vec::new(), vec![r]));
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert!(
+            f[0].fix
+                .starts_with("rename `securityContext.runAsUsr` to `securityContext.runAsUser`"),
+            "{}",
+            f[0].fix
+        );
+        let v = serde_json::json!({"a": [{"b": {"c": [1, [2, 3]]}}]});
+        assert_eq!(at_path(&v, "a[0].b.c[1][0]"), Some(&Value::from(2)));
+        assert_eq!(at_path(&v, "a[1]"), None);
+    }
+
+    #[test]
+    fn unknown_top_level_field() {
+        let f = run(vec![with(
+            DEPLOYMENT,
+            "",
+            "sepc",
+            serde_json::json!({"replicas": 2}),
+        )]);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].path, "sepc");
+        assert!(
+            f[0].message.contains("(did you mean \"spec\"?)"),
+            "{}",
+            f[0].message
+        );
+    }
+
+    #[test]
+    fn unknown_field_without_a_close_name_says_how_to_look_it_up() {
+        let f = run(vec![with(
+            DEPLOYMENT,
+            "/spec/template/spec",
+            "extraVolumes",
+            serde_json::json!([]),
+        )]);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].path, "spec.template.spec.extraVolumes");
+        assert!(!f[0].message.contains("did you mean"), "{}", f[0].message);
+        assert!(
+            f[0].fix
+                .contains("kubectl explain deployment.spec.template.spec --api-version=apps/v1"),
+            "{}",
+            f[0].fix
+        );
+    }
+
+    #[test]
+    fn every_unknown_field_is_reported_not_the_first() {
+        let mut o = with(DEPLOYMENT, "/metadata", "lables", serde_json::json!({}));
+        o.value["spec"]["template"]["spec"]["volumes"][0]["emptyDir"]["sizeLimt"] = "1Gi".into();
+        let mut paths: Vec<String> = run(vec![o]).into_iter().map(|f| f.path).collect();
+        paths.sort();
+        assert_eq!(
+            paths,
+            [
+                "metadata.lables",
+                "spec.template.spec.volumes[0].emptyDir.sizeLimt"
+            ]
+        );
+    }
+
+    #[test]
+    fn type_error_is_manifest_invalid_with_its_path() {
+        let mut o = obj(DEPLOYMENT);
+        o.value["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] =
+            "http".into();
+        let f = run(vec![o]);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].rule, INVALID_RULE);
+        assert_eq!(f[0].severity, Severity::Error);
+        assert_eq!(
+            f[0].path,
+            "spec.template.spec.containers[0].ports[0].containerPort"
+        );
+        assert!(
+            f[0].message.contains("invalid type: string \"http\""),
+            "{}",
+            f[0].message
+        );
+    }
+
+    #[test]
+    fn every_type_error_and_the_unknown_fields_after_it_are_reported() {
+        let mut o = obj(DEPLOYMENT);
+        o.value["spec"]["replicas"] = "two".into();
+        o.value["metadata"]["labels"]["app.kubernetes.io/version"] = 1.5.into();
+        let c = &mut o.value["spec"]["template"]["spec"]["containers"][0];
+        c["ports"][0]["containerPort"] = "http".into();
+        c["securityContext"]["runAsUsr"] = 100.into();
+        let mut f: Vec<(String, String)> =
+            run(vec![o]).into_iter().map(|f| (f.rule, f.path)).collect();
+        f.sort();
+        let expected = [
+            (INVALID_RULE, "metadata.labels.app.kubernetes.io/version"),
+            (INVALID_RULE, "spec.replicas"),
+            (
+                INVALID_RULE,
+                "spec.template.spec.containers[0].ports[0].containerPort",
+            ),
+            (
+                RULE,
+                "spec.template.spec.containers[0].securityContext.runAsUsr",
+            ),
+        ]
+        .map(|(r, p)| (r.to_string(), p.to_string()));
+        assert_eq!(f, expected);
+    }
+
+    #[test]
+    fn an_invalid_array_element_stops_the_read_without_misplaced_paths() {
+        let mut o = obj(DEPLOYMENT);
+        o.value["spec"]["template"]["spec"]["containers"][0]["args"][1] =
+            serde_json::json!({"a": 1});
+        let f = run(vec![o]);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].rule, INVALID_RULE);
+        assert_eq!(f[0].path, "spec.template.spec.containers[0].args[1]");
+    }
+
+    #[test]
+    fn numbers_where_kubernetes_takes_them_are_fine() {
+        // Quantities and int-or-string fields accept plain numbers.
+        let mut o = obj(DEPLOYMENT);
+        o.value["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"] =
+            268435456.into();
+        o.value["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]["httpGet"]["port"] =
+            4466.into();
+        o.value["spec"]["strategy"] =
+            serde_json::json!({"rollingUpdate": {"maxSurge": 1, "maxUnavailable": "25%"}});
+        assert_eq!(run(vec![o]), Vec::<Finding>::new());
+    }
+
+    #[test]
+    fn helmrelease_typo_in_spec_is_reported() {
+        let mut o = obj(HELMRELEASE);
+        let spec = o.value["spec"].as_object_mut().unwrap();
+        let v = spec.remove("interval").unwrap();
+        spec.insert("intervall".into(), v);
+        let f = run(vec![o]);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].path, "spec.intervall");
+        assert_eq!(f[0].object, "HelmRelease/headlamp/headlamp");
+        assert!(
+            f[0].message.starts_with(
+                "unknown field \"spec.intervall\" in helm.toolkit.fluxcd.io/v2 HelmRelease (did you mean \"interval\"?)"
+            ),
+            "{}",
+            f[0].message
+        );
+    }
+
+    #[test]
+    fn helmrelease_values_are_free_form() {
+        assert_eq!(run(vec![obj(HELMRELEASE)]), Vec::<Finding>::new());
+    }
+
+    #[test]
+    fn nested_flux_fields_and_metadata_are_checked() {
+        let mut o = obj(HELMRELEASE);
+        o.value["spec"]["upgrade"]["remediation"]["retry"] = 3.into();
+        o.value["spec"]["chart"]["spec"]["sourceRef"]["namepsace"] = "flux-system".into();
+        o.value["metadata"]["anotations"] = serde_json::json!({});
+        let mut f: Vec<(String, bool)> = run(vec![o])
+            .into_iter()
+            .map(|f| (f.path, f.message.contains("did you mean")))
+            .collect();
+        f.sort();
+        assert_eq!(
+            f,
+            [
+                ("metadata.anotations".to_string(), true),
+                ("spec.chart.spec.sourceRef.namepsace".to_string(), true),
+                ("spec.upgrade.remediation.retry".to_string(), false),
+            ]
+        );
+    }
+
+    #[test]
+    fn flux_sources_and_kustomizations_are_known() {
+        for (v, k) in [
+            ("helm.toolkit.fluxcd.io/v2", "HelmRelease"),
+            ("source.toolkit.fluxcd.io/v1", "HelmRepository"),
+            ("source.toolkit.fluxcd.io/v1", "GitRepository"),
+            ("source.toolkit.fluxcd.io/v1", "OCIRepository"),
+            ("kustomize.toolkit.fluxcd.io/v1", "Kustomization"),
+            ("apps/v1", "Deployment"),
+            ("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
+        ] {
+            assert!(knows(v, k), "{v} {k}");
+        }
+        assert!(!knows("traefik.io/v1alpha1", "IngressRoute"));
+        assert!(!knows("apps/v1beta1", "Deployment"));
+    }
+
+    #[test]
+    fn kustomization_patches_are_checked_item_by_item() {
+        let o = obj(
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: a, namespace: flux-system}\nspec:\n  interval: 1m\n  path: ./a\n  prune: true\n  sourceRef: {kind: GitRepository, name: flux-system}\n  patches:\n    - target: {kind: Deployment, name: x}\n      patch: '[]'\n    - targte: {kind: Deployment}\n      patch: '[]'\n",
+        );
+        let f = run(vec![o]);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].path, "spec.patches[1].targte");
+    }
+
+    #[test]
+    fn unknown_kinds_are_skipped() {
+        let o = obj(
+            "apiVersion: traefik.io/v1alpha1\nkind: IngressRoute\nmetadata: {name: headlamp, namespace: headlamp}\nspec:\n  entryPoints: [web]\n  routes:\n    - kind: Rule\n      match: Host(`h`)\n      services: [{name: headlamp, port: 80}]\n      bogus: 1\n",
+        );
+        assert_eq!(run(vec![o]), Vec::<Finding>::new());
+    }
+
+    #[test]
+    fn core_and_rbac_kinds() {
+        let svc = obj(
+            "apiVersion: v1\nkind: Service\nmetadata: {name: headlamp, namespace: headlamp}\nspec:\n  type: ClusterIP\n  ports: [{port: 80, targetPort: http, protocl: TCP}]\n  selector: {app: headlamp}\n",
+        );
+        let crb = obj(
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: x}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\nsubject:\n  - {kind: ServiceAccount, name: headlamp, namespace: headlamp}\n",
+        );
+        let secret = obj(
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: n}\ntype: Opaque\nstringData: {a: b}\ndata: {c: aGVsbG8=}\n",
+        );
+        let mut f: Vec<String> = run(vec![svc, crb, secret])
+            .into_iter()
+            .map(|f| f.path)
+            .collect();
+        f.sort();
+        assert_eq!(f, ["spec.ports[0].protocl", "subject"]);
+    }
+
+    #[test]
+    fn suggestions() {
+        let known: Vec<String> = [
+            "readOnlyRootFilesystem",
+            "runAsUser",
+            "interval",
+            "labels",
+            "ports",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            closest("readOnlyRootFileSystem", &known).as_deref(),
+            Some("readOnlyRootFilesystem")
+        );
+        assert_eq!(closest("intervall", &known).as_deref(), Some("interval"));
+        assert_eq!(closest("lables", &known).as_deref(), Some("labels"));
+        assert_eq!(closest("extraVolumes", &known), None);
+        assert_eq!(closest("ab", &known), None);
+    }
+
+    #[test]
+    fn embedded_data_parses_and_covers_flux() {
+        let v: Value = serde_json::from_str(FLUX_FIELDS_JSON).unwrap();
+        assert!(
+            v["helm.toolkit.fluxcd.io/v2"]["HelmRelease"]["properties"]["spec"]["properties"]["values"]
+                ["open"]
+                == true
+        );
+        assert!(
+            FLUX_FIELDS_JSON.len() < 200_000,
+            "{} bytes",
+            FLUX_FIELDS_JSON.len()
+        );
+        assert!(!FLUX_FIELDS_JSON.contains("\"description\""));
+    }
+
+    #[test]
+    fn derivation_prunes_to_names_items_and_open_markers() {
+        let crd = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          description: drop me
+          properties:
+            apiVersion: {type: string}
+            metadata: {type: object}
+            spec:
+              type: object
+              properties:
+                labels: {type: object, additionalProperties: {type: string}}
+                values: {type: object, x-kubernetes-preserve-unknown-fields: true}
+                ports:
+                  type: array
+                  items: {type: object, properties: {port: {type: integer}}}
+                empty: {type: object}
+    - name: v0
+      served: false
+      storage: false
+      schema: {openAPIV3Schema: {type: object}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: ignored}
+"#;
+        let v = derive_flux_fields(crd).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"example.com/v1": {"Widget": {"properties": {
+                "apiVersion": {},
+                "metadata": {"properties": {}},
+                "spec": {"properties": {
+                    "labels": {"open": true},
+                    "values": {"open": true},
+                    "ports": {"items": {"properties": {"port": {}}}},
+                    "empty": {"properties": {}},
+                }},
+            }}}})
+        );
+        let text = render_flux_fields(&v);
+        assert!(text.ends_with("}\n") && text.find("\"apiVersion\"") < text.find("\"metadata\""));
+        assert!(
+            derive_flux_fields("apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n").is_err()
+        );
+    }
 }
