@@ -7,8 +7,11 @@ pub mod chart;
 pub mod chart_diff;
 pub mod error;
 pub mod finding;
+pub mod flux;
 pub mod gitops;
 pub mod lint;
+#[cfg(test)]
+pub(crate) mod mock_api;
 #[doc(hidden)]
 pub mod testing;
 
