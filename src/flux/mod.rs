@@ -12,6 +12,8 @@
 
 pub mod conditions;
 pub mod kinds;
+pub mod objects;
+pub mod reconcile;
 pub mod wait;
 
 pub use kinds::FluxKind;
