@@ -3,6 +3,7 @@
 //! Three tiers share this library: [`lint`] (static, no cluster), e2e (an ephemeral k3s) and doctor (read-only
 //! diagnosis of a live cluster or a snapshot). The `xtask` crate is a thin CLI over it.
 
+pub mod apply;
 pub mod chart;
 pub mod chart_diff;
 pub mod error;
