@@ -11,6 +11,7 @@
 //! - [`kinds`]: the Flux kinds' group / version / plural.
 
 pub mod conditions;
+pub mod install;
 pub mod kinds;
 pub mod objects;
 pub mod reconcile;
