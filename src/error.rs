@@ -79,16 +79,65 @@ pub enum Error {
     #[error("helm template for release {release} failed: {stderr}")]
     HelmTemplate { release: String, stderr: String },
 
+    /// A Kubernetes API call failed; `action` names what was attempted and on which object.
+    #[error("{action}: {}", crate::error::kube_message(source))]
+    Kube {
+        action: String,
+        #[source]
+        source: kube::Error,
+    },
+
+    /// A wait on the cluster ran out of time or could not read the object; the message names the object, the
+    /// condition and the last state seen.
+    #[error(transparent)]
+    Wait(#[from] crate::flux::wait::WaitError),
+
     #[error("{0}")]
     Other(String),
 }
 
 impl Error {
+    pub(crate) fn kube(action: impl Into<String>, source: kube::Error) -> Self {
+        Error::Kube {
+            action: action.into(),
+            source,
+        }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
             source,
         }
+    }
+}
+
+/// A short, readable message for a Kubernetes client error: `403 Forbidden: <what the API server said>` for API
+/// errors (instead of the Debug dump in `kube::Error`'s own Display), the error itself otherwise.
+pub fn kube_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(status) => {
+            let mut out = String::new();
+            if status.code != 0 {
+                out.push_str(&status.code.to_string());
+                out.push(' ');
+            }
+            if !status.reason.is_empty() {
+                out.push_str(&status.reason);
+            }
+            if !status.message.is_empty() {
+                if !out.is_empty() {
+                    out = format!("{}: ", out.trim_end());
+                }
+                out.push_str(&status.message);
+            }
+            if out.is_empty() {
+                "API error without a message".into()
+            } else {
+                out
+            }
+        }
+        other => other.to_string(),
     }
 }
 

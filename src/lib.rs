@@ -3,12 +3,16 @@
 //! Three tiers share this library: [`lint`] (static, no cluster), e2e (an ephemeral k3s) and doctor (read-only
 //! diagnosis of a live cluster or a snapshot). The `xtask` crate is a thin CLI over it.
 
+pub mod apply;
 pub mod chart;
 pub mod chart_diff;
 pub mod error;
 pub mod finding;
+pub mod flux;
 pub mod gitops;
 pub mod lint;
+#[cfg(test)]
+pub(crate) mod mock_api;
 pub mod rbac;
 pub mod report;
 pub mod scenario;

@@ -453,10 +453,7 @@ spec:
         r.rendered.push(o);
         let f = check(&input(Vec::new(), vec![r]));
         assert_eq!(f.len(), 1, "{f:#?}");
-        assert_eq!(
-            f[0].file,
-            "apps/base/headlamp/helmrelease.yaml (rendered: headlamp/templates/deployment.yaml)"
-        );
+        assert_eq!(f[0].file, "apps/base/headlamp/helmrelease.yaml");
         assert!(
             f[0].fix.contains("HelmRelease headlamp/headlamp"),
             "{}",
