@@ -4,6 +4,7 @@
 //! diagnosis of a live cluster or a snapshot). The `xtask` crate is a thin CLI over it.
 
 pub mod chart;
+pub mod cluster;
 pub mod error;
 pub mod finding;
 pub mod gitops;
