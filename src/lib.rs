@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod error;
 pub mod finding;
 pub mod gitops;
+pub mod gitserver;
 pub mod lint;
 
 pub use error::{Error, Result};
