@@ -71,6 +71,7 @@ fn next_container_name(run: &RunId) -> String {
 /// Output of a command run in a container.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecOutput {
+    /// `None` if Docker had not recorded an exit code a second after the output ended.
     pub exit_code: Option<i64>,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
@@ -252,7 +253,15 @@ impl<I: Image> Container<I> {
             .stderr_to_vec()
             .await
             .map_err(self.err(action.clone()))?;
-        let exit_code = result.exit_code().await.map_err(self.err(action))?;
+        // The output streams can end a moment before Docker records the exit code.
+        let mut exit_code = None;
+        for _ in 0..20 {
+            exit_code = result.exit_code().await.map_err(self.err(action.clone()))?;
+            if exit_code.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
         Ok(ExecOutput {
             exit_code,
             stdout,

@@ -34,8 +34,8 @@ pub async fn docker_reachable(timeout: Duration) -> Result<(), String> {
     let probe = async {
         let docker = testcontainers::core::client::docker_client_instance()
             .await
-            .map_err(|e| e.to_string())?;
-        docker.ping().await.map(drop).map_err(|e| e.to_string())
+            .map_err(|e| error_chain(&e))?;
+        docker.ping().await.map(drop).map_err(|e| error_chain(&e))
     };
     match tokio::time::timeout(timeout, probe).await {
         Ok(Ok(())) => Ok(()),
@@ -47,12 +47,28 @@ pub async fn docker_reachable(timeout: Duration) -> Result<(), String> {
 /// Probe an explicit engine address (`unix:///…`, `tcp://host:port`, `http://…`, `https://…`) with one `/_ping`,
 /// giving up after `timeout`. Unlike [`docker_reachable`] this reads no environment except TLS settings for https.
 pub async fn docker_reachable_at(host: &str, timeout: Duration) -> Result<(), String> {
-    let docker = Docker::connect_with_host(host).map_err(|e| format!("{host}: {e}"))?;
+    let docker =
+        Docker::connect_with_host(host).map_err(|e| format!("{host}: {}", error_chain(&e)))?;
     match tokio::time::timeout(timeout, docker.ping()).await {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(format!("{host}: {e}")),
+        Ok(Err(e)) => Err(format!("{host}: {}", error_chain(&e))),
         Err(_) => Err(format!("{host}: no answer within {timeout:?}")),
     }
+}
+
+/// An error and its sources on one line, without repeating a source its parent already quotes.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        let part = e.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = e.source();
+    }
+    text
 }
 
 async fn client() -> Result<Docker, ClusterError> {
@@ -228,6 +244,10 @@ mod tests {
             started.elapsed()
         );
         assert!(err.starts_with("tcp://127.0.0.1:1: "), "{err}");
+        assert!(
+            err.to_lowercase().contains("refused"),
+            "the OS reason is kept: {err}"
+        );
         let message = docker_unreachable_message(&err);
         assert!(
             message.starts_with("Docker is not reachable (tcp://127.0.0.1:1: "),
