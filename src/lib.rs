@@ -6,10 +6,12 @@
 pub mod apply;
 pub mod chart;
 pub mod chart_diff;
+pub mod cluster;
 pub mod error;
 pub mod finding;
 pub mod flux;
 pub mod gitops;
+pub mod gitserver;
 pub mod lint;
 #[cfg(test)]
 pub(crate) mod mock_api;

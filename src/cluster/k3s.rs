@@ -1,0 +1,399 @@
+//! The k3s image (`rancher/k3s`) as a small testcontainers [`Image`], and its kubeconfig.
+
+use std::borrow::Cow;
+use std::path::Path;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Node;
+use testcontainers::core::{ContainerPort, WaitFor};
+use testcontainers::{ContainerRequest, Image, ImageExt};
+
+use super::{ClusterError, Container, RunId, start_container, wait_node_ready};
+
+/// The k3s image repository.
+pub const K3S_IMAGE: &str = "rancher/k3s";
+/// Default tag: k3s v1.35.5+k3s1 (Kubernetes v1.35.5), released as https://github.com/k3s-io/k3s/releases/tag/v1.35.5+k3s1
+/// and published as `rancher/k3s:v1.35.5-k3s1` (image tags use `-` for the `+`). Override with [`K3s::with_tag`].
+pub const K3S_DEFAULT_TAG: &str = "v1.35.5-k3s1";
+/// The Kubernetes API port inside the container.
+pub const KUBE_API_PORT: ContainerPort = ContainerPort::Tcp(6443);
+/// Traefik's HTTP entrypoint inside the container.
+pub const TRAEFIK_HTTP_PORT: ContainerPort = ContainerPort::Tcp(80);
+/// Where k3s writes its admin kubeconfig inside the container.
+pub const K3S_KUBECONFIG_PATH: &str = "/etc/rancher/k3s/k3s.yaml";
+/// The stderr line after which the API server answers (the node may not be Ready yet: see [`wait_node_ready`]).
+pub const K3S_READY_LOG: &str = "Node controller sync successful";
+/// Startup timeout for the k3s container (testcontainers' default of 60 s is too short on a cold CI runner).
+pub const K3S_STARTUP_TIMEOUT: Duration = Duration::from_secs(180);
+/// The node name passed to k3s (`--node-name`), so callers know what to wait for.
+pub const K3S_NODE_NAME: &str = "headlamp-e2e-server";
+
+/// The k3s server image: `server --snapshotter=native --disable=metrics-server --node-name=headlamp-e2e-server`,
+/// ports 6443 and 80, ready on stderr [`K3S_READY_LOG`]. Needs a privileged container: [`start_k3s`] sets that.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct K3s {
+    tag: String,
+    extra_args: Vec<String>,
+}
+
+impl Default for K3s {
+    fn default() -> Self {
+        Self {
+            tag: K3S_DEFAULT_TAG.to_owned(),
+            extra_args: Vec::new(),
+        }
+    }
+}
+
+impl K3s {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Use another `rancher/k3s` tag, e.g. `v1.34.7-k3s1`.
+    pub fn with_tag(mut self, tag: impl Into<String>) -> Self {
+        self.tag = tag.into();
+        self
+    }
+
+    /// Append a `k3s server` argument, e.g. `--disable=traefik`.
+    pub fn with_server_arg(mut self, arg: impl Into<String>) -> Self {
+        self.extra_args.push(arg.into());
+        self
+    }
+
+    /// The full command line after the entrypoint.
+    pub fn args(&self) -> Vec<String> {
+        let mut args: Vec<String> = ["server", "--snapshotter=native", "--disable=metrics-server"]
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        args.push(format!("--node-name={K3S_NODE_NAME}"));
+        args.extend(self.extra_args.iter().cloned());
+        args
+    }
+
+    /// The container request [`start_k3s`] uses: privileged, host user namespace, raised startup timeout.
+    pub fn request(self) -> ContainerRequest<K3s> {
+        self.with_privileged(true)
+            .with_userns_mode("host")
+            .with_startup_timeout(K3S_STARTUP_TIMEOUT)
+    }
+}
+
+impl Image for K3s {
+    fn name(&self) -> &str {
+        K3S_IMAGE
+    }
+
+    fn tag(&self) -> &str {
+        &self.tag
+    }
+
+    fn ready_conditions(&self) -> Vec<WaitFor> {
+        vec![WaitFor::message_on_stderr(K3S_READY_LOG)]
+    }
+
+    fn cmd(&self) -> impl IntoIterator<Item = impl Into<Cow<'_, str>>> {
+        self.args()
+    }
+
+    fn expose_ports(&self) -> &[ContainerPort] {
+        &[KUBE_API_PORT, TRAEFIK_HTTP_PORT]
+    }
+}
+
+/// A running k3s server container.
+#[derive(Debug)]
+pub struct K3sCluster {
+    container: Container<K3s>,
+}
+
+/// Start k3s (labelled for `run`) and wait for its ready log line. Does not wait for the node: see
+/// [`K3sCluster::wait_node_ready`].
+pub async fn start_k3s(k3s: K3s, run: &RunId) -> Result<K3sCluster, ClusterError> {
+    let container = start_container(k3s.request(), run).await?;
+    Ok(K3sCluster { container })
+}
+
+impl K3sCluster {
+    pub fn container(&self) -> &Container<K3s> {
+        &self.container
+    }
+
+    pub fn node_name(&self) -> &'static str {
+        K3S_NODE_NAME
+    }
+
+    /// Host port of the Kubernetes API.
+    pub async fn api_port(&self) -> Result<u16, ClusterError> {
+        self.container.host_port(KUBE_API_PORT).await
+    }
+
+    /// Host port of Traefik's HTTP entrypoint.
+    pub async fn http_port(&self) -> Result<u16, ClusterError> {
+        self.container.host_port(TRAEFIK_HTTP_PORT).await
+    }
+
+    /// The admin kubeconfig, copied out of the container (retrying until k3s has written it, up to 30 s) with its
+    /// server rewritten to the published API port. Contains credentials: never log it.
+    pub async fn kubeconfig_yaml(&self) -> Result<String, ClusterError> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let raw = loop {
+            match self.container.copy_file_out(K3S_KUBECONFIG_PATH).await {
+                Ok(bytes) if !bytes.is_empty() => break bytes,
+                Ok(_) | Err(_) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Ok(_) => {
+                    return Err(ClusterError::Kubeconfig(format!(
+                        "{K3S_KUBECONFIG_PATH} in {} stayed empty for 30 s",
+                        self.container.name()
+                    )));
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let text = String::from_utf8(raw)
+            .map_err(|_| ClusterError::Kubeconfig(format!("{K3S_KUBECONFIG_PATH} is not UTF-8")))?;
+        let host = match self.container.host().await?.as_str() {
+            "localhost" => "127.0.0.1".to_owned(),
+            other => other.to_owned(),
+        };
+        rewrite_kubeconfig_server(&text, &host, self.api_port().await?)
+    }
+
+    /// Write the kubeconfig to `path` with mode 0600.
+    pub async fn write_kubeconfig(&self, path: &Path) -> Result<(), ClusterError> {
+        let yaml = self.kubeconfig_yaml().await?;
+        write_private_file(path, yaml.as_bytes())
+    }
+
+    /// A kube client for the cluster (installs the rustls crypto provider if none is).
+    pub async fn client(&self) -> Result<kube::Client, ClusterError> {
+        crate::install_crypto_provider();
+        let yaml = self.kubeconfig_yaml().await?;
+        let kubeconfig = kube::config::Kubeconfig::from_yaml(&yaml)
+            .map_err(|e| ClusterError::Kube(format!("parsing the k3s kubeconfig: {e}")))?;
+        let config = kube::Config::from_custom_kubeconfig(
+            kubeconfig,
+            &kube::config::KubeConfigOptions::default(),
+        )
+        .await
+        .map_err(|e| ClusterError::Kube(format!("loading the k3s kubeconfig: {e}")))?;
+        kube::Client::try_from(config)
+            .map_err(|e| ClusterError::Kube(format!("building a client: {e}")))
+    }
+
+    /// Wait until the k3s node reports Ready=True.
+    pub async fn wait_node_ready(&self, timeout: Duration) -> Result<Node, ClusterError> {
+        wait_node_ready(self.client().await?, K3S_NODE_NAME, timeout).await
+    }
+}
+
+/// Point every cluster in a kubeconfig at `https://<host>:<port>` (k3s writes `https://127.0.0.1:6443`, the port
+/// inside the container). Pure; errors never quote the input, which holds credentials.
+pub fn rewrite_kubeconfig_server(
+    yaml: &str,
+    host: &str,
+    port: u16,
+) -> Result<String, ClusterError> {
+    use serde_norway::Value;
+    let mut doc: Value = serde_norway::from_str(yaml).map_err(|e| {
+        let at = e
+            .location()
+            .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
+            .unwrap_or_default();
+        ClusterError::Kubeconfig(format!("not valid YAML{at}"))
+    })?;
+    let server = if host.contains(':') && !host.starts_with('[') {
+        format!("https://[{host}]:{port}")
+    } else {
+        format!("https://{host}:{port}")
+    };
+    let clusters = doc
+        .get_mut("clusters")
+        .and_then(Value::as_sequence_mut)
+        .ok_or_else(|| ClusterError::Kubeconfig("no `clusters` list".into()))?;
+    let mut rewritten = 0;
+    for entry in clusters.iter_mut() {
+        if let Some(cluster) = entry.get_mut("cluster").and_then(Value::as_mapping_mut) {
+            cluster.insert(Value::from("server"), Value::from(server.clone()));
+            rewritten += 1;
+        }
+    }
+    if rewritten == 0 {
+        return Err(ClusterError::Kubeconfig(
+            "`clusters` has no `cluster` entry".into(),
+        ));
+    }
+    serde_norway::to_string(&doc).map_err(|e| ClusterError::Kubeconfig(format!("serializing: {e}")))
+}
+
+/// Create or replace `path` with mode 0600 (set before any byte is written), creating parent directories.
+pub fn write_private_file(path: &Path, contents: &[u8]) -> Result<(), ClusterError> {
+    let io_err = |source| ClusterError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(io_err)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        let file = options.open(path).map_err(io_err)?;
+        // An existing file keeps its mode on open: tighten it before writing.
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(io_err)?;
+        write_all(file, contents).map_err(io_err)
+    }
+    #[cfg(not(unix))]
+    {
+        let file = options.open(path).map_err(io_err)?;
+        write_all(file, contents).map_err(io_err)
+    }
+}
+
+fn write_all(mut file: std::fs::File, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The shape k3s writes (credentials replaced by placeholders).
+    const K3S_YAML: &str = "apiVersion: v1
+clusters:
+- cluster:
+    certificate-authority-data: Q0EtREFUQQ==
+    server: https://127.0.0.1:6443
+  name: default
+contexts:
+- context:
+    cluster: default
+    user: default
+  name: default
+current-context: default
+kind: Config
+preferences: {}
+users:
+- name: default
+  user:
+    client-certificate-data: Q0VSVA==
+    client-key-data: S0VZ
+";
+
+    #[test]
+    fn server_is_rewritten_and_the_rest_kept() {
+        let out = rewrite_kubeconfig_server(K3S_YAML, "127.0.0.1", 32771).expect("rewrite");
+        let kc = kube::config::Kubeconfig::from_yaml(&out).expect("still a kubeconfig");
+        assert_eq!(kc.clusters.len(), 1);
+        let cluster = kc.clusters[0].cluster.as_ref().expect("cluster");
+        assert_eq!(cluster.server.as_deref(), Some("https://127.0.0.1:32771"));
+        assert_eq!(
+            cluster.certificate_authority_data.as_deref(),
+            Some("Q0EtREFUQQ==")
+        );
+        assert_eq!(kc.current_context.as_deref(), Some("default"));
+        assert_eq!(kc.auth_infos[0].name, "default");
+        assert!(!out.contains(":6443"));
+    }
+
+    #[test]
+    fn ipv6_hosts_are_bracketed() {
+        let out = rewrite_kubeconfig_server(K3S_YAML, "::1", 1234).expect("rewrite");
+        assert!(out.contains("server: https://[::1]:1234"), "{out}");
+    }
+
+    #[test]
+    fn errors_do_not_quote_the_input() {
+        let err = rewrite_kubeconfig_server("users: [client-key-data: SECRET", "127.0.0.1", 1)
+            .expect_err("broken YAML")
+            .to_string();
+        assert!(!err.contains("SECRET"), "{err}");
+        assert!(err.contains("not valid YAML"), "{err}");
+        let err =
+            rewrite_kubeconfig_server("kind: Config\n", "127.0.0.1", 1).expect_err("no clusters");
+        assert!(err.to_string().contains("no `clusters` list"));
+        let err = rewrite_kubeconfig_server("clusters: [{name: x}]\n", "127.0.0.1", 1)
+            .expect_err("no cluster");
+        assert!(err.to_string().contains("no `cluster` entry"));
+    }
+
+    #[test]
+    fn private_file_is_0600_even_when_it_existed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("sub/kubeconfig");
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, "old").expect("seed");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        }
+        write_private_file(&path, b"new").expect("write");
+        assert_eq!(std::fs::read(&path).expect("read"), b"new");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        let fresh = dir.path().join("a/b/c");
+        write_private_file(&fresh, b"x").expect("creates parents");
+    }
+
+    #[test]
+    fn image_definition() {
+        let k3s = K3s::new();
+        assert_eq!(k3s.name(), "rancher/k3s");
+        assert_eq!(Image::tag(&k3s), K3S_DEFAULT_TAG);
+        assert_eq!(
+            k3s.args(),
+            [
+                "server",
+                "--snapshotter=native",
+                "--disable=metrics-server",
+                "--node-name=headlamp-e2e-server"
+            ]
+        );
+        assert_eq!(
+            k3s.expose_ports(),
+            &[ContainerPort::Tcp(6443), ContainerPort::Tcp(80)]
+        );
+        let k3s = K3s::new()
+            .with_tag("v1.34.7-k3s1")
+            .with_server_arg("--disable=traefik");
+        assert_eq!(Image::tag(&k3s), "v1.34.7-k3s1");
+        assert_eq!(
+            k3s.args().last().map(String::as_str),
+            Some("--disable=traefik")
+        );
+        let req = K3s::new().request();
+        assert!(req.privileged());
+        assert_eq!(req.startup_timeout(), Some(K3S_STARTUP_TIMEOUT));
+        assert_eq!(req.descriptor(), format!("rancher/k3s:{K3S_DEFAULT_TAG}"));
+    }
+
+    #[tokio::test]
+    #[ignore = "needs Docker and a registry: cargo xtask e2e"]
+    async fn k3s_starts_and_its_node_becomes_ready() {
+        let run = RunId::generate();
+        let cluster = start_k3s(K3s::new(), &run).await.expect("k3s starts");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("kubeconfig");
+        cluster.write_kubeconfig(&path).await.expect("kubeconfig");
+        let node = cluster
+            .wait_node_ready(Duration::from_secs(120))
+            .await
+            .expect("node Ready");
+        assert!(super::super::node_is_ready(&node));
+    }
+}
