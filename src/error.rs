@@ -79,6 +79,10 @@ pub enum Error {
     #[error("helm template for release {release} failed: {stderr}")]
     HelmTemplate { release: String, stderr: String },
 
+    /// Reading the cluster or a snapshot failed.
+    #[error(transparent)]
+    View(#[from] crate::view::ViewError),
+
     #[error("{0}")]
     Other(String),
 }

@@ -11,6 +11,7 @@ pub mod gitops;
 pub mod lint;
 #[doc(hidden)]
 pub mod testing;
+pub mod view;
 
 pub use error::{Error, Result};
 
