@@ -5,6 +5,7 @@
 
 pub mod chart;
 pub mod chart_diff;
+pub mod doctor;
 pub mod error;
 pub mod finding;
 pub mod gitops;
