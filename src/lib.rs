@@ -12,6 +12,7 @@ pub mod gitops;
 pub mod lint;
 #[doc(hidden)]
 pub mod testing;
+pub mod unstick;
 pub mod view;
 
 pub use error::{Error, Result};
