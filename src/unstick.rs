@@ -131,7 +131,7 @@ fn describe(e: &kube::Error) -> String {
             };
             format!("{} {}: {msg}", s.code, s.reason)
         }
-        other => other.to_string(),
+        other => view::error_chain(other),
     }
 }
 

@@ -106,9 +106,24 @@ fn api_error(what: String, e: kube::Error) -> ViewError {
         other => ViewError::Api {
             what,
             code: None,
-            message: other.to_string(),
+            message: error_chain(&other),
         },
     }
+}
+
+/// An error with its sources: "ServiceError: client error (Connect): tcp connect error: Connection refused".
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
 }
 
 fn status_code(e: &kube::Error) -> Option<u16> {

@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use serde_json::Value;
 
-pub use live::{LiveView, connect};
+pub use live::{LiveView, connect, error_chain};
 pub use redact::redact;
 pub use snapshot::{SnapshotScope, SnapshotSummary, SnapshotView, write_snapshot};
 

@@ -469,17 +469,9 @@ pub async fn write_snapshot(
             ));
         }
     }
-    create_dir(out)?;
-    let meta = SnapshotMeta {
-        captured_at: view.captured_at(),
-        context: view.context().to_string(),
-        tool: Some(concat!("headlamp-e2e ", env!("CARGO_PKG_VERSION")).to_string()),
-        namespaces: scope.namespaces.iter().map(|(n, _)| n.clone()).collect(),
-    };
-    let meta_text = serde_norway::to_string(&meta).map_err(|e| bad(out, e.to_string()))?;
-    write_private(&out.join(META_FILE), &meta_text)?;
-
     let mut summary = SnapshotSummary::default();
+    let captured_at = view.captured_at();
+    let (mut lists, mut failed_lists) = (0, 0);
     let write_object = |dir: &Path, v: Value, summary: &mut SnapshotSummary| {
         let Some(name) = safe_name(name_of(&v)).map(str::to_string) else {
             summary.warnings.push(format!(
@@ -496,9 +488,11 @@ pub async fn write_snapshot(
     };
 
     for (kind, names) in &scope.cluster {
+        lists += 1;
         let objects = match view.list(kind, None).await {
             Ok(v) => v,
             Err(e) => {
+                failed_lists += 1;
                 summary.warnings.push(e.to_string());
                 continue;
             }
@@ -519,9 +513,11 @@ pub async fn write_snapshot(
             continue;
         };
         for kind in kinds {
+            lists += 1;
             let objects = match view.list(kind, Some(ns)).await {
                 Ok(v) => v,
                 Err(e) => {
+                    failed_lists += 1;
                     summary.warnings.push(e.to_string());
                     continue;
                 }
@@ -557,6 +553,27 @@ pub async fn write_snapshot(
             }
         }
     }
+    if lists > 0 && failed_lists == lists {
+        return Err(ViewError::Api {
+            what: format!("snapshot of {}", view.target()),
+            code: None,
+            message: format!(
+                "nothing could be read; first error: {}",
+                summary.warnings.first().map(String::as_str).unwrap_or("?")
+            ),
+        });
+    }
+    // snapshot.yaml last: a directory with it is a complete snapshot
+    create_dir(out)?;
+    let meta = SnapshotMeta {
+        captured_at,
+        context: view.context().to_string(),
+        tool: Some(concat!("headlamp-e2e ", env!("CARGO_PKG_VERSION")).to_string()),
+        namespaces: scope.namespaces.iter().map(|(n, _)| n.clone()).collect(),
+    };
+    let meta_text = serde_norway::to_string(&meta).map_err(|e| bad(out, e.to_string()))?;
+    write_private(&out.join(META_FILE), &meta_text)?;
+
     Ok(summary)
 }
 
