@@ -470,6 +470,7 @@ async fn uninstall(
     let objects = manifest_objects(manifest)?;
 
     let mut deleted = Vec::new();
+    let mut gone = Vec::new();
     let mut kept = Vec::new();
     for o in objects.iter().rev() {
         if o.keep {
@@ -483,7 +484,7 @@ async fn uninstall(
         };
         match api.delete(&o.name, &DeleteParams::background()).await {
             Ok(_) => deleted.push(id),
-            Err(e) if is_not_found(&e) => deleted.push(format!("{id} (already gone)")),
+            Err(e) if is_not_found(&e) => gone.push(id),
             Err(e) => return Err(format!("deleting {id}: {}", describe(&e))),
         }
     }

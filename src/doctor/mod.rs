@@ -281,6 +281,8 @@ fn check_status(c: &Check) -> &'static str {
 /// Run every check, in the debugging order.
 pub async fn run(view: &dyn ClusterView, opts: &DoctorOptions) -> Result<DoctorReport> {
     let started = Instant::now();
+    // one instant for the whole run (a live view's captured_at is the clock)
+    let now = view.captured_at();
     let ns = opts.namespace.as_str();
     let releases = view.list(&HELMRELEASE, Some(ns)).await?;
     if releases.is_empty() {
@@ -293,7 +295,7 @@ pub async fn run(view: &dyn ClusterView, opts: &DoctorOptions) -> Result<DoctorR
     let pod_list = view.list(&view::POD, Some(ns)).await?;
 
     let source = source::check(view, &releases, opts.gitops.as_deref()).await?;
-    let release = release::check(view, &releases, opts.stuck_after).await?;
+    let release = release::check(view, &releases, opts.stuck_after, now).await?;
     let mut values = values::check(view, &releases, &opts.render).await?;
     let mut pods = pods::check(view, ns, &releases, &pod_list).await?;
     merge_log_evidence(&mut values, &mut pods);
@@ -302,7 +304,7 @@ pub async fn run(view: &dyn ClusterView, opts: &DoctorOptions) -> Result<DoctorR
         target: view.target(),
         context: view.context().to_string(),
         namespace: ns.to_string(),
-        captured_at: view.captured_at(),
+        captured_at: now,
         checks: vec![source, release, values, pods.check],
         helmreleases: releases.len(),
         pods: pod_list.len(),

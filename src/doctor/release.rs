@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use jiff::Timestamp;
 use serde_json::Value;
 
 use super::{Check, age, error, object_id, parse_go_duration};
@@ -86,9 +87,9 @@ pub async fn check(
     view: &dyn ClusterView,
     releases: &[Value],
     stuck_after: Duration,
+    now: Timestamp,
 ) -> Result<Check> {
     let mut check = Check::new("release", "stuck release", vec![RULE]);
-    let now = view.captured_at();
     for hr in releases {
         let id = object_id(hr);
         let (ns, name) = (view::namespace_of(hr), view::name_of(hr));
