@@ -510,8 +510,13 @@ async fn uninstall(
             kept.join(", ")
         )
     };
+    let gone = if gone.is_empty() {
+        String::new()
+    } else {
+        format!("; already gone: {}", gone.join(", "))
+    };
     Ok(format!(
-        "Helm release {release} v{version}: deleted {} object{} ({}) and {} storage Secret{} ({}){kept}",
+        "Helm release {release} v{version}: deleted {} object{} ({}) and {} storage Secret{} ({}){gone}{kept}",
         deleted.len(),
         if deleted.len() == 1 { "" } else { "s" },
         deleted.join(", "),
