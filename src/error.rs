@@ -92,6 +92,10 @@ pub enum Error {
     #[error(transparent)]
     Wait(#[from] crate::flux::wait::WaitError),
 
+    /// Reading the cluster or a snapshot failed.
+    #[error(transparent)]
+    View(#[from] crate::view::ViewError),
+
     #[error("{0}")]
     Other(String),
 }

@@ -7,6 +7,7 @@ pub mod apply;
 pub mod chart;
 pub mod chart_diff;
 pub mod cluster;
+pub mod doctor;
 pub mod error;
 pub mod finding;
 pub mod flux;
@@ -20,6 +21,8 @@ pub mod report;
 pub mod scenario;
 #[doc(hidden)]
 pub mod testing;
+pub mod unstick;
+pub mod view;
 
 pub use error::{Error, Result};
 

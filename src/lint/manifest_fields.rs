@@ -96,7 +96,19 @@ pub fn check(input: &LintInput) -> Vec<Finding> {
 
 /// Findings for one object; `values` are the HelmRelease values it was rendered from.
 pub fn check_object(o: &Object, values: Option<&Value>) -> Vec<Finding> {
-    let Some(report) = validate(&o.value) else {
+    // `status` is the controllers' to write (doctor lints live objects): only what a person authors is checked.
+    let authored;
+    let value = if o.value.get("status").is_some() {
+        let mut v = o.value.clone();
+        if let Some(m) = v.as_object_mut() {
+            m.remove("status");
+        }
+        authored = v;
+        &authored
+    } else {
+        &o.value
+    };
+    let Some(report) = validate(value) else {
         return Vec::new();
     };
     let what = format!("{} {}", o.api_version(), o.kind());
@@ -314,6 +326,21 @@ fn child_key(parent: &str, key: &str) -> String {
 
 fn child_index(parent: &str, index: usize) -> String {
     format!("{parent}[{index}]")
+}
+
+#[cfg(test)]
+mod status_tests {
+    use super::*;
+    use crate::lint::testutil::obj;
+
+    #[test]
+    fn status_written_by_controllers_is_not_checked() {
+        let o = obj("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: n}\nspec:\n  selector: {}\n  template: {spec: {containers: [{name: c, image: x}]}}\nstatus: {someFutureField: 1}\n");
+        assert!(check_object(&o, None).is_empty());
+        let mut bad = o.clone();
+        bad.value["spec"]["replicaz"] = 1.into();
+        assert_eq!(check_object(&bad, None).len(), 1);
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,10 @@
 
 mod bench_lint;
 mod chart_diff;
+mod doctor;
 mod lint;
+mod snapshot;
+mod unstick;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,6 +35,12 @@ enum Command {
     BenchLint(bench_lint::Args),
     /// Diff the rendered manifests of each HelmRelease between a base git ref and the working tree
     ChartDiff(chart_diff::Args),
+    /// Read-only diagnosis of a live cluster or a snapshot, in debugging order: source revision, stuck release, values, pods
+    Doctor(doctor::Args),
+    /// Write the cluster's state (app namespace and flux-system, pod logs; no Secret values) to a directory
+    Snapshot(snapshot::Args),
+    /// Unstick a HelmRelease held by a Helm action: suspend, uninstall, restart helm-controller, resume, reconcile, wait Ready
+    Unstick(unstick::Args),
 }
 
 /// Output format of commands a machine may read.
@@ -53,6 +62,12 @@ pub fn gitops_dir(arg: Option<PathBuf>) -> PathBuf {
     arg.unwrap_or_else(|| project_root().join("fixtures/gitops"))
 }
 
+/// A Go duration argument (`10m`, `5m0s`, `90s`).
+pub fn go_duration(s: &str) -> Result<std::time::Duration, String> {
+    headlamp_e2e::doctor::parse_go_duration(s)
+        .ok_or_else(|| format!("`{s}` is not a duration (e.g. 10m, 5m0s, 90s)"))
+}
+
 /// Colour only on a terminal, and never with NO_COLOR set.
 pub fn use_color() -> bool {
     use std::io::IsTerminal;
@@ -63,7 +78,8 @@ fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("HEADLAMP_E2E_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| EnvFilter::new("warn"));
+        // kube-client logs each failed request at ERROR; the commands report those errors themselves
+        .unwrap_or_else(|_| EnvFilter::new("warn,kube_client=off"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -90,6 +106,9 @@ fn main() -> ExitCode {
             Command::Lint(args) => lint::run(args).await,
             Command::BenchLint(args) => bench_lint::run(args).await,
             Command::ChartDiff(args) => chart_diff::run(args).await,
+            Command::Doctor(args) => doctor::run(args).await,
+            Command::Snapshot(args) => snapshot::run(args).await,
+            Command::Unstick(args) => unstick::run(args).await,
         }
     });
     ExitCode::from(code)

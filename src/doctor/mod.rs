@@ -1,0 +1,535 @@
+//! `doctor`: read-only diagnosis of a cluster (live or snapshot) through a [`ClusterView`], in the order the user's
+//! write-up recommends debugging: the source revision first, a stuck release second, the values third, then what the
+//! pods and their logs say.
+//!
+//! | check | rules |
+//! |---|---|
+//! | 1 source revision | `flux-source-revision` ([`source`]) |
+//! | 2 stuck release | `helmrelease-stuck` ([`release`]) |
+//! | 3 values | every lint rule on the live HelmRelease rendered with the chart version it runs ([`values`]) |
+//! | 4 pods and logs | `image-flag-unsupported`, `rootfs-unwritable-path`, `pod-crashloop` ([`pods`]) |
+//!
+//! Findings are the lint [`Finding`]s. A finding from the logs with the same (rule, object) as one from the render is
+//! not reported twice: the render's is kept (it knows the values path and every missing flag or mount) and the log
+//! evidence is appended to it. A check that cannot run (no `--gitops`, no helm, chart not found) leaves a note, not a
+//! finding: the exit code stays "0 = nothing found", and the notes say what was not checked.
+
+pub mod pods;
+pub mod release;
+pub mod source;
+pub mod values;
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use crate::chart::{ChartStore, Helm};
+use crate::error::{Error, Result};
+use crate::finding::{self, Finding, Severity, Summary};
+use crate::view::{self, ClusterView, HELMRELEASE};
+
+/// How long Ready=Unknown "Running '<action>' action" may last before it counts as stuck.
+pub const DEFAULT_STUCK_AFTER: Duration = Duration::from_secs(5 * 60);
+
+/// Whether and how the values check renders the chart.
+#[derive(Debug, Clone)]
+pub enum Render {
+    /// Do not render (the values check is skipped with a note).
+    Off,
+    /// Rendering is impossible here, and why (helm missing): noted, not an error.
+    Unavailable(String),
+    Tools {
+        helm: Helm,
+        store: ChartStore,
+    },
+}
+
+impl Render {
+    /// helm from `HELM_BIN` / PATH and the chart store from the environment, or why not.
+    pub fn from_env() -> Render {
+        match Helm::locate() {
+            Ok(helm) => Render::Tools {
+                helm,
+                store: ChartStore::from_env(),
+            },
+            Err(e) => Render::Unavailable(e.to_string()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DoctorOptions {
+    /// The app's namespace (its HelmReleases and pods).
+    pub namespace: String,
+    /// The local clone of the GitOps repository, for `flux-source-revision`.
+    pub gitops: Option<PathBuf>,
+    pub stuck_after: Duration,
+    pub render: Render,
+}
+
+impl Default for DoctorOptions {
+    fn default() -> Self {
+        DoctorOptions {
+            namespace: "headlamp".to_string(),
+            gitops: None,
+            stuck_after: DEFAULT_STUCK_AFTER,
+            render: Render::Off,
+        }
+    }
+}
+
+/// One check's outcome.
+#[derive(Debug, Clone)]
+pub struct Check {
+    /// `source`, `release`, `values`, `pods`.
+    pub id: &'static str,
+    pub title: &'static str,
+    /// The rule ids it can report.
+    pub rules: Vec<&'static str>,
+    pub findings: Vec<Finding>,
+    /// What it could not check, and why; or what it merged.
+    pub notes: Vec<String>,
+    /// False when it did not run at all (e.g. no `--gitops`).
+    pub ran: bool,
+}
+
+impl Check {
+    fn new(id: &'static str, title: &'static str, rules: Vec<&'static str>) -> Self {
+        Check {
+            id,
+            title,
+            rules,
+            findings: Vec::new(),
+            notes: Vec::new(),
+            ran: true,
+        }
+    }
+    fn skipped(mut self, note: String) -> Self {
+        self.ran = false;
+        self.notes.push(note);
+        self
+    }
+}
+
+/// What `doctor` found.
+#[derive(Debug, Clone)]
+pub struct DoctorReport {
+    /// `cluster:<context>` or the snapshot directory.
+    pub target: String,
+    pub context: String,
+    pub namespace: String,
+    pub captured_at: Timestamp,
+    pub checks: Vec<Check>,
+    pub helmreleases: usize,
+    pub pods: usize,
+    pub elapsed: Duration,
+}
+
+impl DoctorReport {
+    /// All findings, in check order.
+    pub fn findings(&self) -> Vec<Finding> {
+        self.checks
+            .iter()
+            .flat_map(|c| c.findings.iter().cloned())
+            .collect()
+    }
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::of(&self.findings());
+        s.counts
+            .insert("helmreleases".into(), self.helmreleases as u64);
+        s.counts.insert("pods".into(), self.pods as u64);
+        s.counts
+            .insert("duration_ms".into(), self.elapsed.as_millis() as u64);
+        s
+    }
+    /// Sorted, de-duplicated rule ids of the findings.
+    pub fn rule_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.findings().into_iter().map(|f| f.rule).collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+    /// 0 when there is no error (and, with `strict`, no warning); else 1.
+    pub fn exit_code(&self, strict: bool) -> u8 {
+        let s = Summary::of(&self.findings());
+        u8::from(s.errors > 0 || (strict && s.warnings > 0))
+    }
+
+    /// The JSON document: lint's `findings` and `summary`, plus `checks` and what was read.
+    pub fn to_json(&self) -> Value {
+        let mut v = finding::to_json(&self.findings(), &self.summary());
+        if let Value::Object(m) = &mut v {
+            m.insert("target".into(), json!(self.target));
+            m.insert("context".into(), json!(self.context));
+            m.insert("namespace".into(), json!(self.namespace));
+            m.insert("capturedAt".into(), json!(self.captured_at.to_string()));
+            m.insert(
+                "checks".into(),
+                Value::Array(
+                    self.checks
+                        .iter()
+                        .map(|c| {
+                            json!({
+                                "id": c.id,
+                                "title": c.title,
+                                "rules": c.rules,
+                                "status": check_status(c),
+                                "findings": c.findings.len(),
+                                "notes": c.notes,
+                            })
+                        })
+                        .collect(),
+                ),
+            );
+        }
+        v
+    }
+
+    /// The text report: each check in order, its findings with their fixes, its notes.
+    pub fn to_text(&self, color: bool) -> String {
+        use anstyle::{AnsiColor, Style};
+        let paint = |style: Style, s: &str| -> String {
+            if color {
+                format!("{style}{s}{style:#}")
+            } else {
+                s.to_string()
+            }
+        };
+        let bold = Style::new().bold();
+        let green = AnsiColor::Green.on_default();
+        let red = AnsiColor::Red.on_default().bold();
+        let dim = Style::new().dimmed();
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{} {} (context {}, namespace {}, state at {})\n",
+            paint(bold, "doctor"),
+            self.target,
+            self.context,
+            self.namespace,
+            self.captured_at
+        );
+        let n = self.checks.len();
+        for (i, c) in self.checks.iter().enumerate() {
+            let status = match check_status(c) {
+                "ok" => paint(green, "ok"),
+                "skipped" => paint(dim, "not checked"),
+                _ => paint(
+                    red,
+                    &format!(
+                        "{} finding{}",
+                        c.findings.len(),
+                        if c.findings.len() == 1 { "" } else { "s" }
+                    ),
+                ),
+            };
+            let rules = if c.rules.len() > 3 {
+                "every lint rule".to_string()
+            } else {
+                c.rules.join(", ")
+            };
+            let _ = writeln!(
+                out,
+                "[{}/{n}] {} ({rules}): {status}",
+                i + 1,
+                paint(bold, c.title),
+            );
+            for note in &c.notes {
+                let _ = writeln!(out, "      {}", paint(dim, &format!("note: {note}")));
+            }
+            if !c.findings.is_empty() {
+                for line in finding::to_text(&c.findings, color).lines() {
+                    if line.is_empty() {
+                        continue;
+                    }
+                    let _ = writeln!(out, "  {line}");
+                }
+            }
+        }
+        let s = Summary::of(&self.findings());
+        let _ = writeln!(
+            out,
+            "\ndoctor {}: {} error{}, {} warning{} ({} HelmRelease{}, {} pod{}) in {:.2}s",
+            self.target,
+            s.errors,
+            if s.errors == 1 { "" } else { "s" },
+            s.warnings,
+            if s.warnings == 1 { "" } else { "s" },
+            self.helmreleases,
+            if self.helmreleases == 1 { "" } else { "s" },
+            self.pods,
+            if self.pods == 1 { "" } else { "s" },
+            self.elapsed.as_secs_f64()
+        );
+        out
+    }
+}
+
+fn check_status(c: &Check) -> &'static str {
+    if !c.findings.is_empty() {
+        "findings"
+    } else if !c.ran {
+        "skipped"
+    } else {
+        "ok"
+    }
+}
+
+/// Run every check, in the debugging order.
+pub async fn run(view: &dyn ClusterView, opts: &DoctorOptions) -> Result<DoctorReport> {
+    let started = Instant::now();
+    // one instant for the whole run (a live view's captured_at is the clock)
+    let now = view.captured_at();
+    let ns = opts.namespace.as_str();
+    let releases = view.list(&HELMRELEASE, Some(ns)).await?;
+    if releases.is_empty() {
+        return Err(Error::Other(format!(
+            "no HelmRelease in namespace {ns} of {} (context {}): check -n and --context",
+            view.target(),
+            view.context()
+        )));
+    }
+    let pod_list = view.list(&view::POD, Some(ns)).await?;
+
+    let source = source::check(view, &releases, opts.gitops.as_deref()).await?;
+    let release = release::check(view, &releases, opts.stuck_after, now).await?;
+    let mut values = values::check(view, &releases, &opts.render).await?;
+    let mut pods = pods::check(view, ns, &releases, &pod_list).await?;
+    merge_log_evidence(&mut values, &mut pods);
+
+    Ok(DoctorReport {
+        target: view.target(),
+        context: view.context().to_string(),
+        namespace: ns.to_string(),
+        captured_at: now,
+        checks: vec![source, release, values, pods.check],
+        helmreleases: releases.len(),
+        pods: pod_list.len(),
+        elapsed: started.elapsed(),
+    })
+}
+
+/// A finding from the pods and their logs, with the evidence to append when the render found the same thing.
+#[derive(Debug, Clone)]
+pub struct Evidence {
+    pub finding: Finding,
+    pub evidence: String,
+}
+
+/// The pods check before merging.
+#[derive(Debug, Clone)]
+pub struct PodsCheck {
+    pub check: Check,
+    pub evidence: Vec<Evidence>,
+}
+
+/// De-duplicate by (rule, object): a log finding the render also made is folded into the render's finding (the more
+/// specific one); the others stay in the pods check. Findings within one source are all kept.
+fn merge_log_evidence(values: &mut Check, pods: &mut PodsCheck) {
+    let mut merged = 0;
+    for e in pods.evidence.drain(..) {
+        let same = values
+            .findings
+            .iter_mut()
+            .find(|f| f.rule == e.finding.rule && f.object == e.finding.object);
+        match same {
+            Some(f) => {
+                f.message
+                    .push_str(&format!("\nSeen in the cluster: {}", e.evidence));
+                merged += 1;
+            }
+            None => {
+                let dup = pods
+                    .check
+                    .findings
+                    .iter()
+                    .any(|f| f.rule == e.finding.rule && f.object == e.finding.object);
+                if !dup {
+                    pods.check.findings.push(e.finding);
+                }
+            }
+        }
+    }
+    if merged > 0 {
+        pods.check.notes.push(format!(
+            "{merged} finding{} from the logs confirm{} the values check above (merged into it)",
+            if merged == 1 { "" } else { "s" },
+            if merged == 1 { "s" } else { "" },
+        ));
+    }
+}
+
+/// Parse a Go duration as Flux prints it (`10m0s`, `1h2m3.5s`, `300ms`).
+pub fn parse_go_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    if s == "0" {
+        return Some(Duration::ZERO);
+    }
+    let mut total = 0f64;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let (num, tail) = rest.split_at(num_len);
+        let n: f64 = num.parse().ok()?;
+        let unit_len = tail
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(unit_len);
+        let factor = match unit {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 0.001,
+            "us" | "µs" => 0.000_001,
+            "ns" => 0.000_000_001,
+            _ => return None,
+        };
+        total += n * factor;
+        rest = tail;
+    }
+    Some(Duration::from_secs_f64(total))
+}
+
+/// The time from `since` (an RFC 3339 string) to `now`; zero when `since` is in the future.
+pub fn age(since: &str, now: Timestamp) -> Option<Duration> {
+    let t: Timestamp = since.parse().ok()?;
+    let d = now.duration_since(t);
+    Some(Duration::try_from(d).unwrap_or(Duration::ZERO))
+}
+
+/// `Kind/namespace/name` of a JSON object.
+pub fn object_id(v: &Value) -> String {
+    let kind = v["kind"].as_str().unwrap_or("");
+    match view::namespace_of(v) {
+        Some(ns) => format!("{kind}/{ns}/{}", view::name_of(v)),
+        None => format!("{kind}/{}", view::name_of(v)),
+    }
+}
+
+pub(crate) fn error(rule: &str) -> Finding {
+    Finding::new(rule, Severity::Error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// doctor over the live API (a fake API server serving each snapshot) finds what it finds on the snapshot, and
+    /// sends nothing but GET requests.
+    #[tokio::test]
+    async fn live_doctor_is_read_only_and_agrees_with_the_snapshot() {
+        use crate::view::fake::FakeApi;
+        use crate::view::{LiveView, SnapshotView};
+        for name in [
+            "healthy",
+            "pinned-image-tag",
+            "readonly-home",
+            "extra-volumes",
+            "stuck-helmrelease",
+            "crashloop",
+        ] {
+            let dir = crate::testing::project_root()
+                .join("fixtures/snapshots")
+                .join(name);
+            let snap = SnapshotView::open(&dir).unwrap();
+            let offline = run(&snap, &DoctorOptions::default()).await.unwrap();
+            let (client, server) = FakeApi::new(snap).start();
+            let live = LiveView::new(client, "home");
+            let report = run(&live, &DoctorOptions::default()).await.unwrap();
+            let requests = server.finish().await;
+            assert!(requests.len() > 3, "{requests:?}");
+            // on a live view the stuck check measures against the clock: the fixtures' Progressing releases
+            // (3 and 12 minutes at capture) are long stuck by now; every other finding is the same
+            let without_stuck = |ids: Vec<String>| -> Vec<String> {
+                ids.into_iter().filter(|i| i != release::RULE).collect()
+            };
+            assert_eq!(
+                without_stuck(report.rule_ids()),
+                without_stuck(offline.rule_ids()),
+                "{name}"
+            );
+            if offline.rule_ids().iter().any(|i| i == release::RULE) {
+                assert!(report.rule_ids().iter().any(|i| i == release::RULE));
+            }
+            assert!(
+                report.findings().iter().all(|f| f.file == "cluster:home"),
+                "{name}"
+            );
+            assert_eq!(report.target, "cluster:home");
+        }
+    }
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_go_duration("10m0s"), Some(Duration::from_secs(600)));
+        assert_eq!(parse_go_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_go_duration("1h2m3s"), Some(Duration::from_secs(3723)));
+        assert_eq!(parse_go_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_go_duration("10x"), None);
+        assert_eq!(parse_go_duration(""), None);
+    }
+
+    #[test]
+    fn age_is_measured_to_the_given_now() {
+        let now: Timestamp = "2025-11-27T20:00:00Z".parse().unwrap();
+        assert_eq!(
+            age("2025-11-27T19:48:00Z", now),
+            Some(Duration::from_secs(720))
+        );
+        assert_eq!(age("2025-11-27T20:01:00Z", now), Some(Duration::ZERO));
+        assert_eq!(age("yesterday", now), None);
+    }
+
+    fn f(rule: &str, object: &str, msg: &str) -> Finding {
+        error(rule).object(object).message(msg)
+    }
+
+    #[test]
+    fn log_findings_fold_into_render_findings_with_the_same_rule_and_object() {
+        let mut values = Check::new("values", "values", vec![]);
+        values.findings.push(f(
+            "rootfs-unwritable-path",
+            "Deployment/headlamp/headlamp",
+            "render says",
+        ));
+        let mut pods = PodsCheck {
+            check: Check::new("pods", "pods", vec![]),
+            evidence: vec![
+                Evidence {
+                    finding: f(
+                        "rootfs-unwritable-path",
+                        "Deployment/headlamp/headlamp",
+                        "log",
+                    ),
+                    evidence: "pod x: `mkdir …`".into(),
+                },
+                Evidence {
+                    finding: f("pod-crashloop", "Deployment/headlamp/headlamp", "a"),
+                    evidence: String::new(),
+                },
+                Evidence {
+                    finding: f("pod-crashloop", "Deployment/headlamp/headlamp", "b"),
+                    evidence: String::new(),
+                },
+            ],
+        };
+        merge_log_evidence(&mut values, &mut pods);
+        assert_eq!(values.findings.len(), 1);
+        assert!(
+            values.findings[0]
+                .message
+                .ends_with("Seen in the cluster: pod x: `mkdir …`")
+        );
+        assert_eq!(pods.check.findings.len(), 1, "{:?}", pods.check.findings);
+        assert_eq!(pods.check.findings[0].message, "a");
+        assert_eq!(pods.check.notes.len(), 1);
+    }
+}
