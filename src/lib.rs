@@ -8,6 +8,7 @@ pub mod chart;
 pub mod chart_diff;
 pub mod cluster;
 pub mod doctor;
+pub mod e2e;
 pub mod error;
 pub mod finding;
 pub mod flux;

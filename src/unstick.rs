@@ -108,6 +108,19 @@ impl UnstickReport {
     pub fn succeeded(&self) -> bool {
         !self.steps.is_empty() && self.steps.iter().all(Step::ok)
     }
+
+    /// The failed step and its error, for a one-line report (e.g. an e2e assertion).
+    pub fn failure_message(&self) -> String {
+        match self.steps.iter().find(|s| !s.ok()) {
+            Some(Step {
+                name,
+                outcome: Outcome::Failed(m),
+                ..
+            }) => format!("unstick step `{name}` failed: {m}"),
+            _ if self.steps.is_empty() => "unstick ran no step".to_string(),
+            _ => "unstick did not finish".to_string(),
+        }
+    }
 }
 
 /// The step names, in order.

@@ -335,7 +335,9 @@ mod status_tests {
 
     #[test]
     fn status_written_by_controllers_is_not_checked() {
-        let o = obj("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: n}\nspec:\n  selector: {}\n  template: {spec: {containers: [{name: c, image: x}]}}\nstatus: {someFutureField: 1}\n");
+        let o = obj(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: n}\nspec:\n  selector: {}\n  template: {spec: {containers: [{name: c, image: x}]}}\nstatus: {someFutureField: 1}\n",
+        );
         assert!(check_object(&o, None).is_empty());
         let mut bad = o.clone();
         bad.value["spec"]["replicaz"] = 1.into();

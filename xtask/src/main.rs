@@ -4,6 +4,7 @@
 mod bench_lint;
 mod chart_diff;
 mod doctor;
+mod e2e;
 mod lint;
 mod snapshot;
 mod unstick;
@@ -33,6 +34,8 @@ enum Command {
     Lint(lint::Args),
     /// Time `lint` against one plain `helm template` of the same chart and values
     BenchLint(bench_lint::Args),
+    /// The main job: ephemeral k3s, Flux and Headlamp through the GitOps path; the scenarios (needs Docker)
+    E2e(e2e::Args),
     /// Diff the rendered manifests of each HelmRelease between a base git ref and the working tree
     ChartDiff(chart_diff::Args),
     /// Read-only diagnosis of a live cluster or a snapshot, in debugging order: source revision, stuck release, values, pods
@@ -109,6 +112,7 @@ fn main() -> ExitCode {
             Command::Doctor(args) => doctor::run(args).await,
             Command::Snapshot(args) => snapshot::run(args).await,
             Command::Unstick(args) => unstick::run(args).await,
+            Command::E2e(args) => e2e::run(args).await,
         }
     });
     ExitCode::from(code)

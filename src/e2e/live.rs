@@ -1,0 +1,774 @@
+//! The live environment of `cargo xtask e2e`: the scenario runner's [`Env`] over a real k3s cluster, Flux, and the
+//! served git repository. Thin glue: every decision is in [`super::checks`], [`crate::flux::conditions`],
+//! [`crate::rbac`] and [`crate::doctor`].
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::authentication::v1::TokenRequest;
+use k8s_openapi::api::core::v1::{Pod, Secret, ServiceAccount};
+use kube::api::{Api, DeleteParams, ListParams, LogParams, PostParams};
+use kube::{Client, ResourceExt};
+use serde_json::Value;
+
+use super::checks::{self, SubCheck};
+use crate::chart::{ChartStore, Helm};
+use crate::finding::Finding;
+use crate::flux::conditions::{self, HelmReleaseState};
+use crate::flux::kinds::FluxKind;
+use crate::flux::reconcile;
+use crate::gitserver::GitRepo;
+use crate::rbac::{self, Route};
+use crate::report::redact;
+use crate::scenario::runner::Env;
+use crate::scenario::{
+    Check, Commit, Condition, DoctorStep, FluxKind as StepKind, Merge, Reconcile, UnstickStep,
+    Wait, edit,
+};
+use crate::view::ClusterView;
+
+/// Label selector of the Headlamp pods (the chart's).
+pub const HEADLAMP_SELECTOR: &str = "app.kubernetes.io/name=headlamp";
+const POLL: Duration = Duration::from_secs(3);
+
+/// Everything a scenario touches.
+pub struct LiveEnv {
+    pub client: Client,
+    /// The served repository's work tree (what Flux fetches).
+    pub repo: GitRepo,
+    /// The commit every scenario starts from.
+    pub baseline: String,
+    /// `https://127.0.0.1:<port>` of the API server, and its CA (PEM).
+    pub api_url: String,
+    pub ca_pem: Vec<u8>,
+    /// `http://127.0.0.1:<port>` of Traefik.
+    pub traefik_url: String,
+    /// `target/e2e/<run>`.
+    pub run_dir: PathBuf,
+    /// The k3s container, for its logs in artifacts.
+    pub k3s: std::sync::Arc<crate::cluster::K3sCluster>,
+}
+
+/// Poll `probe` every few seconds until it yields `Ok(Some(value))`, at most `within`. `Ok(None)` means "not yet"
+/// and updates the last state seen with its message; `Err` is final.
+pub async fn poll<T, F, Fut>(within: Duration, what: &str, mut probe: F) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Result<T, String>, String>>,
+{
+    let started = Instant::now();
+    loop {
+        let last = match probe().await? {
+            Ok(v) => return Ok(v),
+            Err(state) => state,
+        };
+        if started.elapsed() >= within {
+            return Err(format!(
+                "{what}: not within {}s: last seen {last}",
+                within.as_secs()
+            ));
+        }
+        tokio::time::sleep(
+            POLL.min(
+                within
+                    .saturating_sub(started.elapsed())
+                    .max(Duration::from_millis(100)),
+            ),
+        )
+        .await;
+    }
+}
+
+fn kube_err(action: &str, e: kube::Error) -> String {
+    format!("{action}: {}", crate::error::kube_message(&e))
+}
+
+fn step_kind(k: StepKind) -> FluxKind {
+    match k {
+        StepKind::GitRepository => FluxKind::GitRepository,
+        StepKind::Kustomization => FluxKind::Kustomization,
+        StepKind::HelmRelease => FluxKind::HelmRelease,
+    }
+}
+
+impl LiveEnv {
+    fn pods(&self, ns: &str) -> Api<Pod> {
+        Api::namespaced(self.client.clone(), ns)
+    }
+
+    async fn list_pods(&self, ns: &str, selector: &str) -> Result<Vec<Pod>, String> {
+        self.pods(ns)
+            .list(&ListParams::default().labels(selector))
+            .await
+            .map(|l| l.items)
+            .map_err(|e| kube_err(&format!("listing pods {selector} in {ns}"), e))
+    }
+
+    async fn helmrelease(&self, ns: &str, name: &str) -> Result<Option<Value>, String> {
+        let api = FluxKind::HelmRelease.api(self.client.clone(), ns);
+        match api.get_opt(name).await {
+            Ok(o) => Ok(o.map(|o| serde_json::to_value(o).unwrap_or_default())),
+            Err(e) => Err(kube_err(&format!("reading HelmRelease {ns}/{name}"), e)),
+        }
+    }
+
+    async fn wait_helmrelease(
+        &self,
+        ns: &str,
+        name: &str,
+        within: Duration,
+        what: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Result<String, String> {
+        poll(
+            within,
+            &format!("HelmRelease {ns}/{name} {what}"),
+            || async {
+                Ok(match self.helmrelease(ns, name).await? {
+                    Some(v) if done(&v) => Ok(conditions::describe(&v)),
+                    Some(v) => Err(conditions::describe(&v)),
+                    None => Err("not found".to_string()),
+                })
+            },
+        )
+        .await
+    }
+
+    async fn token_of_secret(&self, ns: &str, name: &str) -> Result<Option<String>, String> {
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), ns);
+        let s = api
+            .get_opt(name)
+            .await
+            .map_err(|e| kube_err(&format!("reading Secret {ns}/{name}"), e))?;
+        Ok(s.and_then(|s| s.data)
+            .and_then(|d| d.get("token").cloned())
+            .and_then(|t| String::from_utf8(t.0).ok())
+            .filter(|t| !t.is_empty()))
+    }
+
+    async fn wait_token(&self, not: Option<&str>) -> Result<String, String> {
+        poll(
+            Duration::from_secs(60),
+            "login token Secret populated",
+            || async {
+                Ok(
+                    match self
+                        .token_of_secret(rbac::NAMESPACE, rbac::LOGIN_TOKEN_SECRET)
+                        .await?
+                    {
+                        Some(t) if Some(t.as_str()) != not => Ok(t),
+                        Some(_) => Err("still the old token".into()),
+                        None => Err("no token yet".into()),
+                    },
+                )
+            },
+        )
+        .await
+    }
+
+    /// A short-lived token of the pod's own ServiceAccount (TokenRequest).
+    async fn pod_sa_token(&self) -> Result<String, String> {
+        let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), rbac::NAMESPACE);
+        let req: TokenRequest = serde_json::from_value(serde_json::json!({
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {"expirationSeconds": 600}
+        }))
+        .map_err(|e| e.to_string())?;
+        let tr: TokenRequest = api
+            .create_subresource(
+                "token",
+                rbac::POD_SERVICE_ACCOUNT,
+                &PostParams::default(),
+                &req,
+            )
+            .await
+            .map_err(|e| kube_err("requesting a token for ServiceAccount headlamp/headlamp", e))?;
+        tr.status
+            .map(|s| s.token)
+            .ok_or_else(|| "TokenRequest returned no token".into())
+    }
+
+    fn routes(&self) -> [Route; 2] {
+        [
+            Route::direct(&self.api_url),
+            Route::via_headlamp(&self.traefik_url),
+        ]
+    }
+
+    async fn headlamp_pod(&self) -> Result<Pod, String> {
+        let pods = self.list_pods(rbac::NAMESPACE, HEADLAMP_SELECTOR).await?;
+        pods.into_iter()
+            .find(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+            .ok_or_else(|| "no running Headlamp pod".to_string())
+    }
+
+    async fn check_rbac(&self) -> Vec<SubCheck> {
+        let client = match rbac::http_client(Some(&self.ca_pem)) {
+            Ok(c) => c,
+            Err(e) => return vec![("http-client".into(), Err(e.to_string()))],
+        };
+        let pod = match self.headlamp_pod().await {
+            Ok(p) => p.name_any(),
+            Err(e) => return vec![("headlamp-pod".into(), Err(e))],
+        };
+        let mut out = Vec::new();
+        let tokens = [
+            (rbac::LOGIN_SERVICE_ACCOUNT, self.wait_token(None).await),
+            (rbac::POD_SERVICE_ACCOUNT, self.pod_sa_token().await),
+        ];
+        for (who, token) in tokens {
+            let token = match token {
+                Ok(t) => t,
+                Err(e) => {
+                    out.push((format!("{who}/token"), Err(e)));
+                    continue;
+                }
+            };
+            for route in self.routes() {
+                for o in rbac::run_matrix(&client, &route, &token, &pod).await {
+                    let r = if o.passed {
+                        Ok(())
+                    } else {
+                        Err(o.message.clone())
+                    };
+                    out.push((format!("{who}/{}", o.assertion_name()), r));
+                }
+            }
+        }
+        out
+    }
+
+    async fn check_ui(&self) -> SubCheck {
+        let r = async {
+            let client = rbac::http_client(None).map_err(|e| e.to_string())?;
+            let resp = client
+                .get(format!("{}/", self.traefik_url))
+                .header("Host", rbac::HEADLAMP_HOST)
+                .timeout(Duration::from_secs(15))
+                .send()
+                .await
+                .map_err(|e| format!("GET / via Traefik: {e}"))?;
+            let status = resp.status().as_u16();
+            let body = resp.text().await.unwrap_or_default();
+            checks::judge_ui(status, &body)
+        }
+        .await;
+        ("get-root".into(), r)
+    }
+
+    async fn check_psa(&self) -> SubCheck {
+        let api: Api<Pod> = self.pods(rbac::NAMESPACE);
+        let probe: Pod = match serde_json::from_value(checks::privileged_probe_pod(rbac::NAMESPACE))
+        {
+            Ok(p) => p,
+            Err(e) => return ("privileged-pod".into(), Err(e.to_string())),
+        };
+        let pp = PostParams {
+            dry_run: true,
+            ..PostParams::default()
+        };
+        let r = match api.create(&pp, &probe).await {
+            Ok(_) => checks::judge_psa_rejection(Some(201), ""),
+            Err(kube::Error::Api(s)) => checks::judge_psa_rejection(Some(s.code), &s.message),
+            Err(e) => checks::judge_psa_rejection(None, &crate::error::kube_message(&e)),
+        };
+        ("privileged-pod-rejected".into(), r)
+    }
+
+    async fn check_token_rotation(&self) -> Vec<SubCheck> {
+        let mut out = Vec::new();
+        let r: Result<(), String> = async {
+            let before = self.headlamp_pod().await?;
+            let old = self.wait_token(None).await?;
+            let secrets: Api<Secret> = Api::namespaced(self.client.clone(), rbac::NAMESPACE);
+            let current = secrets
+                .get(rbac::LOGIN_TOKEN_SECRET)
+                .await
+                .map_err(|e| kube_err("reading the login token Secret", e))?;
+            secrets
+                .delete(rbac::LOGIN_TOKEN_SECRET, &DeleteParams::default())
+                .await
+                .map_err(|e| kube_err("deleting the login token Secret", e))?;
+            poll(Duration::from_secs(60), "old token Secret gone", || async {
+                Ok(match secrets.get_opt(rbac::LOGIN_TOKEN_SECRET).await {
+                    Ok(None) => Ok(()),
+                    Ok(Some(_)) => Err("still there".to_string()),
+                    Err(e) => return Err(kube_err("reading the login token Secret", e)),
+                })
+            })
+            .await?;
+            let mut fresh = Secret {
+                metadata: kube::api::ObjectMeta {
+                    name: current.metadata.name.clone(),
+                    namespace: current.metadata.namespace.clone(),
+                    annotations: current.metadata.annotations.clone().map(|mut a| {
+                        a.retain(|k, _| k == "kubernetes.io/service-account.name");
+                        a
+                    }),
+                    labels: current.metadata.labels.clone(),
+                    ..Default::default()
+                },
+                type_: current.type_.clone(),
+                ..Default::default()
+            };
+            fresh.data = None;
+            secrets
+                .create(&PostParams::default(), &fresh)
+                .await
+                .map_err(|e| kube_err("recreating the login token Secret", e))?;
+            let new = self.wait_token(Some(&old)).await?;
+            let client = rbac::http_client(Some(&self.ca_pem)).map_err(|e| e.to_string())?;
+            let probe_check = rbac::check("list-pods").ok_or("no list-pods check in the matrix")?;
+            let pod = before.name_any();
+            for route in self.routes() {
+                let old_v = rbac::send(
+                    &client,
+                    &rbac::build_request(probe_check, &route, &old, &pod)
+                        .map_err(|e| e.to_string())?,
+                    &old,
+                )
+                .await;
+                let new_v = rbac::send(
+                    &client,
+                    &rbac::build_request(probe_check, &route, &new, &pod)
+                        .map_err(|e| e.to_string())?,
+                    &new,
+                )
+                .await;
+                for o in [
+                    rbac::judge_old_token(&route, &old_v),
+                    rbac::judge_new_token(&route, &new_v),
+                ] {
+                    out.push((
+                        o.name.clone(),
+                        if o.passed {
+                            Ok(())
+                        } else {
+                            Err(o.message.clone())
+                        },
+                    ));
+                }
+            }
+            let after = self.headlamp_pod().await?;
+            let o = rbac::judge_pod_unchanged(&before, &after);
+            out.push((
+                o.name.clone(),
+                if o.passed {
+                    Ok(())
+                } else {
+                    Err(o.message.clone())
+                },
+            ));
+            Ok(())
+        }
+        .await;
+        if let Err(e) = r {
+            out.push(("rotation".into(), Err(e)));
+        }
+        out
+    }
+
+    async fn current_logs(&self, ns: &str, pod: &str, container: &str, previous: bool) -> String {
+        let lp = LogParams {
+            container: Some(container.to_string()),
+            previous,
+            tail_lines: Some(200),
+            ..LogParams::default()
+        };
+        self.pods(ns).logs(pod, &lp).await.unwrap_or_default()
+    }
+}
+
+impl Env for LiveEnv {
+    async fn commit(&mut self, c: &Commit) -> Result<String, String> {
+        let branches = self.repo.branch_shas().await.map_err(|e| e.to_string())?;
+        if c.branch != "main" {
+            if !branches.contains_key(&c.branch) {
+                self.repo
+                    .create_branch(&c.branch)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            self.repo
+                .switch(&c.branch)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let result = async {
+            edit::apply_all(self.repo.path(), &c.edits).map_err(|e| e.to_string())?;
+            self.repo
+                .commit_all(&c.message)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        .await;
+        if c.branch != "main" {
+            self.repo.switch("main").await.map_err(|e| e.to_string())?;
+        }
+        result
+    }
+
+    async fn merge(&mut self, m: &Merge) -> Result<String, String> {
+        self.repo.switch(&m.into).await.map_err(|e| e.to_string())?;
+        let r = self
+            .repo
+            .merge(&m.from, &format!("Merge {} into {}", m.from, m.into))
+            .await
+            .map_err(|e| e.to_string());
+        self.repo.switch("main").await.map_err(|e| e.to_string())?;
+        r
+    }
+
+    async fn reconcile(&mut self, r: &Reconcile) -> Result<(), String> {
+        let kind = step_kind(r.kind);
+        let api = kind.api(self.client.clone(), &r.namespace);
+        let ar = kind.api_resource();
+        let req = reconcile::request_reconcile(&api, &ar, &r.name, r.force)
+            .await
+            .map_err(|e| e.to_string())?;
+        // Sources and Kustomizations answer in seconds; a HelmRelease's action may run for its whole timeout:
+        // its outcome is what the following wait step is about.
+        if kind != FluxKind::HelmRelease {
+            reconcile::wait_reconciled(&api, &ar, &r.name, &req, Duration::from_secs(120))
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    async fn wait(&mut self, w: &Wait) -> Result<String, String> {
+        let within = w.within;
+        match &w.condition {
+            Condition::HelmReleaseReady { name, namespace } => {
+                self.wait_helmrelease(namespace, name, within, "Ready", |v| {
+                    conditions::helmrelease_progress(v) == HelmReleaseState::Ready
+                })
+                .await
+            }
+            Condition::HelmReleaseProgressing {
+                name,
+                namespace,
+                message,
+            } => {
+                self.wait_helmrelease(
+                    namespace,
+                    name,
+                    within,
+                    &format!("progressing \"{message}\""),
+                    |v| {
+                        conditions::is_ready(v).is_none()
+                            && conditions::ready_message(v)
+                                .is_some_and(|m| m.contains(message.as_str()))
+                    },
+                )
+                .await
+            }
+            Condition::HelmReleaseQueued { name, namespace } => {
+                self.wait_helmrelease(namespace, name, within, "with a newer spec queued", |v| {
+                    let generation = v["metadata"]["generation"].as_i64().unwrap_or(0);
+                    let observed = v["status"]["observedGeneration"].as_i64().unwrap_or(0);
+                    generation > observed
+                })
+                .await
+            }
+            Condition::HelmReleaseAbsent { name, namespace } => {
+                poll(
+                    within,
+                    &format!("HelmRelease {namespace}/{name} and its Deployment gone"),
+                    || async {
+                        let hr = self.helmrelease(namespace, name).await?;
+                        let deploy: Api<Deployment> =
+                            Api::namespaced(self.client.clone(), namespace);
+                        let d = deploy
+                            .get_opt(name)
+                            .await
+                            .map_err(|e| kube_err("reading the Deployment", e))?;
+                        Ok(match (hr, d) {
+                            (None, None) => Ok("gone".to_string()),
+                            (hr, d) => Err(format!(
+                                "HelmRelease present: {}, Deployment present: {}",
+                                hr.is_some(),
+                                d.is_some()
+                            )),
+                        })
+                    },
+                )
+                .await
+            }
+            Condition::DeploymentAvailable { name, namespace } => {
+                let api: Api<Deployment> = Api::namespaced(self.client.clone(), namespace);
+                crate::flux::wait::wait_for(
+                    &api,
+                    name,
+                    conditions::is_deployment_available(),
+                    within,
+                    "Available",
+                )
+                .await
+                .map(|_| "Available".to_string())
+                .map_err(|e| e.to_string())
+            }
+            Condition::DeploymentMount {
+                name,
+                namespace,
+                mount_path,
+                present,
+            } => {
+                let api: Api<Deployment> = Api::namespaced(self.client.clone(), namespace);
+                poll(
+                    within,
+                    &format!(
+                        "Deployment {namespace}/{name} mount at {mount_path} present={present}"
+                    ),
+                    || async {
+                        let d = api
+                            .get_opt(name)
+                            .await
+                            .map_err(|e| kube_err("reading the Deployment", e))?;
+                        Ok(match d {
+                            Some(d) if checks::deployment_mounts(&d, mount_path) == *present => {
+                                Ok("as expected".to_string())
+                            }
+                            Some(_) => Err(format!("mount present={}", !present)),
+                            None => Err("Deployment not found".into()),
+                        })
+                    },
+                )
+                .await
+            }
+            Condition::PodCrashLoop {
+                namespace,
+                selector,
+                log,
+            } => {
+                poll(
+                    within,
+                    &format!("a pod {selector} crashlooping with \"{log}\""),
+                    || async {
+                        let pods = self.list_pods(namespace, selector).await?;
+                        for (pod, container) in checks::crashlooping(&pods) {
+                            for previous in [true, false] {
+                                let text = self
+                                    .current_logs(namespace, &pod, &container, previous)
+                                    .await;
+                                if text.contains(log.as_str()) {
+                                    return Ok(Ok(format!("{pod}/{container}: {log}")));
+                                }
+                            }
+                        }
+                        Ok(Err(checks::describe_pods(&pods)))
+                    },
+                )
+                .await
+            }
+            Condition::SourceAtHead { name, branch } => {
+                let heads = self.repo.branch_shas().await.map_err(|e| e.to_string())?;
+                let head = heads
+                    .get(branch)
+                    .cloned()
+                    .ok_or_else(|| format!("branch {branch} does not exist in the served repo"))?;
+                let api = FluxKind::GitRepository.api(self.client.clone(), "flux-system");
+                poll(
+                    within,
+                    &format!(
+                        "GitRepository flux-system/{name} at {branch}@{}",
+                        &head[..head.len().min(8)]
+                    ),
+                    || async {
+                        let o = api
+                            .get_opt(name)
+                            .await
+                            .map_err(|e| kube_err("reading the GitRepository", e))?;
+                        let v = o
+                            .map(|o| serde_json::to_value(o).unwrap_or_default())
+                            .unwrap_or_default();
+                        Ok(match conditions::artifact_revision(&v) {
+                            Some(r) if r.sha == head => Ok(format!("at {}", r.short())),
+                            Some(r) => Err(format!("at {}", r.short())),
+                            None => Err("no artifact yet".to_string()),
+                        })
+                    },
+                )
+                .await
+            }
+        }
+    }
+
+    async fn doctor(&mut self, step: &DoctorStep) -> Result<Vec<Finding>, String> {
+        let view = crate::view::live::LiveView::new(self.client.clone(), "e2e");
+        let render = match (Helm::locate(), ChartStore::from_env()) {
+            (Ok(helm), store) => crate::doctor::Render::Tools { helm, store },
+            (Err(e), _) => crate::doctor::Render::Unavailable(e.to_string()),
+        };
+        let opts = crate::doctor::DoctorOptions {
+            namespace: rbac::NAMESPACE.to_string(),
+            gitops: Some(self.repo.path().to_path_buf()),
+            stuck_after: step
+                .stuck_after
+                .unwrap_or(crate::doctor::DEFAULT_STUCK_AFTER),
+            render,
+        };
+        let report = crate::doctor::run(&view as &dyn ClusterView, &opts)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(report.findings())
+    }
+
+    async fn unstick(&mut self, step: &UnstickStep) -> Result<Duration, String> {
+        let started = Instant::now();
+        let mut opts = crate::unstick::UnstickOptions::new(&step.helmrelease, &step.namespace);
+        opts.timeout = step.within;
+        let mut log = |s: &crate::unstick::Step| tracing::info!(step = ?s, "unstick");
+        let report = crate::unstick::unstick(&self.client, &opts, &mut log).await;
+        if report.succeeded() {
+            Ok(started.elapsed())
+        } else {
+            Err(report.failure_message())
+        }
+    }
+
+    async fn check(&mut self, check: Check) -> Vec<SubCheck> {
+        match check {
+            Check::NoRestarts => {
+                let r = match self.list_pods(rbac::NAMESPACE, HEADLAMP_SELECTOR).await {
+                    Ok(pods) => checks::judge_no_restarts(&pods),
+                    Err(e) => Err(e),
+                };
+                vec![("headlamp-pods".into(), r)]
+            }
+            Check::Posture => match self.headlamp_pod().await {
+                Ok(p) => checks::judge_posture(&p),
+                Err(e) => vec![("headlamp-pod".into(), Err(e))],
+            },
+            Check::PsaRejectsPrivileged => vec![self.check_psa().await],
+            Check::RbacMatrix => self.check_rbac().await,
+            Check::Ui => vec![self.check_ui().await],
+            Check::TokenRotation => self.check_token_rotation().await,
+        }
+    }
+
+    async fn collect_artifacts(&mut self, scenario: &str) -> Result<PathBuf, String> {
+        let dir = self.run_dir.join(scenario);
+        let view = crate::view::live::LiveView::new(self.client.clone(), "e2e");
+        let scope = crate::view::snapshot::SnapshotScope::for_app(rbac::NAMESPACE);
+        crate::view::snapshot::write_snapshot(&view as &dyn ClusterView, &scope, &dir)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (out, err) = self
+            .k3s
+            .container()
+            .logs()
+            .await
+            .map_err(|e| e.to_string())?;
+        let logs = redact::redact(&format!(
+            "{}{}",
+            String::from_utf8_lossy(&out),
+            String::from_utf8_lossy(&err)
+        ));
+        let path = dir.join("k3s.log");
+        crate::cluster::write_private_file(&path, logs.as_bytes()).map_err(|e| e.to_string())?;
+        Ok(dir)
+    }
+
+    async fn reset(&mut self, scenario: &str) -> Result<(), String> {
+        // A new commit whose tree is the baseline's: history stays linear for Flux, branches are dropped.
+        let r = async {
+            self.repo.switch("main").await.map_err(|e| e.to_string())?;
+            self.repo
+                .git(&["checkout", &self.baseline, "--", "."])
+                .await
+                .map_err(|e| e.to_string())?;
+            let status = self
+                .repo
+                .git(&["status", "--porcelain"])
+                .await
+                .map_err(|e| e.to_string())?;
+            if !status.trim().is_empty() {
+                self.repo
+                    .commit_all(&format!("Reset to the baseline after {scenario}"))
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            for b in self
+                .repo
+                .branch_shas()
+                .await
+                .map_err(|e| e.to_string())?
+                .keys()
+            {
+                if b != "main" {
+                    self.repo
+                        .git(&["branch", "-D", b])
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+            Ok::<(), String>(())
+        }
+        .await;
+        r?;
+        self.reconcile(&Reconcile {
+            kind: StepKind::GitRepository,
+            name: "flux-system".into(),
+            namespace: "flux-system".into(),
+            force: false,
+        })
+        .await?;
+        let within = Duration::from_secs(15 * 60);
+        self.wait_helmrelease(rbac::NAMESPACE, "headlamp", within, "Ready", |v| {
+            conditions::helmrelease_progress(v) == HelmReleaseState::Ready
+        })
+        .await?;
+        let api: Api<Deployment> = Api::namespaced(self.client.clone(), rbac::NAMESPACE);
+        crate::flux::wait::wait_for(
+            &api,
+            "headlamp",
+            conditions::is_deployment_available(),
+            Duration::from_secs(300),
+            "Available",
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn poll_returns_the_value_or_times_out_with_the_last_state() {
+        let mut n = 0;
+        let v = poll(Duration::from_secs(30), "thing", || {
+            n += 1;
+            let n = n;
+            async move {
+                Ok(if n >= 3 {
+                    Ok(n)
+                } else {
+                    Err(format!("round {n}"))
+                })
+            }
+        })
+        .await;
+        assert_eq!(v, Ok(3));
+        let e = poll(
+            Duration::from_secs(10),
+            "HelmRelease headlamp/headlamp Ready",
+            || async { Ok::<Result<(), String>, String>(Err("Ready=Unknown Progressing".into())) },
+        )
+        .await
+        .unwrap_err();
+        assert!(e.starts_with("HelmRelease headlamp/headlamp Ready: not within 10s: last seen Ready=Unknown Progressing"), "{e}");
+        let fatal = poll(Duration::from_secs(10), "x", || async {
+            Err::<Result<(), String>, String>("403 Forbidden".into())
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(fatal, "403 Forbidden");
+    }
+}

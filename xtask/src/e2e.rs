@@ -1,0 +1,125 @@
+//! `cargo xtask e2e`: the main job. Ephemeral k3s + Flux + the fixtures served as a git repo; the scenarios.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use headlamp_e2e::cluster;
+use headlamp_e2e::e2e::{self, Options};
+use headlamp_e2e::report::Progress;
+use headlamp_e2e::scenario::{self, Shard};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// List the scenarios (stable ids) with a one-line description, and exit
+    #[arg(long)]
+    list: bool,
+    /// Run only this scenario (repeatable); see --list
+    #[arg(long = "scenario", value_name = "NAME")]
+    scenarios: Vec<String>,
+    /// Run the I-th of N shares of the selected scenarios (1-based), e.g. 1/2, for CI matrices
+    #[arg(long, value_name = "I/N")]
+    shard: Option<Shard>,
+    /// Keep the cluster after the run and print how to use it
+    #[arg(long)]
+    keep: bool,
+    /// Stop at the first failed scenario and keep the cluster as it failed
+    #[arg(long)]
+    fail_fast: bool,
+    /// k3s image (rancher/k3s:<tag>)
+    #[arg(long, value_name = "IMAGE", default_value_t = format!("{}:{}", cluster::K3S_IMAGE, cluster::K3S_DEFAULT_TAG))]
+    k3s_image: String,
+    /// Flux components file (gotk-components.yaml, or ../shared/flux/flux-v2.9.4-components.yaml) [default: the
+    /// v2.9.4 release's install.yaml, downloaded once, sha256-checked, cached]
+    #[arg(long, value_name = "FILE")]
+    flux_components: Option<PathBuf>,
+    /// GitOps directory to serve to Flux [default: fixtures/gitops]
+    #[arg(long, value_name = "DIR")]
+    gitops: Option<PathBuf>,
+    /// Scenario files [default: scenarios/]
+    #[arg(long, value_name = "DIR")]
+    scenarios_dir: Option<PathBuf>,
+}
+
+pub async fn run(args: Args) -> u8 {
+    let dir = args
+        .scenarios_dir
+        .clone()
+        .unwrap_or_else(|| crate::project_root().join("scenarios"));
+    let all = match scenario::load_dir(&dir) {
+        Ok(all) => all,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    if args.list {
+        let width = all.iter().map(|s| s.name.len()).max().unwrap_or(0);
+        for s in &all {
+            println!("{:width$}  {}", s.name, s.description);
+        }
+        return 0;
+    }
+    let selected = match scenario::select(&all, &args.scenarios, args.shard) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    if let Some(f) = &args.flux_components
+        && !f.is_file()
+    {
+        eprintln!("error: --flux-components {}: no such file", f.display());
+        return 2;
+    }
+    let gitops = crate::gitops_dir(args.gitops);
+    if !gitops.is_dir() {
+        eprintln!(
+            "error: GitOps directory {} does not exist (pass --gitops DIR)",
+            gitops.display()
+        );
+        return 2;
+    }
+    if let Err(reason) = cluster::docker_reachable(Duration::from_secs(8)).await {
+        eprintln!("error: {}", cluster::docker_unreachable_message(&reason));
+        return 2;
+    }
+    let names: Vec<&str> = selected.iter().map(|s| s.name.as_str()).collect();
+    eprintln!(
+        "e2e: {} scenario(s){}: {}",
+        names.len(),
+        args.shard
+            .map(|s| format!(" (shard {}/{})", s.index, s.count))
+            .unwrap_or_default(),
+        names.join(", ")
+    );
+    let progress = Progress::with_stderr();
+    let opts = Options {
+        gitops,
+        scenarios: selected,
+        keep: args.keep,
+        fail_fast: args.fail_fast,
+        k3s_image: Some(args.k3s_image),
+        flux_components: args.flux_components,
+        out_root: crate::project_root().join("target/e2e"),
+    };
+    let outcome = match e2e::run(opts, &progress).await {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: e2e setup failed: {e}");
+            return 2;
+        }
+    };
+    print!("{}", outcome.report.to_table(crate::use_color()));
+    println!("JUnit: {}", outcome.junit.display());
+    if let Some(k) = &outcome.kept {
+        println!(
+            "cluster kept: export KUBECONFIG={}\n  (remove it with: docker rm -f {}; the git server stopped with this process, Flux keeps its last revision)",
+            k.kubeconfig.display(),
+            k.container
+        );
+    }
+    let c = outcome.report.counts();
+    println!("e2e: {c}");
+    if outcome.report.is_success() { 0 } else { 1 }
+}
