@@ -81,8 +81,9 @@ fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("HEADLAMP_E2E_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
-        // kube-client logs each failed request at ERROR; the commands report those errors themselves
-        .unwrap_or_else(|_| EnvFilter::new("warn,kube_client=off"));
+        // kube-client logs each failed request at ERROR, and progress lines go to stderr already: the commands
+        // report those themselves
+        .unwrap_or_else(|_| EnvFilter::new("warn,kube_client=off,headlamp_e2e::report::progress=off"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
