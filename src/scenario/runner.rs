@@ -457,6 +457,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn every_step_kind_reaches_the_environment_in_order() {
+        let mut env = Fake {
+            findings: vec!["flux-source-revision"],
+            unstick_took: Duration::from_secs(60),
+            ..Fake::default()
+        };
+        let body = "  - commit: {message: fix, branch: feat/headlamp, edits: [{file: a.yaml, remove: x}]}\n  - reconcile: {kind: GitRepository, name: flux-system}\n  - wait: {for: sourceAtHead, branch: main, within: 2m}\n  - doctor: {expect: [flux-source-revision]}\n  - merge: {from: feat/headlamp}\n  - unstick: {within: 4m}\n  - check: ui\n";
+        let r = run_scenario(&mut env, &scenario("s", body)).await;
+        assert!(!r.failed(), "{:#?}", r.assertions);
+        assert_eq!(
+            env.calls,
+            [
+                "commit feat/headlamp",
+                "reconcile flux-system",
+                "wait",
+                "doctor",
+                "merge feat/headlamp",
+                "unstick",
+                "check ui"
+            ]
+        );
+    }
+
+    #[tokio::test]
     async fn unstick_must_beat_its_deadline() {
         let mut env = Fake {
             unstick_took: Duration::from_secs(400),
