@@ -83,7 +83,9 @@ fn init_tracing() {
         .or_else(|_| EnvFilter::try_from_default_env())
         // kube-client logs each failed request at ERROR, and progress lines go to stderr already: the commands
         // report those themselves
-        .unwrap_or_else(|_| EnvFilter::new("warn,kube_client=off,headlamp_e2e::report::progress=off"));
+        .unwrap_or_else(|_| {
+            EnvFilter::new("warn,kube_client=off,headlamp_e2e::report::progress=off")
+        });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
