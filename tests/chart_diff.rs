@@ -1,34 +1,9 @@
 //! chart-diff with the real charts: the fixtures committed at chart 0.41.0, the working tree bumped (what a Renovate
 //! PR does). Skips without helm/charts; fails with HEADLAMP_E2E_REQUIRE_TOOLS=1.
 
-use std::path::Path;
-use std::process::Command;
-
 use headlamp_e2e::chart_diff::{self, Change};
-use headlamp_e2e::testing::{copy_tree, project_root, render_tools};
+use headlamp_e2e::testing::{copy_tree, git, project_root, render_tools};
 use rstest::rstest;
-
-fn git(dir: &Path, args: &[&str]) {
-    let o = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.net",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
 
 /// A git repo holding the fixtures under `gitops/` at chart 0.41.0 on main, with the working tree bumped to `to`.
 fn bumped_repo(to: &str) -> tempfile::TempDir {

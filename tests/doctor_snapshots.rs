@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use headlamp_e2e::doctor::{self, DoctorOptions, DoctorReport, Render};
-use headlamp_e2e::testing::{copy_tree, project_root, render_tools};
+use headlamp_e2e::testing::{copy_tree, git, project_root, render_tools};
 use headlamp_e2e::view::SnapshotView;
 use rstest::rstest;
 
@@ -217,31 +217,6 @@ async fn wrong_namespace_cannot_run() {
 }
 
 // --- feature-branch: a real git repository in a temp dir ---
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.net",
-            "-c",
-            "commit.gpgsign=false",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 /// fixtures/gitops committed on main; the fix (a values change) committed on feat/headlamp.
 fn gitops_repo() -> (tempfile::TempDir, String) {

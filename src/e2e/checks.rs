@@ -242,7 +242,7 @@ mod tests {
     const GOOD: &str = r#"
 apiVersion: v1
 kind: Pod
-metadata: {name: headlamp-7d9c, namespace: headlamp, uid: 1111}
+metadata: {name: headlamp-7d9c, namespace: headlamp, uid: "1111"}
 spec:
   securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
   containers:

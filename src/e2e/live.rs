@@ -58,7 +58,8 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Result<T, String>, String>>,
 {
-    let started = Instant::now();
+    // tokio's clock: pausable in tests
+    let started = tokio::time::Instant::now();
     loop {
         let last = match probe().await? {
             Ok(v) => return Ok(v),

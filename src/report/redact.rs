@@ -73,6 +73,13 @@ static AUTHORIZATION: LazyLock<Regex> = LazyLock::new(|| {
 /// A bearer token outside an Authorization header (long enough not to be an English word).
 static BEARER: LazyLock<Regex> =
     LazyLock::new(|| compile(r"\b(?P<head>Bearer\s+)[A-Za-z0-9\-._~+/]{16,}=*"));
+/// An inline `key=value` / `key: value` credential in free text (flags, log lines): `-oidc-client-secret=x`,
+/// `password: "x"`, `token=x&…`.
+static INLINE_PAIR: LazyLock<Regex> = LazyLock::new(|| {
+    compile(
+        r#"(?i)\b(?P<head>(?:(?:access|refresh|id|auth)[_-]?)?token|password|passwd|client[_-]?secret|secret[_-]?key|api[_-]?key)(?P<sep>["']?[ \t]*[:=][ \t]*["']?)(?P<value>[^\s"',;&<]+)"#,
+    )
+});
 /// A JWT: three base64url segments, the first (the JSON header) starting `eyJ`; the signature may be empty.
 static JWT: LazyLock<Regex> =
     LazyLock::new(|| compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"));
@@ -97,6 +104,13 @@ pub fn redact(text: &str) -> String {
     });
     let text = BEARER.replace_all(&text, |c: &Captures| format!("{}{REDACTED}", &c["head"]));
     let text = JWT.replace_all(&text, "<redacted JWT>");
+    let text = INLINE_PAIR.replace_all(&text, |c: &Captures| {
+        if c["value"].starts_with("<redacted") {
+            c[0].to_string()
+        } else {
+            format!("{}{}{REDACTED}", &c["head"], &c["sep"])
+        }
+    });
     text.into_owned()
 }
 

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use headlamp_e2e::testing::{charts_dir, copy_tree, helm, project_root, render_tools};
+use headlamp_e2e::testing::{charts_dir, copy_tree, git, helm, project_root, render_tools};
 use rstest::rstest;
 
 fn xtask(args: &[&str]) -> Output {
@@ -144,25 +144,6 @@ fn doctor_json_with_the_chart_rendered() {
     // a warning alone does not fail, unless --strict: the healthy snapshot has none
     let o = xtask(&["doctor", "--snapshot", &snapshot("healthy"), "--strict"]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.net",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
-    text(&out.stdout).trim().to_string()
 }
 
 #[test]
