@@ -40,9 +40,9 @@ use tokio::time::Instant;
 
 use crate::view::{self, DEPLOYMENT, HELMRELEASE};
 
+pub use crate::flux::reconcile::FORCE_AT_ANNOTATION as FORCE_AT;
 /// Annotation of `flux reconcile --force`.
-pub const REQUESTED_AT: &str = "reconcile.fluxcd.io/requestedAt";
-pub const FORCE_AT: &str = "reconcile.fluxcd.io/forceAt";
+pub use crate::flux::reconcile::REQUESTED_AT_ANNOTATION as REQUESTED_AT;
 /// Annotation of `kubectl rollout restart`.
 pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
 
@@ -165,7 +165,7 @@ fn dynamic_api(client: &Client, kind: &view::ResourceKind, ns: Option<&str>) -> 
 
 /// `spec.suspend` (merge patch), as `flux suspend`/`flux resume`.
 pub async fn set_suspend(api: &Api<DynamicObject>, name: &str, suspend: bool) -> kube::Result<()> {
-    let patch = json!({"spec": {"suspend": suspend}});
+    let patch = crate::flux::reconcile::suspend_patch(suspend);
     api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .map(|_| ())
@@ -178,12 +178,7 @@ pub async fn request_reconcile(
     at: &str,
     force: bool,
 ) -> kube::Result<()> {
-    let mut annotations = serde_json::Map::new();
-    annotations.insert(REQUESTED_AT.into(), Value::String(at.to_string()));
-    if force {
-        annotations.insert(FORCE_AT.into(), Value::String(at.to_string()));
-    }
-    let patch = json!({"metadata": {"annotations": annotations}});
+    let patch = crate::flux::reconcile::reconcile_patch(at, force);
     api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .map(|_| ())

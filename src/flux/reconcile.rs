@@ -53,6 +53,21 @@ fn label(api: &Api<DynamicObject>, kind: &ApiResource, name: &str) -> String {
     }
 }
 
+/// The merge patch of `flux reconcile [--force]`: `requestedAt` (and `forceAt`) set to the same `token`.
+pub fn reconcile_patch(token: &str, force: bool) -> serde_json::Value {
+    let mut annotations = serde_json::Map::new();
+    annotations.insert(REQUESTED_AT_ANNOTATION.into(), token.into());
+    if force {
+        annotations.insert(FORCE_AT_ANNOTATION.into(), token.into());
+    }
+    json!({"metadata": {"annotations": annotations}})
+}
+
+/// The merge patch of `flux suspend` / `flux resume`.
+pub fn suspend_patch(suspend: bool) -> serde_json::Value {
+    json!({"spec": {"suspend": suspend}})
+}
+
 /// Write a reconcile request with a fresh timestamp (refusing a suspended object, as the CLI does).
 pub async fn request_reconcile(
     api: &Api<DynamicObject>,
@@ -81,12 +96,7 @@ pub async fn request_reconcile_at(
             "{object} is suspended: resume it before requesting a reconcile"
         )));
     }
-    let mut annotations = serde_json::Map::new();
-    annotations.insert(REQUESTED_AT_ANNOTATION.into(), token.into());
-    if force {
-        annotations.insert(FORCE_AT_ANNOTATION.into(), token.into());
-    }
-    let patch = json!({"metadata": {"annotations": annotations}});
+    let patch = reconcile_patch(token, force);
     api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .map_err(|e| Error::kube(format!("requesting a reconcile of {object}"), e))?;
@@ -156,7 +166,7 @@ async fn set_suspend(
     name: &str,
     suspend: bool,
 ) -> Result<DynamicObject> {
-    let patch = json!({"spec": {"suspend": suspend}});
+    let patch = suspend_patch(suspend);
     let verb = if suspend { "suspending" } else { "resuming" };
     api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
