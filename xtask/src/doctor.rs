@@ -1,5 +1,5 @@
 //! `cargo xtask doctor`: read-only diagnosis of a live cluster (`--kubeconfig`/`--context`) or of a snapshot
-//! (`--snapshot DIR`). Exit 0 healthy (no error; warnings too with `--strict`), 1 findings, 2 could not run.
+//! (`--snapshot DIR`). Exit 0 healthy (no finding), 1 findings (errors or warnings), 2 could not run.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -32,9 +32,6 @@ pub struct Args {
     /// Do not render the chart (skips the lint rules on the live HelmRelease)
     #[arg(long)]
     no_render: bool,
-    /// Warnings fail too (exit 1)
-    #[arg(long)]
-    strict: bool,
     /// Output format; json prints exactly one JSON object on stdout
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -80,5 +77,5 @@ pub async fn run(args: Args) -> u8 {
         Format::Json => println!("{}", report.to_json()),
         Format::Text => print!("{}", report.to_text(crate::use_color())),
     }
-    report.exit_code(args.strict)
+    report.exit_code()
 }
