@@ -678,8 +678,9 @@ impl Env for LiveEnv {
         // A new commit whose tree is the baseline's: history stays linear for Flux, branches are dropped.
         let r = async {
             self.repo.switch("main").await.map_err(|e| e.to_string())?;
+            // index and work tree exactly as the baseline (files a scenario added are removed too)
             self.repo
-                .git(&["checkout", &self.baseline, "--", "."])
+                .git(&["read-tree", "-u", "--reset", &self.baseline])
                 .await
                 .map_err(|e| e.to_string())?;
             let status = self
