@@ -383,44 +383,69 @@ impl LiveEnv {
     }
 }
 
-impl Env for LiveEnv {
-    async fn commit(&mut self, c: &Commit) -> Result<String, String> {
-        let branches = self.repo.branch_shas().await.map_err(|e| e.to_string())?;
-        if c.branch != "main" {
-            if !branches.contains_key(&c.branch) {
-                self.repo
-                    .create_branch(&c.branch)
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
-            self.repo
-                .switch(&c.branch)
+/// Commit a scenario's edits to the served repo, on its branch (created from main when new); the work tree is left
+/// on main. Returns the new commit.
+pub async fn commit_to(repo: &GitRepo, c: &Commit) -> Result<String, String> {
+    let branches = repo.branch_shas().await.map_err(|e| e.to_string())?;
+    if c.branch != "main" {
+        if !branches.contains_key(&c.branch) {
+            repo.create_branch(&c.branch)
                 .await
                 .map_err(|e| e.to_string())?;
         }
-        let result = async {
-            edit::apply_all(self.repo.path(), &c.edits).map_err(|e| e.to_string())?;
-            self.repo
-                .commit_all(&c.message)
-                .await
-                .map_err(|e| e.to_string())
+        repo.switch(&c.branch).await.map_err(|e| e.to_string())?;
+    }
+    let result = async {
+        edit::apply_all(repo.path(), &c.edits).map_err(|e| e.to_string())?;
+        repo.commit_all(&c.message).await.map_err(|e| e.to_string())
+    }
+    .await;
+    if c.branch != "main" {
+        repo.switch("main").await.map_err(|e| e.to_string())?;
+    }
+    result
+}
+
+/// Merge `m.from` into `m.into`; the work tree is left on main. Returns the new head of `into`.
+pub async fn merge_in(repo: &GitRepo, m: &Merge) -> Result<String, String> {
+    repo.switch(&m.into).await.map_err(|e| e.to_string())?;
+    let r = repo
+        .merge(&m.from, &format!("Merge {} into {}", m.from, m.into))
+        .await
+        .map_err(|e| e.to_string());
+    repo.switch("main").await.map_err(|e| e.to_string())?;
+    r
+}
+
+/// Back to the baseline: a new commit on main whose tree is exactly the baseline's (history stays linear for Flux),
+/// and every other branch dropped.
+pub async fn reset_repo(repo: &GitRepo, baseline: &str, scenario: &str) -> Result<(), String> {
+    let err = |e: crate::gitserver::GitError| e.to_string();
+    repo.switch("main").await.map_err(err)?;
+    repo.git(&["read-tree", "-u", "--reset", baseline])
+        .await
+        .map_err(err)?;
+    let status = repo.git(&["status", "--porcelain"]).await.map_err(err)?;
+    if !status.trim().is_empty() {
+        repo.commit_all(&format!("Reset to the baseline after {scenario}"))
+            .await
+            .map_err(err)?;
+    }
+    for b in repo.branch_shas().await.map_err(err)?.keys() {
+        if b != "main" {
+            repo.git(&["branch", "-D", b]).await.map_err(err)?;
         }
-        .await;
-        if c.branch != "main" {
-            self.repo.switch("main").await.map_err(|e| e.to_string())?;
-        }
-        result
+    }
+    Ok(())
+}
+
+impl Env for LiveEnv {
+    async fn commit(&mut self, c: &Commit) -> Result<String, String> {
+        commit_to(&self.repo, c).await
     }
 
     async fn merge(&mut self, m: &Merge) -> Result<String, String> {
-        self.repo.switch(&m.into).await.map_err(|e| e.to_string())?;
-        let r = self
-            .repo
-            .merge(&m.from, &format!("Merge {} into {}", m.from, m.into))
-            .await
-            .map_err(|e| e.to_string());
-        self.repo.switch("main").await.map_err(|e| e.to_string())?;
-        r
+        merge_in(&self.repo, m).await
     }
 
     async fn reconcile(&mut self, r: &Reconcile) -> Result<(), String> {
@@ -675,43 +700,7 @@ impl Env for LiveEnv {
     }
 
     async fn reset(&mut self, scenario: &str) -> Result<(), String> {
-        // A new commit whose tree is the baseline's: history stays linear for Flux, branches are dropped.
-        let r = async {
-            self.repo.switch("main").await.map_err(|e| e.to_string())?;
-            // index and work tree exactly as the baseline (files a scenario added are removed too)
-            self.repo
-                .git(&["read-tree", "-u", "--reset", &self.baseline])
-                .await
-                .map_err(|e| e.to_string())?;
-            let status = self
-                .repo
-                .git(&["status", "--porcelain"])
-                .await
-                .map_err(|e| e.to_string())?;
-            if !status.trim().is_empty() {
-                self.repo
-                    .commit_all(&format!("Reset to the baseline after {scenario}"))
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
-            for b in self
-                .repo
-                .branch_shas()
-                .await
-                .map_err(|e| e.to_string())?
-                .keys()
-            {
-                if b != "main" {
-                    self.repo
-                        .git(&["branch", "-D", b])
-                        .await
-                        .map_err(|e| e.to_string())?;
-                }
-            }
-            Ok::<(), String>(())
-        }
-        .await;
-        r?;
+        reset_repo(&self.repo, &self.baseline, scenario).await?;
         self.reconcile(&Reconcile {
             kind: StepKind::GitRepository,
             name: "flux-system".into(),
@@ -741,6 +730,64 @@ impl Env for LiveEnv {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn served_repo_commits_merges_and_resets() {
+        let src = tempfile::tempdir().unwrap();
+        std::fs::write(src.path().join("hr.yaml"), "spec:\n  values:\n    a: 1\n").unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let repo = GitRepo::create_from_dir(src.path(), &root.path().join("fixtures.git"))
+            .await
+            .unwrap();
+        let baseline = repo.head_sha().await.unwrap();
+        let commit = |branch: &str, v: i64| Commit {
+            message: format!("set a={v}"),
+            branch: branch.into(),
+            edits: vec![
+                serde_norway::from_str(&format!(
+                    "file: hr.yaml\nset: {{path: spec.values.a, value: {v}}}\n"
+                ))
+                .unwrap(),
+            ],
+        };
+        // a commit on a new branch leaves main untouched and the work tree on main
+        let feat = commit_to(&repo, &commit("feat/headlamp", 2)).await.unwrap();
+        let heads = repo.branch_shas().await.unwrap();
+        assert_eq!(heads["main"], baseline);
+        assert_eq!(heads["feat/headlamp"], feat);
+        assert_eq!(repo.current_branch().await.unwrap(), "main");
+        // merging brings it to main
+        merge_in(
+            &repo,
+            &Merge {
+                from: "feat/headlamp".into(),
+                into: "main".into(),
+            },
+        )
+        .await
+        .unwrap();
+        let text = std::fs::read_to_string(repo.path().join("hr.yaml")).unwrap();
+        assert!(text.contains("a: 2"), "{text}");
+        // a file a scenario adds is gone after the reset, and so is the branch
+        std::fs::write(repo.path().join("extra.yaml"), "x: 1\n").unwrap();
+        repo.commit_all("add a file").await.unwrap();
+        reset_repo(&repo, &baseline, "t").await.unwrap();
+        assert!(!repo.path().join("extra.yaml").exists());
+        let text = std::fs::read_to_string(repo.path().join("hr.yaml")).unwrap();
+        assert!(text.contains("a: 1"), "{text}");
+        let heads = repo.branch_shas().await.unwrap();
+        assert_eq!(heads.keys().collect::<Vec<_>>(), ["main"]);
+        assert_ne!(
+            heads["main"], baseline,
+            "the reset is a new commit, not a rewind"
+        );
+        assert_eq!(
+            repo.git(&["diff", "--stat", &baseline, "HEAD"])
+                .await
+                .unwrap(),
+            ""
+        );
+    }
 
     #[tokio::test(start_paused = true)]
     async fn poll_returns_the_value_or_times_out_with_the_last_state() {
