@@ -62,34 +62,6 @@ fn a_typo_in_a_fixture_manifest_is_found() {
     assert_eq!(findings[0].file, "apps/base/headlamp/cloudflared.yaml");
 }
 
-/// helm (`$HELM_BIN`, else `helm` on PATH) and the chart archives (`$HEADLAMP_E2E_CHARTS`, else ../shared/charts);
-/// `None` with a printed reason when either is missing, a failure instead with HEADLAMP_E2E_REQUIRE_TOOLS=1.
-fn render_tools() -> Option<(Helm, ChartStore)> {
-    let charts = std::env::var_os("HEADLAMP_E2E_CHARTS")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/charts"));
-    let reason = match Helm::locate() {
-        Ok(helm) if charts.is_dir() => {
-            let store = ChartStore {
-                charts_dir: Some(charts),
-                cache_dir: None,
-                offline: true,
-            };
-            return Some((helm, store));
-        }
-        Ok(_) => format!("no chart archives at {}", charts.display()),
-        Err(e) => e.to_string(),
-    };
-    assert!(!require_tools(), "{reason} (HEADLAMP_E2E_REQUIRE_TOOLS=1)");
-    eprintln!("skipped: {reason}");
-    None
-}
-
-fn require_tools() -> bool {
-    std::env::var("HEADLAMP_E2E_REQUIRE_TOOLS").is_ok_and(|v| v == "1")
-}
-
 /// The fixture tree with the HelmRelease at `version` and its values edited by `edit`, rendered; `None` (with a
 /// printed reason) when the chart archive is missing.
 async fn rendered(
@@ -123,7 +95,7 @@ async fn rendered(
 
 #[tokio::test]
 async fn rendered_chart_output_has_no_unknown_fields() {
-    let Some(tools) = render_tools() else {
+    let Some(tools) = headlamp_e2e::testing::render_tools("headlamp", "0.41.0") else {
         return;
     };
     let mut rendered_versions = 0;
@@ -145,14 +117,14 @@ async fn rendered_chart_output_has_no_unknown_fields() {
         assert!(findings.is_empty(), "chart {version}: {findings:#?}");
     }
     assert!(
-        rendered_versions > 0 || !require_tools(),
+        rendered_versions > 0 || !headlamp_e2e::testing::tools_required(),
         "no chart archive to render (HEADLAMP_E2E_REQUIRE_TOOLS=1)"
     );
 }
 
 #[tokio::test]
 async fn a_miscased_value_passed_through_by_the_chart_is_found() {
-    let Some(tools) = render_tools() else {
+    let Some(tools) = headlamp_e2e::testing::render_tools("headlamp", "0.41.0") else {
         return;
     };
     let Some(input) = rendered(&tools, "0.41.0", |values| {
@@ -175,12 +147,7 @@ async fn a_miscased_value_passed_through_by_the_chart_is_found() {
         f.path,
         "spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem"
     );
-    assert!(
-        f.file
-            .starts_with("apps/base/headlamp/helmrelease.yaml (rendered: "),
-        "{}",
-        f.file
-    );
+    assert_eq!(f.file, "apps/base/headlamp/helmrelease.yaml");
     assert!(
         f.message
             .contains("did you mean \"readOnlyRootFilesystem\""),
