@@ -113,3 +113,14 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
+
+/// Point a child command at the same helm and chart archives the tests use (`HELM_BIN`, `HEADLAMP_E2E_CHARTS`).
+pub fn with_tools(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    if let Some(h) = helm() {
+        cmd.env("HELM_BIN", h.bin);
+    }
+    if let Some(c) = charts_dir() {
+        cmd.env("HEADLAMP_E2E_CHARTS", c);
+    }
+    cmd
+}

@@ -4,18 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use headlamp_e2e::testing::{charts_dir, copy_tree, helm, project_root, render_tools};
+use headlamp_e2e::testing::{charts_dir, copy_tree, project_root, render_tools, with_tools};
 
 fn xtask(args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
     cmd.args(args).env("NO_COLOR", "1");
-    if let Some(h) = helm() {
-        cmd.env("HELM_BIN", h.bin);
-    }
-    if let Some(c) = charts_dir() {
-        cmd.env("HEADLAMP_E2E_CHARTS", c);
-    }
-    cmd.output().expect("xtask runs")
+    with_tools(&mut cmd).output().expect("xtask runs")
 }
 
 fn text(o: &[u8]) -> String {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use headlamp_e2e::testing::{charts_dir, copy_tree, git, helm, project_root, render_tools};
+use headlamp_e2e::testing::{copy_tree, git, project_root, render_tools, with_tools};
 use rstest::rstest;
 
 fn xtask(args: &[&str]) -> Output {
@@ -13,13 +13,7 @@ fn xtask(args: &[&str]) -> Output {
         .env("NO_COLOR", "1")
         .env_remove("KUBECONFIG")
         .stdin(Stdio::null());
-    if let Some(h) = helm() {
-        cmd.env("HELM_BIN", h.bin);
-    }
-    if let Some(c) = charts_dir() {
-        cmd.env("HEADLAMP_E2E_CHARTS", c);
-    }
-    cmd.output().expect("xtask runs")
+    with_tools(&mut cmd).output().expect("xtask runs")
 }
 
 fn text(o: &[u8]) -> String {
