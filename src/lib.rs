@@ -23,6 +23,7 @@ pub mod scenario;
 #[doc(hidden)]
 pub mod testing;
 pub mod unstick;
+pub mod verify;
 pub mod view;
 
 pub use error::{Error, Result};

@@ -123,11 +123,23 @@ impl AccessCheck {
         }
     }
 
-    /// The API path with `{ns}` and `{pod}` filled in.
+    /// The API path with `{ns}` ([`NAMESPACE`]) and `{pod}` filled in.
     pub fn api_path(&self, pod_name: &str) -> String {
+        self.api_path_in(NAMESPACE, pod_name)
+    }
+
+    /// The API path with `{ns}` and `{pod}` filled in, for an app in `namespace`.
+    pub fn api_path_in(&self, namespace: &str, pod_name: &str) -> String {
         self.path
-            .replace("{ns}", NAMESPACE)
+            .replace("{ns}", &path_segment(namespace))
             .replace("{pod}", &path_segment(pod_name))
+    }
+
+    /// Whether the probe may be sent as it is without changing anything: reads, and writes that are server-side
+    /// dry runs (`dryRun=All`). The rest (pods/exec: a connect verb has no dry run) must be asked as a
+    /// SelfSubjectAccessReview instead where nothing may happen.
+    pub fn is_side_effect_free(&self) -> bool {
+        !self.verb.is_write() || self.path.split(['?', '&']).any(|p| p == "dryRun=All")
     }
 }
 
@@ -467,6 +479,17 @@ pub fn build_request(
     token: &str,
     pod_name: &str,
 ) -> Result<ProbeRequest> {
+    build_request_in(check, route, token, NAMESPACE, pod_name)
+}
+
+/// [`build_request`] for an app in `namespace`.
+pub fn build_request_in(
+    check: &AccessCheck,
+    route: &Route,
+    token: &str,
+    namespace: &str,
+    pod_name: &str,
+) -> Result<ProbeRequest> {
     let token = token.trim();
     if token.is_empty() {
         return Err(Error::Other(
@@ -494,7 +517,7 @@ pub fn build_request(
     }
     Ok(ProbeRequest {
         method: check.method(),
-        url: route.url(&check.api_path(pod_name)),
+        url: route.url(&check.api_path_in(namespace, pod_name)),
         headers,
         body: check.body.map(|b| b.as_bytes().to_vec()),
     })
@@ -616,7 +639,7 @@ impl fmt::Display for Verdict {
 }
 
 /// Remove `secret` (when not empty) and anything [`redact`] recognises from `text`.
-fn scrub(text: &str, secret: &str) -> String {
+pub fn scrub(text: &str, secret: &str) -> String {
     let secret = secret.trim();
     if secret.is_empty() {
         redact(text)
@@ -731,12 +754,19 @@ pub fn judge(check: &AccessCheck, route: &Route, actual: Verdict) -> CheckOutcom
 /// [`PROBE_TIMEOUT`]. With `ca_pem` (the API server's self-signed CA, e.g. the kubeconfig's
 /// certificate-authority-data decoded) only that CA is trusted. Installs the rustls crypto provider.
 pub fn http_client(ca_pem: Option<&[u8]>) -> Result<reqwest::Client> {
+    http_client_with(ca_pem, false)
+}
+
+/// [`http_client`], and with `accept_invalid_certs` no certificate check at all (a kubeconfig's
+/// `insecure-skip-tls-verify: true`, honoured as kubectl does).
+pub fn http_client_with(ca_pem: Option<&[u8]>, accept_invalid_certs: bool) -> Result<reqwest::Client> {
     crate::install_crypto_provider();
     let mut builder = reqwest::Client::builder()
         .timeout(PROBE_TIMEOUT)
         .connect_timeout(Duration::from_secs(5))
         .redirect(reqwest::redirect::Policy::none())
-        .no_proxy();
+        .no_proxy()
+        .tls_danger_accept_invalid_certs(accept_invalid_certs);
     if let Some(pem) = ca_pem {
         let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
             Error::Other(format!("the API server CA is not a PEM certificate: {e}"))
@@ -755,7 +785,7 @@ pub fn http_client(ca_pem: Option<&[u8]>) -> Result<reqwest::Client> {
 }
 
 /// An error and its sources on one line: reqwest's own message rarely says why.
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
@@ -800,8 +830,20 @@ pub async fn probe(
     token: &str,
     pod_name: &str,
 ) -> CheckOutcome {
+    probe_in(client, check, route, token, NAMESPACE, pod_name).await
+}
+
+/// [`probe`] for an app in `namespace`.
+pub async fn probe_in(
+    client: &reqwest::Client,
+    check: &AccessCheck,
+    route: &Route,
+    token: &str,
+    namespace: &str,
+    pod_name: &str,
+) -> CheckOutcome {
     let start = Instant::now();
-    let actual = match build_request(check, route, token, pod_name) {
+    let actual = match build_request_in(check, route, token, namespace, pod_name) {
         Ok(request) => send(client, &request, token).await,
         Err(e) => Verdict::NoResponse(scrub(&e.to_string(), token)),
     };
@@ -993,4 +1035,4 @@ pub fn judge_token_rotation(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -3,7 +3,7 @@
 //! The live glue (`super::live`) only fetches objects and calls these.
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Container, Pod};
+use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
 use serde_json::json;
 
 /// One sub-assertion: its name and verdict.
@@ -170,14 +170,25 @@ pub fn deployment_mounts(d: &Deployment, mount_path: &str) -> bool {
     d.spec
         .as_ref()
         .and_then(|s| s.template.spec.as_ref())
-        .map(|spec| {
-            spec.containers
-                .iter()
-                .filter(|c| c.name == "headlamp")
-                .flat_map(|c| c.volume_mounts.iter().flatten())
-                .any(|m| m.mount_path.trim_end_matches('/') == mount_path.trim_end_matches('/'))
+        .is_some_and(|spec| spec_mounts(spec, mount_path))
+}
+
+/// Does the live pod mount a writable volume at `mount_path` in its Headlamp container?
+pub fn pod_mounts(pod: &Pod, mount_path: &str) -> bool {
+    pod.spec
+        .as_ref()
+        .is_some_and(|spec| spec_mounts(spec, mount_path))
+}
+
+fn spec_mounts(spec: &PodSpec, mount_path: &str) -> bool {
+    spec.containers
+        .iter()
+        .filter(|c| c.name == "headlamp")
+        .flat_map(|c| c.volume_mounts.iter().flatten())
+        .any(|m| {
+            m.mount_path.trim_end_matches('/') == mount_path.trim_end_matches('/')
+                && m.read_only != Some(true)
         })
-        .unwrap_or(false)
 }
 
 /// A privileged pod that Pod Security "restricted" must reject (sent with dryRun=All: nothing is created).
@@ -358,5 +369,23 @@ status:
         .unwrap();
         assert!(deployment_mounts(&d, "/tmp"));
         assert!(!deployment_mounts(&d, "/home/headlamp"));
+        let ro: Deployment = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "headlamp"},
+            "spec": {"selector": {}, "template": {"spec": {"containers": [
+                {"name": "headlamp", "volumeMounts": [{"name": "tmp", "mountPath": "/tmp/", "readOnly": true}]}
+            ]}}}
+        }))
+        .unwrap();
+        assert!(!deployment_mounts(&ro, "/tmp"), "a read-only mount is not writable");
+        let live = pod(GOOD);
+        assert!(!pod_mounts(&live, "/tmp"));
+        let mut with_tmp = live.clone();
+        if let Some(spec) = with_tmp.spec.as_mut() {
+            spec.containers[0].volume_mounts = Some(vec![serde_json::from_value(
+                serde_json::json!({"name": "tmp", "mountPath": "/tmp"}),
+            )
+            .unwrap()]);
+        }
+        assert!(pod_mounts(&with_tmp, "/tmp"));
     }
 }

@@ -8,13 +8,13 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use super::*;
 
-const TOKEN: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6InRlc3QifQ.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6aGVhZGxhbXA6aGVhZGxhbXAtbG9naW4ifQ.c2lnbmF0dXJl";
+pub(crate) const TOKEN: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6InRlc3QifQ.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6aGVhZGxhbXA6aGVhZGxhbXAtbG9naW4ifQ.c2lnbmF0dXJl";
 const PLAIN_TOKEN: &str = "plain-opaque-token-0123456789";
 /// A throwaway test server certificate for 127.0.0.1 signed by [`CA_PEM`] (DER, base64; both valid 2000..2100) and
 /// its P-256 key (PKCS#8 DER, base64). Test data only: it protects nothing.
 const SERVER_CERT_DER: &str = "MIIBrTCCAVOgAwIBAgICEAEwCgYIKoZIzj0EAwIwHTEbMBkGA1UEAwwSazNzLXNlcnZlci1jYUB0ZXN0MCAXDTAwMDEwMTAwMDAwMFoYDzIxMDAwMTAxMDAwMDAwWjAOMQwwCgYDVQQDDANrM3MwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAASS8YU803asygFM5B+P9PD1hPrQEjmOQNqyj/HbFt9kr2N+ZIyHIZZh1j+WDo2SxCoySKXz9M1Rq2xbId14kLcxo4GPMIGMMAkGA1UdEwQCMAAwDgYDVR0PAQH/BAQDAgeAMBMGA1UdJQQMMAoGCCsGAQUFBwMBMBoGA1UdEQQTMBGHBH8AAAGCCWxvY2FsaG9zdDAfBgNVHSMEGDAWgBSg3hX0TP10QMbVpMe7LfAxfirgHDAdBgNVHQ4EFgQUKkcRTQm3i90tCdni+8aSocQU9XAwCgYIKoZIzj0EAwIDSAAwRQIhAJ77XX0KU4o7abrCHODYXRkZlrwv2ba8kyvnDPI/3YYmAiBAmZvRZAHZl3ofDGREfzcbBHMfc69rnBGZRldhEqzF0Q==";
 const SERVER_KEY_DER: &str = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgqyVi0ULo6pvKmcw+oAZmNZMUS3kIsXjvrGyqYIz3e5mhRANCAASS8YU803asygFM5B+P9PD1hPrQEjmOQNqyj/HbFt9kr2N+ZIyHIZZh1j+WDo2SxCoySKXz9M1Rq2xbId14kLcx";
-const POD: &str = "headlamp-6d9f7c9b8-abcde";
+pub(crate) const POD: &str = "headlamp-6d9f7c9b8-abcde";
 const CA_PEM: &str = "-----BEGIN CERTIFICATE-----
 MIIBbjCCARSgAwIBAgICEAAwCgYIKoZIzj0EAwIwHTEbMBkGA1UEAwwSazNzLXNl
 cnZlci1jYUB0ZXN0MCAXDTAwMDEwMTAwMDAwMFoYDzIxMDAwMTAxMDAwMDAwWjAd
@@ -580,12 +580,12 @@ fn rotation_fails_on_new_pod_or_restart() {
 
 /// Mimics the API server's answers for an identity bound to ClusterRole view, and checks the requests are well
 /// formed (bearer token, dry runs, merge-patch content type) before answering.
-struct FakeApiServer {
+pub(crate) struct FakeApiServer {
     /// Path prefix the route adds (`/clusters/main` via Headlamp).
-    prefix: &'static str,
-    token: &'static str,
-    /// A broken setup: Secrets readable.
-    allow_secrets: bool,
+    pub(crate) prefix: &'static str,
+    pub(crate) token: &'static str,
+    /// A broken setup: Secrets readable (and SelfSubjectAccessReviews allow everything).
+    pub(crate) allow_secrets: bool,
 }
 
 impl FakeApiServer {
@@ -612,6 +612,18 @@ impl Respond for FakeApiServer {
         }
         let query = req.url.query().unwrap_or_default();
         let method = req.method.as_str();
+        if method == "POST" && path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews" {
+            // An access review is a question, not a write: the API server answers 201 with the decision
+            // (k8s.io/kubernetes pkg/registry/authorization/selfsubjectaccessreview/rest.go).
+            let Ok(mut review) = serde_json::from_slice::<serde_json::Value>(&req.body) else {
+                return ResponseTemplate::new(400).set_body_string("test fake: review body is not JSON");
+            };
+            let attrs = &review["spec"]["resourceAttributes"];
+            let read = matches!(attrs["verb"].as_str(), Some("get" | "list" | "watch"))
+                && attrs["resource"] != "secrets";
+            review["status"] = json!({"allowed": self.allow_secrets || read});
+            return ResponseTemplate::new(201).set_body_json(review);
+        }
         let is_exec = path.ends_with("/exec");
         if method != "GET" && !is_exec && !query.contains("dryRun=All") {
             return ResponseTemplate::new(500)
@@ -668,7 +680,10 @@ impl Respond for FakeApiServer {
     }
 }
 
-async fn fake(token: &'static str, allow_secrets: bool) -> (MockServer, Route, Route) {
+pub(crate) async fn fake(
+    token: &'static str,
+    allow_secrets: bool,
+) -> (MockServer, Route, Route) {
     let server = MockServer::start().await;
     Mock::given(path_regex("^/clusters/main/"))
         .and(header("host", HEADLAMP_HOST))

@@ -46,12 +46,23 @@ pub async fn connect(
     kubeconfig: Option<&Path>,
     context: Option<&str>,
 ) -> Result<(Client, String), ViewError> {
+    let (config, name) = config_for(kubeconfig, context).await?;
+    let client = Client::try_from(config).map_err(|e| ViewError::Connect(e.to_string()))?;
+    Ok((client, name))
+}
+
+/// The client configuration [`connect`] uses (server URL, CA, credentials), and the context's name: for callers that
+/// also talk to the API server with another identity (`verify` sends the login token on its own).
+pub async fn config_for(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+) -> Result<(Config, String), ViewError> {
     crate::install_crypto_provider();
     let options = KubeConfigOptions {
         context: context.map(str::to_string),
         ..KubeConfigOptions::default()
     };
-    let (config, name) = match kubeconfig {
+    match kubeconfig {
         Some(path) => {
             let kc = Kubeconfig::read_from(path)
                 .map_err(|e| ViewError::Connect(format!("kubeconfig {}: {e}", path.display())))?;
@@ -62,13 +73,13 @@ pub async fn connect(
             let config = Config::from_custom_kubeconfig(kc, &options)
                 .await
                 .map_err(|e| ViewError::Connect(format!("kubeconfig {}: {e}", path.display())))?;
-            (config, name)
+            Ok((config, name))
         }
         None if context.is_some() => {
             let config = Config::from_kubeconfig(&options)
                 .await
                 .map_err(|e| ViewError::Connect(e.to_string()))?;
-            (config, context.unwrap_or_default().to_string())
+            Ok((config, context.unwrap_or_default().to_string()))
         }
         None => {
             let name = Kubeconfig::read()
@@ -78,11 +89,9 @@ pub async fn connect(
             let config = Config::infer()
                 .await
                 .map_err(|e| ViewError::Connect(e.to_string()))?;
-            (config, name)
+            Ok((config, name))
         }
-    };
-    let client = Client::try_from(config).map_err(|e| ViewError::Connect(e.to_string()))?;
-    Ok((client, name))
+    }
 }
 
 fn api_resource(kind: &ResourceKind) -> ApiResource {

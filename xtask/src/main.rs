@@ -8,6 +8,7 @@ mod e2e;
 mod lint;
 mod snapshot;
 mod unstick;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,6 +45,9 @@ enum Command {
     Snapshot(snapshot::Args),
     /// Unstick a HelmRelease held by a Helm action: suspend, uninstall, restart helm-controller, resume, reconcile, wait Ready
     Unstick(unstick::Args),
+    /// Prove the read-only posture on an existing cluster with the login token, writing nothing: access matrix
+    /// (API server and Headlamp's proxy), pod posture, Pod Security labels, bindings
+    Verify(verify::Args),
 }
 
 /// Output format of commands a machine may read.
@@ -116,6 +120,7 @@ fn main() -> ExitCode {
             Command::Snapshot(args) => snapshot::run(args).await,
             Command::Unstick(args) => unstick::run(args).await,
             Command::E2e(args) => e2e::run(args).await,
+            Command::Verify(args) => verify::run(args).await,
         }
     });
     ExitCode::from(code)
