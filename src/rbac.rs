@@ -759,7 +759,10 @@ pub fn http_client(ca_pem: Option<&[u8]>) -> Result<reqwest::Client> {
 
 /// [`http_client`], and with `accept_invalid_certs` no certificate check at all (a kubeconfig's
 /// `insecure-skip-tls-verify: true`, honoured as kubectl does).
-pub fn http_client_with(ca_pem: Option<&[u8]>, accept_invalid_certs: bool) -> Result<reqwest::Client> {
+pub fn http_client_with(
+    ca_pem: Option<&[u8]>,
+    accept_invalid_certs: bool,
+) -> Result<reqwest::Client> {
     crate::install_crypto_provider();
     let mut builder = reqwest::Client::builder()
         .timeout(PROBE_TIMEOUT)

@@ -376,15 +376,18 @@ status:
             ]}}}
         }))
         .unwrap();
-        assert!(!deployment_mounts(&ro, "/tmp"), "a read-only mount is not writable");
+        assert!(
+            !deployment_mounts(&ro, "/tmp"),
+            "a read-only mount is not writable"
+        );
         let live = pod(GOOD);
         assert!(!pod_mounts(&live, "/tmp"));
         let mut with_tmp = live.clone();
         if let Some(spec) = with_tmp.spec.as_mut() {
-            spec.containers[0].volume_mounts = Some(vec![serde_json::from_value(
-                serde_json::json!({"name": "tmp", "mountPath": "/tmp"}),
-            )
-            .unwrap()]);
+            spec.containers[0].volume_mounts = Some(vec![
+                serde_json::from_value(serde_json::json!({"name": "tmp", "mountPath": "/tmp"}))
+                    .unwrap(),
+            ]);
         }
         assert!(pod_mounts(&with_tmp, "/tmp"));
     }

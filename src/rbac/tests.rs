@@ -616,7 +616,8 @@ impl Respond for FakeApiServer {
             // An access review is a question, not a write: the API server answers 201 with the decision
             // (k8s.io/kubernetes pkg/registry/authorization/selfsubjectaccessreview/rest.go).
             let Ok(mut review) = serde_json::from_slice::<serde_json::Value>(&req.body) else {
-                return ResponseTemplate::new(400).set_body_string("test fake: review body is not JSON");
+                return ResponseTemplate::new(400)
+                    .set_body_string("test fake: review body is not JSON");
             };
             let attrs = &review["spec"]["resourceAttributes"];
             let read = matches!(attrs["verb"].as_str(), Some("get" | "list" | "watch"))
@@ -680,10 +681,7 @@ impl Respond for FakeApiServer {
     }
 }
 
-pub(crate) async fn fake(
-    token: &'static str,
-    allow_secrets: bool,
-) -> (MockServer, Route, Route) {
+pub(crate) async fn fake(token: &'static str, allow_secrets: bool) -> (MockServer, Route, Route) {
     let server = MockServer::start().await;
     Mock::given(path_regex("^/clusters/main/"))
         .and(header("host", HEADLAMP_HOST))

@@ -47,7 +47,9 @@ impl Gate {
 
 fn is_access_login(location: &str) -> bool {
     // cloudflared's IsAccessResponse: the Location's path starts with /cdn-cgi/access/login
-    let without_scheme = location.split_once("://").map_or(location, |(_, rest)| rest);
+    let without_scheme = location
+        .split_once("://")
+        .map_or(location, |(_, rest)| rest);
     let path = if location.starts_with('/') {
         location
     } else {
@@ -196,7 +198,10 @@ mod tests {
             Gate::Headlamp
         );
         // a 403 without any Cloudflare header is Headlamp's (or the API server's) to judge
-        assert_eq!(classify(403, &HeaderMap::new(), b"forbidden"), Gate::Headlamp);
+        assert_eq!(
+            classify(403, &HeaderMap::new(), b"forbidden"),
+            Gate::Headlamp
+        );
         assert_eq!(classify(200, &HeaderMap::new(), b"{}"), Gate::Headlamp);
         assert_eq!(Gate::Headlamp.refusal("https://h"), None);
     }

@@ -84,9 +84,7 @@ pub fn wide_bindings(
 ) -> Vec<WideBinding> {
     let mut out = Vec::new();
     for b in cluster {
-        if !is_view(&b.role_ref)
-            && b.subjects.iter().flatten().any(|s| names(s, None, sa))
-        {
+        if !is_view(&b.role_ref) && b.subjects.iter().flatten().any(|s| names(s, None, sa)) {
             out.push(WideBinding {
                 binding: format!(
                     "ClusterRoleBinding/{}",
@@ -302,8 +300,13 @@ mod tests {
         );
         let (_, r) = judge_pod_security(&ns(json!({ENFORCE_LABEL: "baseline"})));
         assert!(r.unwrap_err().contains("enforces Pod Security `baseline`"));
-        let (_, r) = judge_pod_security(&ns(json!({"pod-security.kubernetes.io/warn": "restricted"})));
-        assert!(r.unwrap_err().contains("has no pod-security.kubernetes.io/enforce label"));
+        let (_, r) = judge_pod_security(&ns(
+            json!({"pod-security.kubernetes.io/warn": "restricted"}),
+        ));
+        assert!(
+            r.unwrap_err()
+                .contains("has no pod-security.kubernetes.io/enforce label")
+        );
     }
 
     fn pod_sa() -> Guarded {
@@ -329,7 +332,11 @@ mod tests {
         let me = json!({"kind": "ServiceAccount", "name": "headlamp", "namespace": "headlamp"});
         let clean = [
             crb("headlamp-view", "view", me.clone()),
-            crb("other-admin", "cluster-admin", json!({"kind": "ServiceAccount", "name": "ci", "namespace": "ci"})),
+            crb(
+                "other-admin",
+                "cluster-admin",
+                json!({"kind": "ServiceAccount", "name": "ci", "namespace": "ci"}),
+            ),
         ];
         assert!(wide_bindings(&sa, &clean, &[]).is_empty());
         assert_eq!(judge_bindings(&sa, &[], &BTreeMap::new()).1, Ok(()));
@@ -356,11 +363,18 @@ mod tests {
         let (name, r) = judge_bindings(&sa, &wide, &roles);
         assert_eq!(name, "headlamp-bound-to-view-only");
         let e = r.unwrap_err();
-        assert!(e.contains("ClusterRoleBinding/headlamp-admin binds it to ClusterRole cluster-admin"), "{e}");
+        assert!(
+            e.contains("ClusterRoleBinding/headlamp-admin binds it to ClusterRole cluster-admin"),
+            "{e}"
+        );
         assert!(e.contains("RoleBinding/headlamp/writer binds it to Role writer granting resources [configmaps] verbs [get,update] (verbs update)"), "{e}");
 
         // every ServiceAccount of the namespace, through its group
-        let group = crb("all-sa-edit", "edit", json!({"kind": "Group", "name": "system:serviceaccounts:headlamp"}));
+        let group = crb(
+            "all-sa-edit",
+            "edit",
+            json!({"kind": "Group", "name": "system:serviceaccounts:headlamp"}),
+        );
         assert_eq!(wide_bindings(&sa, &[group], &[]).len(), 1);
     }
 
@@ -377,7 +391,11 @@ mod tests {
         assert_eq!(r["spec"]["resourceAttributes"]["group"], "apps");
         assert_eq!(r["spec"]["resourceAttributes"]["resource"], "deployments");
         let ns = crate::rbac::check("create-namespace").unwrap();
-        assert!(access_review(ns, "headlamp", "p")["spec"]["resourceAttributes"].get("namespace").is_none());
+        assert!(
+            access_review(ns, "headlamp", "p")["spec"]["resourceAttributes"]
+                .get("namespace")
+                .is_none()
+        );
     }
 
     #[test]
@@ -395,8 +413,16 @@ mod tests {
         assert!(o.message.contains("says allowed"), "{}", o.message);
         assert!(o.message.contains("oops"), "{}", o.message);
         let o = judge_access_review(exec, &route, Some(401), b"{}");
-        assert!(!o.passed && o.message.contains("not accepted"), "{}", o.message);
+        assert!(
+            !o.passed && o.message.contains("not accepted"),
+            "{}",
+            o.message
+        );
         let o = judge_access_review(exec, &route, None, b"connection refused");
-        assert!(!o.passed && o.message.contains("no answer"), "{}", o.message);
+        assert!(
+            !o.passed && o.message.contains("no answer"),
+            "{}",
+            o.message
+        );
     }
 }

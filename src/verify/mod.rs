@@ -188,7 +188,7 @@ impl Verification {
     /// The result table with a header saying what was checked, how, and that nothing was written.
     pub fn to_text(&self, color: bool) -> String {
         let mut out = format!(
-            "verify: context {}, namespace {}\n  API server: {}\n  Headlamp:   {}\n  login token: Secret {}/{} (ServiceAccount {}), read with your credentials, never printed\n  {WRITES_NOTE}\n\n",
+            "verify: context {}, namespace {}\n  API server:  {}\n  Headlamp:    {}\n  login token: read from Secret {}/{} (ServiceAccount {}) with your credentials, never printed\n  {WRITES_NOTE}\n\n",
             self.context,
             self.namespace,
             self.api_server,
@@ -250,8 +250,14 @@ pub fn cannot_run_junit(message: &str) -> Result<String> {
     crate::report::junit_xml(&r)
 }
 
+/// `<action> failed: <what the API server said, or the connection error with its causes>`. (Not `<action>: …`:
+/// after a name ending in `token` that would read as a credential to the redaction.)
 fn kube_err(action: &str, e: &kube::Error) -> String {
-    format!("{action}: {}", crate::error::kube_message(e))
+    let why = match e {
+        kube::Error::Api(_) => crate::error::kube_message(e),
+        other => crate::view::live::error_chain(other),
+    };
+    format!("{action} failed: {why}")
 }
 
 /// Read the login token: the Secret must be a ServiceAccount token Secret, populated. Returns (token, ServiceAccount).
@@ -274,7 +280,12 @@ pub async fn read_login_token(
                 s.message
             ));
         }
-        Err(e) => return Err(kube_err(&format!("reading Secret {namespace}/{secret}"), &e)),
+        Err(e) => {
+            return Err(kube_err(
+                &format!("reading Secret {namespace}/{secret}"),
+                &e,
+            ));
+        }
     };
     let type_ = s.type_.as_deref().unwrap_or("Opaque");
     if type_ != SERVICE_ACCOUNT_TOKEN_TYPE {
@@ -289,7 +300,9 @@ pub async fn read_login_token(
         .and_then(|a| a.get(SERVICE_ACCOUNT_NAME_ANNOTATION))
         .cloned()
         .ok_or_else(|| {
-            format!("Secret {namespace}/{secret} has no {SERVICE_ACCOUNT_NAME_ANNOTATION} annotation")
+            format!(
+                "Secret {namespace}/{secret} has no {SERVICE_ACCOUNT_NAME_ANNOTATION} annotation"
+            )
         })?;
     let token = s
         .data
@@ -308,8 +321,9 @@ pub async fn read_login_token(
 
 /// The Host header value of a URL's authority (`headlamp.example.net`, `10.0.0.5:8080`).
 fn host_of(url: &str) -> std::result::Result<String, String> {
-    let u = reqwest::Url::parse(url)
-        .map_err(|e| format!("--url {url} is not a URL: {e} (e.g. https://headlamp.example.net)"))?;
+    let u = reqwest::Url::parse(url).map_err(|e| {
+        format!("--url {url} is not a URL: {e} (e.g. https://headlamp.example.net)")
+    })?;
     if !matches!(u.scheme(), "http" | "https") {
         return Err(format!("--url {url}: only http and https URLs"));
     }
@@ -356,10 +370,9 @@ pub async fn probe_check(
     let (status, body) = match rbac::build_request_in(&review, route, token, namespace, pod) {
         Err(e) => (None, e.to_string().into_bytes()),
         Ok(mut request) => {
-            request.headers.insert(
-                CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
+            request
+                .headers
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
             request.body = Some(
                 serde_json::to_vec(&checks::access_review(check, namespace, pod))
                     .unwrap_or_default(),
@@ -368,7 +381,10 @@ pub async fn probe_check(
                 Err(e) => (None, rbac::error_chain(&e).into_bytes()),
                 Ok(resp) => {
                     let status = resp.status().as_u16();
-                    (Some(status), resp.bytes().await.map(|b| b.to_vec()).unwrap_or_default())
+                    (
+                        Some(status),
+                        resp.bytes().await.map(|b| b.to_vec()).unwrap_or_default(),
+                    )
                 }
             }
         }
@@ -403,8 +419,8 @@ pub async fn preflight(
     namespace: &str,
 ) -> std::result::Result<access::Gate, String> {
     let check = rbac::check("list-namespaces").ok_or("no list-namespaces check in the matrix")?;
-    let request = rbac::build_request_in(check, route, token, namespace, "")
-        .map_err(|e| e.to_string())?;
+    let request =
+        rbac::build_request_in(check, route, token, namespace, "").map_err(|e| e.to_string())?;
     let resp = request
         .to_reqwest(http)
         .send()
@@ -480,13 +496,20 @@ async fn run_inner(
         .await
         .map_err(|e| Error::Other(format!("{e} (API server {})", api.url)))?;
 
-    step.set(format!("finding the Headlamp pod ({HEADLAMP_SELECTOR}) in {ns}"));
+    step.set(format!(
+        "finding the Headlamp pod ({HEADLAMP_SELECTOR}) in {ns}"
+    ));
     let started = Instant::now();
     let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
     let pod = pods
         .list(&ListParams::default().labels(HEADLAMP_SELECTOR))
         .await
-        .map_err(|e| Error::Other(kube_err(&format!("listing pods {HEADLAMP_SELECTOR} in {ns}"), &e)))?
+        .map_err(|e| {
+            Error::Other(kube_err(
+                &format!("listing pods {HEADLAMP_SELECTOR} in {ns}"),
+                &e,
+            ))
+        })?
         .items
         .into_iter()
         .find(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"));
@@ -532,7 +555,11 @@ async fn run_inner(
         }
         Err(e) => {
             let why = kube_err(&format!("reading Namespace {ns}"), &e);
-            report.push(Assertion::skipped(SCENARIO_POD_SECURITY, "enforce-restricted", &why));
+            report.push(Assertion::skipped(
+                SCENARIO_POD_SECURITY,
+                "enforce-restricted",
+                &why,
+            ));
             inconclusive.push(why);
         }
     }
@@ -592,13 +619,23 @@ async fn run_inner(
             report.extend(sub_assertions(SCENARIO_BINDINGS, subs, started.elapsed()));
         }
         (Err(e), _) | (_, Err(e)) => {
-            let why = kube_err("listing ClusterRoleBindings and RoleBindings (all namespaces)", &e);
-            report.push(Assertion::skipped(SCENARIO_BINDINGS, "bound-to-view-only", &why));
+            let why = kube_err(
+                "listing ClusterRoleBindings and RoleBindings (all namespaces)",
+                &e,
+            );
+            report.push(Assertion::skipped(
+                SCENARIO_BINDINGS,
+                "bound-to-view-only",
+                &why,
+            ));
             inconclusive.push(why);
         }
     }
 
-    step.set(format!("probing the API server {} with the login token", api.url));
+    step.set(format!(
+        "probing the API server {} with the login token",
+        api.url
+    ));
     let direct = Route::direct(&api.url);
     for o in run_matrix(&api.http, &direct, &token, ns, &pod_name).await {
         report.push(o.to_assertion(SCENARIO_APISERVER));
@@ -618,8 +655,16 @@ async fn run_inner(
             let http = rbac::http_client(None)?;
             let shown = route.url("");
             step.set(format!("probing Headlamp at {shown} with the login token"));
-            headlamp_matrix(&http, &route, &token, ns, &pod_name, &mut report, &mut inconclusive)
-                .await;
+            headlamp_matrix(
+                &http,
+                &route,
+                &token,
+                ns,
+                &pod_name,
+                &mut report,
+                &mut inconclusive,
+            )
+            .await;
             (shown, None)
         }
         HeadlampRoute::Service(service) => {
@@ -652,14 +697,21 @@ async fn run_inner(
                 Err(e) => {
                     report.push(Assertion::skipped(SCENARIO_HEADLAMP, "rbac-headlamp", &e));
                     inconclusive.push(e);
-                    (format!("Service {ns}/{service} (port-forward failed)"), None)
+                    (
+                        format!("Service {ns}/{service} (port-forward failed)"),
+                        None,
+                    )
                 }
             }
         }
     };
 
     // the token is gone from every text by construction; make sure of it once more
-    for a in report.scenarios.iter_mut().flat_map(|s| s.assertions.iter_mut()) {
+    for a in report
+        .scenarios
+        .iter_mut()
+        .flat_map(|s| s.assertions.iter_mut())
+    {
         match &mut a.outcome {
             crate::report::Outcome::Failed { message } => *message = rbac::scrub(message, &token),
             crate::report::Outcome::Skipped { reason } => *reason = rbac::scrub(reason, &token),

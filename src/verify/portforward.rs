@@ -48,15 +48,12 @@ pub fn resolve(service: &Service, pods: &[Pod]) -> Result<ServiceTarget, String>
         .iter()
         .find(|p| p.name.as_deref() == Some("http"))
         .unwrap_or(&ports[0]);
-    let pod = pods
-        .iter()
-        .find(|p| running_and_ready(p))
-        .ok_or_else(|| {
-            format!(
-                "Service {name} has no running, ready pod behind it ({} pod(s) match its selector)",
-                pods.len()
-            )
-        })?;
+    let pod = pods.iter().find(|p| running_and_ready(p)).ok_or_else(|| {
+        format!(
+            "Service {name} has no running, ready pod behind it ({} pod(s) match its selector)",
+            pods.len()
+        )
+    })?;
     let pod_name = pod.metadata.name.clone().unwrap_or_default();
     let container_port = match &port.target_port {
         Some(IntOrString::Int(n)) if *n > 0 => *n,
@@ -108,10 +105,12 @@ impl Drop for Forward {
 /// credentials (they need `get` on services, `list` on pods and `create` on pods/portforward).
 pub async fn forward(client: &Client, namespace: &str, service: &str) -> Result<Forward, String> {
     let services: Api<Service> = Api::namespaced(client.clone(), namespace);
-    let svc = services
-        .get(service)
-        .await
-        .map_err(|e| format!("reading Service {namespace}/{service}: {}", crate::error::kube_message(&e)))?;
+    let svc = services.get(service).await.map_err(|e| {
+        format!(
+            "reading Service {namespace}/{service}: {}",
+            crate::error::kube_message(&e)
+        )
+    })?;
     let selector = svc
         .spec
         .as_ref()
@@ -123,12 +122,19 @@ pub async fn forward(client: &Client, namespace: &str, service: &str) -> Result<
                 .collect::<Vec<_>>()
                 .join(",")
         })
-        .ok_or_else(|| format!("Service {namespace}/{service} has no selector: there is no pod to forward to"))?;
+        .ok_or_else(|| {
+            format!("Service {namespace}/{service} has no selector: there is no pod to forward to")
+        })?;
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
     let list = pods
         .list(&ListParams::default().labels(&selector))
         .await
-        .map_err(|e| format!("listing the pods of Service {namespace}/{service}: {}", crate::error::kube_message(&e)))?;
+        .map_err(|e| {
+            format!(
+                "listing the pods of Service {namespace}/{service}: {}",
+                crate::error::kube_message(&e)
+            )
+        })?;
     let target = resolve(&svc, &list.items)?;
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
@@ -199,7 +205,11 @@ mod tests {
     #[test]
     fn the_chart_service_leads_to_container_port_4466_of_a_ready_pod() {
         // chart 0.41.0 templates/service.yaml: port 80, targetPort http; deployment.yaml: containerPort 4466 named http
-        let t = resolve(&service(json!("http")), &[pod("old", false), pod("new", true)]).unwrap();
+        let t = resolve(
+            &service(json!("http")),
+            &[pod("old", false), pod("new", true)],
+        )
+        .unwrap();
         assert_eq!(
             t,
             ServiceTarget {
@@ -209,7 +219,12 @@ mod tests {
                 container_port: 4466
             }
         );
-        assert_eq!(resolve(&service(json!(8080)), &[pod("p", true)]).unwrap().container_port, 8080);
+        assert_eq!(
+            resolve(&service(json!(8080)), &[pod("p", true)])
+                .unwrap()
+                .container_port,
+            8080
+        );
         let e = resolve(&service(json!("web")), &[pod("p", true)]).unwrap_err();
         assert!(e.contains("targets port `web`"), "{e}");
         let e = resolve(&service(json!("http")), &[pod("p", false)]).unwrap_err();

@@ -72,11 +72,23 @@ fn rb_list() -> Value {
 /// The caller's reads of a healthy install, in the order `run` makes them.
 fn healthy_reads(crbs: Vec<Value>) -> Vec<crate::mock_api::Step> {
     vec![
-        step("GET", "/api/v1/namespaces/headlamp/secrets/headlamp-login-token", secret("kubernetes.io/service-account-token", Some(TOKEN))),
+        step(
+            "GET",
+            "/api/v1/namespaces/headlamp/secrets/headlamp-login-token",
+            secret("kubernetes.io/service-account-token", Some(TOKEN)),
+        ),
         step("GET", "/api/v1/namespaces/headlamp/pods?", pod_list(true)),
         step("GET", "/api/v1/namespaces/headlamp", namespace()),
-        step("GET", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", crb_list(crbs)),
-        step("GET", "/apis/rbac.authorization.k8s.io/v1/rolebindings", rb_list()),
+        step(
+            "GET",
+            "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+            crb_list(crbs),
+        ),
+        step(
+            "GET",
+            "/apis/rbac.authorization.k8s.io/v1/rolebindings",
+            rb_list(),
+        ),
     ]
 }
 
@@ -111,7 +123,12 @@ fn assert_no_token(v: &Verification) {
     let json = v.to_json().to_string();
     let junit = v.to_junit().unwrap();
     let debug = format!("{v:?}");
-    for (what, s) in [("text", &text), ("json", &json), ("junit", &junit), ("debug", &debug)] {
+    for (what, s) in [
+        ("text", &text),
+        ("json", &json),
+        ("junit", &junit),
+        ("debug", &debug),
+    ] {
         assert!(!s.contains(TOKEN), "the token is in the {what} output");
     }
 }
@@ -125,17 +142,29 @@ async fn a_read_only_install_holds_on_both_routes_and_nothing_is_written() {
         url: server.uri(),
         http: rbac::http_client(None).unwrap(),
     };
-    let v = run(&client, &api, "home", &opts(HeadlampRoute::Url(server.uri())))
-        .await
-        .unwrap();
+    let v = run(
+        &client,
+        &api,
+        "home",
+        &opts(HeadlampRoute::Url(server.uri())),
+    )
+    .await
+    .unwrap();
     let seen = handle.await.unwrap();
-    assert!(seen.iter().all(|s| s.method == "GET"), "the caller's credentials only read: {seen:?}");
+    assert!(
+        seen.iter().all(|s| s.method == "GET"),
+        "the caller's credentials only read: {seen:?}"
+    );
 
     let text = v.to_text(false);
     assert_eq!(v.exit_code(), 0, "{text}");
     let c = v.report.counts();
     // 6 posture + 1 pod security + 2 bindings + the matrix on two routes
-    assert_eq!((c.passed, c.failed, c.skipped), (9 + 2 * rbac::MATRIX.len(), 0, 0), "{text}");
+    assert_eq!(
+        (c.passed, c.failed, c.skipped),
+        (9 + 2 * rbac::MATRIX.len(), 0, 0),
+        "{text}"
+    );
     assert!(text.contains(WRITES_NOTE), "{text}");
     assert!(text.contains("rbac-headlamp-create-pod-exec"), "{text}");
     assert_no_token(&v);
@@ -143,14 +172,26 @@ async fn a_read_only_install_holds_on_both_routes_and_nothing_is_written() {
 
     // every request the login token sent: reads, dry-run writes, and access reviews; never an exec
     let requests = server.received_requests().await.unwrap();
-    assert_eq!(requests.len(), 2 * rbac::MATRIX.len() + 1, "the matrix twice and one preflight");
+    assert_eq!(
+        requests.len(),
+        2 * rbac::MATRIX.len() + 1,
+        "the matrix twice and one preflight"
+    );
     for r in &requests {
         let path = r.url.path();
         assert!(!path.ends_with("/exec"), "an exec request was sent: {path}");
         if r.method.as_str() != "GET" {
             let review = path.ends_with("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews");
-            let dry_run = r.url.query_pairs().any(|(k, v)| k == "dryRun" && v == "All");
-            assert!(review || dry_run, "{} {} is neither a dry run nor an access review", r.method, r.url);
+            let dry_run = r
+                .url
+                .query_pairs()
+                .any(|(k, v)| k == "dryRun" && v == "All");
+            assert!(
+                review || dry_run,
+                "{} {} is neither a dry run nor an access review",
+                r.method,
+                r.url
+            );
         }
     }
     let reviews = requests
@@ -194,9 +235,14 @@ async fn a_writable_install_fails_with_what_is_wrong() {
         url: server.uri(),
         http: rbac::http_client(None).unwrap(),
     };
-    let v = run(&client, &api, "home", &opts(HeadlampRoute::Url(server.uri())))
-        .await
-        .unwrap();
+    let v = run(
+        &client,
+        &api,
+        "home",
+        &opts(HeadlampRoute::Url(server.uri())),
+    )
+    .await
+    .unwrap();
     handle.await.unwrap();
     let text = v.to_text(false);
     assert_eq!(v.exit_code(), 1, "{text}");
@@ -219,8 +265,16 @@ async fn a_writable_install_fails_with_what_is_wrong() {
         ],
         "{text}"
     );
-    assert!(text.contains("ClusterRoleBinding/headlamp-admin binds it to ClusterRole cluster-admin granting"), "{text}");
-    assert!(text.contains("a SelfSubjectAccessReview says allowed"), "{text}");
+    assert!(
+        text.contains(
+            "ClusterRoleBinding/headlamp-admin binds it to ClusterRole cluster-admin granting"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("a SelfSubjectAccessReview says allowed"),
+        "{text}"
+    );
     assert!(text.contains("verify: a check FAILED"), "{text}");
     assert_no_token(&v);
     println!("{text}");
@@ -250,12 +304,31 @@ async fn cloudflare_access_in_front_is_named_not_judged() {
     handle.await.unwrap();
     let text = v.to_text(false);
     assert_eq!(v.exit_code(), 2, "{text}");
-    assert_eq!(v.report.counts().failed, 0, "no verdict from Access's answer: {text}");
+    assert_eq!(
+        v.report.counts().failed,
+        0,
+        "no verdict from Access's answer: {text}"
+    );
     assert_eq!(v.inconclusive.len(), 1);
-    assert!(v.inconclusive[0].contains("Cloudflare Access is in front"), "{}", v.inconclusive[0]);
-    assert!(v.inconclusive[0].contains("--service"), "{}", v.inconclusive[0]);
-    assert!(text.contains("verify: could not judge everything"), "{text}");
-    assert_eq!(edge.received_requests().await.unwrap().len(), 1, "one request, then stop");
+    assert!(
+        v.inconclusive[0].contains("Cloudflare Access is in front"),
+        "{}",
+        v.inconclusive[0]
+    );
+    assert!(
+        v.inconclusive[0].contains("--service"),
+        "{}",
+        v.inconclusive[0]
+    );
+    assert!(
+        text.contains("verify: could not judge everything"),
+        "{text}"
+    );
+    assert_eq!(
+        edge.received_requests().await.unwrap().len(),
+        1,
+        "one request, then stop"
+    );
     assert_eq!(v.to_json()["exit_code"], 2);
     assert_no_token(&v);
     println!("{text}");
@@ -269,7 +342,9 @@ async fn no_headlamp_route_is_a_visible_skip() {
         url: server.uri(),
         http: rbac::http_client(None).unwrap(),
     };
-    let v = run(&client, &api, "home", &Options::default()).await.unwrap();
+    let v = run(&client, &api, "home", &Options::default())
+        .await
+        .unwrap();
     handle.await.unwrap();
     assert_eq!(v.exit_code(), 0);
     assert_eq!(v.report.counts().skipped, 1);
@@ -284,25 +359,54 @@ async fn the_login_secret_must_exist_be_a_token_secret_and_be_populated() {
     };
     let cases = [
         (
-            step_status("GET", "/api/v1/namespaces/headlamp/secrets/headlamp-login-token", 404, status(404, "NotFound", "secrets \"headlamp-login-token\" not found")),
+            step_status(
+                "GET",
+                "/api/v1/namespaces/headlamp/secrets/headlamp-login-token",
+                404,
+                status(
+                    404,
+                    "NotFound",
+                    "secrets \"headlamp-login-token\" not found",
+                ),
+            ),
             "does not exist",
         ),
         (
-            step_status("GET", "/api/v1/namespaces/headlamp/secrets/headlamp-login-token", 403, status(403, "Forbidden", "secrets is forbidden: User \"me\" cannot get")),
+            step_status(
+                "GET",
+                "/api/v1/namespaces/headlamp/secrets/headlamp-login-token",
+                403,
+                status(
+                    403,
+                    "Forbidden",
+                    "secrets is forbidden: User \"me\" cannot get",
+                ),
+            ),
             "your credentials may not read Secret headlamp/headlamp-login-token",
         ),
         (
-            step("GET", "/api/v1/namespaces/headlamp/secrets/headlamp-login-token", secret("Opaque", Some(TOKEN))),
+            step(
+                "GET",
+                "/api/v1/namespaces/headlamp/secrets/headlamp-login-token",
+                secret("Opaque", Some(TOKEN)),
+            ),
             "is of type Opaque, not kubernetes.io/service-account-token",
         ),
         (
-            step("GET", "/api/v1/namespaces/headlamp/secrets/headlamp-login-token", secret("kubernetes.io/service-account-token", None)),
+            step(
+                "GET",
+                "/api/v1/namespaces/headlamp/secrets/headlamp-login-token",
+                secret("kubernetes.io/service-account-token", None),
+            ),
             "has no token yet",
         ),
     ];
     for (reply, expected) in cases {
         let (client, handle) = mock_client(vec![reply]);
-        let e = run(&client, &api, "home", &Options::default()).await.unwrap_err().to_string();
+        let e = run(&client, &api, "home", &Options::default())
+            .await
+            .unwrap_err()
+            .to_string();
         handle.await.unwrap();
         assert!(e.contains(expected), "{e}");
         assert!(!e.contains(TOKEN));
@@ -312,8 +416,10 @@ async fn the_login_secret_must_exist_be_a_token_secret_and_be_populated() {
 #[tokio::test]
 async fn the_timeout_covers_the_whole_run_and_says_where_it_was() {
     // an API server that takes the request and never answers
-    let (service, mut handle) =
-        tower_test::mock::pair::<http::Request<kube::client::Body>, http::Response<kube::client::Body>>();
+    let (service, mut handle) = tower_test::mock::pair::<
+        http::Request<kube::client::Body>,
+        http::Response<kube::client::Body>,
+    >();
     let hold = tokio::spawn(async move {
         let pending = handle.next_request().await;
         tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -328,20 +434,40 @@ async fn the_timeout_covers_the_whole_run_and_says_where_it_was() {
         timeout: Duration::from_millis(200),
         ..Options::default()
     };
-    let e = run(&client, &api, "home", &o).await.unwrap_err().to_string();
+    let e = run(&client, &api, "home", &o)
+        .await
+        .unwrap_err()
+        .to_string();
     hold.abort();
     assert!(e.contains("not finished within 0.2s (--timeout)"), "{e}");
-    assert!(e.contains("reading Secret headlamp/headlamp-login-token at https://10.0.0.1:6443"), "{e}");
+    assert!(
+        e.contains("reading Secret headlamp/headlamp-login-token at https://10.0.0.1:6443"),
+        "{e}"
+    );
 }
 
 #[test]
 fn a_bad_url_and_der_certificates() {
-    assert!(headlamp_route("headlamp.example.net").unwrap_err().contains("is not a URL"));
-    assert!(headlamp_route("ftp://h").unwrap_err().contains("only http and https"));
+    assert!(
+        headlamp_route("headlamp.example.net")
+            .unwrap_err()
+            .contains("is not a URL")
+    );
+    assert!(
+        headlamp_route("ftp://h")
+            .unwrap_err()
+            .contains("only http and https")
+    );
     let r = headlamp_route("https://headlamp.example.net/").unwrap();
-    assert_eq!(r.url("/api/v1/pods"), "https://headlamp.example.net/clusters/main/api/v1/pods");
+    assert_eq!(
+        r.url("/api/v1/pods"),
+        "https://headlamp.example.net/clusters/main/api/v1/pods"
+    );
     let pem = der_to_pem(&[vec![1u8; 100]]);
-    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----\n") && pem.ends_with("-----END CERTIFICATE-----\n"));
+    assert!(
+        pem.starts_with("-----BEGIN CERTIFICATE-----\n")
+            && pem.ends_with("-----END CERTIFICATE-----\n")
+    );
     assert!(pem.lines().all(|l| l.len() <= 64 || l.starts_with("-----")));
 }
 

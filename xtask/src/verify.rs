@@ -37,7 +37,12 @@ pub struct Args {
     #[arg(long)]
     service: bool,
     /// The Service --service forwards to
-    #[arg(long, value_name = "NAME", default_value = "headlamp", requires = "service")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "headlamp",
+        requires = "service"
+    )]
     service_name: String,
     /// Output format
     #[arg(long, value_enum, default_value_t = VerifyFormat::Text)]
