@@ -246,7 +246,12 @@ impl RunReport {
     /// The result table for the terminal: aligned columns scenario, assertion, result, time; then each failure's
     /// message and the totals. `color` adds ANSI styles (only when stdout is a terminal).
     pub fn to_table(&self, color: bool) -> String {
-        render_table(self, color)
+        render_table(self, color, true)
+    }
+
+    /// [`Self::to_table`] without its last line (the ok/FAILED totals), for a command that states its own verdict.
+    pub fn to_table_without_totals(&self, color: bool) -> String {
+        render_table(self, color, false)
     }
 
     /// The `--format json` document: one object with scenarios, assertions, phases and totals. Redacted.
@@ -310,7 +315,7 @@ pub fn format_duration(d: Duration) -> String {
     }
 }
 
-fn render_table(report: &RunReport, color: bool) -> String {
+fn render_table(report: &RunReport, color: bool, totals: bool) -> String {
     use anstyle::{AnsiColor, Style};
     let paint = |style: Style, s: &str| -> String {
         if color {
@@ -396,6 +401,9 @@ fn render_table(report: &RunReport, color: bool) -> String {
         for (a, reason) in skipped {
             let _ = writeln!(out, "  {}/{}: {}", a.scenario, a.name, redact(reason));
         }
+    }
+    if !totals {
+        return out;
     }
     let c = report.counts();
     let verdict = if report.is_success() {

@@ -188,7 +188,7 @@ impl Verification {
     /// The result table with a header saying what was checked, how, and that nothing was written.
     pub fn to_text(&self, color: bool) -> String {
         let mut out = format!(
-            "verify: context {}, namespace {}\n  API server:  {}\n  Headlamp:    {}\n  login token: read from Secret {}/{} (ServiceAccount {}) with your credentials, never printed\n  {WRITES_NOTE}\n\n",
+            "verify: context {}, namespace {}\n  API server:  {}\n  Headlamp:    {}\n  login:       token read from Secret {}/{} (ServiceAccount {}) with your credentials, never printed\n  {WRITES_NOTE}\n\n",
             self.context,
             self.namespace,
             self.api_server,
@@ -197,14 +197,14 @@ impl Verification {
             self.login_secret,
             self.login_service_account,
         );
-        out.push_str(&self.report.to_table(color));
-        for i in &self.inconclusive {
-            out.push_str(&format!("could not judge: {i}\n"));
-        }
+        // what could not be judged is in the table's "Skipped:" list
+        out.push_str(&self.report.to_table_without_totals(color));
         out.push_str(&format!(
-            "verify: {} ({})\n",
+            "\nverify: {} ({}, {} could not be judged) in {}\n",
             self.verdict(),
-            self.report.counts()
+            self.report.counts(),
+            self.inconclusive.len(),
+            crate::report::format_duration(self.report.duration()),
         ));
         redact(&out)
     }
