@@ -33,6 +33,7 @@ async fn scenario_passes_on_a_fresh_cluster(#[case] name: &str) {
             )
             .filter(|p| p.is_file()),
             out_root: project_root().join("target/e2e"),
+            cluster: Default::default(),
         },
         &Progress::with_stderr(),
     )

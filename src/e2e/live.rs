@@ -47,8 +47,8 @@ pub struct LiveEnv {
     pub traefik_url: String,
     /// `target/e2e/<run>`.
     pub run_dir: PathBuf,
-    /// The k3s container, for its logs in artifacts.
-    pub k3s: std::sync::Arc<crate::cluster::K3sCluster>,
+    /// The k3s container, for its logs in artifacts; `None` on an existing cluster.
+    pub k3s: Option<std::sync::Arc<crate::cluster::K3sCluster>>,
 }
 
 /// Poll `probe` every few seconds until it yields `Ok(Some(value))`, at most `within`. `Ok(None)` means "not yet"
@@ -683,12 +683,11 @@ impl Env for LiveEnv {
         crate::view::snapshot::write_snapshot(&view as &dyn ClusterView, &scope, &dir)
             .await
             .map_err(|e| e.to_string())?;
-        let (out, err) = self
-            .k3s
-            .container()
-            .logs()
-            .await
-            .map_err(|e| e.to_string())?;
+        // an existing cluster has no container whose log to keep
+        let Some(k3s) = &self.k3s else {
+            return Ok(dir);
+        };
+        let (out, err) = k3s.container().logs().await.map_err(|e| e.to_string())?;
         let logs = redact::redact(&format!(
             "{}{}",
             String::from_utf8_lossy(&out),

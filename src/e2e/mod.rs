@@ -9,6 +9,7 @@
 
 pub mod checks;
 pub mod live;
+pub mod target;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use crate::gitserver::{GitRepo, GitServer};
 use crate::report::{Assertion, PhaseTiming, Progress, RunReport};
 use crate::scenario::Scenario;
 use crate::scenario::runner::{self, RunOptions};
+pub use target::{ClusterTarget, ExistingCluster};
 
 /// What `cargo xtask e2e` asks for.
 #[derive(Debug, Clone)]
@@ -38,6 +40,8 @@ pub struct Options {
     pub flux_components: Option<PathBuf>,
     /// Root of run directories (`target/e2e`).
     pub out_root: PathBuf,
+    /// A k3s container (default) or an existing cluster.
+    pub cluster: ClusterTarget,
 }
 
 /// What a run produced.
@@ -52,7 +56,20 @@ pub struct Outcome {
 /// A cluster left running for a person to look at.
 pub struct Kept {
     pub kubeconfig: PathBuf,
-    pub container: String,
+    /// The k3s container; `None` on an existing cluster (the run's Flux and app stay on it).
+    pub container: Option<String>,
+}
+
+/// The cluster a run holds until teardown.
+enum Held {
+    K3s(Arc<K3sCluster>),
+    Existing {
+        client: kube::Client,
+        kubeconfig: PathBuf,
+        created: target::Created,
+        /// The port-forward to Traefik the scenarios use; stopped when dropped.
+        _traefik: crate::verify::portforward::Forward,
+    },
 }
 
 /// `rancher/k3s:v1.35.5-k3s1` → (image, tag).
@@ -108,35 +125,13 @@ pub async fn run(opts: Options, progress: &Progress) -> Result<Outcome> {
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     let mut report = RunReport::new(format!("e2e {}", run.as_str()));
 
-    let (image, tag) = split_image(opts.k3s_image.as_deref().unwrap_or(cluster::K3S_IMAGE));
-    if image != cluster::K3S_IMAGE {
-        tracing::warn!(%image, "only the k3s tag is configurable; using rancher/k3s");
-    }
-    let k3s: Arc<K3sCluster> = timed(&mut report, progress, &format!("k3s {tag} start"), async {
-        cluster::start_k3s(K3s::new().with_tag(&tag), &run)
-            .await
-            .map(Arc::new)
-            .map_err(|e| Error::Other(e.to_string()))
-    })
-    .await?;
-    let setup = setup(&opts, &k3s, &dir, &mut report, progress).await;
-    let (mut env, _server) = match setup {
-        Ok(x) => x,
-        Err(e) => {
-            // before cleanup: what the cluster looked like
-            let logs = k3s.container().logs().await.map(|(o, e)| {
-                format!(
-                    "{}{}",
-                    String::from_utf8_lossy(&o),
-                    String::from_utf8_lossy(&e)
-                )
-            });
-            let path = dir.join("setup").join("k3s.log");
-            if let Ok(text) = logs {
-                let _ = std::fs::create_dir_all(dir.join("setup"));
-                let _ = cluster::write_private_file(&path, crate::report::redact(&text).as_bytes());
-            }
-            return Err(e);
+    let (mut env, _server, held) = match &opts.cluster {
+        ClusterTarget::K3s => {
+            let (env, server, k3s) = start_k3s(&opts, &run, &dir, &mut report, progress).await?;
+            (env, server, Held::K3s(k3s))
+        }
+        ClusterTarget::Existing(existing) => {
+            setup_existing(&opts, existing, &dir, &mut report, progress).await?
         }
     };
 
@@ -161,24 +156,44 @@ pub async fn run(opts: Options, progress: &Progress) -> Result<Outcome> {
         ));
     }
     let junit = dir.join("junit.xml");
-    crate::report::write_junit(&report, &junit)?;
-    if let Some(summary) = crate::report::step_summary_path() {
-        crate::report::append_step_summary(&summary, &report)?;
-    }
+    // written before the teardown, which runs even when writing failed
+    let written = crate::report::write_junit(&report, &junit).and_then(|()| {
+        match crate::report::step_summary_path() {
+            Some(summary) => crate::report::append_step_summary(&summary, &report),
+            None => Ok(()),
+        }
+    });
 
     let keep = opts.keep || (opts.fail_fast && failed);
-    let kept = if keep {
-        let container = k3s.container().name().to_string();
-        // Leave the container running: its Drop would remove it.
-        std::mem::forget(k3s);
-        Some(Kept {
-            kubeconfig: dir.join("kubeconfig"),
-            container,
-        })
-    } else {
-        drop(k3s);
-        None
+    let kept = match held {
+        Held::K3s(k3s) if keep => {
+            let container = k3s.container().name().to_string();
+            // Leave the container running: its Drop would remove it.
+            std::mem::forget(k3s);
+            Some(Kept {
+                kubeconfig: dir.join("kubeconfig"),
+                container: Some(container),
+            })
+        }
+        Held::K3s(k3s) => {
+            drop(k3s);
+            None
+        }
+        Held::Existing { kubeconfig, .. } if keep => Some(Kept {
+            kubeconfig,
+            container: None,
+        }),
+        Held::Existing {
+            client, created, ..
+        } => {
+            for problem in target::teardown(&client, &created, Duration::from_secs(180)).await {
+                tracing::warn!("teardown: {problem}");
+                eprintln!("warning: teardown: {problem}");
+            }
+            None
+        }
     };
+    written?;
     Ok(Outcome {
         report,
         run_dir: dir,
@@ -187,7 +202,48 @@ pub async fn run(opts: Options, progress: &Progress) -> Result<Outcome> {
     })
 }
 
-/// Node Ready, kubeconfig, Flux, git server, GitOps sync: the environment the scenarios run in.
+/// Start k3s and set it up; on a setup failure the k3s log goes to `<run>/setup/k3s.log` before the container is
+/// removed.
+async fn start_k3s(
+    opts: &Options,
+    run: &RunId,
+    dir: &Path,
+    report: &mut RunReport,
+    progress: &Progress,
+) -> Result<(live::LiveEnv, GitServer, Arc<K3sCluster>)> {
+    let (image, tag) = split_image(opts.k3s_image.as_deref().unwrap_or(cluster::K3S_IMAGE));
+    if image != cluster::K3S_IMAGE {
+        tracing::warn!(%image, "only the k3s tag is configurable; using rancher/k3s");
+    }
+    let k3s: Arc<K3sCluster> = timed(report, progress, &format!("k3s {tag} start"), async {
+        cluster::start_k3s(K3s::new().with_tag(&tag), run)
+            .await
+            .map(Arc::new)
+            .map_err(|e| Error::Other(e.to_string()))
+    })
+    .await?;
+    match setup(opts, &k3s, dir, report, progress).await {
+        Ok((env, server)) => Ok((env, server, k3s)),
+        Err(e) => {
+            // before cleanup: what the cluster looked like
+            let logs = k3s.container().logs().await.map(|(o, e)| {
+                format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&o),
+                    String::from_utf8_lossy(&e)
+                )
+            });
+            let path = dir.join("setup").join("k3s.log");
+            if let Ok(text) = logs {
+                let _ = std::fs::create_dir_all(dir.join("setup"));
+                let _ = cluster::write_private_file(&path, crate::report::redact(&text).as_bytes());
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Node Ready, kubeconfig, then the GitOps part: the environment the scenarios run in.
 async fn setup(
     opts: &Options,
     k3s: &Arc<K3sCluster>,
@@ -216,21 +272,44 @@ async fn setup(
         "http://127.0.0.1:{}",
         k3s.http_port().await.map_err(to_err)?
     );
+    let gateway = std::net::IpAddr::V4(cluster::bridge_gateway().await.map_err(to_err)?);
+    let (_, repo, server, baseline) =
+        setup_gitops(opts, &client, dir, gateway, report, progress).await?;
+    let env = live::LiveEnv {
+        client,
+        repo,
+        baseline,
+        api_url,
+        ca_pem,
+        traefik_url,
+        run_dir: dir.to_path_buf(),
+        k3s: Some(k3s.clone()),
+    };
+    Ok((env, server))
+}
 
-    timed(report, progress, "flux install", async {
-        install::install(&client, &InstallOptions::new(opts.flux_components.clone()))
-            .await
-            .map(|_| ())
+/// Setup's GitOps part, the same on k3s and on an existing cluster: Flux installed, the fixtures served as a git
+/// repository at `git_ip` (an address the cluster's pods reach), the flux-system GitRepository and Kustomization
+/// applied and Ready. Returns the install, the served repo, its server and the baseline commit.
+async fn setup_gitops(
+    opts: &Options,
+    client: &kube::Client,
+    dir: &Path,
+    git_ip: std::net::IpAddr,
+    report: &mut RunReport,
+    progress: &Progress,
+) -> Result<(install::Installed, GitRepo, GitServer, String)> {
+    let installed = timed(report, progress, "flux install", async {
+        install::install(client, &InstallOptions::new(opts.flux_components.clone())).await
     })
     .await?;
 
     let (repo, server) = timed(report, progress, "git server", async {
-        let gateway = cluster::bridge_gateway().await.map_err(to_err)?;
         let root = dir.join("git");
         let repo = GitRepo::create_from_dir(&opts.gitops, &root.join("fixtures.git"))
             .await
             .map_err(|e| Error::Other(e.to_string()))?;
-        let server = GitServer::start(&root, std::net::IpAddr::V4(gateway))
+        let server = GitServer::start(&root, git_ip)
             .await
             .map_err(|e| Error::Other(e.to_string()))?;
         Ok((repo, server))
@@ -245,7 +324,7 @@ async fn setup(
         let git = GitRepositorySpec::new(server.url("fixtures"));
         let ks = KustomizationSpec::for_source(&git);
         apply::apply_values(
-            &client,
+            client,
             vec![git.to_value(), ks.to_value()],
             &ApplyOptions::new(Duration::from_secs(60)),
         )
@@ -273,18 +352,108 @@ async fn setup(
     eprintln!(
         "note: cloudflared is scaled to 0 here (it cannot reach Cloudflare from a test); `cargo xtask lint` covers its posture"
     );
+    Ok((installed, repo, server, baseline))
+}
 
-    let env = live::LiveEnv {
-        client,
-        repo,
-        baseline,
-        api_url,
-        ca_pem,
-        traefik_url,
-        run_dir: dir.to_path_buf(),
-        k3s: k3s.clone(),
+/// An existing cluster: refuse unless it is empty of Flux and of the app namespace (or disposable), reach Traefik
+/// through a port-forward, then setup's GitOps part. A setup failure removes what the run created so far.
+async fn setup_existing(
+    opts: &Options,
+    existing: &ExistingCluster,
+    dir: &Path,
+    report: &mut RunReport,
+    progress: &Progress,
+) -> Result<(live::LiveEnv, GitServer, Held)> {
+    let (config, context) =
+        crate::view::live::config_for(Some(&existing.kubeconfig), existing.context.as_deref())
+            .await
+            .map_err(|e| Error::Other(e.to_string()))?;
+    let api_url = config
+        .cluster_url
+        .to_string()
+        .trim_end_matches('/')
+        .to_string();
+    let ca_pem = config
+        .root_cert
+        .as_deref()
+        .map(crate::verify::der_to_pem)
+        .ok_or_else(|| {
+            Error::Other(format!(
+                "kubeconfig {} (context {context}) names no certificate authority for {api_url}: the RBAC probes trust only the cluster's CA",
+                existing.kubeconfig.display()
+            ))
+        })?
+        .into_bytes();
+    let client = kube::Client::try_from(config)
+        .map_err(|e| Error::Other(format!("cannot connect to the cluster: {e}")))?;
+    let occupancy = target::inspect(&client, crate::rbac::NAMESPACE).await?;
+    if let Some(why) = target::refusal(&occupancy, crate::rbac::NAMESPACE, existing.disposable) {
+        return Err(Error::Other(why));
+    }
+    let traefik = crate::verify::portforward::forward(&client, "kube-system", "traefik", &["web", "http"])
+        .await
+        .map_err(|e| {
+            Error::Other(format!(
+                "{e}: the fixtures route Headlamp through a Traefik IngressRoute, reached here by a port-forward to Service kube-system/traefik (k3d ships it as k3s does; on kind, install Traefik v3 into kube-system first)"
+            ))
+        })?;
+    let git_ip = match existing.git_address {
+        Some(ip) => ip,
+        None => std::net::IpAddr::V4(
+            cluster::bridge_gateway()
+                .await
+                .map_err(|e| Error::Other(format!("{e} (or pass --git-address IP: an address of this machine the cluster's pods reach)")))?,
+        ),
     };
-    Ok((env, server))
+    let flux_was_there = occupancy.flux_namespace || !occupancy.flux_crds.is_empty();
+    let mut created = target::Created {
+        flux: Vec::new(),
+        sync: !occupancy.flux_namespace,
+    };
+    match setup_gitops(opts, &client, dir, git_ip, report, progress).await {
+        Ok((installed, repo, server, baseline)) => {
+            if !flux_was_there {
+                created.flux = installed
+                    .applied
+                    .iter()
+                    .map(|a| target::CreatedObject {
+                        resource: a.resource.clone(),
+                        namespace: a.namespace.clone(),
+                        name: a.name.clone(),
+                    })
+                    .collect();
+            }
+            let env = live::LiveEnv {
+                client: client.clone(),
+                repo,
+                baseline,
+                api_url,
+                ca_pem,
+                traefik_url: traefik.base_url(),
+                run_dir: dir.to_path_buf(),
+                k3s: None,
+            };
+            let held = Held::Existing {
+                client,
+                kubeconfig: existing.kubeconfig.clone(),
+                created,
+                _traefik: traefik,
+            };
+            Ok((env, server, held))
+        }
+        Err(e) => {
+            // the install's objects are not known when it failed half-way: remove the sync and say what may remain
+            for problem in target::teardown(&client, &created, Duration::from_secs(60)).await {
+                eprintln!("warning: teardown after the failed setup: {problem}");
+            }
+            if !flux_was_there {
+                eprintln!(
+                    "warning: Flux may be partly installed on the cluster now (setup failed during or after `flux install`); remove it with `flux uninstall` or delete namespace flux-system and the *.toolkit.fluxcd.io CRDs"
+                );
+            }
+            Err(e)
+        }
+    }
 }
 
 /// The cluster CA (PEM) from a kubeconfig's first cluster.

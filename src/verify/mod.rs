@@ -96,7 +96,7 @@ pub struct ApiServer {
 }
 
 /// DER certificates as one PEM bundle.
-fn der_to_pem(certs: &[Vec<u8>]) -> String {
+pub fn der_to_pem(certs: &[Vec<u8>]) -> String {
     use base64::Engine as _;
     let mut out = String::new();
     for der in certs {
@@ -669,7 +669,7 @@ async fn run_inner(
         }
         HeadlampRoute::Service(service) => {
             step.set(format!("opening a port-forward to Service {ns}/{service}"));
-            match portforward::forward(client, ns, service).await {
+            match portforward::forward(client, ns, service, &["http"]).await {
                 Ok(f) => {
                     let route = headlamp_route(&f.base_url()).map_err(Error::Other)?;
                     let http = rbac::http_client(None)?;

@@ -34,9 +34,13 @@ fn running_and_ready(p: &Pod) -> bool {
 
 /// Pick the pod and port as kubectl does (kubernetes/kubectl pkg/cmd/portforward/portforward.go
 /// `translateServicePortToTargetPort`: an integer targetPort is the port, a named one is looked up among the
-/// pod's container ports, none means the Service port itself), for the Service port named `http`, else the first.
-/// `pods` are those the Service's selector matches; the first running, ready one is used.
-pub fn resolve(service: &Service, pods: &[Pod]) -> Result<ServiceTarget, String> {
+/// pod's container ports, none means the Service port itself), for the first Service port named in `port_names`,
+/// else the first port. `pods` are those the Service's selector matches; the first running, ready one is used.
+pub fn resolve(
+    service: &Service,
+    pods: &[Pod],
+    port_names: &[&str],
+) -> Result<ServiceTarget, String> {
     let name = service.metadata.name.clone().unwrap_or_default();
     let ports = service
         .spec
@@ -44,9 +48,9 @@ pub fn resolve(service: &Service, pods: &[Pod]) -> Result<ServiceTarget, String>
         .and_then(|s| s.ports.as_ref())
         .filter(|p| !p.is_empty())
         .ok_or_else(|| format!("Service {name} has no ports"))?;
-    let port = ports
+    let port = port_names
         .iter()
-        .find(|p| p.name.as_deref() == Some("http"))
+        .find_map(|n| ports.iter().find(|p| p.name.as_deref() == Some(*n)))
         .unwrap_or(&ports[0]);
     let pod = pods.iter().find(|p| running_and_ready(p)).ok_or_else(|| {
         format!(
@@ -101,9 +105,15 @@ impl Drop for Forward {
     }
 }
 
-/// Resolve Service `namespace/service` and listen on 127.0.0.1 (a free port) forwarding to it, with the caller's
-/// credentials (they need `get` on services, `list` on pods and `create` on pods/portforward).
-pub async fn forward(client: &Client, namespace: &str, service: &str) -> Result<Forward, String> {
+/// Resolve Service `namespace/service` (its port named in `port_names`, see [`resolve`]) and listen on 127.0.0.1 (a
+/// free port) forwarding to it, with the caller's credentials (they need `get` on services, `list` on pods and
+/// `create` on pods/portforward). The pod is chosen once: a replaced pod ends the forward.
+pub async fn forward(
+    client: &Client,
+    namespace: &str,
+    service: &str,
+    port_names: &[&str],
+) -> Result<Forward, String> {
     let services: Api<Service> = Api::namespaced(client.clone(), namespace);
     let svc = services.get(service).await.map_err(|e| {
         format!(
@@ -135,7 +145,7 @@ pub async fn forward(client: &Client, namespace: &str, service: &str) -> Result<
                 crate::error::kube_message(&e)
             )
         })?;
-    let target = resolve(&svc, &list.items)?;
+    let target = resolve(&svc, &list.items, port_names)?;
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| format!("listening on 127.0.0.1 for the port-forward: {e}"))?;
@@ -220,14 +230,14 @@ mod tests {
             }
         );
         assert_eq!(
-            resolve(&service(json!(8080)), &[pod("p", true)])
+            resolve(&service(json!(8080)), &[pod("p", true)], &["http"])
                 .unwrap()
                 .container_port,
             8080
         );
-        let e = resolve(&service(json!("web")), &[pod("p", true)]).unwrap_err();
+        let e = resolve(&service(json!("web")), &[pod("p", true)], &["http"]).unwrap_err();
         assert!(e.contains("targets port `web`"), "{e}");
-        let e = resolve(&service(json!("http")), &[pod("p", false)]).unwrap_err();
+        let e = resolve(&service(json!("http")), &[pod("p", false)], &["http"]).unwrap_err();
         assert!(e.contains("no running, ready pod"), "{e}");
     }
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use headlamp_e2e::cluster;
-use headlamp_e2e::e2e::{self, Options};
+use headlamp_e2e::e2e::{self, ClusterTarget, ExistingCluster, Options};
 use headlamp_e2e::report::Progress;
 use headlamp_e2e::scenario::{self, Shard};
 
@@ -38,6 +38,21 @@ pub struct Args {
     /// Scenario files [default: scenarios/]
     #[arg(long, value_name = "DIR")]
     scenarios_dir: Option<PathBuf>,
+    /// Run on this existing cluster instead of a k3s container (refused unless it has no Flux and no headlamp
+    /// namespace; needs Traefik in kube-system, as k3s and k3d ship it)
+    #[arg(long, value_name = "FILE", conflicts_with = "k3s_image")]
+    kubeconfig: Option<PathBuf>,
+    /// kubeconfig context [default: its current context]
+    #[arg(long, value_name = "NAME", requires = "kubeconfig")]
+    context: Option<String>,
+    /// Run on an existing cluster even though Flux or the app namespace are there: the run takes them over, the
+    /// scenarios break and reset the app
+    #[arg(long, requires = "kubeconfig")]
+    i_know_this_cluster_is_disposable: bool,
+    /// The address the fixtures' git server binds and Flux clones from (one of this machine's, reachable from the
+    /// cluster's pods) [default: the Docker bridge gateway, right for kind and k3d]
+    #[arg(long, value_name = "IP", requires = "kubeconfig")]
+    git_address: Option<std::net::IpAddr>,
 }
 
 pub async fn run(args: Args) -> u8 {
@@ -80,8 +95,26 @@ pub async fn run(args: Args) -> u8 {
         );
         return 2;
     }
-    if let Err(reason) = cluster::docker_reachable(Duration::from_secs(8)).await {
+    let target = match &args.kubeconfig {
+        Some(kc) if !kc.is_file() => {
+            eprintln!("error: --kubeconfig {}: no such file", kc.display());
+            return 2;
+        }
+        Some(kc) => ClusterTarget::Existing(ExistingCluster {
+            kubeconfig: kc.clone(),
+            context: args.context.clone(),
+            disposable: args.i_know_this_cluster_is_disposable,
+            git_address: args.git_address,
+        }),
+        None => ClusterTarget::K3s,
+    };
+    // k3s runs in Docker; an existing cluster needs it only for the default git address (the bridge gateway)
+    let needs_docker = target == ClusterTarget::K3s || args.git_address.is_none();
+    if needs_docker && let Err(reason) = cluster::docker_reachable(Duration::from_secs(8)).await {
         eprintln!("error: {}", cluster::docker_unreachable_message(&reason));
+        if target != ClusterTarget::K3s {
+            eprintln!("  (with --kubeconfig, --git-address IP serves the fixtures without Docker)");
+        }
         return 2;
     }
     let names: Vec<&str> = selected.iter().map(|s| s.name.as_str()).collect();
@@ -102,6 +135,7 @@ pub async fn run(args: Args) -> u8 {
         k3s_image: Some(args.k3s_image),
         flux_components: args.flux_components,
         out_root: crate::project_root().join("target/e2e"),
+        cluster: target,
     };
     let outcome = match e2e::run(opts, &progress).await {
         Ok(o) => o,
@@ -112,12 +146,16 @@ pub async fn run(args: Args) -> u8 {
     };
     print!("{}", outcome.report.to_table(crate::use_color()));
     println!("JUnit: {}", outcome.junit.display());
-    if let Some(k) = &outcome.kept {
-        println!(
-            "cluster kept: export KUBECONFIG={}\n  (remove it with: docker rm -f {}; the git server stopped with this process, Flux keeps its last revision)",
+    match outcome.kept.as_ref().map(|k| (k, &k.container)) {
+        Some((k, Some(container))) => println!(
+            "cluster kept: export KUBECONFIG={}\n  (remove it with: docker rm -f {container}; the git server stopped with this process, Flux keeps its last revision)",
             k.kubeconfig.display(),
-            k.container
-        );
+        ),
+        Some((k, None)) => println!(
+            "left on the cluster ({}): Flux, the flux-system GitRepository and Kustomization, the app (the git server stopped with this process, Flux keeps its last revision); remove them with `flux uninstall` and `kubectl delete namespace headlamp`",
+            k.kubeconfig.display(),
+        ),
+        None => {}
     }
     let c = outcome.report.counts();
     println!("e2e: {c}");
