@@ -373,8 +373,15 @@ async fn setup_existing(
         .to_string()
         .trim_end_matches('/')
         .to_string();
-    let ca_pem = config
-        .root_cert
+    let root_cert = config.root_cert.clone();
+    let client = kube::Client::try_from(config)
+        .map_err(|e| Error::Other(format!("cannot connect to the cluster: {e}")))?;
+    // first: is the cluster ours to use?
+    let occupancy = target::inspect(&client, crate::rbac::NAMESPACE).await?;
+    if let Some(why) = target::refusal(&occupancy, crate::rbac::NAMESPACE, existing.disposable) {
+        return Err(Error::Other(why));
+    }
+    let ca_pem = root_cert
         .as_deref()
         .map(crate::verify::der_to_pem)
         .ok_or_else(|| {
@@ -384,12 +391,6 @@ async fn setup_existing(
             ))
         })?
         .into_bytes();
-    let client = kube::Client::try_from(config)
-        .map_err(|e| Error::Other(format!("cannot connect to the cluster: {e}")))?;
-    let occupancy = target::inspect(&client, crate::rbac::NAMESPACE).await?;
-    if let Some(why) = target::refusal(&occupancy, crate::rbac::NAMESPACE, existing.disposable) {
-        return Err(Error::Other(why));
-    }
     let traefik = crate::verify::portforward::forward(&client, "kube-system", "traefik", &["web", "http"])
         .await
         .map_err(|e| {

@@ -218,6 +218,7 @@ mod tests {
         let t = resolve(
             &service(json!("http")),
             &[pod("old", false), pod("new", true)],
+            &["http"],
         )
         .unwrap();
         assert_eq!(
@@ -239,5 +240,28 @@ mod tests {
         assert!(e.contains("targets port `web`"), "{e}");
         let e = resolve(&service(json!("http")), &[pod("p", false)], &["http"]).unwrap_err();
         assert!(e.contains("no running, ready pod"), "{e}");
+    }
+
+    #[test]
+    fn the_preferred_port_name_picks_traefiks_web_entrypoint() {
+        // Traefik's chart names its entrypoint ports web and websecure; the numbers are test data
+        let svc: Service = serde_json::from_value(json!({
+            "metadata": {"name": "traefik"},
+            "spec": {"ports": [{"name": "websecure", "port": 443, "targetPort": "websecure"},
+                               {"name": "web", "port": 80, "targetPort": "web"}]}
+        }))
+        .unwrap();
+        let p: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "traefik-abc"},
+            "spec": {"containers": [{"name": "traefik", "ports": [
+                {"name": "web", "containerPort": 8000}, {"name": "websecure", "containerPort": 8443}]}]},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
+        }))
+        .unwrap();
+        let t = resolve(&svc, std::slice::from_ref(&p), &["web", "http"]).unwrap();
+        assert_eq!((t.service_port, t.container_port), (80, 8000));
+        // without a preference: the first port
+        let t = resolve(&svc, &[p], &[]).unwrap();
+        assert_eq!(t.container_port, 8443);
     }
 }

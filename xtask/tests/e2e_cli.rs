@@ -62,3 +62,132 @@ fn no_docker_exits_2_within_10s_with_the_hint() {
         "{err}"
     );
 }
+
+// ---------------------------------------------------------------- e2e --kubeconfig refusals
+
+/// A plain-HTTP API server on a local port answering `GET path` from `routes` (404 Status otherwise), one
+/// connection per request. Returns its URL and the request lines it saw.
+fn fake_api(
+    routes: Vec<(&'static str, &'static str)>,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            log.lock().unwrap().push(line.trim().to_string());
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).is_err() || h == "\r\n" || h.is_empty() {
+                    break;
+                }
+            }
+            let path = line
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or("")
+                .split('?')
+                .next()
+                .unwrap_or("");
+            let (code, body) = match routes.iter().find(|(p, _)| *p == path) {
+                Some((_, body)) => ("200 OK", body.to_string()),
+                None => (
+                    "404 Not Found",
+                    r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","reason":"NotFound","code":404}"#.to_string(),
+                ),
+            };
+            let _ = write!(
+                conn,
+                "HTTP/1.1 {code}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (url, seen)
+}
+
+fn kubeconfig_for(dir: &std::path::Path, server: &str) -> String {
+    let path = dir.join("kubeconfig");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: kind-spare\nclusters:\n- name: spare\n  cluster: {{server: '{server}'}}\ncontexts:\n- name: kind-spare\n  context: {{cluster: spare, user: me}}\nusers:\n- name: me\n  user: {{token: not-a-real-token-0123456789}}\n"
+        ),
+    )
+    .unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn kubeconfig_run_refuses_a_cluster_with_flux_unless_disposable_and_touches_nothing() {
+    let (server, seen) = fake_api(vec![
+        (
+            "/api/v1/namespaces/flux-system",
+            r#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"flux-system"}}"#,
+        ),
+        (
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+            r#"{"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinitionList","metadata":{},"items":[{"metadata":{"name":"kustomizations.kustomize.toolkit.fluxcd.io"},"spec":{"group":"kustomize.toolkit.fluxcd.io","names":{"plural":"kustomizations","kind":"Kustomization"},"scope":"Namespaced","versions":[]}}]}"#,
+        ),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let kc = kubeconfig_for(dir.path(), &server);
+    let started = Instant::now();
+    let o = xtask(&[
+        "e2e",
+        "--scenario",
+        "baseline",
+        "--kubeconfig",
+        &kc,
+        "--git-address",
+        "127.0.0.1",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("refusing to run on this cluster: it already has namespace flux-system, Flux CRDs (kustomizations.kustomize.toolkit.fluxcd.io)."),
+        "{err}"
+    );
+    assert!(err.contains("--i-know-this-cluster-is-disposable"), "{err}");
+    assert!(!err.contains("not-a-real-token"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        !seen.is_empty() && seen.iter().all(|l| l.starts_with("GET ")),
+        "{seen:?}"
+    );
+    println!("{err}");
+}
+
+#[test]
+fn kubeconfig_run_refusals_before_any_cluster_call() {
+    let o = xtask(&["e2e", "--kubeconfig", "/nonexistent/kubeconfig"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("--kubeconfig /nonexistent/kubeconfig: no such file")
+    );
+    let o = xtask(&["e2e", "--i-know-this-cluster-is-disposable"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--kubeconfig"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // an unreachable server: exit 2 naming what it tried
+    let dir = tempfile::tempdir().unwrap();
+    let kc = kubeconfig_for(dir.path(), "http://127.0.0.1:1");
+    let o = xtask(&["e2e", "--kubeconfig", &kc, "--git-address", "127.0.0.1"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("reading Namespace flux-system"), "{err}");
+    println!("{err}");
+}
