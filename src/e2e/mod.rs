@@ -410,6 +410,7 @@ async fn setup_existing(
     let mut created = target::Created {
         flux: Vec::new(),
         sync: !occupancy.flux_namespace,
+        app_namespace: (!occupancy.app_namespace).then(|| crate::rbac::NAMESPACE.to_string()),
     };
     match setup_gitops(opts, &client, dir, git_ip, report, progress).await {
         Ok((installed, repo, server, baseline)) => {

@@ -137,6 +137,8 @@ pub struct Created {
     pub flux: Vec<CreatedObject>,
     /// The flux-system GitRepository and Kustomization were applied by the run (and did not exist before).
     pub sync: bool,
+    /// The app namespace did not exist before: the Kustomization's prune removes it, teardown waits for that.
+    pub app_namespace: Option<String>,
 }
 
 fn api_for(client: &Client, o: &CreatedObject) -> Api<DynamicObject> {
@@ -157,7 +159,7 @@ pub async fn teardown(client: &Client, created: &Created, prune_within: Duration
             let api = kind.api(client.clone(), ns);
             match api.delete("flux-system", &DeleteParams::default()).await {
                 Ok(_) => {}
-                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(kube::Error::Api(s)) if s.code == 404 => continue,
                 Err(e) => {
                     problems.push(format!(
                         "deleting {kind:?} {ns}/flux-system: {}",
@@ -166,23 +168,46 @@ pub async fn teardown(client: &Client, created: &Created, prune_within: Duration
                     continue;
                 }
             }
-            if kind == FluxKind::Kustomization {
-                let gone = crate::e2e::live::poll(
-                    prune_within,
-                    &format!("Kustomization {ns}/flux-system gone (its finalizer prunes the app)"),
-                    || async {
-                        Ok(match api.get_opt("flux-system").await {
-                            Ok(None) => Ok(()),
-                            Ok(Some(_)) => Err("still there".to_string()),
-                            Err(e) => Err(crate::error::kube_message(&e)),
-                        })
-                    },
-                )
-                .await;
-                if let Err(e) = gone {
-                    problems.push(e);
-                }
+            // their finalizers need the controllers: wait before the controllers go
+            let gone = crate::e2e::live::poll(
+                prune_within,
+                &format!("{kind:?} {ns}/flux-system gone"),
+                || async {
+                    Ok(match api.get_opt("flux-system").await {
+                        Ok(None) => Ok(()),
+                        Ok(Some(_)) => Err("still there".to_string()),
+                        Err(e) => Err(crate::error::kube_message(&e)),
+                    })
+                },
+            )
+            .await;
+            if let Err(e) = gone {
+                problems.push(e);
             }
+        }
+    }
+    // the Kustomization pruned the app; its HelmRelease's finalizer needs helm-controller: wait for the namespace
+    if let Some(app) = &created.app_namespace {
+        let namespaces: Api<Namespace> = Api::all(client.clone());
+        let gone = crate::e2e::live::poll(
+            prune_within,
+            &format!("Namespace {app} gone (pruned with the Kustomization)"),
+            || async {
+                Ok(match namespaces.get_opt(app).await {
+                    Ok(None) => Ok(()),
+                    Ok(Some(n)) => Err(format!(
+                        "still there ({})",
+                        n.status
+                            .and_then(|s| s.phase)
+                            .unwrap_or_else(|| "no phase".into())
+                    )),
+                    Err(e) => Err(crate::error::kube_message(&e)),
+                })
+            },
+        )
+        .await;
+        if let Err(e) = gone {
+            problems.push(e);
         }
     }
     for o in created.flux.iter().rev() {
@@ -326,6 +351,7 @@ mod tests {
                 },
             ],
             sync: true,
+            app_namespace: Some("headlamp".into()),
         };
         let gone = status(404, "NotFound", "not found");
         let (client, handle) = mock_client(vec![
@@ -346,6 +372,7 @@ mod tests {
                 404,
                 gone.clone(),
             ),
+            step_status("GET", "/api/v1/namespaces/headlamp", 404, gone.clone()),
             step(
                 "DELETE",
                 "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gitrepositories.source.toolkit.fluxcd.io",
@@ -360,7 +387,7 @@ mod tests {
         ]);
         let problems = teardown(&client, &created, Duration::from_secs(5)).await;
         let seen = handle.await.unwrap();
-        assert_eq!(seen.len(), 5);
+        assert_eq!(seen.len(), 6);
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(
             problems[0].starts_with("deleting Namespace flux-system: 403"),
