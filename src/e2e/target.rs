@@ -85,9 +85,18 @@ pub fn refusal(o: &Occupancy, app_namespace: &str, disposable: bool) -> Option<S
         found.push(format!("namespace {app_namespace}"));
     }
     Some(format!(
-        "refusing to run on this cluster: it already has {}. The run installs Flux, takes over the flux-system GitRepository and Kustomization, and the scenarios break and reset the app in namespace {app_namespace}. Use an empty cluster (e.g. `kind create cluster` or `k3d cluster create`), or pass --i-know-this-cluster-is-disposable",
+        "refusing to run on this cluster: it already has {}. The run installs Flux, takes over the flux-system GitRepository and Kustomization, and the scenarios break and reset the app in namespace {app_namespace}. Use an empty cluster (e.g. `kind create cluster` or `k3d cluster create`), or pass --i-know-this-cluster-is-disposable.",
         found.join(", ")
     ))
+}
+
+/// `<action>: <the API's answer, or the connection error with its causes>`.
+fn read_err(action: &str, e: &kube::Error) -> Error {
+    let why = match e {
+        kube::Error::Api(_) => crate::error::kube_message(e),
+        other => crate::view::live::error_chain(other),
+    };
+    Error::Other(format!("{action}: {why} (is the kubeconfig's server reachable?)"))
 }
 
 /// Read what is there (get the two namespaces, list the CRDs).
@@ -100,7 +109,7 @@ pub async fn inspect(client: &Client, app_namespace: &str) -> Result<Occupancy> 
                 .get_opt(&name)
                 .await
                 .map(|n| n.is_some())
-                .map_err(|e| Error::kube(format!("reading Namespace {name}"), e))
+                .map_err(|e| read_err(&format!("reading Namespace {name}"), &e))
         }
     };
     let flux_namespace = exists(crate::flux::install::NAMESPACE.to_string()).await?;
@@ -108,7 +117,7 @@ pub async fn inspect(client: &Client, app_namespace: &str) -> Result<Occupancy> 
     let flux_crds = crds
         .list(&ListParams::default())
         .await
-        .map_err(|e| Error::kube("listing CustomResourceDefinitions", e))?
+        .map_err(|e| read_err("listing CustomResourceDefinitions", &e))?
         .items
         .into_iter()
         .filter(|c| c.spec.group.ends_with(FLUX_GROUP_SUFFIX))
