@@ -63,13 +63,15 @@ pub struct Kept {
 /// The cluster a run holds until teardown.
 enum Held {
     K3s(Arc<K3sCluster>),
-    Existing {
-        client: kube::Client,
-        kubeconfig: PathBuf,
-        created: target::Created,
-        /// The port-forward to Traefik the scenarios use; stopped when dropped.
-        _traefik: crate::verify::portforward::Forward,
-    },
+    Existing(Box<HeldExisting>),
+}
+
+struct HeldExisting {
+    client: kube::Client,
+    kubeconfig: PathBuf,
+    created: target::Created,
+    /// The port-forward to Traefik the scenarios use; stopped when dropped.
+    _traefik: crate::verify::portforward::Forward,
 }
 
 /// `rancher/k3s:v1.35.5-k3s1` → (image, tag).
@@ -179,14 +181,14 @@ pub async fn run(opts: Options, progress: &Progress) -> Result<Outcome> {
             drop(k3s);
             None
         }
-        Held::Existing { kubeconfig, .. } if keep => Some(Kept {
-            kubeconfig,
+        Held::Existing(held) if keep => Some(Kept {
+            kubeconfig: held.kubeconfig.clone(),
             container: None,
         }),
-        Held::Existing {
-            client, created, ..
-        } => {
-            for problem in target::teardown(&client, &created, Duration::from_secs(180)).await {
+        Held::Existing(held) => {
+            for problem in
+                target::teardown(&held.client, &held.created, Duration::from_secs(180)).await
+            {
                 tracing::warn!("teardown: {problem}");
                 eprintln!("warning: teardown: {problem}");
             }
@@ -435,12 +437,12 @@ async fn setup_existing(
                 run_dir: dir.to_path_buf(),
                 k3s: None,
             };
-            let held = Held::Existing {
+            let held = Held::Existing(Box::new(HeldExisting {
                 client,
                 kubeconfig: existing.kubeconfig.clone(),
                 created,
                 _traefik: traefik,
-            };
+            }));
             Ok((env, server, held))
         }
         Err(e) => {

@@ -96,7 +96,9 @@ fn read_err(action: &str, e: &kube::Error) -> Error {
         kube::Error::Api(_) => crate::error::kube_message(e),
         other => crate::view::live::error_chain(other),
     };
-    Error::Other(format!("{action}: {why} (is the kubeconfig's server reachable?)"))
+    Error::Other(format!(
+        "{action}: {why} (is the kubeconfig's server reachable?)"
+    ))
 }
 
 /// Read what is there (get the two namespaces, list the CRDs).
