@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::gitops::parse_yaml_documents;
+use crate::process::{Cmd, ProcessError};
 
 /// The chart a HelmRelease asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -56,28 +57,39 @@ impl ChartStore {
         }
     }
 
-    fn file_name(r: &ChartRef) -> String {
-        format!("{}-{}.tgz", r.name, r.version)
+    /// `<name>-<version>.tgz`, when both are plain names ([`plain_name`]): nothing else ever reaches a path.
+    fn file_name(r: &ChartRef) -> Result<String> {
+        for (what, value) in [("chart name", &r.name), ("chart version", &r.version)] {
+            if !plain_name(value) {
+                return Err(Error::UnsafeName {
+                    what,
+                    value: value.clone(),
+                });
+            }
+        }
+        Ok(format!("{}-{}.tgz", r.name, r.version))
     }
 
     /// A local archive for `r`, without touching the network.
     pub fn local(&self, r: &ChartRef) -> Option<PathBuf> {
+        let name = Self::file_name(r).ok()?;
         [&self.charts_dir, &self.cache_dir]
             .into_iter()
             .flatten()
-            .map(|d| d.join(Self::file_name(r)))
+            .filter_map(|d| under(d, &name).ok())
             .find(|p| p.is_file())
     }
 
     /// The archive for `r`: local dir, cache, else downloaded from the repository's index (digest verified, cached).
     pub async fn fetch(&self, r: &ChartRef) -> Result<PathBuf> {
+        let name = Self::file_name(r)?;
         if let Some(p) = self.local(r) {
             return Ok(p);
         }
         let mut tried: Vec<String> = [&self.charts_dir, &self.cache_dir]
             .into_iter()
             .flatten()
-            .map(|d| d.join(Self::file_name(r)).display().to_string())
+            .map(|d| d.join(&name).display().to_string())
             .collect();
         if tried.is_empty() {
             tried.push("no HEADLAMP_E2E_CHARTS, no cache dir".into());
@@ -113,10 +125,41 @@ impl ChartStore {
         let Some(cache) = &self.cache_dir else {
             // No cache dir: keep the download in a temp file for this process.
             let dir = std::env::temp_dir().join("headlamp-e2e-charts");
-            return write_atomic(&dir, &Self::file_name(r), &bytes);
+            return write_atomic(&dir, &name, &bytes);
         };
-        write_atomic(cache, &Self::file_name(r), &bytes)
+        write_atomic(cache, &name, &bytes)
     }
+}
+
+/// A name that can be one path component and nothing more: not empty, no `/` or `\`, no `..`, no NUL or other
+/// control character. Chart names, chart versions and repository names must be plain before they touch a path.
+pub fn plain_name(s: &str) -> bool {
+    !s.is_empty()
+        && s != "."
+        && !s.contains("..")
+        && !s.contains(['/', '\\'])
+        && !s.chars().any(char::is_control)
+}
+
+/// `root/name`, checked after joining to stay under `root`: `name` is one plain component and the joined path is
+/// `root` plus exactly that component.
+pub fn under(root: &Path, name: &str) -> Result<PathBuf> {
+    let unsafe_name = || Error::UnsafeName {
+        what: "file name",
+        value: name.to_string(),
+    };
+    if !plain_name(name) {
+        return Err(unsafe_name());
+    }
+    let joined = root.join(name);
+    let rest: Vec<_> = match joined.strip_prefix(root) {
+        Ok(rest) => rest.components().collect(),
+        Err(_) => return Err(unsafe_name()),
+    };
+    if !matches!(rest.as_slice(), [std::path::Component::Normal(_)]) {
+        return Err(unsafe_name());
+    }
+    Ok(joined)
 }
 
 /// The per-user cache root: `$HEADLAMP_E2E_CACHE`, else the platform cache dir (`~/.cache/headlamp-e2e`).
@@ -129,10 +172,10 @@ pub fn cache_root() -> Option<PathBuf> {
 
 fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
     use std::io::Write;
+    let dest = under(dir, name)?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
     tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
-    let dest = dir.join(name);
     tmp.persist(&dest).map_err(|e| Error::io(&dest, e.error))?;
     Ok(dest)
 }
@@ -313,20 +356,29 @@ impl Helm {
             ),
             None => (PathBuf::from("helm"), "`helm` on PATH".to_string()),
         };
-        let ok = std::process::Command::new(&bin)
-            .args(["version", "--short"])
-            .stdin(std::process::Stdio::null())
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        if ok {
+        let out = match Cmd::new(&bin).args(["version", "--short"]).run_blocking() {
+            Ok(out) => out,
+            Err(ProcessError::Spawn { source, .. }) => {
+                return Err(Error::HelmMissing {
+                    tried: format!("{tried}: {source}"),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if out.success() {
             Ok(Helm { bin })
         } else {
-            Err(Error::HelmMissing { tried })
+            // helm is there and said why it cannot run: that, not "not found"
+            Err(Error::HelmFailed {
+                command: format!("{} version --short", bin.display()),
+                status: out.status.to_string(),
+                message: out.complaint(),
+            })
         }
     }
 
-    /// `helm template RELEASE CHART --namespace NS -f values` and its stdout.
+    /// `helm template RELEASE CHART --namespace NS --values -` (values on stdin) and its stdout, within the
+    /// [`crate::process`] deadline.
     pub async fn template(
         &self,
         chart: &Path,
@@ -334,34 +386,22 @@ impl Helm {
         namespace: &str,
         values: &Value,
     ) -> Result<String> {
-        let mut values_file = tempfile::Builder::new()
-            .prefix("headlamp-e2e-values-")
-            .suffix(".json")
-            .tempfile()
-            .map_err(|e| Error::io(std::env::temp_dir(), e))?;
-        {
-            use std::io::Write;
-            let text = serde_json::to_vec(values).map_err(|e| Error::Other(e.to_string()))?;
-            values_file
-                .write_all(&text)
-                .map_err(|e| Error::io(values_file.path(), e))?;
-        }
-        let out = tokio::process::Command::new(&self.bin)
+        // the values travel on stdin (`--values -`): no file with them is ever written
+        let values = serde_json::to_vec(values).map_err(|e| Error::Other(e.to_string()))?;
+        let out = Cmd::new(&self.bin)
             .arg("template")
             .arg(release)
             .arg(chart)
             .arg("--namespace")
             .arg(namespace)
-            .arg("--values")
-            .arg(values_file.path())
-            .stdin(std::process::Stdio::null())
-            .output()
-            .await
-            .map_err(|e| Error::io(&self.bin, e))?;
-        if !out.status.success() {
+            .args(["--values", "-"])
+            .stdin(values)
+            .run()
+            .await?;
+        if !out.success() {
             return Err(Error::HelmTemplate {
                 release: format!("{namespace}/{release}"),
-                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+                stderr: out.complaint(),
             });
         }
         String::from_utf8(out.stdout)

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use futures::future::try_join_all;
 use serde::Serialize;
@@ -70,19 +69,17 @@ impl ChartDiff {
 }
 
 async fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>> {
-    let out = tokio::process::Command::new("git")
+    let out = crate::process::Cmd::new("git")
         .arg("-C")
         .arg(dir)
         .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .map_err(|e| Error::Other(format!("cannot run git: {e}")))?;
-    if !out.status.success() {
+        .run()
+        .await?;
+    if !out.success() {
         return Err(Error::Other(format!(
             "git {} failed: {}",
             args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
+            out.complaint()
         )));
     }
     Ok(out.stdout)

@@ -56,6 +56,11 @@ pub enum Error {
         tried: String,
     },
 
+    #[error(
+        "{what} {value:?} is not a plain name (it must not contain `/`, `\\`, `..` or control characters); it is never used in a path"
+    )]
+    UnsafeName { what: &'static str, value: String },
+
     #[error("downloading {url}: {message}")]
     Download { url: String, message: String },
 
@@ -76,6 +81,13 @@ pub enum Error {
     )]
     HelmMissing { tried: String },
 
+    #[error("`{command}` failed ({status}); helm said: {message}")]
+    HelmFailed {
+        command: String,
+        status: String,
+        message: String,
+    },
+
     #[error("helm template for release {release} failed: {stderr}")]
     HelmTemplate { release: String, stderr: String },
 
@@ -95,6 +107,10 @@ pub enum Error {
     /// Reading the cluster or a snapshot failed.
     #[error(transparent)]
     View(#[from] crate::view::ViewError),
+
+    /// An external command (helm, kubectl, git) could not run or did not finish within its deadline.
+    #[error(transparent)]
+    Process(#[from] crate::process::ProcessError),
 
     #[error("{0}")]
     Other(String),

@@ -102,6 +102,8 @@ impl Step {
 #[derive(Debug, Clone, Default)]
 pub struct UnstickReport {
     pub steps: Vec<Step>,
+    /// The procedure stopped because its `--timeout` ran out (the last step names what it was waiting for).
+    pub timed_out: bool,
 }
 
 impl UnstickReport {
@@ -296,6 +298,27 @@ struct Ctx<'a> {
     opts: &'a UnstickOptions,
     hr: Api<DynamicObject>,
     deadline: Instant,
+    timed_out: std::sync::atomic::AtomicBool,
+}
+
+/// A step bounded by the procedure's deadline: a request that never comes back (an API server that accepts and
+/// never answers) ends the step at the deadline, with what it was doing.
+async fn bounded<T>(
+    ctx: &Ctx<'_>,
+    step: &str,
+    fut: impl std::future::Future<Output = Result<T, String>>,
+) -> Result<T, String> {
+    match tokio::time::timeout_at(ctx.deadline, fut).await {
+        Ok(r) => r,
+        Err(_) => {
+            ctx.timed_out
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            Err(format!(
+                "timed out: step `{step}` did not finish within the --timeout of {} (no answer from the API server?)",
+                view::human_duration(ctx.opts.timeout)
+            ))
+        }
+    }
 }
 
 /// Run the recipe. `on_step` sees each step when it ends; the report holds them all. Stops at the first failure.
@@ -309,6 +332,7 @@ pub async fn unstick(
         opts,
         hr: dynamic_api(client, &HELMRELEASE, Some(&opts.namespace)),
         deadline: Instant::now() + opts.timeout,
+        timed_out: Default::default(),
     };
     let mut report = UnstickReport::default();
     let mut record = |name: &'static str, started: Instant, r: Result<String, String>| {
@@ -323,11 +347,12 @@ pub async fn unstick(
         on_step(&step);
         let ok = step.ok();
         report.steps.push(step);
+        report.timed_out = ctx.timed_out.load(std::sync::atomic::Ordering::Relaxed);
         ok
     };
 
     let t = Instant::now();
-    let read = read(&ctx).await;
+    let read = bounded(&ctx, STEPS[0], read(&ctx)).await;
     let (release, release_ns, storage_ns) = match &read {
         Ok((_, r)) => r.clone(),
         Err(_) => Default::default(),
@@ -336,42 +361,56 @@ pub async fn unstick(
         return report;
     }
     let t = Instant::now();
-    let r = set_suspend(&ctx.hr, &opts.name, true)
-        .await
-        .map(|_| "spec.suspend: true".to_string())
-        .map_err(|e| describe(&e));
+    let r = bounded(&ctx, STEPS[1], async {
+        set_suspend(&ctx.hr, &opts.name, true)
+            .await
+            .map(|_| "spec.suspend: true".to_string())
+            .map_err(|e| describe(&e))
+    })
+    .await;
     if !record(STEPS[1], t, r) {
         return report;
     }
     let t = Instant::now();
-    let r = uninstall(&ctx, &release, &release_ns, &storage_ns).await;
+    let r = bounded(
+        &ctx,
+        STEPS[2],
+        uninstall(&ctx, &release, &release_ns, &storage_ns),
+    )
+    .await;
     if !record(STEPS[2], t, r) {
         return report;
     }
     let t = Instant::now();
-    let r = restart_controller(&ctx).await;
+    let r = bounded(&ctx, STEPS[3], restart_controller(&ctx)).await;
     if !record(STEPS[3], t, r) {
         return report;
     }
     let t = Instant::now();
-    let r = set_suspend(&ctx.hr, &opts.name, false)
-        .await
-        .map(|_| "spec.suspend: false".to_string())
-        .map_err(|e| describe(&e));
+    let r = bounded(&ctx, STEPS[4], async {
+        set_suspend(&ctx.hr, &opts.name, false)
+            .await
+            .map(|_| "spec.suspend: false".to_string())
+            .map_err(|e| describe(&e))
+    })
+    .await;
     if !record(STEPS[4], t, r) {
         return report;
     }
     let t = Instant::now();
     let at = Timestamp::now().to_string();
-    let r = request_reconcile(&ctx.hr, &opts.name, &at, true)
-        .await
-        .map(|_| format!("{REQUESTED_AT} = {FORCE_AT} = {at}"))
-        .map_err(|e| describe(&e));
+    let r = bounded(&ctx, STEPS[5], async {
+        request_reconcile(&ctx.hr, &opts.name, &at, true)
+            .await
+            .map(|_| format!("{REQUESTED_AT} = {FORCE_AT} = {at}"))
+            .map_err(|e| describe(&e))
+    })
+    .await;
     if !record(STEPS[5], t, r) {
         return report;
     }
     let t = Instant::now();
-    let r = wait_ready(&ctx, &at).await;
+    let r = bounded(&ctx, STEPS[6], wait_ready(&ctx, &at)).await;
     record(STEPS[6], t, r);
     report
 }
