@@ -205,21 +205,75 @@ fn http_client() -> Result<reqwest::Client> {
         .map_err(|e| Error::Other(format!("cannot build an HTTP client: {e}")))
 }
 
+/// Why a request failed and what to do, from the error's whole chain: DNS, refused, TLS, timeout.
+fn transport_cause(e: &reqwest::Error) -> String {
+    let chain = crate::view::error_chain(e);
+    let lower = chain.to_ascii_lowercase();
+    let (cause, fix) = if lower.contains("dns error")
+        || lower.contains("failed to lookup address")
+        || lower.contains("name or service not known")
+        || lower.contains("no address associated")
+    {
+        (
+            "the host name does not resolve (DNS)",
+            "check the HelmRepository URL's host, and this machine's network/DNS",
+        )
+    } else if lower.contains("connection refused") {
+        (
+            "the connection was refused",
+            "check the URL's host and port; is the repository server up?",
+        )
+    } else if lower.contains("certificate")
+        || lower.contains("tls")
+        || lower.contains("handshake")
+    {
+        (
+            "the TLS handshake failed",
+            "the server's certificate is not trusted or the URL is not HTTPS on that port; check the URL",
+        )
+    } else if e.is_timeout() || lower.contains("timed out") {
+        (
+            "no answer in time",
+            "the repository is slow or unreachable from here; retry, or put the archive in $HEADLAMP_E2E_CHARTS",
+        )
+    } else {
+        (
+            "the request failed",
+            "check the URL; to work offline put the archive in $HEADLAMP_E2E_CHARTS",
+        )
+    };
+    format!("{cause} ({chain}); {fix}")
+}
+
+/// What an HTTP status means here, and what to do.
+fn status_cause(status: reqwest::StatusCode) -> String {
+    let fix = match status.as_u16() {
+        404 | 410 => "not found: check the URL (and the chart version in index.yaml)",
+        401 | 403 => {
+            "the repository wants credentials: this tool fetches public repositories only; put the archive in $HEADLAMP_E2E_CHARTS"
+        }
+        429 => "rate limited: retry later",
+        500..=599 => "the server failed: retry later",
+        _ => "unexpected answer: check the URL",
+    };
+    format!("HTTP {status}: {fix}")
+}
+
 async fn get_bytes(client: &reqwest::Client, url: &str) -> Result<Vec<u8>> {
     let resp = client.get(url).send().await.map_err(|e| Error::Download {
         url: url.to_string(),
-        message: e.to_string(),
+        message: transport_cause(&e),
     })?;
     let status = resp.status();
     if !status.is_success() {
         return Err(Error::Download {
             url: url.to_string(),
-            message: format!("HTTP {status}"),
+            message: status_cause(status),
         });
     }
     let bytes = resp.bytes().await.map_err(|e| Error::Download {
         url: url.to_string(),
-        message: e.to_string(),
+        message: transport_cause(&e),
     })?;
     Ok(bytes.to_vec())
 }
@@ -280,6 +334,17 @@ pub fn read_chart(path: &Path) -> Result<Chart> {
         path: path.to_path_buf(),
         message,
     };
+    let text_of = |entry: &mut dyn Read, name: &str| -> Result<String> {
+        let mut s = String::new();
+        entry
+            .take(crate::files::MAX_FILE_BYTES + 1)
+            .read_to_string(&mut s)
+            .map_err(|e| bad(format!("{name}: {e}")))?;
+        if s.len() as u64 > crate::files::MAX_FILE_BYTES {
+            return Err(bad(format!("{name} is larger than the file size limit")));
+        }
+        Ok(s)
+    };
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
     let (mut chart_yaml, mut values_yaml, mut schema_json) = (None, None, None);
@@ -301,11 +366,7 @@ pub fn read_chart(path: &Path) -> Result<Chart> {
             "values.schema.json" => &mut schema_json,
             _ => continue,
         };
-        let mut s = String::new();
-        entry
-            .read_to_string(&mut s)
-            .map_err(|e| bad(e.to_string()))?;
-        *slot = Some(s);
+        *slot = Some(text_of(&mut entry, rest)?);
     }
     let chart_yaml = chart_yaml.ok_or_else(|| bad("no Chart.yaml".into()))?;
     let meta = parse_yaml_documents(&chart_yaml, Path::new("Chart.yaml"))?

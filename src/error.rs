@@ -73,7 +73,9 @@ pub enum Error {
         actual: String,
     },
 
-    #[error("{path}: not a readable chart archive: {message}")]
+    #[error(
+        "{path}: not a readable chart archive: {message}. If it is a cached download, delete it (rm {path}) and run again to fetch it anew"
+    )]
     ChartArchive { path: PathBuf, message: String },
 
     #[error(

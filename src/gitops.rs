@@ -372,12 +372,41 @@ fn is_k8s_object(v: &Value) -> bool {
 pub fn parse_yaml_documents(text: &str, file: &Path) -> Result<Vec<Value>> {
     let mut docs = Vec::new();
     for de in serde_norway::Deserializer::from_str(text) {
-        let v = Value::deserialize(de).map_err(|e| yaml_error(file, &e))?;
+        let v = Value::deserialize(de).map_err(|e| yaml_error_in(text, file, &e))?;
         if !v.is_null() {
             docs.push(v);
         }
     }
     Ok(docs)
+}
+
+/// [`yaml_error`], with a location when the parser gives none: alias expansion past its limit (a "YAML bomb") is
+/// reported at the first alias (`*name`) of the text.
+fn yaml_error_in(text: &str, file: &Path, e: &serde_norway::Error) -> Error {
+    let mut err = yaml_error(file, e);
+    if let Error::Yaml {
+        line,
+        column,
+        message,
+        ..
+    } = &mut err
+        && *line == 0
+        && message.contains("limit exceeded")
+    {
+        static ALIAS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+            regex::Regex::new(r"(?m)(?:^|[\s\[\{,:-])(\*[A-Za-z0-9_.-]+)")
+                .expect("a valid regular expression")
+        });
+        if let Some(m) = ALIAS.captures(text).and_then(|c| c.get(1)) {
+            let before = &text[..m.start()];
+            *line = before.matches('\n').count() + 1;
+            *column = m.start() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+        }
+        message.push_str(
+            " (anchors expanded through aliases beyond the parser's limit: a \"YAML bomb\"; the first alias is here)",
+        );
+    }
+    err
 }
 
 pub(crate) fn yaml_error(file: &Path, e: &serde_norway::Error) -> Error {
@@ -472,5 +501,26 @@ mod tests {
     fn missing_dir_is_reported() {
         let e = load(Path::new("/nonexistent/gitops")).unwrap_err();
         assert!(matches!(e, Error::GitopsDirMissing(_)));
+    }
+}
+
+#[cfg(test)]
+mod bomb_tests {
+    use super::*;
+
+    #[test]
+    fn a_yaml_bomb_is_reported_where_it_is() {
+        let mut text = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n  a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+        let mut prev = "a".to_string();
+        for n in ["b", "c", "d", "e", "f", "g", "h", "i"] {
+            text.push_str(&format!("  {n}: &{n} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"));
+            prev = n.to_string();
+        }
+        let e = parse_yaml_documents(&text, Path::new("bomb.yaml")).unwrap_err();
+        assert!(
+            e.to_string().starts_with("bomb.yaml:6:10: YAML syntax error: repetition limit exceeded"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("YAML bomb"), "{e}");
     }
 }

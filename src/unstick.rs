@@ -301,6 +301,18 @@ struct Ctx<'a> {
     timed_out: std::sync::atomic::AtomicBool,
 }
 
+/// How long after the deadline a step may take to report it (the waits name the last state they saw).
+const STEP_GRACE: Duration = Duration::from_secs(1);
+/// The least time one read of a wait gets, also at the deadline (so a wait can report what it saw last).
+const LAST_READ: Duration = Duration::from_millis(250);
+
+impl Ctx<'_> {
+    /// Until when one read of a wait may take: the deadline, or [`LAST_READ`] from now when that is later.
+    fn read_until(&self) -> Instant {
+        self.deadline.max(Instant::now() + LAST_READ)
+    }
+}
+
 /// A step bounded by the procedure's deadline: a request that never comes back (an API server that accepts and
 /// never answers) ends the step at the deadline, with what it was doing.
 async fn bounded<T>(
@@ -308,7 +320,8 @@ async fn bounded<T>(
     step: &str,
     fut: impl std::future::Future<Output = Result<T, String>>,
 ) -> Result<T, String> {
-    match tokio::time::timeout_at(ctx.deadline, fut).await {
+    // the waits report their own deadline with the last state seen; this is the backstop for any other request
+    match tokio::time::timeout_at(ctx.deadline + STEP_GRACE, fut).await {
         Ok(r) => r,
         Err(_) => {
             ctx.timed_out
@@ -336,11 +349,12 @@ pub async fn unstick(
     };
     let mut report = UnstickReport::default();
     let mut record = |name: &'static str, started: Instant, r: Result<String, String>| {
+        // a step's detail quotes the cluster (condition messages, API errors): through the one text redaction
         let step = Step {
             name,
             outcome: match r {
-                Ok(s) => Outcome::Done(s),
-                Err(s) => Outcome::Failed(s),
+                Ok(s) => Outcome::Done(crate::report::redact::redact(&s)),
+                Err(s) => Outcome::Failed(crate::report::redact::redact(&s)),
             },
             elapsed: started.elapsed(),
         };
@@ -582,8 +596,14 @@ async fn restart_controller(ctx: &Ctx<'_>) -> Result<String, String> {
         .await
         .map_err(|e| format!("Deployment {ns}/{name}: {}", describe(&e)))?;
     let api = dynamic_api(ctx.client, &DEPLOYMENT, Some(ns));
+    let mut seen = String::from("no answer yet");
     loop {
-        let last = match api.get(name).await {
+        let Ok(got) = tokio::time::timeout_at(ctx.read_until(), api.get(name)).await else {
+            return Err(format!(
+                "Deployment {ns}/{name} did not roll out within the deadline (the last request got no answer); last state: {seen}"
+            ));
+        };
+        let last = match got {
             Ok(d) => {
                 let v = serde_json::to_value(&d).map_err(|e| e.to_string())?;
                 let n = |p: &str| v.pointer(p).and_then(Value::as_i64).unwrap_or(0);
@@ -615,6 +635,7 @@ async fn restart_controller(ctx: &Ctx<'_>) -> Result<String, String> {
                 "Deployment {ns}/{name} did not roll out within the deadline; last state: {last}"
             ));
         }
+        seen = last;
         tokio::time::sleep(ctx.opts.poll).await;
     }
 }
@@ -622,8 +643,17 @@ async fn restart_controller(ctx: &Ctx<'_>) -> Result<String, String> {
 async fn wait_ready(ctx: &Ctx<'_>, at: &str) -> Result<String, String> {
     let o = &ctx.opts;
     let started = Instant::now();
+    let mut seen = String::from("no answer yet");
     loop {
-        let last = match ctx.hr.get(&o.name).await {
+        let Ok(got) = tokio::time::timeout_at(ctx.read_until(), ctx.hr.get(&o.name)).await else {
+            return Err(format!(
+                "HelmRelease {}/{} not Ready within {} (requested at {at}; the last request got no answer); last state: {seen}",
+                o.namespace,
+                o.name,
+                view::human_duration(o.timeout)
+            ));
+        };
+        let last = match got {
             Ok(hr) => {
                 let v = serde_json::to_value(&hr).map_err(|e| e.to_string())?;
                 let handled = v["status"]["lastHandledReconcileAt"].as_str().unwrap_or("");
@@ -668,6 +698,7 @@ async fn wait_ready(ctx: &Ctx<'_>, at: &str) -> Result<String, String> {
                 view::human_duration(o.timeout)
             ));
         }
+        seen = last;
         tokio::time::sleep(o.poll).await;
     }
 }
