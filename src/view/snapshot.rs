@@ -745,6 +745,63 @@ mod tests {
         assert!(all.contains("release: <redacted>"), "data keys are listed");
     }
 
+    /// Edit one YAML object file of a snapshot directory in place.
+    fn edit(path: &Path, f: impl FnOnce(&mut Value)) {
+        let mut v: Value = serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        f(&mut v);
+        std::fs::write(path, serde_norway::to_string(&v).unwrap()).unwrap();
+    }
+
+    /// A cluster holding secrets in every place issue 10 lists: none of them reaches the snapshot.
+    #[tokio::test]
+    async fn planted_secrets_in_every_place_never_reach_the_snapshot() {
+        let src = tempfile::tempdir().unwrap();
+        crate::testing::copy_tree(&fixture("pinned-image-tag"), src.path()).unwrap();
+        let ns = src.path().join("headlamp");
+        let la = serde_json::json!({"kind": "HelmRelease", "spec": {"values": {"config": {"oidc": {"clientSecret": "MARKER-LA"}}}}}).to_string();
+        edit(&ns.join("helmrelease/headlamp.yaml"), |hr| {
+            hr["metadata"]["annotations"] = serde_json::json!({crate::report::redact::LAST_APPLIED: la});
+            hr["spec"]["values"]["config"]["oidc"] = serde_json::json!({"clientID": "headlamp", "clientSecret": "MARKER-CS"});
+            hr["spec"]["values"]["db"] = serde_json::json!({"password": "MARKER-PW", "apiToken": "MARKER-AT", "privateKey": "MARKER-PK"});
+            hr["status"]["conditions"][0]["message"] = "upgrade failed: Authorization: Bearer MARKER-COND".into();
+        });
+        let pod = sorted_entries(&ns.join("pod"))
+            .unwrap()
+            .into_iter()
+            .find(|p| p.extension().is_some_and(|e| e == "yaml"))
+            .unwrap();
+        edit(&pod, |p| {
+            let c = &mut p["spec"]["containers"][0];
+            c["args"] = serde_json::json!(["-oidc-client-secret=MARKER-ARG1", "--token", "MARKER-ARG2", "-in-cluster"]);
+            c["env"] = serde_json::json!([{"name": "OIDC_CLIENT_SECRET", "value": "MARKER-ENV"}, {"name": "HOME", "value": "/home/headlamp"}]);
+        });
+        let event = sorted_entries(&ns.join("event")).unwrap().remove(0);
+        edit(&event, |e| {
+            e["message"] = "pulled from https://u:MARKER-URL@registry.example with K10abcdef0123456789::server:MARKER-K3S".into();
+        });
+        edit(&ns.join("secret/oidc.yaml"), |s| {
+            s["data"] = "MARKER-MALFORMED-DATA".into();
+            s["stringData"] = serde_json::json!({"clientSecret": "MARKER-SD"});
+        });
+        let fake = FakeApi::new(SnapshotView::open(src.path()).unwrap())
+            .with_log_line("-----BEGIN PRIVATE KEY-----\nMARKERPEMBODY0123\n-----END PRIVATE KEY-----\ncookie: MARKER-COOKIE");
+        let (client, server) = fake.start();
+        let view = LiveView::new(client, "home");
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("snap");
+        write_snapshot(&view, &SnapshotScope::for_app("headlamp"), &out)
+            .await
+            .unwrap();
+        server.finish().await;
+        let mut all = String::new();
+        for entry in walk(&out) {
+            all.push_str(&std::fs::read_to_string(&entry).unwrap());
+        }
+        assert!(!all.contains("MARKER"), "{all}");
+        assert!(all.contains("clientID: headlamp"), "{all}");
+        assert!(all.contains("/home/headlamp"), "{all}");
+    }
+
     fn walk(dir: &Path) -> Vec<PathBuf> {
         let mut out = Vec::new();
         for e in std::fs::read_dir(dir).unwrap() {
