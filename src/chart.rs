@@ -223,9 +223,7 @@ fn transport_cause(e: &reqwest::Error) -> String {
             "the connection was refused",
             "check the URL's host and port; is the repository server up?",
         )
-    } else if lower.contains("certificate")
-        || lower.contains("tls")
-        || lower.contains("handshake")
+    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
     {
         (
             "the TLS handshake failed",
@@ -539,5 +537,75 @@ mod tests {
             e.contains("headlamp 9.9.9 not found") && e.contains("headlamp-9.9.9.tgz"),
             "{e}"
         );
+    }
+
+    #[tokio::test]
+    async fn download_errors_name_the_cause_and_a_fix() {
+        let r = ChartRef {
+            name: "headlamp".into(),
+            version: "0.41.0".into(),
+            repo_url: None,
+        };
+        // nothing listens on a port just released
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let e = download_from_index(&format!("http://127.0.0.1:{port}/"), &r)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("/index.yaml: the connection was refused")
+                && e.contains("is the repository server up?"),
+            "{e}"
+        );
+        let server = wiremock::MockServer::start().await;
+        let e = download_from_index(&server.uri(), &r)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("HTTP 404 Not Found: not found: check the URL"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_corrupt_chart_archive_says_to_delete_it_and_where() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("headlamp-0.41.0.tgz");
+        std::fs::write(&p, b"\x1f\x8b not really gzip").unwrap();
+        let e = read_chart(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("not a readable chart archive")
+                && e.contains(&format!("rm {}", p.display())),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn names_that_are_not_plain_never_become_paths() {
+        for bad in ["", ".", "..", "../x", "a/b", "/abs", "a\\b", "x\0y", "a..b"] {
+            assert!(!plain_name(bad), "{bad:?}");
+            assert!(under(Path::new("/cache"), bad).is_err(), "{bad:?}");
+        }
+        assert!(plain_name("headlamp") && plain_name("0.41.0") && plain_name("1.0.0-rc.1+build"));
+        assert_eq!(
+            under(Path::new("/cache"), "headlamp-0.41.0.tgz").unwrap(),
+            Path::new("/cache/headlamp-0.41.0.tgz")
+        );
+        let store = ChartStore {
+            charts_dir: None,
+            cache_dir: Some(PathBuf::from("/nonexistent/cache")),
+            offline: true,
+        };
+        let evil = ChartRef {
+            name: "../../../x/evil".into(),
+            version: "1.0.0".into(),
+            repo_url: None,
+        };
+        assert!(store.local(&evil).is_none());
     }
 }

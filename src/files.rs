@@ -115,6 +115,9 @@ mod tests {
         let p = d.path().join("x.log");
         std::fs::write(&p, "first line\nsecond line\nthird\n").unwrap();
         assert_eq!(read_tail(&p, 12).unwrap(), "third\n");
-        assert_eq!(read_tail(&p, 1000).unwrap(), "first line\nsecond line\nthird\n");
+        assert_eq!(
+            read_tail(&p, 1000).unwrap(),
+            "first line\nsecond line\nthird\n"
+        );
     }
 }

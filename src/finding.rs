@@ -41,7 +41,12 @@ impl Finding {
     /// The same finding with its message, fix, object and path through the one text redaction.
     pub fn redacted(mut self) -> Self {
         use crate::report::redact::redact;
-        for t in [&mut self.message, &mut self.fix, &mut self.object, &mut self.path] {
+        for t in [
+            &mut self.message,
+            &mut self.fix,
+            &mut self.object,
+            &mut self.path,
+        ] {
             let r = redact(t);
             if r != *t {
                 *t = r;

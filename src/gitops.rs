@@ -171,6 +171,8 @@ impl Loader {
     }
 
     fn warn(&mut self, message: String) {
+        // file names come from the tree: no control character reaches a terminal
+        let message = crate::report::redact::escape_controls(&message);
         tracing::warn!("{message}");
         self.tree.warnings.push(message);
     }
@@ -510,7 +512,9 @@ mod bomb_tests {
 
     #[test]
     fn a_yaml_bomb_is_reported_where_it_is() {
-        let mut text = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n  a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+        let mut text = String::from(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n  a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+        );
         let mut prev = "a".to_string();
         for n in ["b", "c", "d", "e", "f", "g", "h", "i"] {
             text.push_str(&format!("  {n}: &{n} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"));
@@ -518,7 +522,8 @@ mod bomb_tests {
         }
         let e = parse_yaml_documents(&text, Path::new("bomb.yaml")).unwrap_err();
         assert!(
-            e.to_string().starts_with("bomb.yaml:6:10: YAML syntax error: repetition limit exceeded"),
+            e.to_string()
+                .starts_with("bomb.yaml:6:10: YAML syntax error: repetition limit exceeded"),
             "{e}"
         );
         assert!(e.to_string().contains("YAML bomb"), "{e}");

@@ -652,11 +652,14 @@ async fn handle(
         }
     }
     tracing::debug!(%method, path = %path_info, status = %response.status(), "git request");
-    let body = StreamBody::new(stdout_stream(reader, CgiChild {
-        child,
-        _group: group,
-        deadline,
-    }))
+    let body = StreamBody::new(stdout_stream(
+        reader,
+        CgiChild {
+            child,
+            _group: group,
+            deadline,
+        },
+    ))
     .boxed_unsync();
     let (parts, ()) = response.into_parts();
     Response::from_parts(parts, body)

@@ -483,6 +483,9 @@ mod tests {
             .run()
             .await
             .unwrap_err();
-        assert!(e.to_string().starts_with("cannot run /nonexistent/helm"), "{e}");
+        assert!(
+            e.to_string().starts_with("cannot run /nonexistent/helm"),
+            "{e}"
+        );
     }
 }

@@ -155,11 +155,15 @@ static URL_USERINFO: LazyLock<Regex> = LazyLock::new(|| {
 });
 /// A key and its separator: `token=`, `password: `, `"clientSecret":`, `Authorization: `, `\"token\":`, `Cookie:`.
 static KEY_SEP: LazyLock<Regex> = LazyLock::new(|| {
-    compile(r#"(?P<key>[A-Za-z_][A-Za-z0-9_.\-]*|\.[A-Za-z0-9_.\-]+)(?P<q>\\?["']?)(?P<sep>[ \t]*[:=][ \t]*)"#)
+    compile(
+        r#"(?P<key>[A-Za-z_][A-Za-z0-9_.\-]*|\.[A-Za-z0-9_.\-]+)(?P<q>\\?["']?)(?P<sep>[ \t]*[:=][ \t]*)"#,
+    )
 });
 /// A flag and the next word: `--token abc`, `-password abc`.
 static FLAG_VALUE: LazyLock<Regex> = LazyLock::new(|| {
-    compile(r#"(?P<head>(?:^|[\s"'\[,(])(?P<flag>--?[A-Za-z][A-Za-z0-9_.\-]*)[ \t]+)(?P<value>'[^'\n]*'|"[^"\n]*"|[^\s"'\],\-<][^\s"'\],]*)"#)
+    compile(
+        r#"(?P<head>(?:^|[\s"'\[,(])(?P<flag>--?[A-Za-z][A-Za-z0-9_.\-]*)[ \t]+)(?P<value>'[^'\n]*'|"[^"\n]*"|[^\s"'\],\-<][^\s"'\],]*)"#,
+    )
 });
 /// A bearer token outside an Authorization header (long enough not to be an English word).
 static BEARER: LazyLock<Regex> =
@@ -175,7 +179,8 @@ static SCHEME: LazyLock<Regex> =
 pub fn redact(text: &str) -> String {
     let text = PEM_BLOCK.replace_all(text, |c: &Captures| format!("<redacted PEM {}>", &c[1]));
     let text = PEM_TRUNCATED.replace_all(&text, |c: &Captures| format!("<redacted PEM {}>", &c[1]));
-    let text = PEM_ORPHAN_END.replace_all(&text, |c: &Captures| format!("<redacted PEM {}>", &c[1]));
+    let text =
+        PEM_ORPHAN_END.replace_all(&text, |c: &Captures| format!("<redacted PEM {}>", &c[1]));
     let text = K3S_TOKEN.replace_all(&text, "<redacted k3s token>");
     let text = GITHUB_TOKEN.replace_all(&text, "<redacted GitHub token>");
     let text = JWT.replace_all(&text, "<redacted JWT>");
@@ -332,7 +337,10 @@ fn redact_pairs(text: &str) -> String {
 /// Escape control characters (other than newline and tab) as `\u{1b}`: text from a cluster, a chart or a file must
 /// not move the cursor or recolour a terminal.
 pub fn escape_controls(text: &str) -> String {
-    if !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
         return text.to_string();
     }
     text.chars()

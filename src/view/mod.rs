@@ -16,9 +16,9 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use serde_json::Value;
 
-pub use live::{LiveView, connect, error_chain};
 /// The one text redaction ([`crate::report::redact`]), for what views print.
 pub use crate::report::redact::redact;
+pub use live::{LiveView, connect, error_chain};
 pub use snapshot::{SnapshotScope, SnapshotSummary, SnapshotView, write_snapshot};
 
 /// An API resource type: group, version, kind, plural, scope.

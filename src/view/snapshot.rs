@@ -22,12 +22,12 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::report::redact::{redact, redact_object};
 use super::{ClusterView, ResourceKind, ViewError, name_of};
 use super::{
     DEPLOYMENT, EVENT, GITREPOSITORY, HELMRELEASE, HELMREPOSITORY, KUSTOMIZATION, NAMESPACE, POD,
     REPLICASET, SECRET, SERVICE, SERVICEACCOUNT,
 };
+use crate::report::redact::{redact, redact_object};
 
 /// The directory of cluster-scoped objects.
 pub const CLUSTER_DIR: &str = "_cluster";
@@ -318,7 +318,10 @@ impl ClusterView for SnapshotView {
         container: &str,
         previous: bool,
     ) -> Result<Option<String>, ViewError> {
-        if [namespace, pod, container].iter().any(|n| safe_name(n).is_none()) {
+        if [namespace, pod, container]
+            .iter()
+            .any(|n| safe_name(n).is_none())
+        {
             return Ok(None);
         }
         let path = self.log_path(namespace, pod, container, previous);
@@ -760,10 +763,13 @@ mod tests {
         let ns = src.path().join("headlamp");
         let la = serde_json::json!({"kind": "HelmRelease", "spec": {"values": {"config": {"oidc": {"clientSecret": "MARKER-LA"}}}}}).to_string();
         edit(&ns.join("helmrelease/headlamp.yaml"), |hr| {
-            hr["metadata"]["annotations"] = serde_json::json!({crate::report::redact::LAST_APPLIED: la});
-            hr["spec"]["values"]["config"]["oidc"] = serde_json::json!({"clientID": "headlamp", "clientSecret": "MARKER-CS"});
+            hr["metadata"]["annotations"] =
+                serde_json::json!({crate::report::redact::LAST_APPLIED: la});
+            hr["spec"]["values"]["config"]["oidc"] =
+                serde_json::json!({"clientID": "headlamp", "clientSecret": "MARKER-CS"});
             hr["spec"]["values"]["db"] = serde_json::json!({"password": "MARKER-PW", "apiToken": "MARKER-AT", "privateKey": "MARKER-PK"});
-            hr["status"]["conditions"][0]["message"] = "upgrade failed: Authorization: Bearer MARKER-COND".into();
+            hr["status"]["conditions"][0]["message"] =
+                "upgrade failed: Authorization: Bearer MARKER-COND".into();
         });
         let pod = sorted_entries(&ns.join("pod"))
             .unwrap()
@@ -772,7 +778,12 @@ mod tests {
             .unwrap();
         edit(&pod, |p| {
             let c = &mut p["spec"]["containers"][0];
-            c["args"] = serde_json::json!(["-oidc-client-secret=MARKER-ARG1", "--token", "MARKER-ARG2", "-in-cluster"]);
+            c["args"] = serde_json::json!([
+                "-oidc-client-secret=MARKER-ARG1",
+                "--token",
+                "MARKER-ARG2",
+                "-in-cluster"
+            ]);
             c["env"] = serde_json::json!([{"name": "OIDC_CLIENT_SECRET", "value": "MARKER-ENV"}, {"name": "HOME", "value": "/home/headlamp"}]);
         });
         let event = sorted_entries(&ns.join("event")).unwrap().remove(0);

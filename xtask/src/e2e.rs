@@ -48,7 +48,10 @@ pub async fn run(args: Args) -> u8 {
     let all = match scenario::load_dir(&dir) {
         Ok(all) => all,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!(
+                "error: {}",
+                headlamp_e2e::report::redact::for_terminal(&e.to_string())
+            );
             return 2;
         }
     };
@@ -62,7 +65,10 @@ pub async fn run(args: Args) -> u8 {
     let selected = match scenario::select(&all, &args.scenarios, args.shard) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!(
+                "error: {}",
+                headlamp_e2e::report::redact::for_terminal(&e.to_string())
+            );
             return 2;
         }
     };
@@ -106,7 +112,10 @@ pub async fn run(args: Args) -> u8 {
     let outcome = match e2e::run(opts, &progress).await {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("error: e2e setup failed: {e}");
+            eprintln!(
+                "error: e2e setup failed: {}",
+                headlamp_e2e::report::redact::for_terminal(&e.to_string())
+            );
             return 2;
         }
     };

@@ -120,11 +120,16 @@ fn a_helm_that_hangs_on_version_ends_lint_with_exit_2() {
         .env("HEADLAMP_E2E_HELM_TIMEOUT", "2s"));
     assert_eq!(r.code, Some(2), "{}", r.show());
     assert!(
-        r.stderr.contains("version --short` did not finish within 2s and was killed"),
+        r.stderr
+            .contains("version --short` did not finish within 2s and was killed"),
         "{}",
         r.show()
     );
-    assert!(r.stderr.contains("HEADLAMP_E2E_HELM_TIMEOUT"), "{}", r.show());
+    assert!(
+        r.stderr.contains("HEADLAMP_E2E_HELM_TIMEOUT"),
+        "{}",
+        r.show()
+    );
     let pid: i32 = std::fs::read_to_string(&pidfile)
         .unwrap()
         .trim()
@@ -189,7 +194,8 @@ fn the_timeout_setting_must_be_a_duration() {
         .env("HEADLAMP_E2E_HELM_TIMEOUT", "soon"));
     assert_eq!(r.code, Some(2), "{}", r.show());
     assert!(
-        r.stderr.contains("HEADLAMP_E2E_HELM_TIMEOUT=\"soon\" is not a positive Go duration"),
+        r.stderr
+            .contains("HEADLAMP_E2E_HELM_TIMEOUT=\"soon\" is not a positive Go duration"),
         "{}",
         r.show()
     );
@@ -225,11 +231,26 @@ fn doctor_snapshot_and_unstick_against_a_silent_api_server_end_with_exit_2() {
     let out = d.path().join("snap").display().to_string();
     for (args, what) in [
         (
-            vec!["doctor", "--kubeconfig", &kc, "--timeout", "3s", "--no-render"],
+            vec![
+                "doctor",
+                "--kubeconfig",
+                &kc,
+                "--timeout",
+                "3s",
+                "--no-render",
+            ],
             "doctor",
         ),
         (
-            vec!["snapshot", "--kubeconfig", &kc, "--timeout", "3s", "--out", &out],
+            vec![
+                "snapshot",
+                "--kubeconfig",
+                &kc,
+                "--timeout",
+                "3s",
+                "--out",
+                &out,
+            ],
             "snapshot",
         ),
         (
@@ -294,7 +315,12 @@ fn a_hostile_tree_ends_and_reads_nothing_outside() {
     let gitops = root.display().to_string();
     let r = run(xtask().args(["lint", "--gitops", &gitops]));
     assert_eq!(r.code, Some(0), "{}", r.show());
-    for skipped in ["apps/etc", "apps/passwd.yaml", "apps/zero.yaml", "apps/fifo.yaml"] {
+    for skipped in [
+        "apps/etc",
+        "apps/passwd.yaml",
+        "apps/zero.yaml",
+        "apps/fifo.yaml",
+    ] {
         assert!(
             r.stderr.contains(&format!("skipping {skipped}")),
             "{skipped}: {}",
@@ -363,7 +389,11 @@ fn doctor_on_a_file_says_it_is_not_a_directory() {
     std::fs::write(&f, "x").unwrap();
     let r = run(xtask().args(["doctor", "--snapshot", &f.display().to_string()]));
     assert_eq!(r.code, Some(2), "{}", r.show());
-    assert!(r.stderr.contains("is a file, not a directory"), "{}", r.show());
+    assert!(
+        r.stderr.contains("is a file, not a directory"),
+        "{}",
+        r.show()
+    );
 }
 
 /// Secrets planted in a snapshot's condition, event and log (a multi-line PEM block, JSON, a Go map, a k3s token,
@@ -372,7 +402,11 @@ fn doctor_on_a_file_says_it_is_not_a_directory() {
 fn doctor_prints_no_planted_secret() {
     let d = tempfile::tempdir().unwrap();
     let stuck = d.path().join("stuck");
-    copy_tree(&project_root().join("fixtures/snapshots/stuck-helmrelease"), &stuck).unwrap();
+    copy_tree(
+        &project_root().join("fixtures/snapshots/stuck-helmrelease"),
+        &stuck,
+    )
+    .unwrap();
     let hr = stuck.join("headlamp/helmrelease/headlamp.yaml");
     let text = std::fs::read_to_string(&hr).unwrap().replace(
         "message: Running 'install' action with timeout of 10m0s",

@@ -149,10 +149,7 @@ fn authorization_headers_lose_their_value() {
             "Proxy-Authorization: Basic <redacted>",
         ),
         ("X-Auth-Token: t0k3n-abc", "X-Auth-Token: <redacted>"),
-        (
-            "Cookie: session=abc123; csrf=def456",
-            "Cookie: <redacted>",
-        ),
+        ("Cookie: session=abc123; csrf=def456", "Cookie: <redacted>"),
         (
             "map[Cookie:[session=abc123; csrf=def456]]",
             "map[Cookie:[<redacted>]]",
@@ -167,20 +164,30 @@ fn authorization_headers_lose_their_value() {
 #[test]
 fn pairs_in_every_notation_lose_values_with_spaces_and_semicolons() {
     assert_gone("password=hunter2;more", &["hunter2", "more"]);
-    assert_gone("password: correct horse battery", &["correct", "horse", "battery"]);
+    assert_gone(
+        "password: correct horse battery",
+        &["correct", "horse", "battery"],
+    );
     assert_gone(r#"{"clientSecret":"a b; c"}"#, &["a b", "; c"]);
     assert_gone(r#"{\"token\":\"esc4ped\"}"#, &["esc4ped"]);
     assert_gone("password = 'quoted value'", &["quoted value"]);
-    assert_gone("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG", &["wJalrXUtnFEMI"]);
+    assert_gone(
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG",
+        &["wJalrXUtnFEMI"],
+    );
     assert_gone(
         r#"{"auths":{"ghcr.io":{"auth":"dXNlcjpnaHBfc2VjcmV0"}}}"#,
         &["dXNlcjpnaHBfc2VjcmV0"],
     );
-    let r = assert_gone("-oidc-client-secret=s3cr3t password: \"hunter2\" token=abc&x=1", &[
-        "s3cr3t", "hunter2", "abc&",
-    ]);
+    let r = assert_gone(
+        "-oidc-client-secret=s3cr3t password: \"hunter2\" token=abc&x=1",
+        &["s3cr3t", "hunter2", "abc&"],
+    );
     assert!(r.contains("&x=1"), "{r}");
-    assert_gone("run --token abc123 --password 'pw two' -v", &["abc123", "pw two"]);
+    assert_gone(
+        "run --token abc123 --password 'pw two' -v",
+        &["abc123", "pw two"],
+    );
     let r = assert_gone("level=info user=bob apiToken=zz9 msg=ok", &["zz9"]);
     assert!(r.contains("user=bob") && r.contains("msg=ok"), "{r}");
 }
@@ -188,7 +195,10 @@ fn pairs_in_every_notation_lose_values_with_spaces_and_semicolons() {
 #[test]
 fn url_userinfo_k3s_github_and_bearer_tokens() {
     let r = assert_gone("cloning https://git:p4ss@example.com/repo.git", &["p4ss"]);
-    assert!(r.contains("https://git:<redacted>@example.com/repo.git"), "{r}");
+    assert!(
+        r.contains("https://git:<redacted>@example.com/repo.git"),
+        "{r}"
+    );
     let r = assert_gone(
         "K3S_TOKEN=K1012ab34cd56ef7890::server:topsecretpw node joined",
         &["topsecretpw", "K1012ab34cd56ef7890"],
@@ -220,7 +230,8 @@ fn jwts_are_redacted_anywhere_with_or_without_padding() {
 
 #[test]
 fn pem_blocks_are_redacted_whole() {
-    let key = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\nabc+/=\n-----END RSA PRIVATE KEY-----";
+    let key =
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\nabc+/=\n-----END RSA PRIVATE KEY-----";
     assert_eq!(
         redact(&format!("tls:\n{key}\nafter")),
         "tls:\n<redacted PEM RSA PRIVATE KEY>\nafter"
@@ -326,8 +337,14 @@ fn empty_credential_field_is_kept() {
 
 #[test]
 fn control_characters_are_escaped_for_terminals() {
-    assert_eq!(escape_controls("a\u{1b}[31mred\rb\n\tc"), "a\\u{1b}[31mred\\u{d}b\n\tc");
-    assert_eq!(for_terminal("x\u{7}password=p"), "x\\u{7}password=<redacted>");
+    assert_eq!(
+        escape_controls("a\u{1b}[31mred\rb\n\tc"),
+        "a\\u{1b}[31mred\\u{d}b\n\tc"
+    );
+    assert_eq!(
+        for_terminal("x\u{7}password=p"),
+        "x\\u{7}password=<redacted>"
+    );
 }
 
 #[test]
@@ -427,7 +444,14 @@ fn planted_markers_in_every_object_position_are_gone() {
     let pod = &list["items"][1]["spec"];
     assert_eq!(
         pod["containers"][0]["args"],
-        json!(["-oidc-client-secret=<redacted>", "--token", "<redacted>", "-in-cluster", "--password", "<redacted>"])
+        json!([
+            "-oidc-client-secret=<redacted>",
+            "--token",
+            "<redacted>",
+            "-in-cluster",
+            "--password",
+            "<redacted>"
+        ])
     );
     assert_eq!(pod["containers"][0]["env"][2]["value"], "/home/headlamp");
     assert_eq!(
