@@ -139,8 +139,12 @@ pub async fn checkout_at(dir: &Path, git_ref: &str, into: &Path) -> Result<PathB
     Ok(target)
 }
 
+/// An object as the diff shows it: through the one object redaction (a rendered Secret's data, a credential in the
+/// values never reaches a PR's step summary); a change of a secret value alone is not shown.
 fn yaml(v: &Value) -> String {
-    serde_norway::to_string(v).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
+    let mut v = v.clone();
+    crate::report::redact::redact_object(&mut v);
+    serde_norway::to_string(&v).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
 }
 
 fn unified(old: &str, new: &str, old_name: &str, new_name: &str) -> String {
