@@ -451,3 +451,54 @@ fn doctor_prints_no_planted_secret() {
         }
     }
 }
+
+/// Ctrl-C (SIGINT to the CLI) kills the helm it runs, children included, and the CLI leaves with 130.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_kills_helm_and_its_children() {
+    let d = tempfile::tempdir().unwrap();
+    let pidfile = d.path().join("sleep.pid");
+    let helm = script(
+        d.path(),
+        "helm",
+        &format!("sleep 300 & echo $! > {}; wait", pidfile.display()),
+    );
+    let mut child = xtask()
+        .args(["lint", "--gitops", &fixtures_gitops()])
+        .env("HELM_BIN", &helm)
+        .env("HEADLAMP_E2E_HELM_TIMEOUT", "5m")
+        .spawn()
+        .expect("xtask runs");
+    let started = Instant::now();
+    while !pidfile.exists()
+        || std::fs::read_to_string(&pidfile)
+            .unwrap_or_default()
+            .trim()
+            .is_empty()
+    {
+        assert!(started.elapsed() < WATCHDOG, "helm never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let code = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s.code();
+        }
+        if started.elapsed() > WATCHDOG {
+            let _ = child.kill();
+            panic!("xtask did not end on SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(code, Some(130));
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(process_gone(pid), "helm's child {pid} outlived Ctrl-C");
+}
