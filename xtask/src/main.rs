@@ -87,15 +87,27 @@ impl Phase {
 }
 
 /// Run `fut` within `timeout` (a command's `--timeout`); when it runs out, the error names the flag and what the
-/// command was doing ([`Phase`]). Subprocesses still running are killed.
+/// command was doing ([`Phase`]). A watchdog on another worker kills the subprocesses still running at that moment,
+/// so a blocking helm or git call inside `fut` ends too.
 pub async fn within<T>(
     timeout: std::time::Duration,
     phase: &Phase,
     fut: impl std::future::Future<Output = T>,
 ) -> Result<T, String> {
-    match tokio::time::timeout(timeout, fut).await {
-        Ok(v) => Ok(v),
-        Err(_) => {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let expired = Arc::new(AtomicBool::new(false));
+    let flag = expired.clone();
+    let watchdog = tokio::spawn(async move {
+        tokio::time::sleep(timeout).await;
+        flag.store(true, Ordering::SeqCst);
+        headlamp_e2e::process::kill_all();
+    });
+    let r = tokio::time::timeout(timeout, fut).await;
+    watchdog.abort();
+    match r {
+        Ok(v) if !expired.load(Ordering::SeqCst) => Ok(v),
+        _ => {
             headlamp_e2e::process::kill_all();
             Err(format!(
                 "timed out after {} (--timeout) while {}",

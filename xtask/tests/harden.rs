@@ -502,3 +502,25 @@ fn ctrl_c_kills_helm_and_its_children() {
         .unwrap();
     assert!(process_gone(pid), "helm's child {pid} outlived Ctrl-C");
 }
+
+/// `doctor --timeout` bounds helm too: a helm that hangs (here on `version`, while doctor looks for it) ends with the
+/// doctor's deadline, not helm's own.
+#[test]
+fn doctor_timeout_bounds_a_hanging_helm() {
+    let d = tempfile::tempdir().unwrap();
+    let helm = script(d.path(), "helm", "sleep 300");
+    let snap = project_root()
+        .join("fixtures/snapshots/healthy")
+        .display()
+        .to_string();
+    let r = run(xtask()
+        .args(["doctor", "--snapshot", &snap, "--timeout", "2s"])
+        .env("HELM_BIN", &helm)
+        .env("HEADLAMP_E2E_HELM_TIMEOUT", "5m"));
+    assert_eq!(r.code, Some(2), "{}", r.show());
+    assert!(
+        r.stderr.contains("timed out after 2s (--timeout)"),
+        "{}",
+        r.show()
+    );
+}
