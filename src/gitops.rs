@@ -243,9 +243,8 @@ impl Loader {
             if hidden {
                 continue;
             }
-            let is_dir_like = std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir())
-                || std::fs::metadata(&p).is_ok_and(|m| m.is_dir());
-            if is_dir_like {
+            // a directory, or a symlink to one (classify decides whether it is walked)
+            if std::fs::metadata(&p).is_ok_and(|m| m.is_dir()) {
                 self.dir(&p)?;
             } else if is_yaml(&p) {
                 self.file(&p)?;
