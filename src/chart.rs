@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::gitops::parse_yaml_documents;
+use crate::process::{Cmd, ProcessError};
 
 /// The chart a HelmRelease asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -56,28 +57,39 @@ impl ChartStore {
         }
     }
 
-    fn file_name(r: &ChartRef) -> String {
-        format!("{}-{}.tgz", r.name, r.version)
+    /// `<name>-<version>.tgz`, when both are plain names ([`plain_name`]): nothing else ever reaches a path.
+    fn file_name(r: &ChartRef) -> Result<String> {
+        for (what, value) in [("chart name", &r.name), ("chart version", &r.version)] {
+            if !plain_name(value) {
+                return Err(Error::UnsafeName {
+                    what,
+                    value: value.clone(),
+                });
+            }
+        }
+        Ok(format!("{}-{}.tgz", r.name, r.version))
     }
 
     /// A local archive for `r`, without touching the network.
     pub fn local(&self, r: &ChartRef) -> Option<PathBuf> {
+        let name = Self::file_name(r).ok()?;
         [&self.charts_dir, &self.cache_dir]
             .into_iter()
             .flatten()
-            .map(|d| d.join(Self::file_name(r)))
+            .filter_map(|d| under(d, &name).ok())
             .find(|p| p.is_file())
     }
 
     /// The archive for `r`: local dir, cache, else downloaded from the repository's index (digest verified, cached).
     pub async fn fetch(&self, r: &ChartRef) -> Result<PathBuf> {
+        let name = Self::file_name(r)?;
         if let Some(p) = self.local(r) {
             return Ok(p);
         }
         let mut tried: Vec<String> = [&self.charts_dir, &self.cache_dir]
             .into_iter()
             .flatten()
-            .map(|d| d.join(Self::file_name(r)).display().to_string())
+            .map(|d| d.join(&name).display().to_string())
             .collect();
         if tried.is_empty() {
             tried.push("no HEADLAMP_E2E_CHARTS, no cache dir".into());
@@ -113,10 +125,41 @@ impl ChartStore {
         let Some(cache) = &self.cache_dir else {
             // No cache dir: keep the download in a temp file for this process.
             let dir = std::env::temp_dir().join("headlamp-e2e-charts");
-            return write_atomic(&dir, &Self::file_name(r), &bytes);
+            return write_atomic(&dir, &name, &bytes);
         };
-        write_atomic(cache, &Self::file_name(r), &bytes)
+        write_atomic(cache, &name, &bytes)
     }
+}
+
+/// A name that can be one path component and nothing more: not empty, no `/` or `\`, no `..`, no NUL or other
+/// control character. Chart names, chart versions and repository names must be plain before they touch a path.
+pub fn plain_name(s: &str) -> bool {
+    !s.is_empty()
+        && s != "."
+        && !s.contains("..")
+        && !s.contains(['/', '\\'])
+        && !s.chars().any(char::is_control)
+}
+
+/// `root/name`, checked after joining to stay under `root`: `name` is one plain component and the joined path is
+/// `root` plus exactly that component.
+pub fn under(root: &Path, name: &str) -> Result<PathBuf> {
+    let unsafe_name = || Error::UnsafeName {
+        what: "file name",
+        value: name.to_string(),
+    };
+    if !plain_name(name) {
+        return Err(unsafe_name());
+    }
+    let joined = root.join(name);
+    let rest: Vec<_> = match joined.strip_prefix(root) {
+        Ok(rest) => rest.components().collect(),
+        Err(_) => return Err(unsafe_name()),
+    };
+    if !matches!(rest.as_slice(), [std::path::Component::Normal(_)]) {
+        return Err(unsafe_name());
+    }
+    Ok(joined)
 }
 
 /// The per-user cache root: `$HEADLAMP_E2E_CACHE`, else the platform cache dir (`~/.cache/headlamp-e2e`).
@@ -129,10 +172,10 @@ pub fn cache_root() -> Option<PathBuf> {
 
 fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
     use std::io::Write;
+    let dest = under(dir, name)?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
     tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
-    let dest = dir.join(name);
     tmp.persist(&dest).map_err(|e| Error::io(&dest, e.error))?;
     Ok(dest)
 }
@@ -162,21 +205,73 @@ fn http_client() -> Result<reqwest::Client> {
         .map_err(|e| Error::Other(format!("cannot build an HTTP client: {e}")))
 }
 
+/// Why a request failed and what to do, from the error's whole chain: DNS, refused, TLS, timeout.
+fn transport_cause(e: &reqwest::Error) -> String {
+    let chain = crate::view::error_chain(e);
+    let lower = chain.to_ascii_lowercase();
+    let (cause, fix) = if lower.contains("dns error")
+        || lower.contains("failed to lookup address")
+        || lower.contains("name or service not known")
+        || lower.contains("no address associated")
+    {
+        (
+            "the host name does not resolve (DNS)",
+            "check the HelmRepository URL's host, and this machine's network/DNS",
+        )
+    } else if lower.contains("connection refused") {
+        (
+            "the connection was refused",
+            "check the URL's host and port; is the repository server up?",
+        )
+    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
+    {
+        (
+            "the TLS handshake failed",
+            "the server's certificate is not trusted or the URL is not HTTPS on that port; check the URL",
+        )
+    } else if e.is_timeout() || lower.contains("timed out") {
+        (
+            "no answer in time",
+            "the repository is slow or unreachable from here; retry, or put the archive in $HEADLAMP_E2E_CHARTS",
+        )
+    } else {
+        (
+            "the request failed",
+            "check the URL; to work offline put the archive in $HEADLAMP_E2E_CHARTS",
+        )
+    };
+    format!("{cause} ({chain}); {fix}")
+}
+
+/// What an HTTP status means here, and what to do.
+fn status_cause(status: reqwest::StatusCode) -> String {
+    let fix = match status.as_u16() {
+        404 | 410 => "not found: check the URL (and the chart version in index.yaml)",
+        401 | 403 => {
+            "the repository wants credentials: this tool fetches public repositories only; put the archive in $HEADLAMP_E2E_CHARTS"
+        }
+        429 => "rate limited: retry later",
+        500..=599 => "the server failed: retry later",
+        _ => "unexpected answer: check the URL",
+    };
+    format!("HTTP {status}: {fix}")
+}
+
 async fn get_bytes(client: &reqwest::Client, url: &str) -> Result<Vec<u8>> {
     let resp = client.get(url).send().await.map_err(|e| Error::Download {
         url: url.to_string(),
-        message: e.to_string(),
+        message: transport_cause(&e),
     })?;
     let status = resp.status();
     if !status.is_success() {
         return Err(Error::Download {
             url: url.to_string(),
-            message: format!("HTTP {status}"),
+            message: status_cause(status),
         });
     }
     let bytes = resp.bytes().await.map_err(|e| Error::Download {
         url: url.to_string(),
-        message: e.to_string(),
+        message: transport_cause(&e),
     })?;
     Ok(bytes.to_vec())
 }
@@ -237,6 +332,17 @@ pub fn read_chart(path: &Path) -> Result<Chart> {
         path: path.to_path_buf(),
         message,
     };
+    let text_of = |entry: &mut dyn Read, name: &str| -> Result<String> {
+        let mut s = String::new();
+        entry
+            .take(crate::files::MAX_FILE_BYTES + 1)
+            .read_to_string(&mut s)
+            .map_err(|e| bad(format!("{name}: {e}")))?;
+        if s.len() as u64 > crate::files::MAX_FILE_BYTES {
+            return Err(bad(format!("{name} is larger than the file size limit")));
+        }
+        Ok(s)
+    };
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
     let (mut chart_yaml, mut values_yaml, mut schema_json) = (None, None, None);
@@ -258,11 +364,7 @@ pub fn read_chart(path: &Path) -> Result<Chart> {
             "values.schema.json" => &mut schema_json,
             _ => continue,
         };
-        let mut s = String::new();
-        entry
-            .read_to_string(&mut s)
-            .map_err(|e| bad(e.to_string()))?;
-        *slot = Some(s);
+        *slot = Some(text_of(&mut entry, rest)?);
     }
     let chart_yaml = chart_yaml.ok_or_else(|| bad("no Chart.yaml".into()))?;
     let meta = parse_yaml_documents(&chart_yaml, Path::new("Chart.yaml"))?
@@ -313,20 +415,29 @@ impl Helm {
             ),
             None => (PathBuf::from("helm"), "`helm` on PATH".to_string()),
         };
-        let ok = std::process::Command::new(&bin)
-            .args(["version", "--short"])
-            .stdin(std::process::Stdio::null())
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        if ok {
+        let out = match Cmd::new(&bin).args(["version", "--short"]).run_blocking() {
+            Ok(out) => out,
+            Err(ProcessError::Spawn { source, .. }) => {
+                return Err(Error::HelmMissing {
+                    tried: format!("{tried}: {source}"),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if out.success() {
             Ok(Helm { bin })
         } else {
-            Err(Error::HelmMissing { tried })
+            // helm is there and said why it cannot run: that, not "not found"
+            Err(Error::HelmFailed {
+                command: format!("{} version --short", bin.display()),
+                status: out.status.to_string(),
+                message: out.complaint(),
+            })
         }
     }
 
-    /// `helm template RELEASE CHART --namespace NS -f values` and its stdout.
+    /// `helm template RELEASE CHART --namespace NS --values -` (values on stdin) and its stdout, within the
+    /// [`crate::process`] deadline.
     pub async fn template(
         &self,
         chart: &Path,
@@ -334,34 +445,22 @@ impl Helm {
         namespace: &str,
         values: &Value,
     ) -> Result<String> {
-        let mut values_file = tempfile::Builder::new()
-            .prefix("headlamp-e2e-values-")
-            .suffix(".json")
-            .tempfile()
-            .map_err(|e| Error::io(std::env::temp_dir(), e))?;
-        {
-            use std::io::Write;
-            let text = serde_json::to_vec(values).map_err(|e| Error::Other(e.to_string()))?;
-            values_file
-                .write_all(&text)
-                .map_err(|e| Error::io(values_file.path(), e))?;
-        }
-        let out = tokio::process::Command::new(&self.bin)
+        // the values travel on stdin (`--values -`): no file with them is ever written
+        let values = serde_json::to_vec(values).map_err(|e| Error::Other(e.to_string()))?;
+        let out = Cmd::new(&self.bin)
             .arg("template")
             .arg(release)
             .arg(chart)
             .arg("--namespace")
             .arg(namespace)
-            .arg("--values")
-            .arg(values_file.path())
-            .stdin(std::process::Stdio::null())
-            .output()
-            .await
-            .map_err(|e| Error::io(&self.bin, e))?;
-        if !out.status.success() {
+            .args(["--values", "-"])
+            .stdin(values)
+            .run()
+            .await?;
+        if !out.success() {
             return Err(Error::HelmTemplate {
                 release: format!("{namespace}/{release}"),
-                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+                stderr: out.complaint(),
             });
         }
         String::from_utf8(out.stdout)
@@ -438,5 +537,75 @@ mod tests {
             e.contains("headlamp 9.9.9 not found") && e.contains("headlamp-9.9.9.tgz"),
             "{e}"
         );
+    }
+
+    #[tokio::test]
+    async fn download_errors_name_the_cause_and_a_fix() {
+        let r = ChartRef {
+            name: "headlamp".into(),
+            version: "0.41.0".into(),
+            repo_url: None,
+        };
+        // nothing listens on a port just released
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let e = download_from_index(&format!("http://127.0.0.1:{port}/"), &r)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("/index.yaml: the connection was refused")
+                && e.contains("is the repository server up?"),
+            "{e}"
+        );
+        let server = wiremock::MockServer::start().await;
+        let e = download_from_index(&server.uri(), &r)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("HTTP 404 Not Found: not found: check the URL"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_corrupt_chart_archive_says_to_delete_it_and_where() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("headlamp-0.41.0.tgz");
+        std::fs::write(&p, b"\x1f\x8b not really gzip").unwrap();
+        let e = read_chart(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("not a readable chart archive")
+                && e.contains(&format!("rm {}", p.display())),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn names_that_are_not_plain_never_become_paths() {
+        for bad in ["", ".", "..", "../x", "a/b", "/abs", "a\\b", "x\0y", "a..b"] {
+            assert!(!plain_name(bad), "{bad:?}");
+            assert!(under(Path::new("/cache"), bad).is_err(), "{bad:?}");
+        }
+        assert!(plain_name("headlamp") && plain_name("0.41.0") && plain_name("1.0.0-rc.1+build"));
+        assert_eq!(
+            under(Path::new("/cache"), "headlamp-0.41.0.tgz").unwrap(),
+            Path::new("/cache/headlamp-0.41.0.tgz")
+        );
+        let store = ChartStore {
+            charts_dir: None,
+            cache_dir: Some(PathBuf::from("/nonexistent/cache")),
+            offline: true,
+        };
+        let evil = ChartRef {
+            name: "../../../x/evil".into(),
+            version: "1.0.0".into(),
+            repo_url: None,
+        };
+        assert!(store.local(&evil).is_none());
     }
 }

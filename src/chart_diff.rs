@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use futures::future::try_join_all;
 use serde::Serialize;
@@ -70,19 +69,17 @@ impl ChartDiff {
 }
 
 async fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>> {
-    let out = tokio::process::Command::new("git")
+    let out = crate::process::Cmd::new("git")
         .arg("-C")
         .arg(dir)
         .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .map_err(|e| Error::Other(format!("cannot run git: {e}")))?;
-    if !out.status.success() {
+        .run()
+        .await?;
+    if !out.success() {
         return Err(Error::Other(format!(
             "git {} failed: {}",
             args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
+            out.complaint()
         )));
     }
     Ok(out.stdout)
@@ -142,8 +139,12 @@ pub async fn checkout_at(dir: &Path, git_ref: &str, into: &Path) -> Result<PathB
     Ok(target)
 }
 
+/// An object as the diff shows it: through the one object redaction (a rendered Secret's data, a credential in the
+/// values never reaches a PR's step summary); a change of a secret value alone is not shown.
 fn yaml(v: &Value) -> String {
-    serde_norway::to_string(v).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
+    let mut v = v.clone();
+    crate::report::redact::redact_object(&mut v);
+    serde_norway::to_string(&v).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
 }
 
 fn unified(old: &str, new: &str, old_name: &str, new_name: &str) -> String {

@@ -56,6 +56,11 @@ pub enum Error {
         tried: String,
     },
 
+    #[error(
+        "{what} {value:?} is not a plain name (it must not contain `/`, `\\`, `..` or control characters); it is never used in a path"
+    )]
+    UnsafeName { what: &'static str, value: String },
+
     #[error("downloading {url}: {message}")]
     Download { url: String, message: String },
 
@@ -68,13 +73,22 @@ pub enum Error {
         actual: String,
     },
 
-    #[error("{path}: not a readable chart archive: {message}")]
+    #[error(
+        "{path}: not a readable chart archive: {message}. If it is a cached download, delete it (rm {path}) and run again to fetch it anew"
+    )]
     ChartArchive { path: PathBuf, message: String },
 
     #[error(
         "helm not found ({tried}): install helm 3 or 4, or set HELM_BIN (on machines without get.helm.sh: ../shared/tools/fetch-helm)"
     )]
     HelmMissing { tried: String },
+
+    #[error("`{command}` failed ({status}); helm said: {message}")]
+    HelmFailed {
+        command: String,
+        status: String,
+        message: String,
+    },
 
     #[error("helm template for release {release} failed: {stderr}")]
     HelmTemplate { release: String, stderr: String },
@@ -95,6 +109,10 @@ pub enum Error {
     /// Reading the cluster or a snapshot failed.
     #[error(transparent)]
     View(#[from] crate::view::ViewError),
+
+    /// An external command (helm, kubectl, git) could not run or did not finish within its deadline.
+    #[error(transparent)]
+    Process(#[from] crate::process::ProcessError),
 
     #[error("{0}")]
     Other(String),

@@ -38,6 +38,23 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// The same finding with its message, fix, object and path through the one text redaction.
+    pub fn redacted(mut self) -> Self {
+        use crate::report::redact::redact;
+        for t in [
+            &mut self.message,
+            &mut self.fix,
+            &mut self.object,
+            &mut self.path,
+        ] {
+            let r = redact(t);
+            if r != *t {
+                *t = r;
+            }
+        }
+        self
+    }
+
     pub fn new(rule: &str, severity: Severity) -> Self {
         Finding {
             rule: rule.to_string(),
@@ -106,12 +123,16 @@ pub fn sort(findings: &mut [Finding]) {
 }
 
 /// The JSON document printed by `--format json`: exactly one object.
+/// Findings and summary as one JSON document; every text goes through the one redaction ([`crate::report::redact`]).
 pub fn to_json(findings: &[Finding], summary: &Summary) -> serde_json::Value {
+    let findings: Vec<Finding> = findings.iter().cloned().map(Finding::redacted).collect();
     serde_json::json!({ "findings": findings, "summary": summary })
 }
 
-/// Text report grouped by file. `color` adds ANSI styles (only when stdout is a terminal).
+/// Text report grouped by file. `color` adds ANSI styles (only when stdout is a terminal). Every text from input is
+/// redacted and has its control characters escaped ([`crate::report::redact::for_terminal`]).
 pub fn to_text(findings: &[Finding], color: bool) -> String {
+    use crate::report::redact::for_terminal;
     use anstyle::{AnsiColor, Style};
     let paint = |style: Style, s: &str| -> String {
         if color {
@@ -131,10 +152,11 @@ pub fn to_text(findings: &[Finding], color: bool) -> String {
     }
     let mut out = String::new();
     for (file, items) in by_file {
+        let file = for_terminal(file);
         let _ = writeln!(
             out,
             "{}",
-            paint(bold, if file.is_empty() { "(no file)" } else { file })
+            paint(bold, if file.is_empty() { "(no file)" } else { &file })
         );
         for f in items {
             let sev = match f.severity {
@@ -146,12 +168,14 @@ pub fn to_text(findings: &[Finding], color: bool) -> String {
             } else {
                 format!("{} {}", f.object, f.path)
             };
+            let at = for_terminal(&at);
             let _ = writeln!(out, "  {sev}[{}] {}", f.rule, paint(dim, &at));
-            for line in f.message.lines() {
+            for line in for_terminal(&f.message).lines() {
                 let _ = writeln!(out, "    {line}");
             }
-            if !f.fix.is_empty() {
-                let mut lines = f.fix.lines();
+            let fix = for_terminal(&f.fix);
+            if !fix.is_empty() {
+                let mut lines = fix.lines();
                 if let Some(first) = lines.next() {
                     let _ = writeln!(out, "    {} {first}", paint(bold, "fix:"));
                 }

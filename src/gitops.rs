@@ -95,6 +95,8 @@ pub struct Tree {
     pub objects: Vec<Object>,
     /// Files read (relative to root), in reading order.
     pub files: Vec<PathBuf>,
+    /// What was skipped and why (a symlink out of the tree, a FIFO, a directory seen before); also logged.
+    pub warnings: Vec<String>,
 }
 
 impl Tree {
@@ -110,17 +112,25 @@ impl Tree {
 const KUSTOMIZATION_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
 /// Read the GitOps directory `root`.
+///
+/// A hostile tree cannot make this loop, hang or read outside `root`: directories are walked by their canonical path
+/// (each real directory once, so symlink loops end), a symlink or kustomization resource that resolves outside `root`
+/// is skipped with a warning, anything that is not a regular file or a directory (a FIFO, a device) is skipped with a
+/// warning, and one file is read up to [`crate::files::MAX_FILE_BYTES`] (larger is an error).
 pub fn load(root: &Path) -> Result<Tree> {
     if !root.is_dir() {
         return Err(Error::GitopsDirMissing(root.to_path_buf()));
     }
+    let real_root = root.canonicalize().map_err(|e| Error::io(root, e))?;
     let mut loader = Loader {
         root: root.to_path_buf(),
+        real_root,
         tree: Tree {
             root: root.to_path_buf(),
             ..Tree::default()
         },
         seen: BTreeSet::new(),
+        dirs: BTreeSet::new(),
     };
     loader.dir(root)?;
     Ok(loader.tree)
@@ -128,8 +138,20 @@ pub fn load(root: &Path) -> Result<Tree> {
 
 struct Loader {
     root: PathBuf,
+    /// `root`, symlinks resolved: nothing outside it is read.
+    real_root: PathBuf,
     tree: Tree,
+    /// Files read, by canonical path.
     seen: BTreeSet<PathBuf>,
+    /// Directories walked, by canonical path.
+    dirs: BTreeSet<PathBuf>,
+}
+
+/// What a path in the tree is, after resolving symlinks.
+enum Entry {
+    Dir(PathBuf),
+    File(PathBuf),
+    Skip,
 }
 
 #[derive(Deserialize)]
@@ -148,13 +170,65 @@ impl Loader {
         p.strip_prefix(&self.root).unwrap_or(p).to_path_buf()
     }
 
+    fn warn(&mut self, message: String) {
+        // file names come from the tree: no control character reaches a terminal
+        let message = crate::report::redact::escape_controls(&message);
+        tracing::warn!("{message}");
+        self.tree.warnings.push(message);
+    }
+
+    /// Resolve `p` (symlinks followed) and classify it; outside the root and special files are skipped with a
+    /// warning.
+    fn classify(&mut self, p: &Path) -> Entry {
+        let shown = self.rel(p).display().to_string();
+        let real = match p.canonicalize() {
+            Ok(r) => r,
+            Err(e) => {
+                self.warn(format!("skipping {shown}: {e}"));
+                return Entry::Skip;
+            }
+        };
+        if !real.starts_with(&self.real_root) {
+            self.warn(format!(
+                "skipping {shown}: it resolves to {}, outside the GitOps directory",
+                real.display()
+            ));
+            return Entry::Skip;
+        }
+        match std::fs::metadata(&real) {
+            Ok(m) if m.is_dir() => Entry::Dir(real),
+            Ok(m) if m.is_file() => Entry::File(real),
+            Ok(_) => {
+                self.warn(format!(
+                    "skipping {shown}: not a regular file (a FIFO, socket or device is never read)"
+                ));
+                Entry::Skip
+            }
+            Err(e) => {
+                self.warn(format!("skipping {shown}: {e}"));
+                Entry::Skip
+            }
+        }
+    }
+
     fn dir(&mut self, dir: &Path) -> Result<()> {
+        let Entry::Dir(real) = self.classify(dir) else {
+            return Ok(());
+        };
+        if !self.dirs.insert(real) {
+            // a symlink back to a directory already walked (or a loop): each real directory once
+            tracing::debug!(dir = %dir.display(), "directory already read");
+            return Ok(());
+        }
         if let Some(k) = KUSTOMIZATION_NAMES
             .iter()
             .map(|n| dir.join(n))
-            .find(|p| p.is_file())
+            .find(|p| p.symlink_metadata().is_ok())
         {
-            return self.kustomization(dir, &k);
+            return match self.classify(&k) {
+                Entry::File(_) => self.kustomization(dir, &k),
+                _ => Ok(()),
+            };
         }
         let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(|e| Error::io(dir, e))?
@@ -169,7 +243,8 @@ impl Loader {
             if hidden {
                 continue;
             }
-            if p.is_dir() {
+            // a directory, or a symlink to one (classify decides whether it is walked)
+            if std::fs::metadata(&p).is_ok_and(|m| m.is_dir()) {
                 self.dir(&p)?;
             } else if is_yaml(&p) {
                 self.file(&p)?;
@@ -179,10 +254,13 @@ impl Loader {
     }
 
     fn kustomization(&mut self, dir: &Path, file: &Path) -> Result<()> {
-        if !self.seen.insert(file.to_path_buf()) {
+        let Entry::File(real) = self.classify(file) else {
+            return Ok(());
+        };
+        if !self.seen.insert(real) {
             return Ok(());
         }
-        let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+        let text = crate::files::read_text(file).map_err(|e| Error::io(file, e))?;
         let rel = self.rel(file);
         let docs = parse_yaml_documents(&text, &rel)?;
         let Some(doc) = docs.into_iter().next() else {
@@ -215,15 +293,16 @@ impl Loader {
         self.tree.files.push(rel.clone());
         for r in &k.resources {
             let p = dir.join(r);
-            if p.is_dir() {
-                self.dir(&p)?;
-            } else if p.is_file() {
-                self.file(&p)?;
-            } else {
+            if p.symlink_metadata().is_err() {
                 return Err(Error::KustomizeResourceMissing {
-                    file: rel,
+                    file: rel.clone(),
                     resource: r.clone(),
                 });
+            }
+            match self.classify(&p) {
+                Entry::Dir(_) => self.dir(&p)?,
+                Entry::File(_) => self.file(&p)?,
+                Entry::Skip => {}
             }
         }
         Ok(())
@@ -232,20 +311,20 @@ impl Loader {
     /// Render an overlay with the real kustomize; never a home-made one.
     fn kustomize(&mut self, dir: &Path, rel: &Path, features: &str) -> Result<()> {
         let kubectl = std::env::var_os("KUBECTL_BIN").unwrap_or_else(|| "kubectl".into());
-        let out = std::process::Command::new(&kubectl)
+        let out = crate::process::Cmd::new(&kubectl)
             .arg("kustomize")
             .arg(dir)
-            .output()
+            .run_blocking()
             .map_err(|e| Error::Kustomize {
                 file: rel.to_path_buf(),
                 features: features.to_string(),
-                message: format!("{}: {e}", PathBuf::from(&kubectl).display()),
+                message: e.to_string(),
             })?;
-        if !out.status.success() {
+        if !out.success() {
             return Err(Error::Kustomize {
                 file: rel.to_path_buf(),
                 features: features.to_string(),
-                message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+                message: out.complaint(),
             });
         }
         let text = String::from_utf8_lossy(&out.stdout);
@@ -259,10 +338,13 @@ impl Loader {
     }
 
     fn file(&mut self, path: &Path) -> Result<()> {
-        if !self.seen.insert(path.to_path_buf()) {
+        let Entry::File(real) = self.classify(path) else {
+            return Ok(());
+        };
+        if !self.seen.insert(real) {
             return Ok(());
         }
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = crate::files::read_text(path).map_err(|e| Error::io(path, e))?;
         let rel = self.rel(path);
         self.tree.files.push(rel.clone());
         for doc in parse_yaml_documents(&text, &rel)? {
@@ -291,12 +373,41 @@ fn is_k8s_object(v: &Value) -> bool {
 pub fn parse_yaml_documents(text: &str, file: &Path) -> Result<Vec<Value>> {
     let mut docs = Vec::new();
     for de in serde_norway::Deserializer::from_str(text) {
-        let v = Value::deserialize(de).map_err(|e| yaml_error(file, &e))?;
+        let v = Value::deserialize(de).map_err(|e| yaml_error_in(text, file, &e))?;
         if !v.is_null() {
             docs.push(v);
         }
     }
     Ok(docs)
+}
+
+/// [`yaml_error`], with a location when the parser gives none: alias expansion past its limit (a "YAML bomb") is
+/// reported at the first alias (`*name`) of the text.
+fn yaml_error_in(text: &str, file: &Path, e: &serde_norway::Error) -> Error {
+    let mut err = yaml_error(file, e);
+    if let Error::Yaml {
+        line,
+        column,
+        message,
+        ..
+    } = &mut err
+        && *line == 0
+        && message.contains("limit exceeded")
+    {
+        static ALIAS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+            regex::Regex::new(r"(?m)(?:^|[\s\[\{,:-])(\*[A-Za-z0-9_.-]+)")
+                .expect("a valid regular expression")
+        });
+        if let Some(m) = ALIAS.captures(text).and_then(|c| c.get(1)) {
+            let before = &text[..m.start()];
+            *line = before.matches('\n').count() + 1;
+            *column = m.start() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+        }
+        message.push_str(
+            " (anchors expanded through aliases beyond the parser's limit: a \"YAML bomb\"; the first alias is here)",
+        );
+    }
+    err
 }
 
 pub(crate) fn yaml_error(file: &Path, e: &serde_norway::Error) -> Error {
@@ -391,5 +502,29 @@ mod tests {
     fn missing_dir_is_reported() {
         let e = load(Path::new("/nonexistent/gitops")).unwrap_err();
         assert!(matches!(e, Error::GitopsDirMissing(_)));
+    }
+}
+
+#[cfg(test)]
+mod bomb_tests {
+    use super::*;
+
+    #[test]
+    fn a_yaml_bomb_is_reported_where_it_is() {
+        let mut text = String::from(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n  a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+        );
+        let mut prev = "a".to_string();
+        for n in ["b", "c", "d", "e", "f", "g", "h", "i"] {
+            text.push_str(&format!("  {n}: &{n} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"));
+            prev = n.to_string();
+        }
+        let e = parse_yaml_documents(&text, Path::new("bomb.yaml")).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("bomb.yaml:6:10: YAML syntax error: repetition limit exceeded"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("YAML bomb"), "{e}");
     }
 }

@@ -19,7 +19,9 @@ use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdout, Command};
+use tokio::process::{Child, ChildStdout};
+
+use crate::process::Cmd;
 
 /// Author and committer of every commit [`GitRepo`] makes.
 pub const AUTHOR_NAME: &str = "headlamp-e2e";
@@ -36,8 +38,9 @@ pub enum GitError {
         output: String,
     },
 
-    #[error("could not run git (is it installed and on PATH?): {0}")]
-    Spawn(#[source] std::io::Error),
+    /// git could not be started (is it installed and on PATH?) or did not finish within its deadline.
+    #[error("git: {0}")]
+    Run(#[source] crate::process::ProcessError),
 
     #[error("{path}: {source}")]
     Io {
@@ -69,10 +72,10 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> GitError + '_ {
 }
 
 /// A `git` command isolated from the user's and system's configuration and from inherited repository variables,
-/// with hooks and signing off and the fixed author.
-fn git_command(dir: &Path) -> Command {
-    let mut cmd = Command::new("git");
-    cmd.current_dir(dir)
+/// with hooks and signing off and the fixed author; run through [`crate::process`] (deadline, process group).
+fn git_command(dir: &Path) -> Cmd {
+    let mut cmd = Cmd::new("git")
+        .current_dir(dir)
         .args([
             "-c",
             "core.hooksPath=/dev/null",
@@ -87,9 +90,7 @@ fn git_command(dir: &Path) -> Command {
         .env("GIT_AUTHOR_NAME", AUTHOR_NAME)
         .env("GIT_AUTHOR_EMAIL", AUTHOR_EMAIL)
         .env("GIT_COMMITTER_NAME", AUTHOR_NAME)
-        .env("GIT_COMMITTER_EMAIL", AUTHOR_EMAIL)
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
+        .env("GIT_COMMITTER_EMAIL", AUTHOR_EMAIL);
     for var in [
         "GIT_DIR",
         "GIT_WORK_TREE",
@@ -100,7 +101,7 @@ fn git_command(dir: &Path) -> Command {
         "GIT_NAMESPACE",
         "GIT_PREFIX",
     ] {
-        cmd.env_remove(var);
+        cmd = cmd.env_remove(var);
     }
     cmd
 }
@@ -109,15 +110,15 @@ fn git_command(dir: &Path) -> Command {
 async fn run_git(dir: &Path, args: &[&str]) -> Result<String, GitError> {
     let output = git_command(dir)
         .args(args)
-        .output()
+        .run()
         .await
-        .map_err(GitError::Spawn)?;
-    let stdout = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-    if output.status.success() {
+        .map_err(GitError::Run)?;
+    let stdout = output.stdout_text();
+    if output.success() {
         tracing::debug!(dir = %dir.display(), args = ?args, "git ok");
         return Ok(stdout);
     }
-    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+    let stderr = output.stderr_text();
     Err(GitError::Command {
         args: args.join(" "),
         dir: dir.to_path_buf(),
@@ -515,8 +516,14 @@ async fn handle(
     let Some(path_info) = path_info(request.uri().path()) else {
         return text_response(StatusCode::BAD_REQUEST, "bad path\n");
     };
-    let mut cmd = Command::new("git");
-    cmd.arg("http-backend")
+    // one CGI run per request, through the crate's runner: own process group, killed with the response body (or
+    // at the deadline), never left running
+    let timeout = match crate::process::default_timeout() {
+        Ok(t) => t,
+        Err(e) => return text_response(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")),
+    };
+    let mut cgi = Cmd::new("git")
+        .arg("http-backend")
         .env_clear()
         .env("GIT_PROJECT_ROOT", &config.root)
         .env("GIT_HTTP_EXPORT_ALL", "1")
@@ -529,32 +536,32 @@ async fn handle(
         .env("PATH_INFO", &path_info)
         .env("QUERY_STRING", request.uri().query().unwrap_or_default())
         .env("REMOTE_ADDR", remote.ip().to_string())
-        .env("REMOTE_PORT", remote.port().to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .env("REMOTE_PORT", remote.port().to_string());
     if let Some(path) = &config.path_env {
-        cmd.env("PATH", path);
+        cgi = cgi.env("PATH", path);
     }
     let headers = request.headers();
     if let Some(v) = headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
     {
-        cmd.env("CONTENT_TYPE", v);
+        cgi = cgi.env("CONTENT_TYPE", v);
     }
     if let Some(v) = headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
     {
-        cmd.env("CONTENT_LENGTH", v);
+        cgi = cgi.env("CONTENT_LENGTH", v);
     }
     for (name, value) in headers {
         if let (Some(var), Ok(value)) = (cgi_header_var(name), value.to_str()) {
-            cmd.env(var, value);
+            cgi = cgi.env(var, value);
         }
     }
+    let mut cmd = cgi.tokio_command();
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let method = request.method().clone();
     let mut child = match cmd.spawn() {
         Ok(child) => child,
@@ -566,6 +573,8 @@ async fn handle(
             );
         }
     };
+    let group = child.id().map(crate::process::Running::track);
+    let deadline = tokio::time::Instant::now() + timeout;
     if let Some(stdin) = child.stdin.take() {
         tokio::spawn(feed_stdin(request.into_body(), stdin));
     }
@@ -643,7 +652,15 @@ async fn handle(
         }
     }
     tracing::debug!(%method, path = %path_info, status = %response.status(), "git request");
-    let body = StreamBody::new(stdout_stream(reader, child)).boxed_unsync();
+    let body = StreamBody::new(stdout_stream(
+        reader,
+        CgiChild {
+            child,
+            _group: group,
+            deadline,
+        },
+    ))
+    .boxed_unsync();
     let (parts, ()) = response.into_parts();
     Response::from_parts(parts, body)
 }
@@ -662,24 +679,43 @@ async fn feed_stdin(mut body: Incoming, mut stdin: tokio::process::ChildStdin) {
     let _ = stdin.shutdown().await;
 }
 
+/// A running `git http-backend`: its process group dies with it (a dropped response body kills it), and its output
+/// must be complete by `deadline`.
+struct CgiChild {
+    child: Child,
+    _group: Option<crate::process::Running>,
+    deadline: tokio::time::Instant,
+}
+
 /// The rest of the CGI output as body frames; reaps the child at the end (dropping early kills it).
 fn stdout_stream(
     reader: BufReader<ChildStdout>,
-    child: Child,
+    child: CgiChild,
 ) -> impl futures::Stream<Item = Result<Frame<Bytes>, std::io::Error>> + Send {
     futures::stream::unfold(Some((reader, child)), |state| async move {
         let (mut reader, mut child) = state?;
         let mut buf = vec![0u8; 32 * 1024];
-        match reader.read(&mut buf).await {
-            Ok(0) => {
-                let _ = child.wait().await;
+        let read = tokio::time::timeout_at(child.deadline, reader.read(&mut buf)).await;
+        match read {
+            Ok(Ok(0)) => {
+                let _ = child.child.wait().await;
                 None
             }
-            Ok(n) => {
+            Ok(Ok(n)) => {
                 buf.truncate(n);
                 Some((Ok(Frame::data(Bytes::from(buf))), Some((reader, child))))
             }
-            Err(e) => Some((Err(e), None)),
+            Ok(Err(e)) => Some((Err(e), None)),
+            Err(_) => Some((
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "git http-backend did not finish within its deadline (${})",
+                        crate::process::TIMEOUT_ENV
+                    ),
+                )),
+                None,
+            )),
         }
     })
 }

@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod doctor;
 pub mod e2e;
 pub mod error;
+pub mod files;
 pub mod finding;
 pub mod flux;
 pub mod gitops;
@@ -17,6 +18,7 @@ pub mod gitserver;
 pub mod lint;
 #[cfg(test)]
 pub(crate) mod mock_api;
+pub mod process;
 pub mod rbac;
 pub mod report;
 pub mod scenario;

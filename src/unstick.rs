@@ -102,6 +102,8 @@ impl Step {
 #[derive(Debug, Clone, Default)]
 pub struct UnstickReport {
     pub steps: Vec<Step>,
+    /// The procedure stopped because its `--timeout` ran out (the last step names what it was waiting for).
+    pub timed_out: bool,
 }
 
 impl UnstickReport {
@@ -296,6 +298,40 @@ struct Ctx<'a> {
     opts: &'a UnstickOptions,
     hr: Api<DynamicObject>,
     deadline: Instant,
+    timed_out: std::sync::atomic::AtomicBool,
+}
+
+/// How long after the deadline a step may take to report it (the waits name the last state they saw).
+const STEP_GRACE: Duration = Duration::from_secs(1);
+/// The least time one read of a wait gets, also at the deadline (so a wait can report what it saw last).
+const LAST_READ: Duration = Duration::from_millis(250);
+
+impl Ctx<'_> {
+    /// Until when one read of a wait may take: the deadline, or [`LAST_READ`] from now when that is later.
+    fn read_until(&self) -> Instant {
+        self.deadline.max(Instant::now() + LAST_READ)
+    }
+}
+
+/// A step bounded by the procedure's deadline: a request that never comes back (an API server that accepts and
+/// never answers) ends the step at the deadline, with what it was doing.
+async fn bounded<T>(
+    ctx: &Ctx<'_>,
+    step: &str,
+    fut: impl std::future::Future<Output = Result<T, String>>,
+) -> Result<T, String> {
+    // the waits report their own deadline with the last state seen; this is the backstop for any other request
+    match tokio::time::timeout_at(ctx.deadline + STEP_GRACE, fut).await {
+        Ok(r) => r,
+        Err(_) => {
+            ctx.timed_out
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            Err(format!(
+                "timed out: step `{step}` did not finish within the --timeout of {} (no answer from the API server?)",
+                view::human_duration(ctx.opts.timeout)
+            ))
+        }
+    }
 }
 
 /// Run the recipe. `on_step` sees each step when it ends; the report holds them all. Stops at the first failure.
@@ -309,25 +345,28 @@ pub async fn unstick(
         opts,
         hr: dynamic_api(client, &HELMRELEASE, Some(&opts.namespace)),
         deadline: Instant::now() + opts.timeout,
+        timed_out: Default::default(),
     };
     let mut report = UnstickReport::default();
     let mut record = |name: &'static str, started: Instant, r: Result<String, String>| {
+        // a step's detail quotes the cluster (condition messages, API errors): through the one text redaction
         let step = Step {
             name,
             outcome: match r {
-                Ok(s) => Outcome::Done(s),
-                Err(s) => Outcome::Failed(s),
+                Ok(s) => Outcome::Done(crate::report::redact::redact(&s)),
+                Err(s) => Outcome::Failed(crate::report::redact::redact(&s)),
             },
             elapsed: started.elapsed(),
         };
         on_step(&step);
         let ok = step.ok();
         report.steps.push(step);
+        report.timed_out = ctx.timed_out.load(std::sync::atomic::Ordering::Relaxed);
         ok
     };
 
     let t = Instant::now();
-    let read = read(&ctx).await;
+    let read = bounded(&ctx, STEPS[0], read(&ctx)).await;
     let (release, release_ns, storage_ns) = match &read {
         Ok((_, r)) => r.clone(),
         Err(_) => Default::default(),
@@ -336,42 +375,56 @@ pub async fn unstick(
         return report;
     }
     let t = Instant::now();
-    let r = set_suspend(&ctx.hr, &opts.name, true)
-        .await
-        .map(|_| "spec.suspend: true".to_string())
-        .map_err(|e| describe(&e));
+    let r = bounded(&ctx, STEPS[1], async {
+        set_suspend(&ctx.hr, &opts.name, true)
+            .await
+            .map(|_| "spec.suspend: true".to_string())
+            .map_err(|e| describe(&e))
+    })
+    .await;
     if !record(STEPS[1], t, r) {
         return report;
     }
     let t = Instant::now();
-    let r = uninstall(&ctx, &release, &release_ns, &storage_ns).await;
+    let r = bounded(
+        &ctx,
+        STEPS[2],
+        uninstall(&ctx, &release, &release_ns, &storage_ns),
+    )
+    .await;
     if !record(STEPS[2], t, r) {
         return report;
     }
     let t = Instant::now();
-    let r = restart_controller(&ctx).await;
+    let r = bounded(&ctx, STEPS[3], restart_controller(&ctx)).await;
     if !record(STEPS[3], t, r) {
         return report;
     }
     let t = Instant::now();
-    let r = set_suspend(&ctx.hr, &opts.name, false)
-        .await
-        .map(|_| "spec.suspend: false".to_string())
-        .map_err(|e| describe(&e));
+    let r = bounded(&ctx, STEPS[4], async {
+        set_suspend(&ctx.hr, &opts.name, false)
+            .await
+            .map(|_| "spec.suspend: false".to_string())
+            .map_err(|e| describe(&e))
+    })
+    .await;
     if !record(STEPS[4], t, r) {
         return report;
     }
     let t = Instant::now();
     let at = Timestamp::now().to_string();
-    let r = request_reconcile(&ctx.hr, &opts.name, &at, true)
-        .await
-        .map(|_| format!("{REQUESTED_AT} = {FORCE_AT} = {at}"))
-        .map_err(|e| describe(&e));
+    let r = bounded(&ctx, STEPS[5], async {
+        request_reconcile(&ctx.hr, &opts.name, &at, true)
+            .await
+            .map(|_| format!("{REQUESTED_AT} = {FORCE_AT} = {at}"))
+            .map_err(|e| describe(&e))
+    })
+    .await;
     if !record(STEPS[5], t, r) {
         return report;
     }
     let t = Instant::now();
-    let r = wait_ready(&ctx, &at).await;
+    let r = bounded(&ctx, STEPS[6], wait_ready(&ctx, &at)).await;
     record(STEPS[6], t, r);
     report
 }
@@ -543,8 +596,14 @@ async fn restart_controller(ctx: &Ctx<'_>) -> Result<String, String> {
         .await
         .map_err(|e| format!("Deployment {ns}/{name}: {}", describe(&e)))?;
     let api = dynamic_api(ctx.client, &DEPLOYMENT, Some(ns));
+    let mut seen = String::from("no answer yet");
     loop {
-        let last = match api.get(name).await {
+        let Ok(got) = tokio::time::timeout_at(ctx.read_until(), api.get(name)).await else {
+            return Err(format!(
+                "Deployment {ns}/{name} did not roll out within the deadline (the last request got no answer); last state: {seen}"
+            ));
+        };
+        let last = match got {
             Ok(d) => {
                 let v = serde_json::to_value(&d).map_err(|e| e.to_string())?;
                 let n = |p: &str| v.pointer(p).and_then(Value::as_i64).unwrap_or(0);
@@ -576,6 +635,7 @@ async fn restart_controller(ctx: &Ctx<'_>) -> Result<String, String> {
                 "Deployment {ns}/{name} did not roll out within the deadline; last state: {last}"
             ));
         }
+        seen = last;
         tokio::time::sleep(ctx.opts.poll).await;
     }
 }
@@ -583,8 +643,17 @@ async fn restart_controller(ctx: &Ctx<'_>) -> Result<String, String> {
 async fn wait_ready(ctx: &Ctx<'_>, at: &str) -> Result<String, String> {
     let o = &ctx.opts;
     let started = Instant::now();
+    let mut seen = String::from("no answer yet");
     loop {
-        let last = match ctx.hr.get(&o.name).await {
+        let Ok(got) = tokio::time::timeout_at(ctx.read_until(), ctx.hr.get(&o.name)).await else {
+            return Err(format!(
+                "HelmRelease {}/{} not Ready within {} (requested at {at}; the last request got no answer); last state: {seen}",
+                o.namespace,
+                o.name,
+                view::human_duration(o.timeout)
+            ));
+        };
+        let last = match got {
             Ok(hr) => {
                 let v = serde_json::to_value(&hr).map_err(|e| e.to_string())?;
                 let handled = v["status"]["lastHandledReconcileAt"].as_str().unwrap_or("");
@@ -629,6 +698,7 @@ async fn wait_ready(ctx: &Ctx<'_>, at: &str) -> Result<String, String> {
                 view::human_duration(o.timeout)
             ));
         }
+        seen = last;
         tokio::time::sleep(o.poll).await;
     }
 }

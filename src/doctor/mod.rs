@@ -189,6 +189,7 @@ impl DoctorReport {
 
     /// The text report: each check in order, its findings with their fixes, its notes.
     pub fn to_text(&self, color: bool) -> String {
+        use crate::report::redact::for_terminal;
         use anstyle::{AnsiColor, Style};
         let paint = |style: Style, s: &str| -> String {
             if color {
@@ -206,9 +207,9 @@ impl DoctorReport {
             out,
             "{} {} (context {}, namespace {}, state at {})\n",
             paint(bold, "doctor"),
-            self.target,
-            self.context,
-            self.namespace,
+            for_terminal(&self.target),
+            for_terminal(&self.context),
+            for_terminal(&self.namespace),
             self.captured_at
         );
         let n = self.checks.len();
@@ -237,6 +238,7 @@ impl DoctorReport {
                 paint(bold, c.title),
             );
             for note in &c.notes {
+                let note = for_terminal(note);
                 let _ = writeln!(out, "      {}", paint(dim, &format!("note: {note}")));
             }
             if !c.findings.is_empty() {
@@ -298,13 +300,24 @@ pub async fn run(view: &dyn ClusterView, opts: &DoctorOptions) -> Result<DoctorR
     let mut values = values::check(view, &releases, &opts.render).await?;
     let mut pods = pods::check(view, ns, &releases, &pod_list).await?;
     merge_log_evidence(&mut values, &mut pods);
+    let mut checks = vec![source, release, values, pods.check];
+    // whatever a check quotes (condition and event messages, log lines, errors) goes through the one redaction
+    for c in &mut checks {
+        c.findings = std::mem::take(&mut c.findings)
+            .into_iter()
+            .map(Finding::redacted)
+            .collect();
+        for n in &mut c.notes {
+            *n = crate::report::redact::redact(n);
+        }
+    }
 
     Ok(DoctorReport {
         target: view.target(),
         context: view.context().to_string(),
         namespace: ns.to_string(),
         captured_at: now,
-        checks: vec![source, release, values, pods.check],
+        checks,
         helmreleases: releases.len(),
         pods: pod_list.len(),
         elapsed: started.elapsed(),

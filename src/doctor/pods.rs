@@ -54,17 +54,18 @@ pub fn readonly_path(log: &str) -> Option<String> {
     .map(|c| c[1].to_string())
 }
 
-/// The last `n` non-empty lines of a log, redacted, each cut at 300 characters.
+/// The last `n` non-empty lines of a log, each cut at 300 characters. The log is redacted whole first (a PEM block
+/// or a YAML block value spans lines), then cut.
 pub fn last_lines(log: &str, n: usize) -> Vec<String> {
+    let log = view::redact(log);
     let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
     lines[lines.len().saturating_sub(n)..]
         .iter()
         .map(|l| {
-            let l = view::redact(l);
             if l.chars().count() > 300 {
                 format!("{}…", l.chars().take(300).collect::<String>())
             } else {
-                l
+                l.to_string()
             }
         })
         .collect()

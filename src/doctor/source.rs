@@ -11,7 +11,6 @@
 //!    diverged; or Flux runs a commit the clone does not have (fetch).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
@@ -48,17 +47,18 @@ impl Git {
 
     /// stdout of a successful git command, trimmed.
     pub fn run(&self, args: &[&str]) -> Option<String> {
-        let out = Command::new("git")
+        match crate::process::Cmd::new("git")
             .arg("-C")
             .arg(&self.dir)
             .args(args)
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output()
-            .ok()?;
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+            .run_blocking()
+        {
+            Ok(out) => out.success().then(|| out.stdout_text()),
+            Err(e) => {
+                tracing::warn!("{e}");
+                None
+            }
+        }
     }
 
     fn ok(&self, args: &[&str]) -> bool {

@@ -3,7 +3,6 @@
 //! Skipped silently outside git and on a detached HEAD (CI checkouts of a PR merge commit).
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use super::LintInput;
 use crate::finding::{Finding, Severity};
@@ -13,17 +12,18 @@ pub const RULE: &str = "flux-source-branch";
 
 /// Run git in `dir`; stdout when it succeeds.
 fn git(dir: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git")
+    match crate::process::Cmd::new("git")
         .arg("-C")
         .arg(dir)
         .args(args)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        .run_blocking()
+    {
+        Ok(out) => out.success().then(|| out.stdout_text()),
+        Err(e) => {
+            tracing::warn!("{e}");
+            None
+        }
+    }
 }
 
 /// The current branch of the checkout holding `dir`; None outside git or on a detached HEAD.

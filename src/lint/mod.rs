@@ -3,6 +3,7 @@
 //! The pipeline ([`prepare`]) does all I/O (chart lookup, `helm template`) and produces a [`LintInput`]; every rule is a
 //! plain `fn(&LintInput) -> Vec<Finding>` over it, so rules are unit-tested on hand-made inputs.
 
+pub mod chart_ref;
 pub mod chart_version;
 pub mod flags;
 pub mod flux_source;
@@ -111,6 +112,12 @@ impl Release {
     pub fn file(&self) -> String {
         self.object.file_display()
     }
+    /// Rendered by lint: an exact version, and names that are plain (`chart-ref-unsafe` reports the others; their names
+    /// never reach a path).
+    pub fn renderable(&self) -> bool {
+        self.pinned_version().is_some() && chart_ref::unsafe_fields(self).is_empty()
+    }
+
     /// The chart version when it is an exact version (a pin), not a range.
     pub fn pinned_version(&self) -> Option<&str> {
         self.chart_version
@@ -145,6 +152,10 @@ pub struct Rule {
 
 /// All rules, in report order.
 pub const RULES: &[Rule] = &[
+    Rule {
+        id: chart_ref::RULE,
+        check: chart_ref::check,
+    },
     Rule {
         id: chart_version::RULE,
         check: chart_version::check,
@@ -235,7 +246,7 @@ pub async fn prepare(tree: Tree, store: &ChartStore, helm: Option<&Helm>) -> Res
         }
         releases.push(r);
     }
-    let to_render = releases.iter().any(|r| r.pinned_version().is_some());
+    let to_render = releases.iter().any(Release::renderable);
     let helm = match (helm, to_render) {
         (Some(h), _) => Some(h.clone()),
         (None, true) => Some(Helm::locate()?),
@@ -244,7 +255,7 @@ pub async fn prepare(tree: Tree, store: &ChartStore, helm: Option<&Helm>) -> Res
     let releases = try_join_all(releases.into_iter().map(|r| {
         let helm = helm.clone();
         async move {
-            match (r.pinned_version().is_some(), helm) {
+            match (r.renderable(), helm) {
                 (true, Some(h)) => render_release(r, store, &h).await,
                 _ => Ok(r),
             }

@@ -1,7 +1,14 @@
-//! Redaction: no token, key, certificate or Secret value leaves the harness, in logs, reports or artifacts.
+//! Redaction: no token, password, key, certificate or Secret value leaves the harness, in logs, reports, snapshots,
+//! artifacts, JUnit, step summaries, terminal output or error messages.
 //!
-//! [`redact`] works on free text (logs, error messages, YAML or JSON dumps); [`redact_object`] on a parsed object
-//! before it is written as an artifact. Both are idempotent: redacting twice changes nothing more.
+//! There are exactly two functions, and every writer and printer uses them:
+//! - [`redact_object`] for a parsed object (a snapshot file, an e2e artifact): by key, at any depth, for every kind.
+//! - [`redact`] for text (logs, condition and event messages, errors, YAML or JSON dumps): on the whole text at once,
+//!   so multi-line values (PEM blocks, YAML block scalars) go as a whole.
+//!
+//! [`for_terminal`] is [`redact`] plus escaping of control characters, for what is printed.
+//!
+//! Which keys are credentials is decided in one place, [`is_secret_key`]. Both functions are idempotent.
 
 use std::sync::LazyLock;
 
@@ -11,30 +18,108 @@ use serde_json::Value;
 /// What every removed value is replaced with.
 pub const REDACTED: &str = "<redacted>";
 
-/// Keys whose values are credentials, in kubeconfigs (`token`, `client-key-data`, …) and in Secret data (`token`,
-/// `ca.crt` of a service-account token Secret).
-pub const CREDENTIAL_KEYS: &[&str] = &[
-    "token",
-    "id-token",
-    "refresh-token",
-    "access-token",
-    "password",
-    "client-secret",
-    "client-key-data",
-    "client-certificate-data",
-    "certificate-authority-data",
-    "ca.crt",
-];
-
 /// The annotation `kubectl apply` writes: a full copy of the object, Secret data included.
 pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
-fn keys_alternation() -> String {
-    CREDENTIAL_KEYS
-        .iter()
-        .map(|k| regex::escape(k))
-        .collect::<Vec<_>>()
-        .join("|")
+/// A key naming a credential when one of its words contains one of these (case-insensitive): `clientSecret`,
+/// `bearerToken`, `apiToken`, `privateKey`, `X-Auth-Token`, `Cookie`, `aws_secret_access_key`, `-oidc-client-secret`.
+pub const SECRET_STEMS: &[&str] = &[
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "key",
+    "credential",
+    "auth",
+    "cookie",
+];
+
+/// Keys that are credentials without a stem word (kubeconfig and Secret data keys).
+const SECRET_KEYS: &[&str] = &[
+    "client-certificate-data",
+    "ca.crt",
+    "tls.crt",
+    ".dockerconfigjson",
+    ".dockercfg",
+];
+
+/// A key whose last word is one of these names a credential, it does not hold one: `secretName`, `tokenRef`,
+/// `tokenFile`, `keyPath`, `authType`.
+const REFERENCE_WORDS: &[&str] = &[
+    "name",
+    "names",
+    "ref",
+    "refs",
+    "path",
+    "paths",
+    "file",
+    "files",
+    "dir",
+    "type",
+    "kind",
+    "namespace",
+    "enabled",
+    "disabled",
+    "mode",
+    "length",
+    "size",
+    "ttl",
+    "seconds",
+    "expiration",
+    "algorithm",
+    "format",
+    "count",
+    "version",
+];
+
+/// Words of a key: split at `-`, `_`, `.`, spaces and camelCase boundaries (`APIToken` → `api`, `token`), lower case.
+fn words(key: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let chars: Vec<char> = key.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if !c.is_alphanumeric() {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            continue;
+        }
+        let prev = i.checked_sub(1).map(|j| chars[j]);
+        let next = chars.get(i + 1).copied();
+        let boundary = c.is_uppercase()
+            && prev.is_some_and(|p| {
+                p.is_lowercase()
+                    || p.is_ascii_digit()
+                    || (p.is_uppercase() && next.is_some_and(char::is_lowercase))
+            });
+        if boundary && !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+        }
+        cur.extend(c.to_lowercase());
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Is `key` (a map key, an env var or flag name, a header name) the name of a credential? One of its words contains
+/// a [`SECRET_STEMS`] stem and its last word is not a reference word (`secretName`, `tokenRef`): `password`,
+/// `clientSecret`, `OIDC_CLIENT_SECRET`, `--token`, `Authorization`, `X-Auth-Token`, `client-key-data`.
+pub fn is_secret_key(key: &str) -> bool {
+    let key = key.trim_start_matches('-').trim_matches(['"', '\'']);
+    if SECRET_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+        return true;
+    }
+    let w = words(key);
+    let Some(last) = w.last() else {
+        return false;
+    };
+    if REFERENCE_WORDS.contains(&last.as_str()) {
+        return false;
+    }
+    w.iter()
+        .any(|word| SECRET_STEMS.iter().any(|s| word.contains(s)))
 }
 
 fn compile(pattern: &str) -> Regex {
@@ -46,169 +131,313 @@ fn compile(pattern: &str) -> Regex {
 static PEM_BLOCK: LazyLock<Regex> = LazyLock::new(|| {
     compile(r"(?s)-----BEGIN ([A-Z0-9 ]{1,64})-----.*?-----END [A-Z0-9 ]{1,64}-----")
 });
-/// A PEM block cut short (a truncated log line): everything base64-ish after BEGIN.
+/// A PEM block cut short (a truncated log): everything base64-ish after BEGIN.
 static PEM_TRUNCATED: LazyLock<Regex> =
     LazyLock::new(|| compile(r"-----BEGIN ([A-Z0-9 ]{1,64})-----[A-Za-z0-9+/=\s\\]*"));
-/// A YAML (or pretty JSON) line whose key is a credential: `  token: abc`, `- "ca.crt": |`, `"token": "abc",`.
-static FIELD_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    compile(&format!(
-        r#"^(?P<head>(?P<indent>[ \t]*(?:-[ \t]+)?)["']?(?:{})["']?[ \t]*:)(?P<rest>.*)$"#,
-        keys_alternation()
-    ))
+/// The end of a PEM block whose BEGIN was cut off (a log read from its end): the base64 lines and the END line.
+static PEM_ORPHAN_END: LazyLock<Regex> = LazyLock::new(|| {
+    compile(r"(?m)(?:^[ \t]*[A-Za-z0-9+/=]{8,}[ \t]*\r?\n)*^[ \t]*-----END ([A-Z0-9 ]{1,64})-----")
 });
-/// A JSON member anywhere in a line: `"token":"abc"`.
-static JSON_FIELD: LazyLock<Regex> = LazyLock::new(|| {
-    compile(&format!(
-        r#""(?P<key>{})"\s*:\s*"(?:[^"\\]|\\.)*""#,
-        keys_alternation()
-    ))
+/// A k3s token, whole: `K10<ca hash>::<user>:<password>` (the password is the secret part).
+static K3S_TOKEN: LazyLock<Regex> =
+    LazyLock::new(|| compile(r#"\bK10[0-9A-Fa-f]{8,}::[^\s"':]+:[^\s"',;\]\}<>]+"#));
+/// GitHub tokens: classic (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_`) and fine-grained (`github_pat_`).
+static GITHUB_TOKEN: LazyLock<Regex> =
+    LazyLock::new(|| compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"));
+/// A JWT: three base64url segments (padding allowed), the first (the JSON header) starting `eyJ`; the signature may
+/// be empty.
+static JWT: LazyLock<Regex> = LazyLock::new(|| {
+    compile(r"eyJ[A-Za-z0-9_-]{4,}=*\.[A-Za-z0-9_-]{4,}=*\.(?:[A-Za-z0-9_-]+=*)?")
 });
-/// An Authorization header in any rendering: `Authorization: Bearer x`, `"authorization":"Bearer x"`,
-/// Go's `Authorization:[Bearer x]`.
-static AUTHORIZATION: LazyLock<Regex> = LazyLock::new(|| {
+/// The password of a URL's userinfo: `https://user:pw@host`.
+static URL_USERINFO: LazyLock<Regex> = LazyLock::new(|| {
+    compile(r#"(?i)\b(?P<head>[a-z][a-z0-9+.-]*://[^/\s:@"'<>]*:)(?P<pw>[^/\s@"'<>]+)@"#)
+});
+/// A key and its separator: `token=`, `password: `, `"clientSecret":`, `Authorization: `, `\"token\":`, `Cookie:`.
+static KEY_SEP: LazyLock<Regex> = LazyLock::new(|| {
     compile(
-        r#"(?i)(?P<head>authorization["']?\s*[:=]\s*["'\[]?\s*(?:(?:bearer|basic|token)\s+)?)(?P<value>[^\s"',;\]<]+)"#,
+        r#"(?P<key>[A-Za-z_][A-Za-z0-9_.\-]*|\.[A-Za-z0-9_.\-]+)(?P<q>\\?["']?)(?P<sep>[ \t]*[:=][ \t]*)"#,
+    )
+});
+/// A flag and the next word: `--token abc`, `-password abc`.
+static FLAG_VALUE: LazyLock<Regex> = LazyLock::new(|| {
+    compile(
+        r#"(?P<head>(?:^|[\s"'\[,(])(?P<flag>--?[A-Za-z][A-Za-z0-9_.\-]*)[ \t]+)(?P<value>'[^'\n]*'|"[^"\n]*"|[^\s"'\],\-<][^\s"'\],]*)"#,
     )
 });
 /// A bearer token outside an Authorization header (long enough not to be an English word).
 static BEARER: LazyLock<Regex> =
     LazyLock::new(|| compile(r"\b(?P<head>Bearer\s+)[A-Za-z0-9\-._~+/]{16,}=*"));
-/// An inline `key=value` / `key: value` credential in free text (flags, log lines): `-oidc-client-secret=x`,
-/// `password: "x"`, `token=x&…`.
-static INLINE_PAIR: LazyLock<Regex> = LazyLock::new(|| {
-    compile(
-        r#"(?i)\b(?P<head>(?:(?:access|refresh|id|auth)[_-]?)?token|password|passwd|client[_-]?secret|secret[_-]?key|api[_-]?key)(?P<sep>["']?[ \t]*[:=][ \t]*["']?)(?P<value>[^\s"',;&<]+)"#,
-    )
-});
-/// A JWT: three base64url segments, the first (the JSON header) starting `eyJ`; the signature may be empty.
-static JWT: LazyLock<Regex> =
-    LazyLock::new(|| compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"));
+/// An HTTP authorization scheme in front of a credential (kept: the scheme alone is no secret).
+static SCHEME: LazyLock<Regex> =
+    LazyLock::new(|| compile(r"(?i)^(?:bearer|basic|token|negotiate|digest)[ \t]+"));
 
-/// Remove secrets from free text: bearer tokens, JWTs, PEM blocks and the values of kubeconfig / Secret credential
-/// fields ([`CREDENTIAL_KEYS`]). Ordinary text comes back unchanged.
+/// Remove secrets from text: PEM blocks, k3s tokens, GitHub tokens, JWTs, URL passwords, the values of credential keys
+/// ([`is_secret_key`]) in `key=value`, `key: value`, `"key":"value"`, headers (`Authorization: Bearer x`,
+/// `{"Authorization":["x"]}`, `map[Authorization:[x]]`), YAML block scalars and `--flag value`, and bearer tokens.
+/// Works on the whole text (multi-line values go as a whole); ordinary text comes back unchanged.
 pub fn redact(text: &str) -> String {
     let text = PEM_BLOCK.replace_all(text, |c: &Captures| format!("<redacted PEM {}>", &c[1]));
     let text = PEM_TRUNCATED.replace_all(&text, |c: &Captures| format!("<redacted PEM {}>", &c[1]));
-    let text = redact_field_lines(&text);
-    let text = JSON_FIELD.replace_all(&text, |c: &Captures| {
-        format!(r#""{}": "{REDACTED}""#, &c["key"])
-    });
-    let text = AUTHORIZATION.replace_all(&text, |c: &Captures| {
-        let value = &c["value"];
-        // `Authorization: Bearer <redacted>` must stay as it is: the scheme alone is no secret.
-        if ["bearer", "basic", "token"].contains(&value.to_ascii_lowercase().as_str()) {
-            c[0].to_string()
-        } else {
+    let text =
+        PEM_ORPHAN_END.replace_all(&text, |c: &Captures| format!("<redacted PEM {}>", &c[1]));
+    let text = K3S_TOKEN.replace_all(&text, "<redacted k3s token>");
+    let text = GITHUB_TOKEN.replace_all(&text, "<redacted GitHub token>");
+    let text = JWT.replace_all(&text, "<redacted JWT>");
+    let text = URL_USERINFO.replace_all(&text, |c: &Captures| format!("{}{REDACTED}@", &c["head"]));
+    let text = redact_pairs(&text);
+    let text = FLAG_VALUE.replace_all(&text, |c: &Captures| {
+        if is_secret_key(&c["flag"]) && !c["value"].starts_with("<redacted") {
             format!("{}{REDACTED}", &c["head"])
+        } else {
+            c[0].to_string()
         }
     });
     let text = BEARER.replace_all(&text, |c: &Captures| format!("{}{REDACTED}", &c["head"]));
-    let text = JWT.replace_all(&text, "<redacted JWT>");
-    let text = INLINE_PAIR.replace_all(&text, |c: &Captures| {
-        if c["value"].starts_with("<redacted") {
-            c[0].to_string()
-        } else {
-            format!("{}{}{REDACTED}", &c["head"], &c["sep"])
-        }
-    });
     text.into_owned()
 }
 
-/// `key: value` lines with a credential key lose their value; a block value (`key: |` and the more indented lines
-/// after it) becomes one `key: <redacted>` line.
-fn redact_field_lines(text: &str) -> String {
-    let lines: Vec<&str> = text.split('\n').collect();
-    let mut out: Vec<String> = Vec::with_capacity(lines.len());
-    let mut i = 0;
-    while i < lines.len() {
-        let line = lines[i];
-        i += 1;
-        let Some(c) = FIELD_LINE.captures(line) else {
-            out.push(line.to_string());
-            continue;
-        };
-        let head = &c["head"];
-        let rest = c["rest"].trim();
-        if rest.starts_with("<redacted")
-            || rest.starts_with("\"<redacted")
-            || rest.starts_with("'<redacted")
-        {
-            out.push(line.to_string());
-            continue;
-        }
-        let block = rest.is_empty() || rest.starts_with('|') || rest.starts_with('>');
-        if block {
-            // The key's column: its value lines are indented further.
-            let key_indent = c["indent"].len();
-            let mut end = i;
-            let mut j = i;
-            while j < lines.len() {
-                let l = lines[j];
-                if l.trim().is_empty() {
-                    j += 1;
-                    continue;
-                }
-                if indent_of(l) > key_indent {
-                    j += 1;
-                    end = j;
-                } else {
-                    break;
-                }
-            }
-            if end == i && rest.is_empty() {
-                // `token:` with nothing after it and nothing under it: an empty value, nothing to hide.
-                out.push(line.to_string());
-                continue;
-            }
-            i = end;
-            out.push(format!("{head} {REDACTED}"));
-            continue;
-        }
-        let comma = if rest.ends_with(',') { "," } else { "" };
-        let value = match rest.chars().next() {
-            Some(q @ ('"' | '\'')) => format!("{q}{REDACTED}{q}"),
-            _ => REDACTED.to_string(),
-        };
-        out.push(format!("{head} {value}{comma}"));
+/// Values that are no secret whatever the key: `automountServiceAccountToken: true`.
+fn harmless(value: &str) -> bool {
+    let v = value.trim();
+    v.is_empty()
+        || v.starts_with("<redacted")
+        || ["true", "false", "null", "~", "[]", "{}", "\"\"", "''"].contains(&v)
+}
+
+/// `value` redacted, keeping a leading authorization scheme (`Bearer <redacted>`).
+fn redacted_value(value: &str) -> String {
+    let scheme = SCHEME.find(value).map(|m| m.as_str()).unwrap_or("");
+    let rest = &value[scheme.len()..];
+    if harmless(rest) {
+        return value.to_string();
     }
-    out.join("\n")
+    format!("{scheme}{REDACTED}")
+}
+
+/// The column of byte offset `at` in its line.
+fn column(text: &str, at: usize) -> usize {
+    at - text[..at].rfind('\n').map(|i| i + 1).unwrap_or(0)
 }
 
 fn indent_of(line: &str) -> usize {
     line.len() - line.trim_start_matches([' ', '\t']).len()
 }
 
-/// Redact an object (a parsed YAML or JSON artifact) in place: Secrets keep their `data` / `stringData` keys but every
-/// value becomes `<redacted>`; the last-applied-configuration annotation is redacted; credential fields
-/// ([`CREDENTIAL_KEYS`], e.g. in a kubeconfig) lose their values; and every other string goes through [`redact`].
-/// Lists (`kind: List`, `items`) and nested objects are walked.
+/// The value of every credential key in `text`, replaced.
+fn redact_pairs(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut pos = 0;
+    while let Some(c) = KEY_SEP.captures_at(text, pos) {
+        let (Some(whole), Some(key)) = (c.get(0), c.name("key")) else {
+            break;
+        };
+        let end = whole.end();
+        out.push_str(&text[pos..end]);
+        pos = end;
+        if !is_secret_key(key.as_str()) {
+            continue;
+        }
+        let sep = &c["sep"];
+        let rest = &text[end..];
+        let line_end = rest.find('\n').unwrap_or(rest.len());
+        let line = rest[..line_end].trim_end_matches('\r');
+        // a key inside a quoted string (`-H 'Authorization: Bearer x'`) ends at that quote
+        let opening = text[..key.start()]
+            .chars()
+            .next_back()
+            .filter(|q| matches!(q, '"' | '\''));
+        let (replacement, used) = if let Some(inner) = rest.strip_prefix("\\\"") {
+            // a JSON string inside a JSON string: `\"token\":\"abc\"`
+            let close = inner.find("\\\"").unwrap_or(inner.len());
+            let v = &inner[..close];
+            (format!("\\\"{}", redacted_value(v)), 2 + close)
+        } else if let Some(q @ ('"' | '\'')) = rest.chars().next() {
+            let inner = &rest[1..];
+            let mut close = None;
+            let mut escaped = false;
+            for (i, ch) in inner.char_indices() {
+                if escaped {
+                    escaped = false;
+                } else if ch == '\\' && q == '"' {
+                    escaped = true;
+                } else if ch == q {
+                    close = Some(i);
+                    break;
+                } else if ch == '\n' {
+                    break;
+                }
+            }
+            let close = close.unwrap_or(line.len().saturating_sub(1));
+            (format!("{q}{}", redacted_value(&inner[..close])), 1 + close)
+        } else if let Some(inner) = rest.strip_prefix('[') {
+            // Go's `map[Authorization:[Bearer x]]`, JSON's `"Authorization":["Bearer x"]`
+            let close = inner.find(']').unwrap_or(inner.len());
+            let v = &inner[..close];
+            let r = match v.strip_prefix('"') {
+                Some(q) => format!("\"{}\"", redacted_value(q.trim_end_matches('"'))),
+                None => redacted_value(v),
+            };
+            (format!("[{r}"), 1 + close)
+        } else if rest.starts_with('{') {
+            // a nested object: its own keys are looked at
+            continue;
+        } else if sep.contains(':')
+            && (line.trim().is_empty()
+                || line.trim_start().starts_with('|')
+                || line.trim_start().starts_with('>'))
+        {
+            // a YAML block value (`key: |` or `key:` and the more indented lines under it)
+            let key_col = column(text, key.start());
+            let mut block_end = end + line_end;
+            let mut cursor = block_end;
+            while cursor < text.len() {
+                let next = &text[cursor + 1..];
+                let l = next.split('\n').next().unwrap_or("");
+                if l.trim().is_empty() {
+                    cursor += 1 + l.len();
+                    continue;
+                }
+                if indent_of(l) > key_col {
+                    cursor += 1 + l.len();
+                    block_end = cursor;
+                } else {
+                    break;
+                }
+            }
+            if block_end == end + line_end && line.trim().is_empty() {
+                // `token:` with nothing after it and nothing under it: an empty value
+                continue;
+            }
+            let space = if sep.ends_with([' ', '\t']) { "" } else { " " };
+            (format!("{space}{REDACTED}"), block_end - end)
+        } else {
+            let spaced = sep.ends_with([' ', '\t']);
+            let stop = |ch: char| match opening {
+                Some(q) if ch == q => true,
+                _ if spaced => false,
+                _ => {
+                    ch.is_whitespace()
+                        || matches!(ch, '&' | '"' | '\'' | ',' | '}' | ']' | ')' | '<' | '>')
+                }
+            };
+            let len = line.find(stop).unwrap_or(line.len());
+            let v = &line[..len];
+            // `Authorization: Bearer x`: the value is scheme and credential
+            let v_trimmed = v.trim_end();
+            (redacted_value(v_trimmed), v_trimmed.len())
+        };
+        out.push_str(&replacement);
+        pos = end + used;
+    }
+    out.push_str(&text[pos..]);
+    out
+}
+
+/// Escape control characters (other than newline and tab) as `\u{1b}`: text from a cluster, a chart or a file must
+/// not move the cursor or recolour a terminal.
+pub fn escape_controls(text: &str) -> String {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// [`redact`], then [`escape_controls`]: what any text from input goes through before it is printed.
+pub fn for_terminal(text: &str) -> String {
+    escape_controls(&redact(text))
+}
+
+/// Redact an object (a parsed YAML or JSON artifact) in place, by key at any depth and for every kind:
+/// - Secret `data` / `stringData` keep their keys and lose every value (a malformed one, not a map, goes whole);
+/// - the last-applied-configuration annotation is parsed and redacted the same way (dropped when it does not parse);
+/// - the value of every credential key ([`is_secret_key`]): strings and numbers, also in lists (`password`,
+///   `config.oidc.clientSecret`, `users[].user.token`); booleans stay;
+/// - `{name: X, value: V}` pairs (container `env`, Helm `set`-style lists) lose `V` when `X` is a credential name;
+/// - in lists of strings (container `args`, `command`), `--flag=VALUE` and `--flag VALUE` for credential flags;
+/// - every other string goes through [`redact`].
+///
+/// A bare `key` that is a reference (`tolerations[].key`, `matchExpressions[].key`, `items[].key` with `path`,
+/// `secretKeyRef.key`) is kept.
 pub fn redact_object(value: &mut Value) {
+    walk(value, None);
+}
+
+fn redacted() -> Value {
+    Value::String(REDACTED.to_string())
+}
+
+/// A `key` that names something rather than holding a value.
+fn key_is_reference(key: &str, map: &serde_json::Map<String, Value>, parent: Option<&str>) -> bool {
+    key == "key"
+        && (["operator", "path", "effect"]
+            .iter()
+            .any(|k| map.contains_key(*k))
+            || parent.is_some_and(|p| p.ends_with("KeyRef")))
+}
+
+fn walk(value: &mut Value, parent: Option<&str>) {
     match value {
         Value::Object(map) => {
             let is_secret = map.get("kind").and_then(Value::as_str) == Some("Secret");
-            for (key, v) in map.iter_mut() {
+            let env_secret = map
+                .get("name")
+                .and_then(Value::as_str)
+                .is_some_and(is_secret_key)
+                && map.contains_key("value");
+            let sensitive: Vec<bool> = map
+                .iter()
+                .map(|(k, _)| is_secret_key(k) && !key_is_reference(k, map, parent))
+                .collect();
+            for ((key, v), sensitive) in map.iter_mut().zip(sensitive) {
                 if is_secret && (key == "data" || key == "stringData") {
-                    if let Value::Object(data) = v {
-                        for item in data.values_mut() {
-                            *item = Value::String(REDACTED.to_string());
-                        }
+                    match v {
+                        Value::Object(data) => data.values_mut().for_each(|x| *x = redacted()),
+                        Value::Null => {}
+                        other => *other = redacted(),
                     }
                     continue;
                 }
-                if CREDENTIAL_KEYS.contains(&key.as_str()) && v.is_string() {
-                    *v = Value::String(REDACTED.to_string());
+                if env_secret && key == "value" {
+                    if !matches!(v, Value::Null | Value::Bool(_)) {
+                        *v = redacted();
+                    }
                     continue;
                 }
                 if key == "annotations"
                     && let Value::Object(annotations) = v
                     && let Some(applied) = annotations.get_mut(LAST_APPLIED)
                 {
-                    *applied = Value::String(REDACTED.to_string());
+                    *applied = match applied.as_str().map(serde_json::from_str::<Value>) {
+                        Some(Ok(mut inner)) => {
+                            walk(&mut inner, None);
+                            Value::String(inner.to_string())
+                        }
+                        _ => redacted(),
+                    };
                 }
-                redact_object(v);
+                if sensitive {
+                    redact_secret_value(v, key);
+                } else {
+                    walk(v, Some(key));
+                }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(redact_object),
+        Value::Array(items) => {
+            redact_args(items);
+            items.iter_mut().for_each(|i| walk(i, parent));
+        }
         Value::String(s) => {
             let r = redact(s);
             if r != *s {
@@ -219,280 +448,49 @@ pub fn redact_object(value: &mut Value) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    const JWT_TOKEN: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImFiYyJ9.eyJpc3MiOiJrdWJlcm5ldGVzL3NlcnZpY2VhY2NvdW50In0.c2lnbmF0dXJlLXBhcnQtMTIzNDU2";
-
-    fn assert_idempotent(text: &str) {
-        let once = redact(text);
-        assert_eq!(redact(&once), once, "redacting twice changed {once:?}");
-    }
-
-    #[test]
-    fn patterns_compile() {
-        for re in [
-            &*PEM_BLOCK,
-            &*PEM_TRUNCATED,
-            &*FIELD_LINE,
-            &*JSON_FIELD,
-            &*AUTHORIZATION,
-            &*BEARER,
-            &*JWT,
-        ] {
-            assert!(!re.as_str().is_empty());
+/// The value of a credential key: scalars go, lists lose their scalars, maps are walked (their keys decide).
+fn redact_secret_value(v: &mut Value, key: &str) {
+    match v {
+        Value::String(s) if harmless(s) => {}
+        Value::String(_) | Value::Number(_) => *v = redacted(),
+        Value::Array(items) => {
+            for i in items {
+                redact_secret_value(i, key);
+            }
         }
-    }
-
-    #[test]
-    fn ordinary_text_is_untouched() {
-        for text in [
-            "",
-            "HelmRelease headlamp/headlamp is Ready: Helm install succeeded for release headlamp/headlamp.v1",
-            "list-secrets via headlamp: expected 403 Forbidden, got 200 OK",
-            "the bearer token was rotated; Authorization failed",
-            "Bearer auth is configured",
-            "  tokenRef: headlamp-login-token\n  serviceAccountName: headlamp\n",
-            "apiVersion: v1\nkind: ConfigMap\ndata:\n  key: value\n",
-            "secrets is forbidden: User \"system:serviceaccount:headlamp:headlamp-login\" cannot list resource \"secrets\"",
-            "flag provided but not defined: -in-cluster-context-name",
-            "eyJ alone is not a token",
-        ] {
-            assert_eq!(redact(text), text);
-        }
-    }
-
-    #[test]
-    fn authorization_headers_lose_their_value() {
-        let cases = [
-            (
-                "Authorization: Bearer abc.def-123",
-                "Authorization: Bearer <redacted>",
-            ),
-            (
-                "authorization: bearer s3cr3t",
-                "authorization: bearer <redacted>",
-            ),
-            (
-                "Authorization: Basic dXNlcjpwYXNz",
-                "Authorization: Basic <redacted>",
-            ),
-            (
-                r#"{"Authorization":"Bearer s3cr3t"}"#,
-                r#"{"Authorization":"Bearer <redacted>"}"#,
-            ),
-            (
-                "map[Authorization:[Bearer s3cr3t]]",
-                "map[Authorization:[Bearer <redacted>]]",
-            ),
-            (
-                "curl -H 'Authorization: Bearer s3cr3t' x",
-                "curl -H 'Authorization: Bearer <redacted>' x",
-            ),
-        ];
-        for (input, want) in cases {
-            assert_eq!(redact(input), want, "{input}");
-            assert_idempotent(input);
-        }
-    }
-
-    #[test]
-    fn bare_bearer_tokens_are_redacted() {
-        let t = "sending Bearer K10abcdef0123456789abcdef::server:xyz to the API";
-        let r = redact(t);
-        assert!(!r.contains("K10abcdef0123456789abcdef"), "{r}");
-        assert!(r.starts_with("sending Bearer <redacted>"), "{r}");
-        assert_idempotent(t);
-    }
-
-    #[test]
-    fn jwts_are_redacted_anywhere() {
-        let t = format!("token was {JWT_TOKEN} (expired)");
-        assert_eq!(redact(&t), "token was <redacted JWT> (expired)");
-        // unsigned JWT: empty signature
-        let unsigned = "x eyJhbGciOiJub25lIn0.eyJzdWIiOiJhIn0. y";
-        assert_eq!(redact(unsigned), "x <redacted JWT> y");
-        assert_idempotent(&t);
-    }
-
-    #[test]
-    fn pem_blocks_are_redacted() {
-        let key = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\nabc+/=\n-----END RSA PRIVATE KEY-----";
-        assert_eq!(
-            redact(&format!("key:\n{key}\nafter")),
-            "key:\n<redacted PEM RSA PRIVATE KEY>\nafter"
-        );
-        // in a JSON string, newlines are escaped
-        let json = r#"{"pem":"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"}"#;
-        assert_eq!(redact(json), r#"{"pem":"<redacted PEM CERTIFICATE>\n"}"#);
-        // truncated in a log line
-        let cut = "got -----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg";
-        assert_eq!(redact(cut), "got <redacted PEM PRIVATE KEY>");
-        assert_idempotent(key);
-        assert_idempotent(cut);
-    }
-
-    #[test]
-    fn kubeconfig_credentials_are_redacted() {
-        let kubeconfig = "\
-apiVersion: v1
-clusters:
-- cluster:
-    certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t
-    server: https://127.0.0.1:6443
-  name: default
-users:
-- name: default
-  user:
-    client-certificate-data: LS0tLS1CRUdJTiBDRVJU
-    client-key-data: LS0tLS1CRUdJTiBFQyBQUklWQVRF
-- name: login
-  user:
-    token: abc123notajwt
-";
-        let r = redact(kubeconfig);
-        for secret in [
-            "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t",
-            "LS0tLS1CRUdJTiBDRVJU",
-            "LS0tLS1CRUdJTiBFQyBQUklWQVRF",
-            "abc123notajwt",
-        ] {
-            assert!(!r.contains(secret), "{secret} left in\n{r}");
-        }
-        assert!(r.contains("    certificate-authority-data: <redacted>\n"));
-        assert!(r.contains("    client-key-data: <redacted>\n"));
-        assert!(r.contains("    token: <redacted>\n"));
-        assert!(r.contains("server: https://127.0.0.1:6443"));
-        assert!(r.contains("- name: login\n"));
-        assert_eq!(r.lines().count(), kubeconfig.lines().count());
-        assert_idempotent(kubeconfig);
-    }
-
-    #[test]
-    fn secret_yaml_fields_and_block_scalars_are_redacted() {
-        let secret = "\
-kind: Secret
-data:
-  ca.crt: |
-    LS0tLS1CRUdJTi
-    BDRVJUSUZJQ0FU
-
-  namespace: aGVhZGxhbXA=
-  token: ZXlKaGJHY2lPaUpTVXpJMU5pSXNJbXRwWkNJNkltRmlZeUo5
-type: kubernetes.io/service-account-token
-";
-        let r = redact(secret);
-        assert_eq!(
-            r,
-            "\
-kind: Secret
-data:
-  ca.crt: <redacted>
-
-  namespace: aGVhZGxhbXA=
-  token: <redacted>
-type: kubernetes.io/service-account-token
-"
-        );
-        assert_idempotent(secret);
-    }
-
-    #[test]
-    fn json_credential_fields_are_redacted() {
-        let inline = r#"{"kind":"Secret","data":{"token":"ZXlKaGJH","ca.crt":"LS0tLS1C"},"x":"y"}"#;
-        assert_eq!(
-            redact(inline),
-            r#"{"kind":"Secret","data":{"token": "<redacted>","ca.crt": "<redacted>"},"x":"y"}"#
-        );
-        let pretty = "{\n  \"token\": \"ZXlKaGJH\",\n  \"namespace\": \"aGVhZGxhbXA=\"\n}";
-        assert_eq!(
-            redact(pretty),
-            "{\n  \"token\": \"<redacted>\",\n  \"namespace\": \"aGVhZGxhbXA=\"\n}"
-        );
-        assert!(serde_json::from_str::<Value>(&redact(pretty)).is_ok());
-        assert_idempotent(inline);
-        assert_idempotent(pretty);
-    }
-
-    #[test]
-    fn empty_credential_field_is_kept() {
-        let t = "user:\n  token:\nname: x";
-        assert_eq!(redact(t), t);
-    }
-
-    #[test]
-    fn secret_objects_keep_keys_and_lose_values() {
-        let mut secret = json!({
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {
-                "name": "headlamp-login-token",
-                "annotations": {
-                    "kubernetes.io/service-account.name": "headlamp-login",
-                    LAST_APPLIED: "{\"data\":{\"token\":\"c2VjcmV0\"}}"
-                }
-            },
-            "type": "kubernetes.io/service-account-token",
-            "data": {"token": "ZXlK", "ca.crt": "LS0t", "namespace": "aGVhZGxhbXA="},
-            "stringData": {"password": "hunter2"}
-        });
-        redact_object(&mut secret);
-        assert_eq!(
-            secret["data"],
-            json!({"token": "<redacted>", "ca.crt": "<redacted>", "namespace": "<redacted>"})
-        );
-        assert_eq!(secret["stringData"], json!({"password": "<redacted>"}));
-        assert_eq!(
-            secret["metadata"]["annotations"][LAST_APPLIED],
-            "<redacted>"
-        );
-        assert_eq!(
-            secret["metadata"]["annotations"]["kubernetes.io/service-account.name"],
-            "headlamp-login"
-        );
-        assert_eq!(secret["metadata"]["name"], "headlamp-login-token");
-    }
-
-    #[test]
-    fn objects_in_lists_and_all_strings_are_redacted() {
-        let mut list = json!({
-            "kind": "List",
-            "items": [
-                {"kind": "Secret", "metadata": {"name": "a"}, "data": {"k": "dg=="}},
-                {"kind": "ConfigMap", "metadata": {"name": "b", "annotations": {LAST_APPLIED: "{}"}},
-                 "data": {"ca.crt": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----", "plain": "hello"}},
-                {"kind": "Pod", "spec": {"containers": [{"args": [format!("--token={JWT_TOKEN}"), "-in-cluster"]}]}},
-                {"kind": "Config", "users": [{"user": {"token": "abc", "client-key-data": "LS0t"}}]}
-            ]
-        });
-        redact_object(&mut list);
-        assert_eq!(list["items"][0]["data"]["k"], "<redacted>");
-        assert_eq!(list["items"][1]["data"]["ca.crt"], "<redacted>");
-        assert_eq!(list["items"][1]["data"]["plain"], "hello");
-        assert_eq!(
-            list["items"][1]["metadata"]["annotations"][LAST_APPLIED],
-            "<redacted>"
-        );
-        assert_eq!(
-            list["items"][2]["spec"]["containers"][0]["args"],
-            json!(["--token=<redacted JWT>", "-in-cluster"])
-        );
-        assert_eq!(
-            list["items"][3]["users"][0]["user"],
-            json!({"token": "<redacted>", "client-key-data": "<redacted>"})
-        );
-        let text = list.to_string();
-        assert!(!text.contains(JWT_TOKEN));
-    }
-
-    #[test]
-    fn non_secret_data_is_kept() {
-        let mut cm =
-            json!({"kind": "ConfigMap", "data": {"token-name": "x", "values.yaml": "a: 1"}});
-        let before = cm.clone();
-        redact_object(&mut cm);
-        assert_eq!(cm, before);
+        Value::Object(_) => walk(v, Some(key)),
+        Value::Bool(_) | Value::Null => {}
     }
 }
+
+/// `["--token=x"]` and `["--token", "x"]` in a list of strings: the values of credential flags.
+fn redact_args(items: &mut [Value]) {
+    let mut redact_next = false;
+    for item in items.iter_mut() {
+        let Value::String(s) = item else {
+            redact_next = false;
+            continue;
+        };
+        if redact_next && !s.starts_with('-') {
+            redact_next = false;
+            if !harmless(s) {
+                *s = REDACTED.to_string();
+            }
+            continue;
+        }
+        redact_next = false;
+        if !s.starts_with('-') || s.contains(char::is_whitespace) {
+            continue;
+        }
+        match s.split_once('=') {
+            Some((flag, value)) if is_secret_key(flag) && !harmless(value) => {
+                *s = format!("{flag}={REDACTED}");
+            }
+            Some(_) => {}
+            None => redact_next = is_secret_key(s),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

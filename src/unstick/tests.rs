@@ -392,6 +392,51 @@ async fn stalled_after_the_request_fails_at_once() {
     );
 }
 
+#[tokio::test]
+async fn step_details_carry_no_planted_secret() {
+    let mut inner = happy_cluster(usize::MAX);
+    let (client, _) = mock(Box::new(move |s: &Seen, previous: &[Seen]| {
+        if s.method == "GET" && s.path == HR_PATH {
+            let mut hr = stuck_hr();
+            hr["status"]["conditions"][0]["message"] = json!(
+                "Running 'install' action: Authorization: Bearer MARKER-A\n-----BEGIN PRIVATE KEY-----\nMARKERPEMBODY0123\n-----END PRIVATE KEY-----"
+            );
+            return (200, hr);
+        }
+        inner(s, previous)
+    }));
+    let o = UnstickOptions {
+        timeout: Duration::from_millis(300),
+        ..opts()
+    };
+    let mut printed = String::new();
+    let report = unstick(&client, &o, &mut |s: &Step| printed.push_str(s.detail())).await;
+    assert!(report.steps.len() > 1, "{report:?}");
+    assert!(printed.contains("Bearer <redacted>"), "{printed}");
+    assert!(!printed.contains("MARKER"), "{printed}");
+}
+
+#[tokio::test]
+async fn an_api_that_never_answers_ends_at_the_deadline() {
+    let (service, _handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    // the handle is kept and never answers
+    let client = Client::new(service, "default");
+    let o = UnstickOptions {
+        timeout: Duration::from_millis(200),
+        ..opts()
+    };
+    let report = unstick(&client, &o, &mut |_: &Step| {}).await;
+    assert!(report.timed_out, "{report:?}");
+    assert_eq!(report.steps.len(), 1);
+    assert!(
+        report.steps[0]
+            .detail()
+            .starts_with("timed out: step `read` did not finish within the --timeout"),
+        "{}",
+        report.steps[0].detail()
+    );
+}
+
 #[test]
 fn manifest_objects_keep_policy_and_release_decoding() {
     let m = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: data\n  annotations:\n    helm.sh/resource-policy: keep\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: s\n";

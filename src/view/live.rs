@@ -17,6 +17,10 @@ use super::{ClusterView, ResourceKind, ViewError};
 pub const LOG_TAIL_LINES: i64 = 2000;
 /// Bytes of a container log read from the API at most.
 pub const LOG_LIMIT_BYTES: i64 = 1 << 20;
+/// Deadline for opening a connection to the API server.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Deadline for an answer to one request (the commands' `--timeout` bounds the whole run).
+pub const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Page size of list calls.
 const PAGE: u32 = 500;
 
@@ -46,7 +50,12 @@ pub async fn connect(
     kubeconfig: Option<&Path>,
     context: Option<&str>,
 ) -> Result<(Client, String), ViewError> {
-    let (config, name) = config_for(kubeconfig, context).await?;
+    let (mut config, name) = config_for(kubeconfig, context).await?;
+    // every request has a deadline: an API server that accepts and never answers ends a request after these, not
+    // after kube's default of 295 s (made for watches, which this client never opens)
+    config.connect_timeout = Some(CONNECT_TIMEOUT);
+    config.read_timeout = Some(READ_TIMEOUT);
+    config.write_timeout = Some(READ_TIMEOUT);
     let client = Client::try_from(config).map_err(|e| ViewError::Connect(e.to_string()))?;
     Ok((client, name))
 }

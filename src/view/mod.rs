@@ -5,7 +5,6 @@
 //! Objects are plain JSON values as the API returns them (with `apiVersion` and `kind` set, also for list items).
 
 pub mod live;
-pub mod redact;
 pub mod snapshot;
 
 #[cfg(test)]
@@ -17,8 +16,9 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use serde_json::Value;
 
+/// The one text redaction ([`crate::report::redact`]), for what views print.
+pub use crate::report::redact::redact;
 pub use live::{LiveView, connect, error_chain};
-pub use redact::redact;
 pub use snapshot::{SnapshotScope, SnapshotSummary, SnapshotView, write_snapshot};
 
 /// An API resource type: group, version, kind, plural, scope.

@@ -11,7 +11,8 @@
 //! ```
 //! The writer never writes Secret values (metadata only; each data key is listed with the value `<redacted>`), drops
 //! `managedFields` and the `kubectl.kubernetes.io/last-applied-configuration` annotation (it can hold a whole Secret),
-//! and redacts bearer tokens, JWTs and PEM blocks in every string and log. Files are 0600, directories 0700.
+//! and passes every object through [`redact_object`] and every log through [`redact`] (whole, not line by line).
+//! Files are 0600, directories 0700.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,12 +22,12 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::redact::{REDACTED, redact, redact_value};
 use super::{ClusterView, ResourceKind, ViewError, name_of};
 use super::{
     DEPLOYMENT, EVENT, GITREPOSITORY, HELMRELEASE, HELMREPOSITORY, KUSTOMIZATION, NAMESPACE, POD,
     REPLICASET, SECRET, SERVICE, SERVICEACCOUNT,
 };
+use crate::report::redact::{redact, redact_object};
 
 /// The directory of cluster-scoped objects.
 pub const CLUSTER_DIR: &str = "_cluster";
@@ -63,8 +64,9 @@ pub struct SnapshotView {
     objects: BTreeMap<String, Vec<Entry>>,
 }
 
+/// A regular file of at most [`crate::files::MAX_FILE_BYTES`].
 fn read_text(path: &Path) -> Result<String, ViewError> {
-    std::fs::read_to_string(path).map_err(|source| ViewError::Io {
+    crate::files::read_text(path).map_err(|source| ViewError::Io {
         path: path.to_path_buf(),
         source,
     })
@@ -102,8 +104,15 @@ impl SnapshotView {
     /// Read `dir`: `snapshot.yaml` and every object file (checked: one object whose kind, name and namespace match
     /// its path).
     pub fn open(dir: &Path) -> Result<SnapshotView, ViewError> {
-        if !dir.is_dir() {
-            return Err(bad(dir, "not a snapshot directory (it does not exist)"));
+        match std::fs::metadata(dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(bad(
+                    dir,
+                    "is a file, not a directory: --snapshot takes the directory `cargo xtask snapshot --out DIR` wrote",
+                ));
+            }
+            Err(_) => return Err(bad(dir, "not a snapshot directory (it does not exist)")),
         }
         let meta_path = dir.join(META_FILE);
         if !meta_path.is_file() {
@@ -309,11 +318,20 @@ impl ClusterView for SnapshotView {
         container: &str,
         previous: bool,
     ) -> Result<Option<String>, ViewError> {
+        if [namespace, pod, container]
+            .iter()
+            .any(|n| safe_name(n).is_none())
+        {
+            return Ok(None);
+        }
         let path = self.log_path(namespace, pod, container, previous);
         if !path.is_file() {
             return Ok(None);
         }
-        read_text(&path).map(Some)
+        // from the end, bounded, as the API gives it
+        crate::files::read_tail(&path, super::live::LOG_LIMIT_BYTES as u64)
+            .map(Some)
+            .map_err(|source| ViewError::Io { path, source })
     }
 }
 
@@ -383,30 +401,19 @@ pub struct SnapshotSummary {
     pub warnings: Vec<String>,
 }
 
-/// An object as it may be written: no managedFields, no last-applied-configuration, Secret values replaced, every
-/// string redacted.
+/// An object as it may be written: no managedFields, no last-applied-configuration (it can hold a whole Secret),
+/// and the rest through [`redact_object`] (Secret values, credential keys at any depth, env values, flags, text).
 pub fn sanitize(mut v: Value) -> Value {
     if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.remove("managedFields");
         if let Some(ann) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
-            ann.remove("kubectl.kubernetes.io/last-applied-configuration");
+            ann.remove(crate::report::redact::LAST_APPLIED);
             if ann.is_empty() {
                 meta.remove("annotations");
             }
         }
     }
-    if v["kind"] == "Secret"
-        && let Some(m) = v.as_object_mut()
-    {
-        for key in ["data", "stringData"] {
-            if let Some(Value::Object(data)) = m.get_mut(key) {
-                for val in data.values_mut() {
-                    *val = Value::String(REDACTED.to_string());
-                }
-            }
-        }
-    }
-    redact_value(&mut v);
+    redact_object(&mut v);
     v
 }
 
@@ -739,6 +746,71 @@ mod tests {
         assert!(!all.contains("sekret-token-value"), "token leaked");
         assert!(all.contains("Bearer <redacted>"));
         assert!(all.contains("release: <redacted>"), "data keys are listed");
+    }
+
+    /// Edit one YAML object file of a snapshot directory in place.
+    fn edit(path: &Path, f: impl FnOnce(&mut Value)) {
+        let mut v: Value = serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        f(&mut v);
+        std::fs::write(path, serde_norway::to_string(&v).unwrap()).unwrap();
+    }
+
+    /// A cluster holding secrets in every place issue 10 lists: none of them reaches the snapshot.
+    #[tokio::test]
+    async fn planted_secrets_in_every_place_never_reach_the_snapshot() {
+        let src = tempfile::tempdir().unwrap();
+        crate::testing::copy_tree(&fixture("pinned-image-tag"), src.path()).unwrap();
+        let ns = src.path().join("headlamp");
+        let la = serde_json::json!({"kind": "HelmRelease", "spec": {"values": {"config": {"oidc": {"clientSecret": "MARKER-LA"}}}}}).to_string();
+        edit(&ns.join("helmrelease/headlamp.yaml"), |hr| {
+            hr["metadata"]["annotations"] =
+                serde_json::json!({crate::report::redact::LAST_APPLIED: la});
+            hr["spec"]["values"]["config"]["oidc"] =
+                serde_json::json!({"clientID": "headlamp", "clientSecret": "MARKER-CS"});
+            hr["spec"]["values"]["db"] = serde_json::json!({"password": "MARKER-PW", "apiToken": "MARKER-AT", "privateKey": "MARKER-PK"});
+            hr["status"]["conditions"][0]["message"] =
+                "upgrade failed: Authorization: Bearer MARKER-COND".into();
+        });
+        let pod = sorted_entries(&ns.join("pod"))
+            .unwrap()
+            .into_iter()
+            .find(|p| p.extension().is_some_and(|e| e == "yaml"))
+            .unwrap();
+        edit(&pod, |p| {
+            let c = &mut p["spec"]["containers"][0];
+            c["args"] = serde_json::json!([
+                "-oidc-client-secret=MARKER-ARG1",
+                "--token",
+                "MARKER-ARG2",
+                "-in-cluster"
+            ]);
+            c["env"] = serde_json::json!([{"name": "OIDC_CLIENT_SECRET", "value": "MARKER-ENV"}, {"name": "HOME", "value": "/home/headlamp"}]);
+        });
+        let event = sorted_entries(&ns.join("event")).unwrap().remove(0);
+        edit(&event, |e| {
+            e["message"] = "pulled from https://u:MARKER-URL@registry.example with K10abcdef0123456789::server:MARKER-K3S".into();
+        });
+        edit(&ns.join("secret/oidc.yaml"), |s| {
+            s["data"] = "MARKER-MALFORMED-DATA".into();
+            s["stringData"] = serde_json::json!({"clientSecret": "MARKER-SD"});
+        });
+        let fake = FakeApi::new(SnapshotView::open(src.path()).unwrap())
+            .with_log_line("-----BEGIN PRIVATE KEY-----\nMARKERPEMBODY0123\n-----END PRIVATE KEY-----\ncookie: MARKER-COOKIE");
+        let (client, server) = fake.start();
+        let view = LiveView::new(client, "home");
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("snap");
+        write_snapshot(&view, &SnapshotScope::for_app("headlamp"), &out)
+            .await
+            .unwrap();
+        server.finish().await;
+        let mut all = String::new();
+        for entry in walk(&out) {
+            all.push_str(&std::fs::read_to_string(&entry).unwrap());
+        }
+        assert!(!all.contains("MARKER"), "{all}");
+        assert!(all.contains("clientID: headlamp"), "{all}");
+        assert!(all.contains("/home/headlamp"), "{all}");
     }
 
     fn walk(dir: &Path) -> Vec<PathBuf> {

@@ -29,10 +29,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 pub async fn run(args: Args) -> u8 {
     match bench(args).await {
         Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: bench-lint could not run: {e}");
-            2
-        }
+        Err(e) => crate::cannot_run("bench-lint", &e),
     }
 }
 

@@ -40,8 +40,7 @@ pub async fn run(args: Args) -> u8 {
     let diff = match result {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("error: chart-diff could not run: {e}");
-            return 2;
+            return crate::cannot_run("chart-diff", &e);
         }
     };
     match args.format {
@@ -50,7 +49,10 @@ pub async fn run(args: Args) -> u8 {
         DiffFormat::Json => match serde_json::to_string(&diff) {
             Ok(s) => println!("{s}"),
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!(
+                    "error: {}",
+                    headlamp_e2e::report::redact::for_terminal(&e.to_string())
+                );
                 return 2;
             }
         },

@@ -32,33 +32,54 @@ pub struct Args {
     /// Do not render the chart (skips the lint rules on the live HelmRelease)
     #[arg(long)]
     no_render: bool,
+    /// Deadline for the whole run: connecting, every read, rendering (Go duration). Exit 2 naming what timed out
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = crate::go_duration)]
+    timeout: Duration,
     /// Output format; json prints exactly one JSON object on stdout
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
 }
 
 fn cannot_run(format: Format, message: &str) -> u8 {
+    let message = headlamp_e2e::report::redact::redact(message);
     if format == Format::Json {
         println!(
             "{}",
             serde_json::json!({ "error": message, "findings": [], "summary": null })
         );
     }
-    eprintln!("error: doctor could not run: {message}");
-    2
+    crate::cannot_run("doctor", &message)
 }
 
 pub async fn run(args: Args) -> u8 {
+    let phase = crate::Phase::default();
+    match crate::within(args.timeout, &phase, diagnose(&args, &phase)).await {
+        Ok(code) => code,
+        Err(message) => cannot_run(args.format, &message),
+    }
+}
+
+async fn diagnose(args: &Args, phase: &crate::Phase) -> u8 {
     let view: Box<dyn ClusterView> = match &args.snapshot {
-        Some(dir) => match SnapshotView::open(dir) {
-            Ok(v) => Box::new(v),
-            Err(e) => return cannot_run(args.format, &e.to_string()),
-        },
-        None => match view::connect(args.kubeconfig.as_deref(), args.context.as_deref()).await {
-            Ok((client, context)) => Box::new(LiveView::new(client, context)),
-            Err(e) => return cannot_run(args.format, &e.to_string()),
-        },
+        Some(dir) => {
+            phase.set(format!("reading the snapshot {}", dir.display()));
+            match SnapshotView::open(dir) {
+                Ok(v) => Box::new(v),
+                Err(e) => return cannot_run(args.format, &e.to_string()),
+            }
+        }
+        None => {
+            phase.set("connecting to the cluster (kubeconfig, API server)");
+            match view::connect(args.kubeconfig.as_deref(), args.context.as_deref()).await {
+                Ok((client, context)) => Box::new(LiveView::new(client, context)),
+                Err(e) => return cannot_run(args.format, &e.to_string()),
+            }
+        }
     };
+    phase.set(format!(
+        "reading {} (waiting for an answer from it, or for helm rendering the chart)",
+        view.target()
+    ));
     let opts = DoctorOptions {
         namespace: args.namespace.clone(),
         gitops: args.gitops.clone(),

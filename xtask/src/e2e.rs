@@ -63,7 +63,10 @@ pub async fn run(args: Args) -> u8 {
     let all = match scenario::load_dir(&dir) {
         Ok(all) => all,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!(
+                "error: {}",
+                headlamp_e2e::report::redact::for_terminal(&e.to_string())
+            );
             return 2;
         }
     };
@@ -77,7 +80,10 @@ pub async fn run(args: Args) -> u8 {
     let selected = match scenario::select(&all, &args.scenarios, args.shard) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!(
+                "error: {}",
+                headlamp_e2e::report::redact::for_terminal(&e.to_string())
+            );
             return 2;
         }
     };
@@ -140,7 +146,10 @@ pub async fn run(args: Args) -> u8 {
     let outcome = match e2e::run(opts, &progress).await {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("error: e2e setup failed: {e}");
+            eprintln!(
+                "error: e2e setup failed: {}",
+                headlamp_e2e::report::redact::for_terminal(&e.to_string())
+            );
             return 2;
         }
     };

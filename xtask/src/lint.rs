@@ -30,11 +30,10 @@ pub async fn run(args: Args) -> u8 {
             if args.format == Format::Json {
                 println!(
                     "{}",
-                    serde_json::json!({ "error": e.to_string(), "findings": [], "summary": null })
+                    serde_json::json!({ "error": headlamp_e2e::report::redact(&e.to_string()), "findings": [], "summary": null })
                 );
             }
-            eprintln!("error: lint could not run: {e}");
-            return 2;
+            return crate::cannot_run("lint", &e);
         }
     };
     let failed = report.summary.errors > 0 || (args.strict && report.summary.warnings > 0);

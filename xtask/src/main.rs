@@ -75,6 +75,62 @@ pub fn go_duration(s: &str) -> Result<std::time::Duration, String> {
         .ok_or_else(|| format!("`{s}` is not a duration (e.g. 10m, 5m0s, 90s)"))
 }
 
+/// What a command is doing now, for the message when its `--timeout` runs out.
+#[derive(Clone, Default)]
+pub struct Phase(std::sync::Arc<std::sync::Mutex<String>>);
+
+impl Phase {
+    pub fn set(&self, what: impl Into<String>) {
+        if let Ok(mut p) = self.0.lock() {
+            *p = what.into();
+        }
+    }
+    pub fn get(&self) -> String {
+        self.0.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+}
+
+/// Run `fut` within `timeout` (a command's `--timeout`); when it runs out, the error names the flag and what the
+/// command was doing ([`Phase`]). A watchdog on another worker kills the subprocesses still running at that moment,
+/// so a blocking helm or git call inside `fut` ends too.
+pub async fn within<T>(
+    timeout: std::time::Duration,
+    phase: &Phase,
+    fut: impl std::future::Future<Output = T>,
+) -> Result<T, String> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let expired = Arc::new(AtomicBool::new(false));
+    let flag = expired.clone();
+    let watchdog = tokio::spawn(async move {
+        tokio::time::sleep(timeout).await;
+        flag.store(true, Ordering::SeqCst);
+        headlamp_e2e::process::kill_all();
+    });
+    let r = tokio::time::timeout(timeout, fut).await;
+    watchdog.abort();
+    match r {
+        Ok(v) if !expired.load(Ordering::SeqCst) => Ok(v),
+        _ => {
+            headlamp_e2e::process::kill_all();
+            Err(format!(
+                "timed out after {} (--timeout) while {}",
+                headlamp_e2e::view::human_duration(timeout),
+                phase.get()
+            ))
+        }
+    }
+}
+
+/// `error: <command> could not run: <message>` on stderr (redacted, control characters escaped); exit code 2.
+pub fn cannot_run(command: &str, message: &dyn std::fmt::Display) -> u8 {
+    eprintln!(
+        "error: {command} could not run: {}",
+        headlamp_e2e::report::redact::for_terminal(&message.to_string())
+    );
+    2
+}
+
 /// Colour only on a terminal, and never with NO_COLOR set.
 pub fn use_color() -> bool {
     use std::io::IsTerminal;
@@ -112,6 +168,18 @@ fn main() -> ExitCode {
         }
     };
     let code = runtime.block_on(async {
+        // helm, kubectl and git run in their own process groups (so they can be killed with their children): on
+        // Ctrl-C, kill them, then leave. (e2e leaves SIGINT to the testcontainers watchdog, which removes its
+        // containers and exits; its git children are killed with their groups when their futures drop.)
+        if !matches!(cli.command, Command::E2e(_)) {
+            tokio::spawn(async {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    headlamp_e2e::process::kill_all();
+                    eprintln!("interrupted");
+                    std::process::exit(130);
+                }
+            });
+        }
         match cli.command {
             Command::Lint(args) => lint::run(args).await,
             Command::BenchLint(args) => bench_lint::run(args).await,
@@ -123,5 +191,6 @@ fn main() -> ExitCode {
             Command::Verify(args) => verify::run(args).await,
         }
     });
+    headlamp_e2e::process::kill_all();
     ExitCode::from(code)
 }

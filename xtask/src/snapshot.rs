@@ -19,29 +19,42 @@ pub struct Args {
     /// Directory to write (must not exist, or be empty)
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
+    /// Deadline for the whole run: connecting and every read (Go duration). Exit 2 naming what timed out
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = crate::go_duration)]
+    timeout: std::time::Duration,
 }
 
 pub async fn run(args: Args) -> u8 {
+    let phase = crate::Phase::default();
+    match crate::within(args.timeout, &phase, capture(&args, &phase)).await {
+        Ok(code) => code,
+        Err(message) => crate::cannot_run("snapshot", &message),
+    }
+}
+
+async fn capture(args: &Args, phase: &crate::Phase) -> u8 {
+    phase.set("connecting to the cluster (kubeconfig, API server)");
     let (client, context) =
         match view::connect(args.kubeconfig.as_deref(), args.context.as_deref()).await {
             Ok(c) => c,
-            Err(e) => {
-                eprintln!("error: snapshot could not run: {e}");
-                return 2;
-            }
+            Err(e) => return crate::cannot_run("snapshot", &e),
         };
     let live = LiveView::new(client, context);
+    phase.set(format!(
+        "reading {} (waiting for an answer from the API server)",
+        live.target()
+    ));
     let scope = SnapshotScope::for_app(&args.namespace);
     let started = std::time::Instant::now();
     let summary = match view::write_snapshot(&live, &scope, &args.out).await {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: snapshot could not run: {e}");
-            return 2;
-        }
+        Err(e) => return crate::cannot_run("snapshot", &e),
     };
     for w in &summary.warnings {
-        eprintln!("warning: not captured: {w}");
+        eprintln!(
+            "warning: not captured: {}",
+            headlamp_e2e::report::redact::for_terminal(w)
+        );
     }
     let namespaces: Vec<&str> = scope.namespaces.iter().map(|(n, _)| n.as_str()).collect();
     println!(

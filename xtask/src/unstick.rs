@@ -1,6 +1,6 @@
 //! `cargo xtask unstick`: the recipe for a HelmRelease stuck in a Helm action (see `headlamp_e2e::unstick`). It
 //! changes the cluster, so it asks first; without a terminal it refuses unless `--yes`. Exit 0 Ready, 1 a step
-//! failed, 2 could not run (refused, declined, no cluster).
+//! failed, 2 could not run (refused, declined, no cluster, or the `--timeout` ran out: no answer in time).
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -54,14 +54,19 @@ pub async fn run(args: Args) -> u8 {
         );
         return 2;
     }
-    let (client, context) =
-        match view::connect(args.kubeconfig.as_deref(), args.context.as_deref()).await {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("error: unstick could not run: {e}");
-                return 2;
-            }
-        };
+    // connecting has the same deadline; the procedure's starts after the confirmation
+    let phase = crate::Phase::default();
+    phase.set("connecting to the cluster (kubeconfig, API server)");
+    let connect = crate::within(
+        args.timeout,
+        &phase,
+        view::connect(args.kubeconfig.as_deref(), args.context.as_deref()),
+    );
+    let (client, context) = match connect.await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => return crate::cannot_run("unstick", &e),
+        Err(e) => return crate::cannot_run("unstick", &e),
+    };
     println!("{}", plan(&args, &context));
     if !args.yes {
         print!("Proceed? [y/N] ");
@@ -86,7 +91,7 @@ pub async fn run(args: Args) -> u8 {
             s.name,
             if s.ok() { "ok" } else { "FAILED" },
             s.elapsed.as_secs_f64(),
-            s.detail()
+            headlamp_e2e::report::redact::for_terminal(s.detail())
         );
     };
     let report = unstick::unstick(&client, &opts, &mut print_step).await;
@@ -101,6 +106,6 @@ pub async fn run(args: Args) -> u8 {
             args.helmrelease,
             report.steps.last().map(|s| s.name).unwrap_or("?")
         );
-        1
+        if report.timed_out { 2 } else { 1 }
     }
 }
