@@ -20,6 +20,7 @@ pub(crate) mod mock_api;
 pub mod rbac;
 pub mod report;
 pub mod scenario;
+pub mod startup;
 #[doc(hidden)]
 pub mod testing;
 pub mod unstick;
