@@ -519,8 +519,13 @@ fn rootfs_finding(
     Evidence {
         finding: f
             .message(format!(
-                "pod {pod_name}, container \"{}\" exits at start: {state}; its {which} log says {quoted_line}. {}{dir} is not on a writable volume ({}).{herring}{extra_note}",
+                "pod {pod_name}, container \"{}\" exits at start: {state}; its {which} log says {quoted_line}{}. {}{dir} is not on a writable volume ({}).{herring}{extra_note}",
                 c.spec["name"].as_str().unwrap_or(""),
+                if pre_030 {
+                    " and the server exits with code 1"
+                } else {
+                    ", and the server exits on it with exit code 0 (reason Completed), which the kubelet restarts into CrashLoopBackOff"
+                },
                 if ro { "The root filesystem is read-only (securityContext.readOnlyRootFilesystem: true) and " } else { "" },
                 writable_mounts(c),
             ))

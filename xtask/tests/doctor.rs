@@ -45,6 +45,7 @@ fn help_lists_the_commands() {
 #[case::feature_branch_without_gitops("feature-branch", 0)]
 #[case::pinned_image_tag("pinned-image-tag", 1)]
 #[case::readonly_home("readonly-home", 1)]
+#[case::readonly_home_tmp_only("readonly-home-tmp-only", 1)]
 #[case::extra_volumes("extra-volumes", 1)]
 #[case::stuck_helmrelease("stuck-helmrelease", 1)]
 #[case::crashloop("crashloop", 1)]
