@@ -9,6 +9,7 @@
 
 pub mod checks;
 pub mod live;
+pub mod outcome;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
