@@ -59,6 +59,11 @@ pub fn is_writable(path: &str, container: &Value, pod_spec: &Value) -> bool {
 
 /// The values snippet that mounts writable emptyDirs at `dirs`.
 pub fn fix_snippet(dirs: &[String]) -> String {
+    fix_snippet_noted(dirs, None)
+}
+
+/// [`fix_snippet`] with a note in its first line.
+pub fn fix_snippet_noted(dirs: &[String], note: Option<&str>) -> String {
     let name = |d: &str| match d {
         "/tmp" => "tmp".to_string(),
         d if d.starts_with("/home/") => "home".to_string(),
@@ -71,7 +76,8 @@ pub fn fix_snippet(dirs: &[String]) -> String {
         volumes.push_str(&format!("  - name: {n}\n    emptyDir: {{}}\n"));
         mounts.push_str(&format!("  - name: {n}\n    mountPath: {d}\n"));
     }
-    format!("add to the HelmRelease values (this chart's keys are `volumes`/`volumeMounts`, not `extraVolumes`):\n{volumes}{mounts}")
+    let note = note.map(|n| format!("; {n}")).unwrap_or_default();
+    format!("add to the HelmRelease values (this chart's keys are `volumes`/`volumeMounts`, not `extraVolumes`{note}):\n{volumes}{mounts}")
         .trim_end()
         .to_string()
 }
@@ -205,9 +211,9 @@ fn check_object(o: &Object) -> Vec<Finding> {
                 .object(o.id())
                 .path(path.clone())
         };
-        let fix_dirs = |dirs: Vec<String>| {
+        let fix_dirs = |dirs: Vec<String>, note: Option<&str>| {
             if rendered {
-                fix_snippet(&dirs)
+                fix_snippet_noted(&dirs, note)
             } else {
                 format!("mount writable emptyDir volumes at {}", dirs.join(" and "))
             }
@@ -223,12 +229,10 @@ fn check_object(o: &Object) -> Vec<Finding> {
                         if config_missing {
                             dirs.push(home.to_string());
                         }
-                        let also = if config_missing {
-                            format!(" ({tmp} is what the server needs to start; {home} gives it its plugin directories too)")
-                        } else {
-                            String::new()
-                        };
-                        format!("{}{also}", fix_dirs(dirs))
+                        let note = format!(
+                            "{tmp} is what the server needs to start, {home} gives it its plugin directories"
+                        );
+                        fix_dirs(dirs, config_missing.then_some(note.as_str()))
                     }
                     _ => "run Headlamp v0.30.0 or later (a chart whose appVersion is ≥ 0.30.0, without an image.tag override), which copies its static files to /tmp; then mount /tmp (and $HOME) on emptyDirs. Or set securityContext.readOnlyRootFilesystem: false".to_string(),
                 };
@@ -253,7 +257,7 @@ fn check_object(o: &Object) -> Vec<Finding> {
                             quoted(&lines),
                             what_breaks(container, &s)
                         ))
-                        .fix(fix_dirs(vec![home.to_string()])),
+                        .fix(fix_dirs(vec![home.to_string()], None)),
                 );
             }
             PodOutcome::Clean => {}
