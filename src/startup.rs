@@ -91,13 +91,7 @@ impl LogLine {
                     || (self.message.is_none() && re.is_match(line));
                 message_ok && error_ok
             }
-            _ => {
-                re.is_match(line)
-                    && self
-                        .message
-                        .as_deref()
-                        .is_none_or(|msg| line.contains(msg))
-            }
+            _ => re.is_match(line) && self.message.as_deref().is_none_or(|msg| line.contains(msg)),
         }
     }
 
@@ -140,7 +134,9 @@ pub enum PodOutcome {
         before: Vec<LogLine>,
     },
     /// The server runs; it logs these error lines on every start.
-    RunsWithWarnings { lines: Vec<LogLine> },
+    RunsWithWarnings {
+        lines: Vec<LogLine>,
+    },
     Clean,
 }
 
@@ -348,7 +344,10 @@ pub fn predict(container: &Value, pod_spec: &Value) -> Startup {
         } else {
             let file = format!("{}/index.baseUrl.html", dir.trim_end_matches('/'));
             (!writable(&file)).then(|| Fatal {
-                line: LogLine::new(MSG_WRITING_FILE, format!("open {file}: read-only file system")),
+                line: LogLine::new(
+                    MSG_WRITING_FILE,
+                    format!("open {file}: read-only file system"),
+                ),
                 exit_code: Some(1),
                 cause: Cause::StaticDirUnwritable { dir: dir.clone() },
             })
@@ -429,10 +428,7 @@ fn re(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
 fn classify(line: &str) -> Option<LineKind> {
     static RO: OnceLock<Regex> = OnceLock::new();
     static FLAG: OnceLock<Regex> = OnceLock::new();
-    let ro = re(
-        &RO,
-        r"(?:mkdir|open) (/[^\s:]*): read-only file system",
-    );
+    let ro = re(&RO, r"(?:mkdir|open) (/[^\s:]*): read-only file system");
     let flag = re(
         &FLAG,
         r"flag provided but not defined: -{1,2}([A-Za-z0-9][A-Za-z0-9._-]*)",
@@ -591,12 +587,15 @@ pub fn compare(predicted: &PodOutcome, observed: &Observed) -> Verdict {
         (PodOutcome::FatalCrash { .. }, Observed::Running { pod, .. }) => {
             disagree(format!("pod {pod} is running and Ready without a restart"))
         }
-        (_, Observed::Crashed {
-            pod,
-            exit_code,
-            reason,
-            log,
-        }) => disagree(format!(
+        (
+            _,
+            Observed::Crashed {
+                pod,
+                exit_code,
+                reason,
+                log,
+            },
+        ) => disagree(format!(
             "pod {pod} exits at start ({}, exit code {exit_code}){}",
             reason.as_deref().unwrap_or("terminated"),
             extra(&unknown_lines(log))
@@ -692,7 +691,10 @@ mod tests {
                 .iter()
                 .map(|l| l.message.as_deref().unwrap())
                 .collect::<Vec<_>>(),
-            ["creating plugins directory", "creating user-plugins directory"]
+            [
+                "creating plugins directory",
+                "creating user-plugins directory"
+            ]
         );
         assert!(
             before
@@ -768,7 +770,8 @@ mod tests {
     #[test]
     fn env_and_command_are_honoured() {
         let (mut c, spec) = container(V41, &["/data"]);
-        c["env"] = json!([{"name": "TMPDIR", "value": "/data"}, {"name": "HOME", "value": "/data"}]);
+        c["env"] =
+            json!([{"name": "TMPDIR", "value": "/data"}, {"name": "HOME", "value": "/data"}]);
         assert_eq!(predict(&c, &spec).outcome(), PodOutcome::Clean);
         // a command without -html-static-dir replaces the ENTRYPOINT: no static dir, no /tmp write
         let (mut c, spec) = container(V41, &[]);
@@ -798,7 +801,11 @@ mod tests {
         assert!(lines[2].matches(
             "2026/03/05 Failed to create static dir: mkdir /tmp/.headlamp42: read-only file system"
         ));
-        assert!(!lines[2].matches("Failed to create static dir: mkdir /tmp/.headlampX: read-only file system"));
+        assert!(
+            !lines[2].matches(
+                "Failed to create static dir: mkdir /tmp/.headlampX: read-only file system"
+            )
+        );
     }
 
     #[test]

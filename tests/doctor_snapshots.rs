@@ -194,11 +194,7 @@ async fn real_states_say_the_right_thing_at_the_right_severity() {
             "not the cause",
             "creating plugins directory",
         ] {
-            assert!(
-                f[0].message.contains(needle),
-                "{needle}: {}",
-                f[0].message
-            );
+            assert!(f[0].message.contains(needle), "{needle}: {}", f[0].message);
         }
         assert!(f[0].fix.contains("mountPath: /tmp"), "{}", f[0].fix);
         // running with the .config lines: a warning, not a crash
@@ -210,11 +206,7 @@ async fn real_states_say_the_right_thing_at_the_right_severity() {
             "creating user-plugins directory",
             "the user-plugins directory is disabled",
         ] {
-            assert!(
-                f[0].message.contains(needle),
-                "{needle}: {}",
-                f[0].message
-            );
+            assert!(f[0].message.contains(needle), "{needle}: {}", f[0].message);
         }
         assert!(!f[0].message.contains("exits"), "{}", f[0].message);
         assert!(
@@ -230,7 +222,8 @@ async fn real_states_say_the_right_thing_at_the_right_severity() {
     let f = &report.findings()[0];
     assert!(f.message.contains("This is not a crash"), "{}", f.message);
     assert!(
-        f.file.ends_with("headlamp/pod/headlamp-7d9c6b8f5-x2x7q/headlamp.log"),
+        f.file
+            .ends_with("headlamp/pod/headlamp-7d9c6b8f5-x2x7q/headlamp.log"),
         "{}",
         f.file
     );

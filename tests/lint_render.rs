@@ -114,7 +114,11 @@ async fn readonly_home_tmp_only_is_a_warning_not_a_crash() {
     assert_eq!(r.len(), 1, "{findings:#?}");
     assert_eq!(r[0].severity, Severity::Warning);
     assert_eq!(r[0].path, "volumeMounts");
-    assert!(r[0].message.contains("still starts and serves"), "{}", r[0].message);
+    assert!(
+        r[0].message.contains("still starts and serves"),
+        "{}",
+        r[0].message
+    );
     assert!(
         findings.iter().all(|f| f.severity == Severity::Warning),
         "{findings:#?}"
@@ -142,8 +146,9 @@ async fn bumped_chart_mounts_tmp_itself() {
     assert_eq!(r.len(), 1, "{findings:#?}");
     assert_eq!(r[0].severity, Severity::Error);
     assert!(
-        r[0].message
-            .contains("`Failed to create static dir`: `mkdir /tmp/.headlamp<digits>: read-only file system`"),
+        r[0].message.contains(
+            "`Failed to create static dir`: `mkdir /tmp/.headlamp<digits>: read-only file system`"
+        ),
         "{}",
         r[0].message
     );
@@ -155,7 +160,12 @@ async fn bumped_chart_mounts_tmp_itself() {
         };
         let r = rootfs(&findings);
         assert_eq!(r.len(), 1, "{version}: {findings:#?}");
-        assert_eq!(r[0].severity, Severity::Warning, "{version}: {}", r[0].message);
+        assert_eq!(
+            r[0].severity,
+            Severity::Warning,
+            "{version}: {}",
+            r[0].message
+        );
         assert!(
             r[0].message.contains(&format!("Headlamp v{version}")),
             "{}",

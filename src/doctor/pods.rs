@@ -119,7 +119,9 @@ fn in_trouble(status: &Value) -> bool {
 }
 
 fn is_headlamp(container: &Value) -> bool {
-    image::is_headlamp_image(&image::parse_image(container["image"].as_str().unwrap_or("")))
+    image::is_headlamp_image(&image::parse_image(
+        container["image"].as_str().unwrap_or(""),
+    ))
 }
 
 /// "CrashLoopBackOff, 4 restarts, last exit: Error (code 2)".
@@ -490,7 +492,11 @@ fn rootfs_finding(
     let herring = match &config {
         Some(lines) => format!(
             " The {lines} lines before it are not the cause: the server logs them on a read-only $HOME/.config and goes on (without its plugin directories); it exits on {}.",
-            if pre_030 { "the static dir write" } else { "/tmp" }
+            if pre_030 {
+                "the static dir write"
+            } else {
+                "/tmp"
+            }
         ),
         None => String::new(),
     };

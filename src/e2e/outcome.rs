@@ -162,7 +162,9 @@ pub enum PodState {
         previous: bool,
     },
     /// Running, Ready, never restarted.
-    Running { container: String },
+    Running {
+        container: String,
+    },
     Pending(String),
 }
 
@@ -202,13 +204,13 @@ pub fn pod_state(pod: &Value) -> PodState {
     if status["state"]["running"].is_object() && status["ready"] == true && restarts == 0 {
         return PodState::Running { container: cname };
     }
-    let waiting = status["state"]["waiting"]["reason"]
-        .as_str()
-        .unwrap_or(if status["state"]["running"].is_object() {
+    let waiting = status["state"]["waiting"]["reason"].as_str().unwrap_or(
+        if status["state"]["running"].is_object() {
             "running, not Ready yet"
         } else {
             "starting"
-        });
+        },
+    );
     PodState::Pending(format!("pod {name}: {waiting}, {restarts} restarts"))
 }
 
@@ -228,10 +230,7 @@ pub async fn observe(
             "Deployment {namespace}/{name} not found"
         )));
     };
-    let replicasets = view
-        .list(&REPLICASET, Some(namespace))
-        .await
-        .map_err(err)?;
+    let replicasets = view.list(&REPLICASET, Some(namespace)).await.map_err(err)?;
     let pods = view.list(&POD, Some(namespace)).await.map_err(err)?;
     let current = match current_pods(&deployment, &replicasets, &pods) {
         Ok(c) => c,
@@ -266,7 +265,9 @@ pub async fn observe(
                             log,
                         });
                     }
-                    None => pending.push(format!("pod {pod_name}: exited, its log not readable yet")),
+                    None => {
+                        pending.push(format!("pod {pod_name}: exited, its log not readable yet"))
+                    }
                 }
             }
             PodState::Running { container } => {
@@ -378,7 +379,10 @@ mod tests {
         let Verdict::Disagrees(m) = startup::compare(&predicted_crash(), &running) else {
             panic!()
         };
-        assert!(m.starts_with("lint's model disagrees with the cluster"), "{m}");
+        assert!(
+            m.starts_with("lint's model disagrees with the cluster"),
+            "{m}"
+        );
         let clean = observe(&snapshot("healthy"), "headlamp", "headlamp")
             .await
             .unwrap();
@@ -407,11 +411,11 @@ mod tests {
 
     #[test]
     fn only_the_current_replicaset_counts() {
-        let pods = [
-            pod("old", "aaa", json!({})),
-            pod("new", "bbb", json!({})),
+        let pods = [pod("old", "aaa", json!({})), pod("new", "bbb", json!({}))];
+        let rss = [
+            rs("headlamp-aaa", "1", "aaa"),
+            rs("headlamp-bbb", "2", "bbb"),
         ];
-        let rss = [rs("headlamp-aaa", "1", "aaa"), rs("headlamp-bbb", "2", "bbb")];
         let current = current_pods(&deployment(2, 2, "2"), &rss, &pods).unwrap();
         assert_eq!(current.len(), 1);
         assert_eq!(view::name_of(current[0]), "new");
@@ -420,17 +424,23 @@ mod tests {
         assert!(e.contains("not rolled out yet"), "{e}");
         let mut deleting = pods.clone();
         deleting[1]["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z".into();
-        assert!(current_pods(&deployment(2, 2, "2"), &rss, &deleting)
-            .unwrap()
-            .is_empty());
+        assert!(
+            current_pods(&deployment(2, 2, "2"), &rss, &deleting)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
     fn pod_states_as_the_kubelet_writes_them() {
         // after the first exit: terminated, exit code 0, reason Completed, no restart yet
-        let first = pod("p", "h", json!({"phase": "Running", "containerStatuses": [{"name": "headlamp",
+        let first = pod(
+            "p",
+            "h",
+            json!({"phase": "Running", "containerStatuses": [{"name": "headlamp",
             "ready": false, "restartCount": 0,
-            "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}]}));
+            "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}]}),
+        );
         assert_eq!(
             pod_state(&first),
             PodState::Exited {
@@ -441,10 +451,14 @@ mod tests {
             }
         );
         // crashlooping: the previous run's exit, waiting CrashLoopBackOff
-        let looping = pod("p", "h", json!({"phase": "Running", "containerStatuses": [{"name": "headlamp",
+        let looping = pod(
+            "p",
+            "h",
+            json!({"phase": "Running", "containerStatuses": [{"name": "headlamp",
             "ready": false, "restartCount": 3,
             "lastState": {"terminated": {"exitCode": 0, "reason": "Completed"}},
-            "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s restarting failed container=headlamp"}}}]}));
+            "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s restarting failed container=headlamp"}}}]}),
+        );
         assert!(matches!(
             pod_state(&looping),
             PodState::Exited {
@@ -453,17 +467,27 @@ mod tests {
                 ..
             }
         ));
-        let ready = pod("p", "h", json!({"phase": "Running", "containerStatuses": [{"name": "headlamp",
-            "ready": true, "restartCount": 0, "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}}]}));
+        let ready = pod(
+            "p",
+            "h",
+            json!({"phase": "Running", "containerStatuses": [{"name": "headlamp",
+            "ready": true, "restartCount": 0, "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}}]}),
+        );
         assert_eq!(
             pod_state(&ready),
             PodState::Running {
                 container: "headlamp".into()
             }
         );
-        let starting = pod("p", "h", json!({"phase": "Pending", "containerStatuses": [{"name": "headlamp",
-            "ready": false, "restartCount": 0, "state": {"waiting": {"reason": "ContainerCreating"}}}]}));
-        assert!(matches!(pod_state(&starting), PodState::Pending(s) if s.contains("ContainerCreating")));
+        let starting = pod(
+            "p",
+            "h",
+            json!({"phase": "Pending", "containerStatuses": [{"name": "headlamp",
+            "ready": false, "restartCount": 0, "state": {"waiting": {"reason": "ContainerCreating"}}}]}),
+        );
+        assert!(
+            matches!(pod_state(&starting), PodState::Pending(s) if s.contains("ContainerCreating"))
+        );
     }
 
     #[test]

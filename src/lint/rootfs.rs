@@ -82,7 +82,6 @@ pub fn fix_snippet_noted(dirs: &[String], note: Option<&str>) -> String {
         .to_string()
 }
 
-
 /// `Headlamp v0.41.0`, or `this Headlamp image` when the tag is not a version.
 fn server(s: &Startup) -> String {
     match &s.version {
@@ -179,7 +178,10 @@ pub fn fatal_message(s: &Startup, fatal: &startup::Fatal) -> String {
             red_herring(s).replace("the /tmp line", "that write")
         ),
         Cause::FlagUndefined { flag } => {
-            format!("{} does not define -{flag}: it exits with {line}.", server(s))
+            format!(
+                "{} does not define -{flag}: it exits with {line}.",
+                server(s)
+            )
         }
     }
 }
@@ -198,7 +200,10 @@ fn check_object(o: &Object) -> Vec<Finding> {
         if !s.read_only_root {
             continue;
         }
-        let home = s.config_dir.strip_suffix("/.config").unwrap_or(&s.config_dir);
+        let home = s
+            .config_dir
+            .strip_suffix("/.config")
+            .unwrap_or(&s.config_dir);
         let config_missing = !s.config_lines.is_empty();
         let path = if rendered {
             "volumeMounts".to_string()
@@ -347,12 +352,17 @@ mod tests {
             f[0].fix
         );
         // HOME alone still crashes on /tmp, without the red herring
-        let home_mount = "        volumeMounts:\n        - {name: home, mountPath: /home/headlamp}\n";
+        let home_mount =
+            "        volumeMounts:\n        - {name: home, mountPath: /home/headlamp}\n";
         let home_volume = "      volumes:\n      - {name: home, emptyDir: {}}\n";
         let f = run(deployment(home_mount, home_volume));
         assert_eq!(f[0].severity, Severity::Error);
         assert!(!f[0].message.contains("not the cause"), "{}", f[0].message);
-        assert!(!f[0].fix.contains("mountPath: /home/headlamp"), "{}", f[0].fix);
+        assert!(
+            !f[0].fix.contains("mountPath: /home/headlamp"),
+            "{}",
+            f[0].fix
+        );
     }
 
     #[test]
@@ -361,7 +371,11 @@ mod tests {
         let volumes = "      volumes:\n      - {name: home, emptyDir: {}}\n      - {name: tmp, configMap: {name: x}}\n";
         let f = run(deployment(mounts, volumes));
         assert_eq!(f[0].severity, Severity::Error);
-        assert!(f[0].message.contains("/tmp is not on a writable volume"), "{}", f[0].message);
+        assert!(
+            f[0].message.contains("/tmp is not on a writable volume"),
+            "{}",
+            f[0].message
+        );
     }
 
     #[test]
