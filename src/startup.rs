@@ -75,9 +75,16 @@ impl LogLine {
 
     /// Does this log line (zerolog JSON, or plain text) say this?
     pub fn matches(&self, line: &str) -> bool {
-        let Some(re) = self.error_regex() else {
-            return false;
-        };
+        self.matcher()(line)
+    }
+
+    /// [`LogLine::matches`] with the pattern compiled once, for many lines.
+    pub fn matcher(&self) -> impl Fn(&str) -> bool + '_ {
+        let re = self.error_regex();
+        move |line: &str| re.as_ref().is_some_and(|re| self.matches_with(re, line))
+    }
+
+    fn matches_with(&self, re: &Regex, line: &str) -> bool {
         match serde_json::from_str::<Value>(line.trim()) {
             Ok(Value::Object(m)) => {
                 let message_ok = match &self.message {
@@ -482,10 +489,11 @@ pub fn lines_in_order(log: &str, expected: &[&LogLine]) -> Result<(), String> {
     let lines: Vec<&str> = log.lines().collect();
     let mut from = 0;
     for (n, want) in expected.iter().enumerate() {
-        match lines[from..].iter().position(|l| want.matches(l)) {
+        let matches = want.matcher();
+        match lines[from..].iter().position(|l| matches(l)) {
             Some(i) => from += i + 1,
             None => {
-                let anywhere = lines.iter().any(|l| want.matches(l));
+                let anywhere = lines.iter().any(|l| matches(l));
                 return Err(format!(
                     "line {} of {} `{}` is {}",
                     n + 1,

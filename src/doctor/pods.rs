@@ -16,9 +16,6 @@
 //! Findings name the pod's workload (Pod → ReplicaSet → Deployment), so that a log finding and the render's finding
 //! about the same Deployment are one.
 
-use std::sync::OnceLock;
-
-use regex::Regex;
 use serde_json::Value;
 
 use super::{Check, Evidence, PodsCheck, error, object_id};
@@ -34,20 +31,14 @@ pub const HIGH_RESTARTS: i64 = 5;
 /// Log lines quoted in a `pod-crashloop` finding.
 pub const LAST_LINES: usize = 10;
 
-fn re(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
-    // constant patterns: a failure to compile is a bug, caught by the tests
-    cell.get_or_init(|| Regex::new(pattern).unwrap_or_else(|e| panic!("{pattern}: {e}")))
-}
-
-/// The flag in `flag provided but not defined: -X`.
+/// The flag in `flag provided but not defined: -X` (read with [`startup::read_log`]).
 pub fn undefined_flag(log: &str) -> Option<String> {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    re(
-        &RE,
-        r"flag provided but not defined: -{1,2}([A-Za-z0-9][A-Za-z0-9._-]*)",
-    )
-    .captures(log)
-    .map(|c| c[1].to_string())
+    startup::read_log(log)
+        .into_iter()
+        .find_map(|s| match s.what {
+            LineKind::FlagUndefined { flag } => Some(flag),
+            _ => None,
+        })
 }
 
 /// The last `n` non-empty lines of a log, redacted, each cut at 300 characters.
