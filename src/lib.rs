@@ -22,6 +22,7 @@ pub mod process;
 pub mod rbac;
 pub mod report;
 pub mod scenario;
+pub mod startup;
 #[doc(hidden)]
 pub mod testing;
 pub mod unstick;

@@ -29,6 +29,7 @@ async fn doctor_on(name: &str, opts: &DoctorOptions) -> DoctorReport {
 #[case::healthy("healthy", &[])]
 #[case::pinned_image_tag("pinned-image-tag", &["image-flag-unsupported"])]
 #[case::readonly_home("readonly-home", &["rootfs-unwritable-path"])]
+#[case::readonly_home_tmp_only("readonly-home-tmp-only", &["rootfs-unwritable-path"])]
 #[case::extra_volumes("extra-volumes", &["rootfs-unwritable-path"])]
 #[case::stuck_helmrelease("stuck-helmrelease", &["helmrelease-stuck"])]
 #[case::crashloop("crashloop", &["pod-crashloop"])]
@@ -56,6 +57,7 @@ async fn snapshot_gives_exactly_its_findings(#[case] name: &str, #[case] expecte
 #[case::healthy("healthy", &[])]
 #[case::pinned_image_tag("pinned-image-tag", &["image-flag-unsupported", "image-tag-override"])]
 #[case::readonly_home("readonly-home", &["rootfs-unwritable-path"])]
+#[case::readonly_home_tmp_only("readonly-home-tmp-only", &["rootfs-unwritable-path"])]
 #[case::extra_volumes("extra-volumes", &["rootfs-unwritable-path", "values-unknown-key"])]
 #[case::stuck_helmrelease("stuck-helmrelease", &["helmrelease-stuck"])]
 #[case::crashloop("crashloop", &["pod-crashloop"])]
@@ -134,8 +136,11 @@ async fn log_findings_name_the_flag_the_version_and_the_fix() {
     let report = doctor_on("extra-volumes", &DoctorOptions::default()).await;
     let f = &report.findings()[0];
     assert!(
+        f.message.contains(
+            "`Failed to create static dir`: `mkdir /tmp/.headlamp2837461029: read-only file system`"
+        ),
+        "{}",
         f.message
-            .contains("mkdir /home/headlamp/.config: read-only file system")
     );
     assert!(
         f.message.contains("`extraVolumes`/`extraVolumeMounts`"),
@@ -148,9 +153,6 @@ async fn log_findings_name_the_flag_the_version_and_the_fix() {
         "{}",
         f.fix
     );
-    let report = doctor_on("readonly-home", &DoctorOptions::default()).await;
-    let f = &report.findings()[0];
-    assert!(f.fix.contains("mountPath: /home/headlamp") && !f.fix.contains("mountPath: /tmp"));
 
     let report = doctor_on("crashloop", &DoctorOptions::default()).await;
     let f = &report.findings()[0];
@@ -164,6 +166,74 @@ async fn log_findings_name_the_flag_the_version_and_the_fix() {
         f.fix.contains("limits.memory") && f.fix.contains("16Mi"),
         "{}",
         f.fix
+    );
+}
+
+/// The three real states of issue 8 (FACTS, Headlamp v0.41.0): a crash on /tmp, a server running with the `.config`
+/// error lines, a clean one. Each says the right thing at the right severity, from the logs alone and with the render.
+#[tokio::test]
+async fn real_states_say_the_right_thing_at_the_right_severity() {
+    use headlamp_e2e::finding::Severity;
+    let mut runs = vec![DoctorOptions::default()];
+    if let Some((helm, store)) = render_tools("headlamp", "0.41.0") {
+        runs.push(DoctorOptions {
+            render: Render::Tools { helm, store },
+            ..DoctorOptions::default()
+        });
+    }
+    for opts in &runs {
+        // crash on /tmp: an error whose cause is the /tmp line; the .config lines named as not the cause
+        let report = doctor_on("readonly-home", opts).await;
+        let f: Vec<_> = report.findings();
+        assert_eq!(f.len(), 1, "{}", report.to_text(false));
+        assert_eq!(f[0].severity, Severity::Error);
+        for needle in [
+            "Failed to create static dir",
+            "mkdir /tmp/.headlamp",
+            "exit code 0",
+            "not the cause",
+            "creating plugins directory",
+        ] {
+            assert!(f[0].message.contains(needle), "{needle}: {}", f[0].message);
+        }
+        assert!(f[0].fix.contains("mountPath: /tmp"), "{}", f[0].fix);
+        // running with the .config lines: a warning, not a crash
+        let report = doctor_on("readonly-home-tmp-only", opts).await;
+        let f: Vec<_> = report.findings();
+        assert_eq!(f.len(), 1, "{}", report.to_text(false));
+        assert_eq!(f[0].severity, Severity::Warning);
+        for needle in [
+            "creating user-plugins directory",
+            "the user-plugins directory is disabled",
+        ] {
+            assert!(f[0].message.contains(needle), "{needle}: {}", f[0].message);
+        }
+        assert!(!f[0].message.contains("exits"), "{}", f[0].message);
+        assert!(
+            f[0].fix.contains("mountPath: /home/headlamp") && !f[0].fix.contains("mountPath: /tmp"),
+            "{}",
+            f[0].fix
+        );
+        // clean
+        assert!(doctor_on("healthy", opts).await.findings().is_empty());
+    }
+    // from the logs alone, the running pod's lines are what doctor quotes
+    let report = doctor_on("readonly-home-tmp-only", &DoctorOptions::default()).await;
+    let f = &report.findings()[0];
+    assert!(f.message.contains("This is not a crash"), "{}", f.message);
+    assert!(
+        f.file
+            .ends_with("headlamp/pod/headlamp-7d9c6b8f5-x2x7q/headlamp.log"),
+        "{}",
+        f.file
+    );
+    let report = doctor_on("readonly-home", &DoctorOptions::default()).await;
+    let f = &report.findings()[0];
+    assert!(
+        f.message
+            .contains("CrashLoopBackOff, 4 restarts, last exit: Completed (code 0)"),
+        "{}",
+        f.message
     );
 }
 

@@ -58,7 +58,6 @@ async fn fixtures_gitops_is_clean() {
 
 #[rstest]
 #[case::pinned_image_tag("pinned-image-tag", &[("image-flag-unsupported", "spec.template.spec.containers[0].args"), ("image-tag-override", "image.tag")])]
-#[case::readonly_home("readonly-home", &[("rootfs-unwritable-path", "volumeMounts")])]
 #[case::extra_volumes("extra-volumes", &[("values-unknown-key", "extraVolumeMounts"), ("values-unknown-key", "extraVolumes"), ("rootfs-unwritable-path", "volumeMounts")])]
 #[case::admin_and_typo("admin-and-typo", &[("rbac-not-read-only", "clusterRoleBinding.clusterRoleName"), ("manifest-unknown-field", "spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem")])]
 #[case::version_range("version-range", &[("chart-version-not-pinned", "spec.chart.spec.version")])]
@@ -84,6 +83,114 @@ async fn broken_variant_yields_its_rules(#[case] name: &str, #[case] expected: &
             "{name}: unexpected {f:#?}"
         );
     }
+}
+
+/// Lint every HelmRelease of `dir` with the chart version its HelmRelease pins.
+async fn lint_dir_at(dir: &Path, version: &str) -> Option<Vec<Finding>> {
+    let (helm, store) = render_tools("headlamp", version)?;
+    Some(
+        lint::lint(dir, &store, Some(&helm))
+            .await
+            .expect("lint runs")
+            .findings,
+    )
+}
+
+fn rootfs(findings: &[Finding]) -> Vec<&Finding> {
+    findings
+        .iter()
+        .filter(|f| f.rule == "rootfs-unwritable-path")
+        .collect()
+}
+
+/// Mistake 2 as the write-up tells it (only /tmp writable) is a warning: Headlamp v0.41.0 starts and serves; it logs
+/// the two `.config` lines on every start and runs without its user-plugins directory.
+#[tokio::test]
+async fn readonly_home_tmp_only_is_a_warning_not_a_crash() {
+    let Some(findings) = lint_dir(&fixtures("broken/readonly-home")).await else {
+        return;
+    };
+    let r = rootfs(&findings);
+    assert_eq!(r.len(), 1, "{findings:#?}");
+    assert_eq!(r[0].severity, Severity::Warning);
+    assert_eq!(r[0].path, "volumeMounts");
+    assert!(
+        r[0].message.contains("still starts and serves"),
+        "{}",
+        r[0].message
+    );
+    assert!(
+        findings.iter().all(|f| f.severity == Severity::Warning),
+        "{findings:#?}"
+    );
+}
+
+/// The same values on the pinned chart and on a bumped one: chart 0.42.0+ mounts an emptyDir at /tmp itself when
+/// readOnlyRootFilesystem is true (its templates/_helpers.tpl `headlamp.tmpVolumeContext`), so what crashes on
+/// 0.41.0 only warns there. The model reads the real render, not chart versions.
+#[tokio::test]
+async fn bumped_chart_mounts_tmp_itself() {
+    let nothing_writable = |version: &'static str| {
+        move |t: &str| {
+            let t = t.replace("version: 0.41.0", &format!("version: {version}"));
+            let start = t.find("    volumes:\n").expect("volumes in the fixture");
+            let end = t.find("    service:\n").expect("service after the volumes");
+            format!("{}{}", &t[..start], &t[end..])
+        }
+    };
+    let pinned = variant(nothing_writable("0.41.0"));
+    let Some(findings) = lint_dir_at(pinned.path(), "0.41.0").await else {
+        return;
+    };
+    let r = rootfs(&findings);
+    assert_eq!(r.len(), 1, "{findings:#?}");
+    assert_eq!(r[0].severity, Severity::Error);
+    assert!(
+        r[0].message.contains(
+            "`Failed to create static dir`: `mkdir /tmp/.headlamp<digits>: read-only file system`"
+        ),
+        "{}",
+        r[0].message
+    );
+    assert!(r[0].message.contains("not the cause"), "{}", r[0].message);
+    for version in ["0.42.0", "0.45.0"] {
+        let bumped = variant(nothing_writable(version));
+        let Some(findings) = lint_dir_at(bumped.path(), version).await else {
+            return;
+        };
+        let r = rootfs(&findings);
+        assert_eq!(r.len(), 1, "{version}: {findings:#?}");
+        assert_eq!(
+            r[0].severity,
+            Severity::Warning,
+            "{version}: {}",
+            r[0].message
+        );
+        assert!(
+            r[0].message.contains(&format!("Headlamp v{version}")),
+            "{}",
+            r[0].message
+        );
+    }
+    // extraVolumes on 0.42.0: still silently dropped, but /tmp comes from the chart: no crash
+    let d = tempfile::tempdir().unwrap();
+    copy_tree(&fixtures("broken/extra-volumes"), d.path()).unwrap();
+    let hr = d.path().join("helmrelease.yaml");
+    let text = std::fs::read_to_string(&hr).unwrap();
+    std::fs::write(&hr, text.replace("version: 0.41.0", "version: 0.42.0")).unwrap();
+    let Some(findings) = lint_dir_at(d.path(), "0.42.0").await else {
+        return;
+    };
+    let r = rootfs(&findings);
+    assert_eq!(r.len(), 1, "{findings:#?}");
+    assert_eq!(r[0].severity, Severity::Warning);
+    assert_eq!(
+        findings
+            .iter()
+            .filter(|f| f.rule == "values-unknown-key")
+            .count(),
+        2
+    );
 }
 
 #[tokio::test]

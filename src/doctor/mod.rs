@@ -444,6 +444,7 @@ mod tests {
             "healthy",
             "pinned-image-tag",
             "readonly-home",
+            "readonly-home-tmp-only",
             "extra-volumes",
             "stuck-helmrelease",
             "crashloop",

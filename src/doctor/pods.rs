@@ -1,24 +1,28 @@
 //! The pods check: what crashing containers and their logs say.
 //!
-//! Only containers in trouble are read (waiting in CrashLoopBackOff/Error, restarted, or terminated with a non-zero
-//! exit); their previous log first, then the current one:
+//! Containers in trouble (waiting in CrashLoopBackOff/Error, restarted, or terminated — exit code 0 with reason
+//! Completed included: that is how Headlamp exits on a read-only /tmp) are read, previous log first, then the current
+//! one; running Headlamp containers have their current log read too. The lines are read with the model of
+//! [`crate::startup`] (sources cited there):
 //! - `flag provided but not defined: -X` → `image-flag-unsupported`: names the flag, the image's Headlamp version and
 //!   the first release that defines the flag (from [`crate::lint::flags::table`]);
-//! - `mkdir <path>: read-only file system` → `rootfs-unwritable-path`, with the values snippet that mounts it;
+//! - `Failed to create static dir` (`mkdir /tmp/.headlamp…: read-only file system`), or before v0.30.0 `writing file`
+//!   under the static dir → `rootfs-unwritable-path` (error): that line is the cause; the `creating plugins
+//!   directory` / `creating user-plugins directory` lines before it are named as not the cause;
+//! - a running container whose log has only those `.config` lines → `rootfs-unwritable-path` (warning): the server
+//!   runs without its plugin directories; not a crash;
 //! - any other CrashLoopBackOff or high restart count → `pod-crashloop`, with the log's last lines.
 //!
 //! Findings name the pod's workload (Pod → ReplicaSet → Deployment), so that a log finding and the render's finding
 //! about the same Deployment are one.
 
-use std::sync::OnceLock;
-
-use regex::Regex;
 use serde_json::Value;
 
 use super::{Check, Evidence, PodsCheck, error, object_id};
 use crate::error::Result;
-use crate::finding::Finding;
+use crate::finding::{Finding, Severity};
 use crate::lint::{flags, image, rootfs};
+use crate::startup::{self, LineKind};
 use crate::view::{self, ClusterView, POD, REPLICASET};
 
 pub const CRASHLOOP_RULE: &str = "pod-crashloop";
@@ -27,31 +31,14 @@ pub const HIGH_RESTARTS: i64 = 5;
 /// Log lines quoted in a `pod-crashloop` finding.
 pub const LAST_LINES: usize = 10;
 
-fn re(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
-    // constant patterns: a failure to compile is a bug, caught by the tests
-    cell.get_or_init(|| Regex::new(pattern).unwrap_or_else(|e| panic!("{pattern}: {e}")))
-}
-
-/// The flag in `flag provided but not defined: -X`.
+/// The flag in `flag provided but not defined: -X` (read with [`startup::read_log`]).
 pub fn undefined_flag(log: &str) -> Option<String> {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    re(
-        &RE,
-        r"flag provided but not defined: -{1,2}([A-Za-z0-9][A-Za-z0-9._-]*)",
-    )
-    .captures(log)
-    .map(|c| c[1].to_string())
-}
-
-/// The path in `mkdir <path>: read-only file system` (or `open <path>: …`).
-pub fn readonly_path(log: &str) -> Option<String> {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    re(
-        &RE,
-        r"(?:mkdir|open|create|mkdirat) (/[^\s:]*): read-only file system",
-    )
-    .captures(log)
-    .map(|c| c[1].to_string())
+    startup::read_log(log)
+        .into_iter()
+        .find_map(|s| match s.what {
+            LineKind::FlagUndefined { flag } => Some(flag),
+            _ => None,
+        })
 }
 
 /// The last `n` non-empty lines of a log, each cut at 300 characters. The log is redacted whole first (a PEM block
@@ -112,13 +99,21 @@ fn containers(pod: &Value) -> Vec<Container<'_>> {
 fn in_trouble(status: &Value) -> bool {
     let waiting = status["state"]["waiting"]["reason"].as_str();
     let restarts = status["restartCount"].as_i64().unwrap_or(0);
-    let exit = |s: &Value| s["exitCode"].as_i64().is_some_and(|c| c != 0);
+    // any termination counts, exit code 0 included: Headlamp exits 0 (reason Completed) on a read-only /tmp, and a
+    // server of a Deployment (restartPolicy Always) is never meant to terminate
+    let exited = |s: &Value| s["exitCode"].is_i64();
     matches!(
         waiting,
         Some("CrashLoopBackOff" | "Error" | "RunContainerError")
     ) || restarts > 0
-        || exit(&status["state"]["terminated"])
-        || exit(&status["lastState"]["terminated"])
+        || exited(&status["state"]["terminated"])
+        || exited(&status["lastState"]["terminated"])
+}
+
+fn is_headlamp(container: &Value) -> bool {
+    image::is_headlamp_image(&image::parse_image(
+        container["image"].as_str().unwrap_or(""),
+    ))
 }
 
 /// "CrashLoopBackOff, 4 restarts, last exit: Error (code 2)".
@@ -207,14 +202,19 @@ pub async fn check(
     for pod in pods {
         let pod_name = view::name_of(pod);
         for c in containers(pod) {
-            if !in_trouble(c.status) {
+            let trouble = in_trouble(c.status);
+            // a running Headlamp server may still log the `.config` lines (a warning, not a crash)
+            let running_headlamp =
+                !trouble && is_headlamp(c.spec) && c.status["state"]["running"].is_object();
+            if !trouble && !running_headlamp {
                 continue;
             }
             let cname = c.spec["name"].as_str().unwrap_or("");
             let mut log = None;
-            for previous in [true, false] {
-                if let Some(text) = view.logs(ns, pod_name, cname, previous).await? {
-                    log = Some((text, previous));
+            let order: &[bool] = if trouble { &[true, false] } else { &[false] };
+            for previous in order {
+                if let Some(text) = view.logs(ns, pod_name, cname, *previous).await? {
+                    log = Some((text, *previous));
                     break;
                 }
             }
@@ -237,6 +237,27 @@ pub async fn check(
                 view.location(&POD, Some(ns), pod_name)
             };
             let image_text = c.spec["image"].as_str().unwrap_or("");
+            let seen = startup::read_log(log_text);
+
+            if running_headlamp {
+                if seen
+                    .iter()
+                    .any(|s| matches!(s.what, LineKind::ConfigDir { .. }))
+                {
+                    out.evidence.push(config_warning(
+                        &seen,
+                        pod,
+                        &c,
+                        pod_name,
+                        &state,
+                        Finding::new(rootfs::RULE, Severity::Warning)
+                            .file(file)
+                            .object(object)
+                            .path(format!("{spec_path}.volumeMounts")),
+                    ));
+                }
+                continue;
+            }
 
             if let Some(flag) = undefined_flag(log_text) {
                 out.evidence.push(flag_finding(
@@ -254,9 +275,10 @@ pub async fn check(
                 ));
                 continue;
             }
-            if let Some(path) = readonly_path(log_text) {
+            if let Some(fatal) = seen.iter().find(|s| s.what.is_fatal()) {
                 out.evidence.push(rootfs_finding(
-                    &path,
+                    fatal,
+                    &seen,
                     pod,
                     &c,
                     pod_name,
@@ -274,11 +296,20 @@ pub async fn check(
                 || c.status["restartCount"].as_i64().unwrap_or(0) >= HIGH_RESTARTS;
             if crashloop {
                 let lines = last_lines(log_text, LAST_LINES);
-                let quoted = if lines.is_empty() {
+                let mut quoted = if lines.is_empty() {
                     " Its log is empty.".to_string()
                 } else {
                     format!(" Last lines of its {which} log:\n  {}", lines.join("\n  "))
                 };
+                if seen
+                    .iter()
+                    .any(|s| matches!(s.what, LineKind::ConfigDir { .. }))
+                {
+                    quoted.push_str(&format!(
+                        "\n  (The `{}` lines in it are not the cause: Headlamp logs them on a read-only $HOME/.config and goes on.)",
+                        startup::MSG_PLUGINS
+                    ));
+                }
                 let last = &c.status["lastState"]["terminated"];
                 let fix = if last["reason"] == "OOMKilled" {
                     let limit = c.spec["resources"]["limits"]["memory"]
@@ -364,9 +395,47 @@ fn flag_finding(
     }
 }
 
+/// The container's writable mounts, for messages.
+fn writable_mounts(c: &Container<'_>) -> String {
+    let writable: Vec<String> = c.spec["volumeMounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["readOnly"] != true)
+        .filter_map(|m| m["mountPath"].as_str().map(str::to_string))
+        .collect();
+    if writable.is_empty() {
+        "it has no writable mounts".to_string()
+    } else {
+        format!("its writable mounts: {}", writable.join(", "))
+    }
+}
+
+/// `creating plugins directory` and `creating user-plugins directory` (`mkdir …: read-only file system`), as seen.
+fn config_lines_seen(seen: &[startup::Seen]) -> Option<String> {
+    let mut messages: Vec<String> = Vec::new();
+    let mut path = String::new();
+    for s in seen {
+        if let LineKind::ConfigDir { message, path: p } = &s.what {
+            if !messages.contains(message) {
+                messages.push(message.clone());
+            }
+            path = p.clone();
+        }
+    }
+    if messages.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "`{}` (`mkdir {path}: read-only file system`)",
+        messages.join("` and `")
+    ))
+}
+
 #[allow(clippy::too_many_arguments)]
 fn rootfs_finding(
-    path: &str,
+    fatal: &startup::Seen,
+    seen: &[startup::Seen],
     pod: &Value,
     c: &Container<'_>,
     pod_name: &str,
@@ -375,33 +444,27 @@ fn rootfs_finding(
     hr: Option<&Value>,
     f: Finding,
 ) -> Evidence {
-    // the directory to mount: the failing path's parent ($HOME for $HOME/.config), or the path itself under /
-    let dir_of = |p: &str| -> String {
-        match p.rsplit_once('/') {
-            Some(("", _)) | None => p.to_string(),
-            Some((parent, _)) => parent.to_string(),
-        }
-    };
-    let mut dirs = vec![dir_of(path)];
-    for p in rootfs::written_paths(c.spec) {
-        if !rootfs::is_writable(&p, c.spec, &pod["spec"]) {
-            let d = p.strip_suffix("/.config").unwrap_or(&p).to_string();
-            if !dirs.contains(&d) {
-                dirs.push(d);
-            }
-        }
-    }
-    let writable: Vec<String> = c.spec["volumeMounts"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|m| m["readOnly"] != true)
-        .filter_map(|m| m["mountPath"].as_str().map(str::to_string))
-        .collect();
-    let mounts = if writable.is_empty() {
-        "it has no writable mounts".to_string()
-    } else {
-        format!("its writable mounts: {}", writable.join(", "))
+    let model = startup::predict(c.spec, &pod["spec"]);
+    let (quoted_line, dir, pre_030) = match &fatal.what {
+        LineKind::TmpStaticDir { path } => (
+            format!(
+                "`{}`: `mkdir {path}: read-only file system`",
+                startup::MSG_STATIC_DIR
+            ),
+            model.tmp_dir.clone(),
+            false,
+        ),
+        LineKind::StaticDirWrite { path } => (
+            format!(
+                "`{}`: `open {path}: read-only file system`",
+                startup::MSG_WRITING_FILE
+            ),
+            path.rsplit_once('/')
+                .map(|(d, _)| d.to_string())
+                .unwrap_or_default(),
+            true,
+        ),
+        _ => (format!("`{}`", fatal.text.trim()), String::new(), false),
     };
     let ro = c.spec["securityContext"]["readOnlyRootFilesystem"] == true;
     let values = hr.map(|h| &h["spec"]["values"]);
@@ -417,18 +480,85 @@ fn rootfs_finding(
             extra.join("`/`")
         )
     };
-    let evidence =
-        format!("pod {pod_name} ({state}), {which} log: `mkdir {path}: read-only file system`");
+    let config = config_lines_seen(seen);
+    let herring = match &config {
+        Some(lines) => format!(
+            " The {lines} lines before it are not the cause: the server logs them on a read-only $HOME/.config and goes on (without its plugin directories); it exits on {}.",
+            if pre_030 {
+                "the static dir write"
+            } else {
+                "/tmp"
+            }
+        ),
+        None => String::new(),
+    };
+    let home = model
+        .config_dir
+        .strip_suffix("/.config")
+        .unwrap_or(&model.config_dir)
+        .to_string();
+    let fix = if pre_030 {
+        "run Headlamp v0.30.0 or later (a chart whose appVersion is ≥ 0.30.0, without an image.tag override), which copies its static files to /tmp; then mount /tmp (and $HOME) on emptyDirs. Or set securityContext.readOnlyRootFilesystem: false".to_string()
+    } else {
+        let mut dirs = vec![dir.clone()];
+        if !model.config_lines.is_empty() || config.is_some() {
+            dirs.push(home);
+        }
+        rootfs::fix_snippet(&dirs)
+    };
+    let evidence = format!(
+        "pod {pod_name} ({state}), {which} log: {quoted_line}{}",
+        if config.is_some() {
+            " (the `.config` lines before it are not the cause)"
+        } else {
+            ""
+        }
+    );
     Evidence {
         finding: f
             .message(format!(
-                "pod {pod_name}, container \"{}\" exits at start: {state}; its {which} log says `mkdir {path}: read-only file system`. {}{} is not on a writable volume ({mounts}).{extra_note}",
+                "pod {pod_name}, container \"{}\" exits at start: {state}; its {which} log says {quoted_line}{}. {}{dir} is not on a writable volume ({}).{herring}{extra_note}",
                 c.spec["name"].as_str().unwrap_or(""),
+                if pre_030 {
+                    " and the server exits with code 1"
+                } else {
+                    ", and the server exits on it with exit code 0 (reason Completed), which the kubelet restarts into CrashLoopBackOff"
+                },
                 if ro { "The root filesystem is read-only (securityContext.readOnlyRootFilesystem: true) and " } else { "" },
-                dir_of(path),
+                writable_mounts(c),
             ))
-            .fix(rootfs::fix_snippet(&dirs)),
+            .fix(fix),
         evidence,
+    }
+}
+
+/// A running server whose log has the `.config` lines: a warning, not a crash.
+fn config_warning(
+    seen: &[startup::Seen],
+    pod: &Value,
+    c: &Container<'_>,
+    pod_name: &str,
+    state: &str,
+    f: Finding,
+) -> Evidence {
+    let model = startup::predict(c.spec, &pod["spec"]);
+    let lines = config_lines_seen(seen).unwrap_or_default();
+    let home = model
+        .config_dir
+        .strip_suffix("/.config")
+        .unwrap_or(&model.config_dir)
+        .to_string();
+    Evidence {
+        finding: f
+            .message(format!(
+                "pod {pod_name}, container \"{}\" runs ({state}), but its current log says {lines}: {} is not on a writable volume ({}). This is not a crash: the server logs these lines on every start and serves, but {}.",
+                c.spec["name"].as_str().unwrap_or(""),
+                model.config_dir,
+                writable_mounts(c),
+                rootfs::what_breaks(c.spec, &model),
+            ))
+            .fix(rootfs::fix_snippet(&[home])),
+        evidence: format!("pod {pod_name} ({state}) logs {lines} on start"),
     }
 }
 
@@ -447,13 +577,21 @@ mod tests {
             Some("session-ttl".into())
         );
         assert_eq!(undefined_flag("all good"), None);
-        assert_eq!(
-            readonly_path(
-                r#"{"level":"error","error":"mkdir /home/headlamp/.config: read-only file system"}"#
-            ),
-            Some("/home/headlamp/.config".into())
-        );
-        assert_eq!(readonly_path("mkdir /tmp: permission denied"), None);
+        // exit code 0 (reason Completed) after a restart is trouble, as CrashLoopBackOff is
+        let completed = serde_json::json!({
+            "restartCount": 0,
+            "state": {"terminated": {"exitCode": 0, "reason": "Completed"}},
+        });
+        assert!(in_trouble(&completed));
+        let looping = serde_json::json!({
+            "restartCount": 3,
+            "lastState": {"terminated": {"exitCode": 0, "reason": "Completed"}},
+            "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+        });
+        assert!(in_trouble(&looping));
+        assert!(describe_state(&looping).contains("last exit: Completed (code 0)"));
+        let running = serde_json::json!({"restartCount": 0, "state": {"running": {}}});
+        assert!(!in_trouble(&running));
     }
 
     #[test]

@@ -590,6 +590,36 @@ impl Env for LiveEnv {
                 )
                 .await
             }
+            Condition::PodOutcome {
+                name,
+                namespace,
+                expect,
+                lines,
+                exit_code,
+            } => {
+                // the expected outcome follows the chart under test: lint's model on the committed values
+                let helm = Helm::locate().map_err(|e| e.to_string())?;
+                let (chart, predicted) = super::outcome::predict_dir(
+                    self.repo.path(),
+                    &ChartStore::from_env(),
+                    &helm,
+                    namespace,
+                    name,
+                )
+                .await?;
+                let note =
+                    match super::outcome::matches_spec(&predicted, *expect, lines, *exit_code) {
+                        Ok(()) => String::new(),
+                        Err(e) => {
+                            tracing::warn!(%chart, "{e}: following the model");
+                            format!(" (not the pinned chart's outcome: {e}; followed the model)")
+                        }
+                    };
+                let view = crate::view::live::LiveView::new(self.client.clone(), "e2e");
+                super::outcome::wait_outcome(&view, namespace, name, &predicted, within, POLL)
+                    .await
+                    .map(|m| format!("{chart}: {m}{note}"))
+            }
             Condition::SourceAtHead { name, branch } => {
                 let heads = self.repo.branch_shas().await.map_err(|e| e.to_string())?;
                 let head = heads

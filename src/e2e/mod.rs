@@ -9,6 +9,7 @@
 
 pub mod checks;
 pub mod live;
+pub mod outcome;
 pub mod target;
 
 use std::path::{Path, PathBuf};

@@ -177,6 +177,23 @@ pub enum Condition {
         mount_path: String,
         present: bool,
     },
+    /// The pods of the Deployment's current ReplicaSet show the outcome lint's model ([`crate::startup`]) predicts
+    /// from the HelmRelease as committed, rendered with the chart under test: the expected outcome follows the
+    /// chart, and a mismatch is reported as "lint's model disagrees with the cluster". `expect`, `lines` and
+    /// `exitCode` state that outcome on the pinned chart (checked offline against the model by
+    /// tests/scenario_outcomes.rs); on another chart the run follows the model and says so.
+    PodOutcome {
+        #[serde(default = "headlamp_name")]
+        name: String,
+        #[serde(default = "headlamp_ns")]
+        namespace: String,
+        expect: crate::startup::OutcomeKind,
+        /// Substrings of the predicted lines (`message: error`), in log order; the fatal line last.
+        #[serde(default)]
+        lines: Vec<String>,
+        #[serde(default)]
+        exit_code: Option<i32>,
+    },
 }
 
 fn headlamp_name() -> String {
@@ -236,6 +253,9 @@ pub struct DoctorStep {
     pub expect: Vec<String>,
     #[serde(default)]
     pub allow: Vec<String>,
+    /// The severity a reported finding must have (`rootfs-unwritable-path: warning`: the server runs, not a crash).
+    #[serde(default)]
+    pub severities: std::collections::BTreeMap<String, crate::finding::Severity>,
     /// How long a HelmRelease must be progressing before doctor calls it stuck (doctor's default: 5m).
     #[serde(
         default,

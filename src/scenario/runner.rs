@@ -128,7 +128,43 @@ pub fn judge_doctor(
         r,
         Duration::ZERO,
     ));
+    out.extend(judge_severities(scenario, prefix, step, findings));
     out
+}
+
+/// Each finding listed in `severities` is reported, and only at that severity.
+fn judge_severities(
+    scenario: &str,
+    prefix: &str,
+    step: &DoctorStep,
+    findings: &[Finding],
+) -> Vec<Assertion> {
+    step.severities
+        .iter()
+        .map(|(id, want)| {
+            let got: Vec<String> = findings
+                .iter()
+                .filter(|f| &f.rule == id)
+                .map(|f| f.severity.to_string())
+                .collect();
+            let r = if got.is_empty() {
+                Err(format!("doctor did not report {id}"))
+            } else if got.iter().all(|g| *g == want.to_string()) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "doctor reported {id} as {}, not {want}",
+                    got.join(", ")
+                ))
+            };
+            assertion(
+                scenario,
+                format!("{prefix} reports {id} as {want}"),
+                r,
+                Duration::ZERO,
+            )
+        })
+        .collect()
 }
 
 /// Run one scenario's steps.
@@ -478,6 +514,30 @@ mod tests {
                 "check ui"
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn doctor_severity_is_asserted_when_listed() {
+        // the Fake reports every finding as an error
+        let body = "  - doctor: {expect: [rootfs-unwritable-path], severities: {rootfs-unwritable-path: warning}}\n";
+        let mut env = Fake {
+            findings: vec!["rootfs-unwritable-path"],
+            ..Fake::default()
+        };
+        let r = run_scenario(&mut env, &scenario("s", body)).await;
+        let last = r
+            .assertions
+            .iter()
+            .find(|a| a.name == "01 doctor reports rootfs-unwritable-path as warning")
+            .expect("a severity assertion");
+        assert!(
+            matches!(&last.outcome, Outcome::Failed { message } if message.contains("as error, not warning")),
+            "{:?}",
+            last.outcome
+        );
+        let body = body.replace("warning", "error");
+        let r = run_scenario(&mut env, &scenario("s", &body)).await;
+        assert!(!r.failed(), "{:#?}", r.assertions);
     }
 
     #[tokio::test]

@@ -45,6 +45,7 @@ fn help_lists_the_commands() {
 #[case::feature_branch_without_gitops("feature-branch", 0)]
 #[case::pinned_image_tag("pinned-image-tag", 1)]
 #[case::readonly_home("readonly-home", 1)]
+#[case::readonly_home_tmp_only("readonly-home-tmp-only", 1)]
 #[case::extra_volumes("extra-volumes", 1)]
 #[case::stuck_helmrelease("stuck-helmrelease", 1)]
 #[case::crashloop("crashloop", 1)]
@@ -54,7 +55,7 @@ fn doctor_snapshot_exit_codes(#[case] name: &str, #[case] code: i32) {
     let out = text(&o.stdout);
     assert!(out.contains("[1/4] source revision"), "{out}");
     assert!(out.contains("[4/4] pods and logs"), "{out}");
-    assert_eq!(code == 0, out.contains(": 0 errors"), "{out}");
+    assert_eq!(code == 0, out.contains(": 0 errors, 0 warnings"), "{out}");
 }
 
 fn json_of(o: &Output) -> serde_json::Value {
@@ -291,4 +292,35 @@ fn unstick_refuses_without_a_terminal() {
     let o = xtask(&["unstick", "headlamp", "--timeout", "ten minutes"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o.stderr).contains("is not a duration"));
+}
+
+/// The three real states of Headlamp v0.41.0 with a read-only root, through the CLI: the crash on /tmp is an error that
+/// names the /tmp line as the cause; the server running with the `.config` lines is a warning; clean is nothing.
+#[rstest]
+#[case::crash_on_tmp("readonly-home", "error", "Failed to create static dir")]
+#[case::running_with_config_errors("readonly-home-tmp-only", "warning", "This is not a crash")]
+fn doctor_json_real_states_have_their_severity(
+    #[case] name: &str,
+    #[case] severity: &str,
+    #[case] needle: &str,
+) {
+    let o = xtask(&[
+        "doctor",
+        "--snapshot",
+        &snapshot(name),
+        "--no-render",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    let v = json_of(&o);
+    let findings = v["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), 1, "{v}");
+    assert_eq!(findings[0]["rule"], "rootfs-unwritable-path");
+    assert_eq!(findings[0]["severity"], severity);
+    let message = findings[0]["message"].as_str().unwrap_or("");
+    assert!(message.contains(needle), "{message}");
+    let (errors, warnings) = if severity == "error" { (1, 0) } else { (0, 1) };
+    assert_eq!(v["summary"]["errors"].as_u64(), Some(errors));
+    assert_eq!(v["summary"]["warnings"].as_u64(), Some(warnings));
 }
