@@ -29,7 +29,8 @@ async fn scenario_passes_on_a_fresh_cluster(#[case] name: &str) {
             fail_fast: false,
             k3s_image: None,
             flux_components: Some(
-                project_root().join("fixtures/gitops/clusters/home/flux-system/gotk-components.yaml"),
+                project_root()
+                    .join("fixtures/gitops/clusters/home/flux-system/gotk-components.yaml"),
             ),
             out_root: project_root().join("target/e2e"),
             private_root: e2e::default_private_root(),

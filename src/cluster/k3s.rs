@@ -361,7 +361,9 @@ users:
                 .map(|(i, _)| {
                     text[i..]
                         .chars()
-                        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | ':' | '.' | '-'))
+                        .take_while(|c| {
+                            c.is_ascii_alphanumeric() || matches!(c, '/' | ':' | '.' | '-')
+                        })
                         .collect::<String>()
                         .trim_end_matches('.')
                         .to_string()
@@ -371,12 +373,18 @@ users:
         let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
         let in_readme = refs(&readme);
         assert!(!in_readme.is_empty(), "the README names no rancher/k3s tag");
-        let mut all: Vec<(String, String)> =
-            in_readme.into_iter().map(|r| ("README.md".to_string(), r)).collect();
+        let mut all: Vec<(String, String)> = in_readme
+            .into_iter()
+            .map(|r| ("README.md".to_string(), r))
+            .collect();
         for entry in std::fs::read_dir(root.join(".github/workflows")).expect("workflows") {
             let path = entry.expect("entry").path();
             let text = std::fs::read_to_string(&path).expect("workflow");
-            all.extend(refs(&text).into_iter().map(|r| (path.display().to_string(), r)));
+            all.extend(
+                refs(&text)
+                    .into_iter()
+                    .map(|r| (path.display().to_string(), r)),
+            );
         }
         for (file, r) in &all {
             assert_eq!(r, &want, "{file} names {r}, the code's default is {want}");

@@ -347,7 +347,8 @@ impl LiveEnv {
                     &new,
                 )
                 .await;
-                let revoked = rbac::judge_revocation(&route, &revocation, rbac::REVOCATION_DEADLINE);
+                let revoked =
+                    rbac::judge_revocation(&route, &revocation, rbac::REVOCATION_DEADLINE);
                 tracing::info!(route = route.id(), "{}", revoked.message);
                 eprintln!("token-rotation: {}", revoked.message);
                 for o in [revoked, rbac::judge_new_token(&route, &new_v)] {

@@ -342,9 +342,7 @@ pub async fn collect_setup_artifacts(
     }
     if let Some(log) = k3s_log {
         let path = setup_dir.join("k3s.log");
-        if let Err(e) =
-            cluster::write_private_file(&path, crate::report::redact(log).as_bytes())
-        {
+        if let Err(e) = cluster::write_private_file(&path, crate::report::redact(log).as_bytes()) {
             problems.push(e.to_string());
         }
     }
@@ -523,7 +521,9 @@ mod tests {
         assert!(!p.kubeconfig.starts_with(out), "{p:?}");
         assert_eq!(
             p.kubeconfig,
-            Path::new("/tmp/headlamp-e2e").join(run.as_str()).join("kubeconfig")
+            Path::new("/tmp/headlamp-e2e")
+                .join(run.as_str())
+                .join("kubeconfig")
         );
         let e = run_paths(out, &out.join("private"), &run).unwrap_err();
         assert!(e.to_string().contains("would be uploaded"), "{e}");
@@ -570,12 +570,21 @@ mod tests {
         let fs = cluster.path().join("flux-system");
         let controllers = [
             ("source-controller-7c9d8b6f4-2kq8x", "source-controller"),
-            ("kustomize-controller-5d6f7c8b9-x7w2p", "kustomize-controller"),
+            (
+                "kustomize-controller-5d6f7c8b9-x7w2p",
+                "kustomize-controller",
+            ),
             ("helm-controller-6b8d9d7c5f-m4n5q", "helm-controller"),
-            ("notification-controller-8f9a7b6c5-z3y4x", "notification-controller"),
+            (
+                "notification-controller-8f9a7b6c5-z3y4x",
+                "notification-controller",
+            ),
         ];
         for (pod, app) in controllers {
-            write_yaml(&fs.join("pod").join(format!("{pod}.yaml")), &controller_pod(pod, app));
+            write_yaml(
+                &fs.join("pod").join(format!("{pod}.yaml")),
+                &controller_pod(pod, app),
+            );
             std::fs::create_dir_all(fs.join("pod").join(pod)).unwrap();
             std::fs::write(
                 fs.join("pod").join(pod).join("manager.log"),
@@ -595,13 +604,28 @@ mod tests {
         let (client, _server) = FakeApi::new(SnapshotView::open(cluster.path()).unwrap()).start();
 
         let mut report = RunReport::new("e2e t");
-        for (name, ok) in [("k3s v1.35.5-k3s1 start", true), ("node Ready", true), ("flux install", true),
-                           ("traefik CRDs Established", true), ("gitops sync", true), ("first HelmRelease Ready", false)] {
-            report.record_phase(None, PhaseTiming { name: name.into(), duration: Duration::from_secs(3), ok });
+        for (name, ok) in [
+            ("k3s v1.35.5-k3s1 start", true),
+            ("node Ready", true),
+            ("flux install", true),
+            ("traefik CRDs Established", true),
+            ("gitops sync", true),
+            ("first HelmRelease Ready", false),
+        ] {
+            report.record_phase(
+                None,
+                PhaseTiming {
+                    name: name.into(),
+                    duration: Duration::from_secs(3),
+                    ok,
+                },
+            );
         }
         let out = tempfile::tempdir().unwrap();
         let jwt = "eyJhbGciOiJSUzI1NiIsImtpZCI6InRlc3QifQ.eyJzdWIiOiJzeXN0ZW06YWRtaW4ifQ.c2lnbmF0dXJlLXRlc3Q";
-        let k3s_log = format!("I1201 10:00:01 server.go:1 Running kube-apiserver\nAuthorization: Bearer {jwt}\n");
+        let k3s_log = format!(
+            "I1201 10:00:01 server.go:1 Running kube-apiserver\nAuthorization: Bearer {jwt}\n"
+        );
         let setup = collect_setup_artifacts(
             Some(&client),
             Some(&k3s_log),
@@ -613,28 +637,48 @@ mod tests {
         .unwrap();
         assert_eq!(setup, out.path().join("setup"));
         // flux-system objects with their status
-        let git = std::fs::read_to_string(setup.join("flux-system/gitrepository/flux-system.yaml")).unwrap();
+        let git = std::fs::read_to_string(setup.join("flux-system/gitrepository/flux-system.yaml"))
+            .unwrap();
         assert!(git.contains("status:") && git.contains("artifact"), "{git}");
-        assert!(setup.join("flux-system/kustomization/headlamp.yaml").is_file());
+        assert!(
+            setup
+                .join("flux-system/kustomization/headlamp.yaml")
+                .is_file()
+        );
         assert!(setup.join("headlamp/helmrelease/headlamp.yaml").is_file());
         // the four controllers' logs
         for (pod, app) in controllers {
-            let log = std::fs::read_to_string(setup.join("flux-system/pod").join(pod).join("manager.log"))
-                .unwrap_or_else(|e| panic!("{pod}: {e}"));
+            let log = std::fs::read_to_string(
+                setup.join("flux-system/pod").join(pod).join("manager.log"),
+            )
+            .unwrap_or_else(|e| panic!("{pod}: {e}"));
             assert!(log.contains(&format!("{app} started")), "{log}");
         }
         // events
-        let events: Vec<_> = std::fs::read_dir(setup.join("flux-system/event")).unwrap().collect();
+        let events: Vec<_> = std::fs::read_dir(setup.join("flux-system/event"))
+            .unwrap()
+            .collect();
         assert_eq!(events.len(), 1);
         // k3s.log, redacted
         let k3s = std::fs::read_to_string(setup.join("k3s.log")).unwrap();
-        assert!(k3s.contains("Running kube-apiserver") && !k3s.contains(jwt), "{k3s}");
+        assert!(
+            k3s.contains("Running kube-apiserver") && !k3s.contains(jwt),
+            "{k3s}"
+        );
         // junit.xml with the failed phase as a failed testcase
         let xml = std::fs::read_to_string(out.path().join("junit.xml")).unwrap();
-        assert!(xml.contains("first HelmRelease Ready") && xml.contains("<failure"), "{xml}");
+        assert!(
+            xml.contains("<testcase name=\"first HelmRelease Ready\""),
+            "{xml}"
+        );
+        assert!(xml.contains("<failure"), "{xml}");
         assert!(xml.contains("InstallFailed"), "{xml}");
         #[cfg(unix)]
-        for f in [out.path().join("junit.xml"), setup.join("k3s.log"), setup.join("flux-system/gitrepository/flux-system.yaml")] {
+        for f in [
+            out.path().join("junit.xml"),
+            setup.join("k3s.log"),
+            setup.join("flux-system/gitrepository/flux-system.yaml"),
+        ] {
             assert_eq!(mode(&f), 0o600, "{}", f.display());
         }
     }
@@ -642,13 +686,30 @@ mod tests {
     #[tokio::test]
     async fn a_k3s_that_never_started_still_leaves_junit() {
         let mut report = RunReport::new("e2e t");
-        report.record_phase(None, PhaseTiming { name: "k3s v1.35.5-k3s1 start".into(), duration: Duration::from_millis(100), ok: false });
+        report.record_phase(
+            None,
+            PhaseTiming {
+                name: "k3s v1.35.5-k3s1 start".into(),
+                duration: Duration::from_millis(100),
+                ok: false,
+            },
+        );
         let out = tempfile::tempdir().unwrap();
-        collect_setup_artifacts(None, None, out.path(), &mut report, "failed to pull the image 'rancher/k3s:v1.35.5-k3s1'")
-            .await
-            .unwrap();
+        collect_setup_artifacts(
+            None,
+            None,
+            out.path(),
+            &mut report,
+            "failed to pull the image 'rancher/k3s:v1.35.5-k3s1'",
+        )
+        .await
+        .unwrap();
         let xml = std::fs::read_to_string(out.path().join("junit.xml")).unwrap();
-        assert!(xml.contains("k3s v1.35.5-k3s1 start") && xml.contains("failed to pull"), "{xml}");
+        assert!(
+            xml.contains("<testcase name=\"k3s v1.35.5-k3s1 start\""),
+            "{xml}"
+        );
+        assert!(xml.contains("failed to pull"), "{xml}");
         assert!(!report.is_success());
     }
 

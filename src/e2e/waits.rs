@@ -59,7 +59,11 @@ fn to_json<T: serde::Serialize>(o: T) -> Value {
 }
 
 /// One HelmRelease as JSON, `None` when it does not exist.
-pub async fn get_helmrelease(client: &Client, ns: &str, name: &str) -> Result<Option<Value>, String> {
+pub async fn get_helmrelease(
+    client: &Client,
+    ns: &str,
+    name: &str,
+) -> Result<Option<Value>, String> {
     FluxKind::HelmRelease
         .api(client.clone(), ns)
         .get_opt(name)

@@ -59,8 +59,12 @@ fn view_rules() -> (Vec<serde_json::Value>, Vec<String>) {
         shared.join("kubernetes/view-clusterrole.yaml"),
         shared.join("flux/flux-v2.9.4-components.yaml"),
     ] {
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e} (../shared must be beside the checkout)", path.display()));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (../shared must be beside the checkout)",
+                path.display()
+            )
+        });
         for doc in crate::gitops::parse_yaml_documents(&text, &path).unwrap() {
             let items = match doc["kind"].as_str() {
                 Some("List") => doc["items"].as_array().cloned().unwrap_or_default(),
@@ -69,12 +73,20 @@ fn view_rules() -> (Vec<serde_json::Value>, Vec<String>) {
             roles.extend(items.into_iter().filter(|r| r["kind"] == "ClusterRole"));
         }
     }
-    let authenticated = ["system:basic-user", "system:discovery", "system:public-info-viewer"];
+    let authenticated = [
+        "system:basic-user",
+        "system:discovery",
+        "system:public-info-viewer",
+    ];
     let mut names = Vec::new();
     let mut rules = Vec::new();
     for r in roles {
-        let name = r["metadata"]["name"].as_str().unwrap_or_default().to_string();
-        let aggregated = r["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"] == "true";
+        let name = r["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let aggregated =
+            r["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"] == "true";
         if aggregated || authenticated.contains(&name.as_str()) {
             rules.extend(r["rules"].as_array().cloned().unwrap_or_default());
             names.push(name);
@@ -135,11 +147,16 @@ fn rule_allows(rule: &serde_json::Value, a: &Attributes) -> bool {
     let list = |key: &str| -> Vec<String> {
         rule[key]
             .as_array()
-            .map(|v| v.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+            .map(|v| {
+                v.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let has = |key: &str, want: &str| list(key).iter().any(|v| v == want || v == "*");
-    if rule.get("nonResourceURLs").is_some_and(|v| !v.is_null()) && rule.get("resources").is_none() {
+    if rule.get("nonResourceURLs").is_some_and(|v| !v.is_null()) && rule.get("resources").is_none()
+    {
         return false;
     }
     let combined = if a.subresource.is_empty() {
@@ -166,19 +183,37 @@ fn view_allows(rules: &[serde_json::Value], a: &Attributes) -> bool {
 #[test]
 fn the_evaluator_reads_what_the_roles_grant() {
     let (rules, names) = view_rules();
-    assert!(names.contains(&"system:aggregate-to-view".to_string()), "{names:?}");
-    assert!(names.contains(&"flux-view-flux-system".to_string()), "{names:?}");
+    assert!(
+        names.contains(&"system:aggregate-to-view".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"flux-view-flux-system".to_string()),
+        "{names:?}"
+    );
     let a = |m: Method, p: &str| view_allows(&rules, &attributes(&m, p));
     // Flux's aggregated role: HelmReleases readable, not writable
-    assert!(a(Method::GET, "/apis/helm.toolkit.fluxcd.io/v2/namespaces/headlamp/helmreleases"));
-    assert!(!a(Method::PATCH, "/apis/helm.toolkit.fluxcd.io/v2/namespaces/headlamp/helmreleases/headlamp"));
+    assert!(a(
+        Method::GET,
+        "/apis/helm.toolkit.fluxcd.io/v2/namespaces/headlamp/helmreleases"
+    ));
+    assert!(!a(
+        Method::PATCH,
+        "/apis/helm.toolkit.fluxcd.io/v2/namespaces/headlamp/helmreleases/headlamp"
+    ));
     // bootstrap rules
     assert!(a(Method::GET, "/api/v1/namespaces/headlamp/pods/x/log"));
     assert!(!a(Method::GET, "/api/v1/namespaces/headlamp/pods/x/exec"));
     assert!(!a(Method::GET, "/api/v1/namespaces/headlamp/secrets"));
-    assert!(a(Method::POST, "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"));
+    assert!(a(
+        Method::POST,
+        "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+    ));
     assert_eq!(
-        attributes(&Method::POST, "/api/v1/namespaces/headlamp/pods/p/exec?command=true"),
+        attributes(
+            &Method::POST,
+            "/api/v1/namespaces/headlamp/pods/p/exec?command=true"
+        ),
         Attributes {
             group: String::new(),
             resource: "pods".into(),
@@ -187,8 +222,14 @@ fn the_evaluator_reads_what_the_roles_grant() {
             verb: "create"
         }
     );
-    assert_eq!(attributes(&Method::GET, "/api/v1/namespaces?limit=1").resource, "namespaces");
-    assert_eq!(attributes(&Method::GET, "/api/v1/namespaces?limit=1").verb, "list");
+    assert_eq!(
+        attributes(&Method::GET, "/api/v1/namespaces?limit=1").resource,
+        "namespaces"
+    );
+    assert_eq!(
+        attributes(&Method::GET, "/api/v1/namespaces?limit=1").verb,
+        "list"
+    );
 }
 
 #[test]
@@ -216,10 +257,17 @@ fn every_matrix_entry_expects_what_view_really_grants() {
             Expected::Forbidden
         };
         if c.expected != expected {
-            wrong.push(format!("{} ({a:?}): matrix says {:?}, view grants {:?}", c.id, c.expected, expected));
+            wrong.push(format!(
+                "{} ({a:?}): matrix says {:?}, view grants {:?}",
+                c.id, c.expected, expected
+            ));
         }
     }
-    assert!(wrong.is_empty(), "the matrix drifted from ClusterRole view:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "the matrix drifted from ClusterRole view:\n{}",
+        wrong.join("\n")
+    );
     // both outcomes are exercised
     assert!(MATRIX.iter().any(|c| c.expected == Expected::Allowed));
     assert!(MATRIX.iter().any(|c| c.expected == Expected::Forbidden));
@@ -698,7 +746,10 @@ async fn token_cache(cached: usize) -> (MockServer, Route, Route) {
         })
         .mount(&server)
         .await;
-    let (direct, via) = (Route::direct(server.uri()), Route::via_headlamp(server.uri()));
+    let (direct, via) = (
+        Route::direct(server.uri()),
+        Route::via_headlamp(server.uri()),
+    );
     (server, direct, via)
 }
 
@@ -711,17 +762,34 @@ async fn revocation_is_polled_until_401_on_each_route() {
     let mut outcomes = Vec::new();
     for (route, attempts) in [(&direct, 4), (&via, 1)] {
         let req = build_request(list_pods, route, TOKEN, POD).unwrap();
-        let r = poll_until_revoked(&client, &req, TOKEN, since, Duration::from_secs(30), Duration::from_millis(20)).await;
+        let r = poll_until_revoked(
+            &client,
+            &req,
+            TOKEN,
+            since,
+            Duration::from_secs(30),
+            Duration::from_millis(20),
+        )
+        .await;
         assert!(r.revoked(), "{r:?}");
         assert_eq!(r.attempts, attempts, "{route}");
         let o = judge_revocation(route, &r, REVOCATION_DEADLINE);
         assert!(o.passed, "{o:?}");
-        assert!(o.message.contains("401 Unauthorized") && o.message.contains("after its Secret was deleted"), "{}", o.message);
+        assert!(
+            o.message.contains("401 Unauthorized")
+                && o.message.contains("after its Secret was deleted"),
+            "{}",
+            o.message
+        );
         outcomes.push(o);
     }
     assert_eq!(outcomes[0].name, "token-old-rejected-apiserver");
     assert_eq!(outcomes[1].name, "token-old-rejected-headlamp");
-    assert!(outcomes[0].message.contains("(4 attempt(s);"), "{}", outcomes[0].message);
+    assert!(
+        outcomes[0].message.contains("(4 attempt(s);"),
+        "{}",
+        outcomes[0].message
+    );
 }
 
 #[tokio::test]
@@ -729,13 +797,26 @@ async fn a_token_still_accepted_at_the_deadline_fails_with_how_long_it_was_tried
     let (_server, direct, _) = token_cache(usize::MAX).await;
     let client = http_client(None).unwrap();
     let req = build_request(check("list-pods").unwrap(), &direct, TOKEN, POD).unwrap();
-    let r = poll_until_revoked(&client, &req, TOKEN, Instant::now(), Duration::from_millis(200), Duration::from_millis(20)).await;
+    let r = poll_until_revoked(
+        &client,
+        &req,
+        TOKEN,
+        Instant::now(),
+        Duration::from_millis(200),
+        Duration::from_millis(20),
+    )
+    .await;
     assert!(!r.revoked());
     assert!(r.attempts >= 2, "{r:?}");
     assert_eq!(r.last, Verdict::Allowed(200));
     let o = judge_revocation(&direct, &r, Duration::from_secs(30));
     assert!(!o.passed);
-    assert!(o.message.starts_with("old token via apiserver: expected 401 Unauthorized, got 200 OK"), "{}", o.message);
+    assert!(
+        o.message
+            .starts_with("old token via apiserver: expected 401 Unauthorized, got 200 OK"),
+        "{}",
+        o.message
+    );
     assert!(o.message.contains("past the 30s deadline"), "{}", o.message);
     assert!(!o.message.contains(TOKEN));
 }

@@ -99,7 +99,12 @@ pub async fn run(args: Args) -> u8 {
         }
         Some(f)
     };
-    let out_root = match args.out.clone().map(Ok).unwrap_or_else(e2e::default_out_root) {
+    let out_root = match args
+        .out
+        .clone()
+        .map(Ok)
+        .unwrap_or_else(e2e::default_out_root)
+    {
         Ok(d) => d,
         Err(e) => {
             eprintln!("error: the current directory: {e} (pass --out DIR)");

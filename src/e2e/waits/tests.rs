@@ -14,9 +14,11 @@ const HRS: &str = "/apis/helm.toolkit.fluxcd.io/v2/helmreleases";
 const DEPLOY: &str = "/apis/apps/v1/namespaces/headlamp/deployments/headlamp";
 const PODS: &str = "/api/v1/namespaces/headlamp/pods?";
 const POD: &str = "headlamp-5c8d7f9b6d-q2w4x";
-const GIT: &str = "/apis/source.toolkit.fluxcd.io/v1/namespaces/flux-system/gitrepositories/flux-system";
+const GIT: &str =
+    "/apis/source.toolkit.fluxcd.io/v1/namespaces/flux-system/gitrepositories/flux-system";
 const KS: &str = "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/flux-system/kustomizations/";
-const CRD: &str = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/ingressroutes.traefik.io";
+const CRD: &str =
+    "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/ingressroutes.traefik.io";
 const SHA: &str = "5f2c0a8e1d4b7c9a3e6f8b1d2c4a7e9f0b3d5c8a";
 const OLD_SHA: &str = "0b3d5c8a5f2c0a8e1d4b7c9a3e6f8b1d2c4a7e9f";
 const INSTALL: &str = "Running 'install' action with timeout of 10m0s";
@@ -143,6 +145,7 @@ async fn held_for_waits_until_the_condition_is_old_enough() {
     .await
     .unwrap();
     assert!(seen.contains("held for 45s"), "{seen}");
+    drop(client);
     assert_eq!(server.await.unwrap().len(), 3);
 }
 
@@ -214,6 +217,7 @@ async fn generations_are_recorded_and_the_queue_is_waited_for() {
         .await
         .unwrap();
     assert!(seen.contains("waits behind the 'install' action"), "{seen}");
+    drop(client);
     server.await.unwrap();
 }
 
@@ -251,6 +255,7 @@ async fn absent_waits_for_the_release_and_its_deployment() {
         .await
         .unwrap();
     assert_eq!(seen, "gone");
+    drop(client);
     assert_eq!(server.await.unwrap().len(), 6);
 }
 
@@ -260,12 +265,19 @@ async fn absent_fails_at_once_when_reading_is_forbidden() {
         "GET",
         HR,
         403,
-        status(403, "Forbidden", "helmreleases.helm.toolkit.fluxcd.io \"headlamp\" is forbidden"),
+        status(
+            403,
+            "Forbidden",
+            "helmreleases.helm.toolkit.fluxcd.io \"headlamp\" is forbidden",
+        ),
     )]);
     let e = helmrelease_absent(&client, "headlamp", "headlamp", Duration::from_secs(30))
         .await
         .unwrap_err();
-    assert!(e.starts_with("reading HelmRelease headlamp/headlamp: 403"), "{e}");
+    assert!(
+        e.starts_with("reading HelmRelease headlamp/headlamp: 403"),
+        "{e}"
+    );
 }
 
 // ---- podCrashLoop ---------------------------------------------------------------------------------------------
@@ -316,7 +328,11 @@ async fn crashloop_with_exit_code_0_is_found_in_the_previous_log() {
     let log_path = format!("/api/v1/namespaces/headlamp/pods/{POD}/log?");
     let (client, server) = mock_client(vec![
         // first exit: terminated Completed, not restarted yet: not a crashloop
-        step("GET", PODS, pod_list(vec![pod(0, false, completed(), json!({}))])),
+        step(
+            "GET",
+            PODS,
+            pod_list(vec![pod(0, false, completed(), json!({}))]),
+        ),
         // backing off after the second exit
         step(
             "GET",
@@ -341,9 +357,12 @@ async fn crashloop_with_exit_code_0_is_found_in_the_previous_log() {
     .await
     .unwrap();
     assert_eq!(seen, format!("{POD}/headlamp: {FATAL_TMP}"));
+    drop(client);
     let seen = server.await.unwrap();
     assert!(
-        seen[0].uri.contains("labelSelector=app.kubernetes.io%2Fname%3Dheadlamp"),
+        seen[0]
+            .uri
+            .contains("labelSelector=app.kubernetes.io%2Fname%3Dheadlamp"),
         "{}",
         seen[0].uri
     );
@@ -388,7 +407,9 @@ async fn crashloop_with_another_log_line_times_out_naming_the_pods() {
     .await
     .unwrap_err();
     assert!(
-        e.contains(&format!("last seen {POD} [headlamp=CrashLoopBackOff restarts=3]")),
+        e.contains(&format!(
+            "last seen {POD} [headlamp=CrashLoopBackOff restarts=3]"
+        )),
         "{e}"
     );
 }
@@ -397,8 +418,16 @@ async fn crashloop_with_another_log_line_times_out_naming_the_pods() {
 async fn a_ready_pod_is_not_a_crashloop() {
     let running = json!({"running": {"startedAt": "2026-12-01T10:01:31Z"}});
     let (client, _server) = mock_client(vec![
-        step("GET", PODS, pod_list(vec![pod(0, true, running.clone(), json!({}))])),
-        step("GET", PODS, pod_list(vec![pod(0, true, running, json!({}))])),
+        step(
+            "GET",
+            PODS,
+            pod_list(vec![pod(0, true, running.clone(), json!({}))]),
+        ),
+        step(
+            "GET",
+            PODS,
+            pod_list(vec![pod(0, true, running, json!({}))]),
+        ),
     ]);
     let e = pod_crash_loop(
         &client,
@@ -451,6 +480,7 @@ async fn source_at_head_waits_for_the_new_artifact() {
         .await
         .unwrap();
     assert_eq!(seen, "at 5f2c0a8e");
+    drop(client);
     server.await.unwrap();
     let steps = (0..2).map(|_| step("GET", GIT, git_at(OLD_SHA))).collect();
     let (client, _server) = mock_client(steps);
@@ -490,13 +520,17 @@ fn kustomization(name: &str, generation: i64, observed: i64, sha: &str) -> Value
 #[test]
 fn reset_judgements() {
     assert!(judge_kustomization_applied(&kustomization("headlamp", 1, 1, SHA), SHA).is_ok());
-    let e = judge_kustomization_applied(&kustomization("headlamp", 1, 1, OLD_SHA), SHA).unwrap_err();
+    let e =
+        judge_kustomization_applied(&kustomization("headlamp", 1, 1, OLD_SHA), SHA).unwrap_err();
     assert!(e.contains("not the reset commit 5f2c0a8e"), "{e}");
     let e = judge_kustomization_applied(&kustomization("headlamp", 2, 1, SHA), SHA).unwrap_err();
     assert!(e.contains("not Ready for its generation"), "{e}");
     // a Ready=True left from generation 2 while the reset made generation 3
     let e = judge_helmrelease_settled(&installed(3, 2)).unwrap_err();
-    assert!(e.starts_with("observedGeneration 2 for generation 3"), "{e}");
+    assert!(
+        e.starts_with("observedGeneration 2 for generation 3"),
+        "{e}"
+    );
     assert!(judge_helmrelease_settled(&installing(3, 3, "2026-12-01T10:20:12Z")).is_err());
     assert_eq!(
         judge_helmrelease_settled(&installed(3, 3)).unwrap(),
@@ -509,16 +543,36 @@ async fn reset_waits_for_the_reset_commit_and_the_new_generation() {
     let ks = |name: &str| format!("{KS}{name}");
     let (client, server) = mock_client(vec![
         // round 1: flux-system still at the scenario's last commit
-        step("GET", &ks("flux-system"), kustomization("flux-system", 1, 1, OLD_SHA)),
+        step(
+            "GET",
+            &ks("flux-system"),
+            kustomization("flux-system", 1, 1, OLD_SHA),
+        ),
         // round 2: flux-system applied, headlamp not yet
-        step("GET", &ks("flux-system"), kustomization("flux-system", 1, 1, SHA)),
-        step("GET", &ks("headlamp"), kustomization("headlamp", 1, 1, OLD_SHA)),
+        step(
+            "GET",
+            &ks("flux-system"),
+            kustomization("flux-system", 1, 1, SHA),
+        ),
+        step(
+            "GET",
+            &ks("headlamp"),
+            kustomization("headlamp", 1, 1, OLD_SHA),
+        ),
         // round 3: both applied, the HelmRelease's Ready is the old generation's (stale)
-        step("GET", &ks("flux-system"), kustomization("flux-system", 1, 1, SHA)),
+        step(
+            "GET",
+            &ks("flux-system"),
+            kustomization("flux-system", 1, 1, SHA),
+        ),
         step("GET", &ks("headlamp"), kustomization("headlamp", 1, 1, SHA)),
         step("GET", HR, installed(3, 2)),
         // round 4: settled
-        step("GET", &ks("flux-system"), kustomization("flux-system", 1, 1, SHA)),
+        step(
+            "GET",
+            &ks("flux-system"),
+            kustomization("flux-system", 1, 1, SHA),
+        ),
         step("GET", &ks("headlamp"), kustomization("headlamp", 1, 1, SHA)),
         step("GET", HR, installed(3, 3)),
     ]);
@@ -533,6 +587,7 @@ async fn reset_waits_for_the_reset_commit_and_the_new_generation() {
     .await
     .unwrap();
     assert_eq!(seen, "Ready at generation 3");
+    drop(client);
     assert_eq!(server.await.unwrap().len(), 9);
 }
 
@@ -541,7 +596,11 @@ async fn reset_times_out_on_a_stale_ready() {
     let ks = |name: &str| format!("{KS}{name}");
     let round = || {
         vec![
-            step("GET", &ks("flux-system"), kustomization("flux-system", 1, 1, SHA)),
+            step(
+                "GET",
+                &ks("flux-system"),
+                kustomization("flux-system", 1, 1, SHA),
+            ),
             step("GET", &ks("headlamp"), kustomization("headlamp", 1, 1, SHA)),
             step("GET", HR, installed(3, 2)),
         ]
@@ -557,7 +616,10 @@ async fn reset_times_out_on_a_stale_ready() {
     )
     .await
     .unwrap_err();
-    assert!(e.contains("not within 3s: last seen observedGeneration 2 for generation 3"), "{e}");
+    assert!(
+        e.contains("not within 3s: last seen observedGeneration 2 for generation 3"),
+        "{e}"
+    );
 }
 
 // ---- Traefik CRDs ---------------------------------------------------------------------------------------------
@@ -586,7 +648,9 @@ async fn traefik_crds_are_waited_for_until_established() {
             "GET",
             CRD,
             404,
-            not_found("customresourcedefinitions.apiextensions.k8s.io \"ingressroutes.traefik.io\""),
+            not_found(
+                "customresourcedefinitions.apiextensions.k8s.io \"ingressroutes.traefik.io\"",
+            ),
         ),
         step("GET", CRD, crd("False")),
         step("GET", CRD, crd("True")),
@@ -594,5 +658,6 @@ async fn traefik_crds_are_waited_for_until_established() {
     crds_established(&client, TRAEFIK_CRDS, Duration::from_secs(60))
         .await
         .unwrap();
+    drop(client);
     assert_eq!(server.await.unwrap().len(), 3);
 }
