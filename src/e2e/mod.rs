@@ -286,10 +286,12 @@ pub async fn run(opts: Options, progress: &Progress) -> Result<Outcome> {
 pub const SCENARIO_PHASE: &str = "scenario";
 
 fn setup_error(e: Error, dir: &Path) -> Error {
-    Error::Other(format!(
-        "{e}\n  artifacts: {} (junit.xml, setup/: flux-system objects, controller logs, events, k3s.log)",
-        dir.display()
-    ))
+    let what = if dir.join("setup").is_dir() {
+        "junit.xml, setup/: flux-system objects, controller logs, events, k3s.log"
+    } else {
+        "junit.xml"
+    };
+    Error::Other(format!("{e}\n  artifacts: {} ({what})", dir.display()))
 }
 
 /// What a failed setup leaves in `dir`: `setup/` in the snapshot layout (flux-system objects with their status,
