@@ -23,6 +23,8 @@ type Responder = Box<dyn FnOnce(&[Seen]) -> (u16, Value) + Send>;
 
 pub(crate) enum Reply {
     Json(u16, Value),
+    /// A `text/plain` body, as the API server answers `GET …/pods/<name>/log`.
+    Text(u16, String),
     /// Computed from everything seen so far (the last element is this step's request).
     With(Responder),
 }
@@ -44,6 +46,15 @@ pub(crate) fn step_status(method: &str, path_prefix: &str, status: u16, body: Va
         method: method.parse().expect("an HTTP method"),
         path: path_prefix.to_string(),
         reply: Reply::Json(status, body),
+    }
+}
+
+/// Expect `method path…` and answer 200 with the plain text `body` (a container log).
+pub(crate) fn step_text(method: &str, path_prefix: &str, body: &str) -> Step {
+    Step {
+        method: method.parse().expect("an HTTP method"),
+        path: path_prefix.to_string(),
+        reply: Reply::Text(200, body.to_string()),
     }
 }
 
@@ -122,14 +133,26 @@ pub(crate) fn mock_client(steps: Vec<Step>) -> (kube::Client, tokio::task::JoinH
                 content_type,
                 body,
             });
-            let (code, reply) = match step.reply {
-                Reply::Json(code, v) => (code, v),
-                Reply::With(f) => f(&seen),
+            let (code, content_type, bytes) = match step.reply {
+                Reply::Json(code, v) => (
+                    code,
+                    "application/json",
+                    serde_json::to_vec(&v).expect("JSON"),
+                ),
+                Reply::Text(code, t) => (code, "text/plain", t.into_bytes()),
+                Reply::With(f) => {
+                    let (code, v) = f(&seen);
+                    (
+                        code,
+                        "application/json",
+                        serde_json::to_vec(&v).expect("JSON"),
+                    )
+                }
             };
             let response = Response::builder()
                 .status(code)
-                .header(http::header::CONTENT_TYPE, "application/json")
-                .body(Body::from(serde_json::to_vec(&reply).expect("JSON")))
+                .header(http::header::CONTENT_TYPE, content_type)
+                .body(Body::from(bytes))
                 .expect("a response");
             send.send_response(response);
         }

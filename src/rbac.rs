@@ -941,6 +941,84 @@ pub fn judge_new_token(route: &Route, actual: &Verdict) -> RotationOutcome {
     }
 }
 
+/// How long kube-apiserver keeps a successful token authentication: `TokenSuccessCacheTTL`, default 10 s
+/// (kubernetes/kubernetes `pkg/kubeapiserver/options/authentication.go`, flag `--token-success-cache-ttl`, wrapped
+/// around every token authenticator — service-account tokens included — by `tokencache.New` in
+/// `pkg/kubeapiserver/authenticator/config.go`). After the token's Secret is deleted the old token keeps working for up to
+/// this long.
+pub const TOKEN_SUCCESS_CACHE_TTL: Duration = Duration::from_secs(10);
+
+/// How long a rotated-out token may take to be refused: three times the cache TTL.
+pub const REVOCATION_DEADLINE: Duration = Duration::from_secs(30);
+
+/// How often the old token is tried while waiting for its 401.
+pub const REVOCATION_POLL: Duration = Duration::from_secs(1);
+
+/// How a rotated-out token's revocation went on one route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    /// From `since` (the Secret's deletion) to the first 401, or to the last attempt when none came.
+    pub took: Duration,
+    pub attempts: u32,
+    /// The last answer (401 when revoked).
+    pub last: Verdict,
+}
+
+impl Revocation {
+    pub fn revoked(&self) -> bool {
+        self.last == Verdict::Unauthorized
+    }
+}
+
+/// Send `request` with the old `token` every `interval` until the answer is 401 or `deadline` (counted from
+/// `since`, when the token's Secret was deleted) has passed. At least one attempt is made. Verdicts are scrubbed of
+/// the token.
+pub async fn poll_until_revoked(
+    client: &reqwest::Client,
+    request: &ProbeRequest,
+    token: &str,
+    since: Instant,
+    deadline: Duration,
+    interval: Duration,
+) -> Revocation {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let last = send(client, request, token).await;
+        let took = since.elapsed();
+        if last == Verdict::Unauthorized || took >= deadline {
+            return Revocation {
+                took,
+                attempts,
+                last,
+            };
+        }
+        tokio::time::sleep(interval.min(deadline.saturating_sub(took))).await;
+    }
+}
+
+/// The old token must be refused within `deadline` of the Secret's deletion; the message says how long it took.
+pub fn judge_revocation(route: &Route, r: &Revocation, deadline: Duration) -> RotationOutcome {
+    let secs = format!("{:.1}s", r.took.as_secs_f64());
+    let mut outcome = judge_old_token(route, &r.last);
+    if outcome.passed {
+        outcome.message = format!(
+            "old token {route}: 401 Unauthorized {secs} after its Secret was deleted ({} attempt(s); kube-apiserver caches a successful token authentication for up to {}s)",
+            r.attempts,
+            TOKEN_SUCCESS_CACHE_TTL.as_secs()
+        );
+    } else {
+        outcome.message = redact(&format!(
+            "{} — still after {secs} and {} attempt(s), past the {}s deadline (the API server's token cache lasts {}s)",
+            outcome.message,
+            r.attempts,
+            deadline.as_secs(),
+            TOKEN_SUCCESS_CACHE_TTL.as_secs()
+        ));
+    }
+    outcome
+}
+
 fn pod_label(pod: &Pod) -> String {
     let ns = pod.metadata.namespace.as_deref().unwrap_or(NAMESPACE);
     let name = pod.metadata.name.as_deref().unwrap_or("<unnamed>");

@@ -29,11 +29,12 @@ async fn scenario_passes_on_a_fresh_cluster(#[case] name: &str) {
             fail_fast: false,
             k3s_image: None,
             flux_components: Some(
-                project_root().join("../shared/flux/flux-v2.9.4-components.yaml"),
-            )
-            .filter(|p| p.is_file()),
+                project_root()
+                    .join("fixtures/gitops/clusters/home/flux-system/gotk-components.yaml"),
+            ),
             out_root: project_root().join("target/e2e"),
             cluster: Default::default(),
+            private_root: e2e::default_private_root(),
         },
         &Progress::with_stderr(),
     )

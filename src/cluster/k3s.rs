@@ -350,6 +350,62 @@ users:
         write_private_file(&fresh, b"x").expect("creates parents");
     }
 
+    /// Every `rancher/k3s:v…` the README and the workflows name, and the one Kubernetes minor the code is built
+    /// against (k8s-openapi's single version feature in Cargo.toml), agree with the default tag.
+    #[test]
+    fn default_tag_is_what_the_readme_the_workflows_and_k8s_openapi_say() {
+        let root = crate::testing::project_root();
+        let want = format!("{K3S_IMAGE}:{K3S_DEFAULT_TAG}");
+        let refs = |text: &str| -> Vec<String> {
+            text.match_indices("rancher/k3s:v")
+                .map(|(i, _)| {
+                    text[i..]
+                        .chars()
+                        .take_while(|c| {
+                            c.is_ascii_alphanumeric() || matches!(c, '/' | ':' | '.' | '-')
+                        })
+                        .collect::<String>()
+                        .trim_end_matches('.')
+                        .to_string()
+                })
+                .collect()
+        };
+        let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+        let in_readme = refs(&readme);
+        assert!(!in_readme.is_empty(), "the README names no rancher/k3s tag");
+        let mut all: Vec<(String, String)> = in_readme
+            .into_iter()
+            .map(|r| ("README.md".to_string(), r))
+            .collect();
+        for entry in std::fs::read_dir(root.join(".github/workflows")).expect("workflows") {
+            let path = entry.expect("entry").path();
+            let text = std::fs::read_to_string(&path).expect("workflow");
+            all.extend(
+                refs(&text)
+                    .into_iter()
+                    .map(|r| (path.display().to_string(), r)),
+            );
+        }
+        for (file, r) in &all {
+            assert_eq!(r, &want, "{file} names {r}, the code's default is {want}");
+        }
+        // v1.<minor>.<patch>-k3s<n>, and k8s-openapi is built for the same minor
+        let minor = K3S_DEFAULT_TAG
+            .strip_prefix("v1.")
+            .and_then(|r| r.split('.').next())
+            .expect("a v1.<minor>.<patch>-k3s<n> tag");
+        assert!(K3S_DEFAULT_TAG.contains("-k3s"), "{K3S_DEFAULT_TAG}");
+        let cargo = std::fs::read_to_string(root.join("Cargo.toml")).expect("Cargo.toml");
+        let line = cargo
+            .lines()
+            .find(|l| l.starts_with("k8s-openapi"))
+            .expect("a k8s-openapi dependency");
+        assert!(
+            line.contains(&format!("\"v1_{minor}\"")),
+            "k8s-openapi is not built for Kubernetes 1.{minor} (the k3s default): {line}"
+        );
+    }
+
     #[test]
     fn image_definition() {
         let k3s = K3s::new();

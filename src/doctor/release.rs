@@ -83,6 +83,26 @@ async fn waiting_pods(view: &dyn ClusterView, hr: &Value) -> Result<Vec<String>>
     Ok(out)
 }
 
+/// " A newer spec is queued behind it: …" when one is, else "". helm-controller v1.6.3 writes
+/// `status.observedGeneration` only when a reconcile ends, so a first install has none; the generation the running
+/// action works on is `status.lastAttemptedGeneration` (set before the action, internal/controller/
+/// helmrelease_controller.go).
+pub fn queued_note(hr: &Value) -> String {
+    let generation = hr["metadata"]["generation"].as_i64();
+    let observed = hr["status"]["observedGeneration"].as_i64();
+    let attempted = hr["status"]["lastAttemptedGeneration"].as_i64();
+    let tail = "helm-controller applies it only after this action ends (its timeout, then retries and remediation).";
+    match (generation, observed, attempted) {
+        (Some(g), Some(o), _) if g > o => format!(
+            " A newer spec is queued behind it: metadata.generation is {g}, status.observedGeneration {o}; {tail}"
+        ),
+        (Some(g), None, Some(a)) if g > a => format!(
+            " A newer spec is queued behind it: metadata.generation is {g}, the running action is for generation {a} (status.lastAttemptedGeneration; a first install has no observedGeneration yet); {tail}"
+        ),
+        _ => String::new(),
+    }
+}
+
 pub async fn check(
     view: &dyn ClusterView,
     releases: &[Value],
@@ -105,14 +125,7 @@ pub async fn check(
                 .message(message)
                 .fix(fix)
         };
-        let generation = hr["metadata"]["generation"].as_i64();
-        let observed = hr["status"]["observedGeneration"].as_i64();
-        let queued = match (generation, observed) {
-            (Some(g), Some(o)) if g > o => format!(
-                " A newer spec is queued behind it: metadata.generation is {g}, status.observedGeneration {o}; helm-controller applies it only after this action ends (its timeout, then retries and remediation)."
-            ),
-            _ => String::new(),
-        };
+        let queued = queued_note(hr);
 
         if let Some(ready) = view::condition(hr, "Ready")
             && ready["status"] == "Unknown"
@@ -199,6 +212,31 @@ mod tests {
             Some(("upgrade", Some("5m0s")))
         );
         assert_eq!(running_action("Helm install succeeded"), None);
+    }
+
+    #[test]
+    fn a_fix_queued_behind_a_first_install_is_named() {
+        // first install (no observedGeneration), fix applied: generation 2, the install is for generation 1
+        let first = serde_json::json!({"metadata": {"generation": 2},
+            "status": {"lastAttemptedGeneration": 1, "lastAttemptedReleaseAction": "install"}});
+        let note = queued_note(&first);
+        assert!(
+            note.contains("metadata.generation is 2, the running action is for generation 1"),
+            "{note}"
+        );
+        // a first install already running on the newest spec: nothing queued
+        let current = serde_json::json!({"metadata": {"generation": 2}, "status": {"lastAttemptedGeneration": 2}});
+        assert_eq!(queued_note(&current), "");
+        // once a reconcile has ended, observedGeneration says it
+        let later = serde_json::json!({"metadata": {"generation": 3},
+            "status": {"observedGeneration": 2, "lastAttemptedGeneration": 2}});
+        assert!(
+            queued_note(&later).contains("metadata.generation is 3, status.observedGeneration 2")
+        );
+        assert_eq!(
+            queued_note(&serde_json::json!({"metadata": {"generation": 1}, "status": {}})),
+            ""
+        );
     }
 
     #[test]

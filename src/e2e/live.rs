@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::core::v1::{Pod, Secret, ServiceAccount};
-use kube::api::{Api, DeleteParams, ListParams, LogParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::Value;
 
@@ -49,6 +49,9 @@ pub struct LiveEnv {
     pub run_dir: PathBuf,
     /// The k3s container, for its logs in artifacts; `None` on an existing cluster.
     pub k3s: Option<std::sync::Arc<crate::cluster::K3sCluster>>,
+    /// Every HelmRelease's generation just before the last commit (for `helmReleaseQueued`), or why it could not be
+    /// read.
+    pub recorded_generations: Result<super::waits::Generations, String>,
 }
 
 /// Poll `probe` every few seconds until it yields `Ok(Some(value))`, at most `within`. `Ok(None)` means "not yet"
@@ -293,6 +296,7 @@ impl LiveEnv {
                 .delete(rbac::LOGIN_TOKEN_SECRET, &DeleteParams::default())
                 .await
                 .map_err(|e| kube_err("deleting the login token Secret", e))?;
+            let deleted_at = Instant::now();
             poll(Duration::from_secs(60), "old token Secret gone", || async {
                 Ok(match secrets.get_opt(rbac::LOGIN_TOKEN_SECRET).await {
                     Ok(None) => Ok(()),
@@ -325,11 +329,15 @@ impl LiveEnv {
             let probe_check = rbac::check("list-pods").ok_or("no list-pods check in the matrix")?;
             let pod = before.name_any();
             for route in self.routes() {
-                let old_v = rbac::send(
+                // kube-apiserver keeps accepting the old token from its cache for up to 10 s: poll until 401.
+                let revocation = rbac::poll_until_revoked(
                     &client,
                     &rbac::build_request(probe_check, &route, &old, &pod)
                         .map_err(|e| e.to_string())?,
                     &old,
+                    deleted_at,
+                    rbac::REVOCATION_DEADLINE,
+                    rbac::REVOCATION_POLL,
                 )
                 .await;
                 let new_v = rbac::send(
@@ -339,10 +347,11 @@ impl LiveEnv {
                     &new,
                 )
                 .await;
-                for o in [
-                    rbac::judge_old_token(&route, &old_v),
-                    rbac::judge_new_token(&route, &new_v),
-                ] {
+                let revoked =
+                    rbac::judge_revocation(&route, &revocation, rbac::REVOCATION_DEADLINE);
+                tracing::info!(route = route.id(), "{}", revoked.message);
+                eprintln!("token-rotation: {}", revoked.message);
+                for o in [revoked, rbac::judge_new_token(&route, &new_v)] {
                     out.push((
                         o.name.clone(),
                         if o.passed {
@@ -370,16 +379,6 @@ impl LiveEnv {
             out.push(("rotation".into(), Err(e)));
         }
         out
-    }
-
-    async fn current_logs(&self, ns: &str, pod: &str, container: &str, previous: bool) -> String {
-        let lp = LogParams {
-            container: Some(container.to_string()),
-            previous,
-            tail_lines: Some(200),
-            ..LogParams::default()
-        };
-        self.pods(ns).logs(pod, &lp).await.unwrap_or_default()
     }
 }
 
@@ -441,6 +440,8 @@ pub async fn reset_repo(repo: &GitRepo, baseline: &str, scenario: &str) -> Resul
 
 impl Env for LiveEnv {
     async fn commit(&mut self, c: &Commit) -> Result<String, String> {
+        // Recorded just before the commit: a later `helmReleaseQueued` compares metadata.generation with it.
+        self.recorded_generations = super::waits::helmrelease_generations(&self.client).await;
         commit_to(&self.repo, c).await
     }
 
@@ -478,51 +479,39 @@ impl Env for LiveEnv {
                 name,
                 namespace,
                 message,
+                held_for,
             } => {
-                self.wait_helmrelease(
+                super::waits::helmrelease_progressing(
+                    &self.client,
                     namespace,
                     name,
+                    message,
+                    *held_for,
                     within,
-                    &format!("progressing \"{message}\""),
-                    |v| {
-                        conditions::is_ready(v).is_none()
-                            && conditions::ready_message(v)
-                                .is_some_and(|m| m.contains(message.as_str()))
-                    },
                 )
                 .await
             }
             Condition::HelmReleaseQueued { name, namespace } => {
-                self.wait_helmrelease(namespace, name, within, "with a newer spec queued", |v| {
-                    let generation = v["metadata"]["generation"].as_i64().unwrap_or(0);
-                    let observed = v["status"]["observedGeneration"].as_i64().unwrap_or(0);
-                    generation > observed
-                })
-                .await
+                let recorded = match &self.recorded_generations {
+                    Ok(m) => m
+                        .get(&(namespace.clone(), name.clone()))
+                        .copied()
+                        .ok_or_else(|| {
+                            format!(
+                                "HelmRelease {namespace}/{name} did not exist before the last commit: no generation to compare with (commit the fix while it runs)"
+                            )
+                        })?,
+                    Err(e) => {
+                        return Err(format!(
+                            "no HelmRelease generation was recorded before the last commit: {e}"
+                        ));
+                    }
+                };
+                super::waits::helmrelease_queued(&self.client, namespace, name, recorded, within)
+                    .await
             }
             Condition::HelmReleaseAbsent { name, namespace } => {
-                poll(
-                    within,
-                    &format!("HelmRelease {namespace}/{name} and its Deployment gone"),
-                    || async {
-                        let hr = self.helmrelease(namespace, name).await?;
-                        let deploy: Api<Deployment> =
-                            Api::namespaced(self.client.clone(), namespace);
-                        let d = deploy
-                            .get_opt(name)
-                            .await
-                            .map_err(|e| kube_err("reading the Deployment", e))?;
-                        Ok(match (hr, d) {
-                            (None, None) => Ok("gone".to_string()),
-                            (hr, d) => Err(format!(
-                                "HelmRelease present: {}, Deployment present: {}",
-                                hr.is_some(),
-                                d.is_some()
-                            )),
-                        })
-                    },
-                )
-                .await
+                super::waits::helmrelease_absent(&self.client, namespace, name, within).await
             }
             Condition::DeploymentAvailable { name, namespace } => {
                 let api: Api<Deployment> = Api::namespaced(self.client.clone(), namespace);
@@ -569,27 +558,7 @@ impl Env for LiveEnv {
                 namespace,
                 selector,
                 log,
-            } => {
-                poll(
-                    within,
-                    &format!("a pod {selector} crashlooping with \"{log}\""),
-                    || async {
-                        let pods = self.list_pods(namespace, selector).await?;
-                        for (pod, container) in checks::crashlooping(&pods) {
-                            for previous in [true, false] {
-                                let text = self
-                                    .current_logs(namespace, &pod, &container, previous)
-                                    .await;
-                                if text.contains(log.as_str()) {
-                                    return Ok(Ok(format!("{pod}/{container}: {log}")));
-                                }
-                            }
-                        }
-                        Ok(Err(checks::describe_pods(&pods)))
-                    },
-                )
-                .await
-            }
+            } => super::waits::pod_crash_loop(&self.client, namespace, selector, log, within).await,
             Condition::PodOutcome {
                 name,
                 namespace,
@@ -626,29 +595,7 @@ impl Env for LiveEnv {
                     .get(branch)
                     .cloned()
                     .ok_or_else(|| format!("branch {branch} does not exist in the served repo"))?;
-                let api = FluxKind::GitRepository.api(self.client.clone(), "flux-system");
-                poll(
-                    within,
-                    &format!(
-                        "GitRepository flux-system/{name} at {branch}@{}",
-                        &head[..head.len().min(8)]
-                    ),
-                    || async {
-                        let o = api
-                            .get_opt(name)
-                            .await
-                            .map_err(|e| kube_err("reading the GitRepository", e))?;
-                        let v = o
-                            .map(|o| serde_json::to_value(o).unwrap_or_default())
-                            .unwrap_or_default();
-                        Ok(match conditions::artifact_revision(&v) {
-                            Some(r) if r.sha == head => Ok(format!("at {}", r.short())),
-                            Some(r) => Err(format!("at {}", r.short())),
-                            None => Err("no artifact yet".to_string()),
-                        })
-                    },
-                )
-                .await
+                super::waits::source_at_head(&self.client, name, branch, &head, within).await
             }
         }
     }
@@ -730,6 +677,7 @@ impl Env for LiveEnv {
 
     async fn reset(&mut self, scenario: &str) -> Result<(), String> {
         reset_repo(&self.repo, &self.baseline, scenario).await?;
+        let sha = self.repo.head_sha().await.map_err(|e| e.to_string())?;
         self.reconcile(&Reconcile {
             kind: StepKind::GitRepository,
             name: "flux-system".into(),
@@ -737,10 +685,16 @@ impl Env for LiveEnv {
             force: false,
         })
         .await?;
-        let within = Duration::from_secs(15 * 60);
-        self.wait_helmrelease(rbac::NAMESPACE, "headlamp", within, "Ready", |v| {
-            conditions::helmrelease_progress(v) == HelmReleaseState::Ready
-        })
+        // The *new* generation: both Kustomizations at the reset commit, then the HelmRelease Ready with
+        // observedGeneration == generation (a Ready=True left from before the reset does not count).
+        super::waits::reset_settled(
+            &self.client,
+            &sha,
+            super::waits::E2E_KUSTOMIZATIONS,
+            rbac::NAMESPACE,
+            "headlamp",
+            Duration::from_secs(15 * 60),
+        )
         .await?;
         let api: Api<Deployment> = Api::namespaced(self.client.clone(), rbac::NAMESPACE);
         crate::flux::wait::wait_for(

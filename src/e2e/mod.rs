@@ -1,8 +1,11 @@
 //! `cargo xtask e2e`: setup → assess → teardown, as sigs.k8s.io/e2e-framework does it.
 //!
-//! Setup: a labelled k3s container, node Ready, kubeconfig (0600) under `target/e2e/<run>/`, Flux v2.9.4, the GitOps
-//! dir turned into a git repository on branch `main` served over smart HTTP at the Docker bridge gateway, and a
-//! GitRepository + Kustomization (`./clusters/e2e`) so Flux applies the app as at home.
+//! Setup: a labelled k3s container, node Ready, the admin kubeconfig (0600) in a private directory outside the run
+//! directory (the run directory is uploaded as CI artifacts), Flux v2.9.4 from the GitOps repo's
+//! `gotk-components.yaml`, Traefik's CRDs Established, the GitOps dir turned into a git repository on branch `main`
+//! served over smart HTTP at the Docker bridge gateway, a GitRepository + Kustomization (`./clusters/e2e`) so Flux
+//! applies the app as at home, and the first HelmRelease Ready. A setup failure leaves artifacts too
+//! ([`collect_setup_artifacts`]).
 //! Assess: the scenarios, in order, each from the baseline ([`crate::scenario::runner`] over [`live::LiveEnv`]).
 //! Teardown: the container is removed (on success, failure, panic and Ctrl-C), unless `--keep`, or `--fail-fast`
 //! stopped on a failure; then it is left running and the run says how to use it.
@@ -11,6 +14,7 @@ pub mod checks;
 pub mod live;
 pub mod outcome;
 pub mod target;
+pub mod waits;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -37,15 +41,77 @@ pub struct Options {
     pub fail_fast: bool,
     /// `rancher/k3s:<tag>` or a full image reference; default [`cluster::K3S_DEFAULT_TAG`].
     pub k3s_image: Option<String>,
-    /// Flux components file; default: the release's install.yaml (downloaded once, checksum pinned, cached).
+    /// Flux components file (the GitOps repo's `clusters/home/flux-system/gotk-components.yaml` by default in
+    /// `cargo xtask e2e`); `None`: the release's install.yaml (downloaded once, checksum pinned, cached).
     pub flux_components: Option<PathBuf>,
-    /// Root of run directories (`target/e2e`).
+    /// Root of run directories (`./target/e2e` of the current directory, or `--out DIR`).
     pub out_root: PathBuf,
     /// A k3s container (default) or an existing cluster.
     pub cluster: ClusterTarget,
+    /// Root of the private per-run directories holding the admin kubeconfig: never inside `out_root` (which CI
+    /// uploads). Default [`default_private_root`].
+    pub private_root: PathBuf,
+}
+
+/// `$TMPDIR/headlamp-e2e`: where the admin kubeconfig of a run goes (0700 directory, 0600 file).
+pub fn default_private_root() -> PathBuf {
+    std::env::temp_dir().join("headlamp-e2e")
+}
+
+/// `<current directory>/target/e2e`: the default root of run directories.
+pub fn default_out_root() -> std::io::Result<PathBuf> {
+    Ok(std::env::current_dir()?.join("target").join("e2e"))
+}
+
+/// Where one run writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunPaths {
+    /// `<out_root>/<run>`: reports and artifacts (uploaded by CI).
+    pub run_dir: PathBuf,
+    /// `<private_root>/<run>`: credentials, never uploaded.
+    pub private_dir: PathBuf,
+    pub kubeconfig: PathBuf,
+}
+
+/// The paths of `run`. The kubeconfig is outside the run directory (an error when `private_root` is inside
+/// `out_root`, which would put it in the uploaded artifacts).
+pub fn run_paths(out_root: &Path, private_root: &Path, run: &RunId) -> Result<RunPaths> {
+    let private_dir = private_root.join(run.as_str());
+    if private_dir.starts_with(out_root) {
+        return Err(Error::Other(format!(
+            "the private directory {} is inside the artifact directory {}: the kubeconfig would be uploaded",
+            private_dir.display(),
+            out_root.display()
+        )));
+    }
+    Ok(RunPaths {
+        run_dir: run_dir(out_root, run),
+        kubeconfig: private_dir.join("kubeconfig"),
+        private_dir,
+    })
+}
+
+/// A directory only its owner can enter.
+fn create_private_dir(path: &Path) -> Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(path).map_err(|e| Error::io(path, e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| Error::io(path, e))?;
+    }
+    Ok(())
 }
 
 /// What a run produced.
+#[derive(Debug)]
 pub struct Outcome {
     pub report: RunReport,
     pub run_dir: PathBuf,
@@ -55,6 +121,7 @@ pub struct Outcome {
 }
 
 /// A cluster left running for a person to look at.
+#[derive(Debug)]
 pub struct Kept {
     pub kubeconfig: PathBuf,
     /// The k3s container; `None` on an existing cluster (the run's Flux and app stay on it).
@@ -124,13 +191,15 @@ async fn timed<T>(
 /// the report.
 pub async fn run(opts: Options, progress: &Progress) -> Result<Outcome> {
     let run = RunId::generate();
-    let dir = run_dir(&opts.out_root, &run);
+    let paths = run_paths(&opts.out_root, &opts.private_root, &run)?;
+    let dir = paths.run_dir.clone();
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    create_private_dir(&paths.private_dir)?;
     let mut report = RunReport::new(format!("e2e {}", run.as_str()));
 
     let (mut env, _server, held) = match &opts.cluster {
         ClusterTarget::K3s => {
-            let (env, server, k3s) = start_k3s(&opts, &run, &dir, &mut report, progress).await?;
+            let (env, server, k3s) = start_k3s(&opts, &run, &paths, &mut report, progress).await?;
             (env, server, Held::K3s(k3s))
         }
         ClusterTarget::Existing(existing) => {
@@ -149,6 +218,15 @@ pub async fn run(opts: Options, progress: &Progress) -> Result<Outcome> {
     drop(env);
     let failed = results.iter().any(|r| r.failed());
     for r in results {
+        // each scenario's wall time (its steps, artifacts and the reset after it): in the table and step summary
+        report.record_phase(
+            Some(&r.name),
+            PhaseTiming {
+                name: SCENARIO_PHASE.to_string(),
+                duration: r.duration,
+                ok: !r.failed(),
+            },
+        );
         report.extend(r.assertions);
     }
     if report.scenarios.is_empty() {
@@ -174,12 +252,13 @@ pub async fn run(opts: Options, progress: &Progress) -> Result<Outcome> {
             // Leave the container running: its Drop would remove it.
             std::mem::forget(k3s);
             Some(Kept {
-                kubeconfig: dir.join("kubeconfig"),
+                kubeconfig: paths.kubeconfig.clone(),
                 container: Some(container),
             })
         }
         Held::K3s(k3s) => {
             drop(k3s);
+            let _ = std::fs::remove_dir_all(&paths.private_dir);
             None
         }
         Held::Existing(held) if keep => Some(Kept {
@@ -205,52 +284,142 @@ pub async fn run(opts: Options, progress: &Progress) -> Result<Outcome> {
     })
 }
 
-/// Start k3s and set it up; on a setup failure the k3s log goes to `<run>/setup/k3s.log` before the container is
-/// removed.
+/// Start k3s and set it up. A setup failure leaves its artifacts (see [`collect_setup_artifacts`]) before the
+/// container is removed, and removes the private directory.
 async fn start_k3s(
     opts: &Options,
     run: &RunId,
-    dir: &Path,
+    paths: &RunPaths,
     report: &mut RunReport,
     progress: &Progress,
 ) -> Result<(live::LiveEnv, GitServer, Arc<K3sCluster>)> {
+    let dir = paths.run_dir.as_path();
     let (image, tag) = split_image(opts.k3s_image.as_deref().unwrap_or(cluster::K3S_IMAGE));
     if image != cluster::K3S_IMAGE {
         tracing::warn!(%image, "only the k3s tag is configurable; using rancher/k3s");
     }
-    let k3s: Arc<K3sCluster> = timed(report, progress, &format!("k3s {tag} start"), async {
+    let started = timed(report, progress, &format!("k3s {tag} start"), async {
         cluster::start_k3s(K3s::new().with_tag(&tag), run)
             .await
             .map(Arc::new)
             .map_err(|e| Error::Other(e.to_string()))
     })
-    .await?;
-    match setup(opts, &k3s, dir, report, progress).await {
+    .await;
+    let k3s: Arc<K3sCluster> = match started {
+        Ok(k) => k,
+        Err(e) => {
+            let _ = collect_setup_artifacts(None, None, dir, report, &e.to_string()).await;
+            let _ = std::fs::remove_dir_all(&paths.private_dir);
+            return Err(setup_error(e, dir));
+        }
+    };
+    match setup(opts, &k3s, paths, report, progress).await {
         Ok((env, server)) => Ok((env, server, k3s)),
         Err(e) => {
             // before cleanup: what the cluster looked like
-            let logs = k3s.container().logs().await.map(|(o, e)| {
+            let client = k3s.client().await.ok();
+            let logs = k3s.container().logs().await.ok().map(|(o, e)| {
                 format!(
                     "{}{}",
                     String::from_utf8_lossy(&o),
                     String::from_utf8_lossy(&e)
                 )
             });
-            let path = dir.join("setup").join("k3s.log");
-            if let Ok(text) = logs {
-                let _ = std::fs::create_dir_all(dir.join("setup"));
-                let _ = cluster::write_private_file(&path, crate::report::redact(&text).as_bytes());
+            if let Err(a) = collect_setup_artifacts(
+                client.as_ref(),
+                logs.as_deref(),
+                dir,
+                report,
+                &e.to_string(),
+            )
+            .await
+            {
+                tracing::warn!("setup artifacts: {a}");
             }
-            Err(e)
+            let _ = std::fs::remove_dir_all(&paths.private_dir);
+            Err(setup_error(e, dir))
         }
     }
 }
 
-/// Node Ready, kubeconfig, then the GitOps part: the environment the scenarios run in.
+/// The phase name under which a scenario's wall time is recorded (one per scenario).
+pub const SCENARIO_PHASE: &str = "scenario";
+
+fn setup_error(e: Error, dir: &Path) -> Error {
+    let what = if dir.join("setup").is_dir() {
+        "junit.xml, setup/: flux-system objects, controller logs, events, k3s.log"
+    } else {
+        "junit.xml"
+    };
+    Error::Other(format!("{e}\n  artifacts: {} ({what})", dir.display()))
+}
+
+/// What a failed setup leaves in `dir`: `setup/` in the snapshot layout (flux-system objects with their status,
+/// the controllers' pods with their logs, events; the app and kube-system namespaces; Secret values redacted),
+/// `setup/k3s.log` (redacted), and `junit.xml` with the failed setup phase as a failed testcase (the last phase
+/// recorded as failed in `report`, else `setup`). Every file is written 0600. Returns `dir/setup`.
+pub async fn collect_setup_artifacts(
+    client: Option<&kube::Client>,
+    k3s_log: Option<&str>,
+    dir: &Path,
+    report: &mut RunReport,
+    error: &str,
+) -> Result<PathBuf> {
+    let setup_dir = dir.join("setup");
+    let phase = report
+        .phases
+        .iter()
+        .rev()
+        .find(|p| !p.ok)
+        .map(|p| (p.name.clone(), p.duration))
+        .unwrap_or_else(|| ("setup".to_string(), Duration::ZERO));
+    report.push(Assertion::failed(
+        "setup",
+        phase.0,
+        crate::report::redact(error),
+        phase.1,
+    ));
+    let mut problems = Vec::new();
+    if let Some(client) = client {
+        let view = crate::view::live::LiveView::new(client.clone(), "e2e");
+        let mut scope = crate::view::snapshot::SnapshotScope::for_app(crate::rbac::NAMESPACE);
+        // k3s's own add-ons (the traefik-crd HelmChart job, CoreDNS) live in kube-system
+        scope.namespaces.push((
+            "kube-system".to_string(),
+            vec![crate::view::POD, crate::view::EVENT],
+        ));
+        if let Some((_, names)) = scope.cluster.first_mut() {
+            names.push("kube-system".to_string());
+        }
+        match crate::view::snapshot::write_snapshot(
+            &view as &dyn crate::view::ClusterView,
+            &scope,
+            &setup_dir,
+        )
+        .await
+        {
+            Ok(summary) => problems.extend(summary.warnings),
+            Err(e) => problems.push(format!("snapshot: {e}")),
+        }
+    }
+    if let Some(log) = k3s_log {
+        let path = setup_dir.join("k3s.log");
+        if let Err(e) = cluster::write_private_file(&path, crate::report::redact(log).as_bytes()) {
+            problems.push(e.to_string());
+        }
+    }
+    crate::report::write_junit(report, &dir.join("junit.xml"))?;
+    for p in &problems {
+        tracing::warn!("setup artifacts: {p}");
+    }
+    Ok(setup_dir)
+}
+
+/// Node Ready, kubeconfig, Flux, git server, GitOps sync: the environment the scenarios run in.
 async fn setup(
     opts: &Options,
     k3s: &Arc<K3sCluster>,
-    dir: &Path,
+    paths: &RunPaths,
     report: &mut RunReport,
     progress: &Progress,
 ) -> Result<(live::LiveEnv, GitServer)> {
@@ -262,8 +431,10 @@ async fn setup(
             .map_err(to_err)
     })
     .await?;
-    let kubeconfig = dir.join("kubeconfig");
-    k3s.write_kubeconfig(&kubeconfig).await.map_err(to_err)?;
+    let dir = paths.run_dir.as_path();
+    k3s.write_kubeconfig(&paths.kubeconfig)
+        .await
+        .map_err(to_err)?;
     let client = k3s.client().await.map_err(to_err)?;
     let kubeconfig_yaml = k3s.kubeconfig_yaml().await.map_err(to_err)?;
     let ca_pem = ca_from_kubeconfig(&kubeconfig_yaml)?;
@@ -287,6 +458,7 @@ async fn setup(
         traefik_url,
         run_dir: dir.to_path_buf(),
         k3s: Some(k3s.clone()),
+        recorded_generations: Err("no commit yet".to_string()),
     };
     Ok((env, server))
 }
@@ -323,6 +495,16 @@ async fn setup_gitops(
         .await
         .map_err(|e| Error::Other(e.to_string()))?;
 
+    // k3s applies Traefik's CRDs from its HelmChart `traefik-crd` (a Job in kube-system) some seconds after the API
+    // server is up; the headlamp Kustomization applies an IngressRoute: without its CRD its dry run fails and it
+    // retries only after its retryInterval.
+    timed(report, progress, "traefik CRDs Established", async {
+        waits::crds_established(client, waits::TRAEFIK_CRDS, Duration::from_secs(180))
+            .await
+            .map_err(Error::Other)
+    })
+    .await?;
+
     timed(report, progress, "gitops sync", async {
         let git = GitRepositorySpec::new(server.url("fixtures"));
         let ks = KustomizationSpec::for_source(&git);
@@ -347,6 +529,20 @@ async fn setup_gitops(
             .await?;
         }
         Ok(())
+    })
+    .await?;
+    timed(report, progress, "first HelmRelease Ready", async {
+        let api = FluxKind::HelmRelease.api(client.clone(), crate::rbac::NAMESPACE);
+        wait::wait_for(
+            &api,
+            "headlamp",
+            conditions::ready(),
+            Duration::from_secs(15 * 60),
+            "Ready",
+        )
+        .await
+        .map(|_| ())
+        .map_err(Error::from)
     })
     .await?;
     tracing::info!(
@@ -437,6 +633,7 @@ async fn setup_existing(
                 traefik_url: traefik.base_url(),
                 run_dir: dir.to_path_buf(),
                 k3s: None,
+                recorded_generations: Err("no commit yet".to_string()),
             };
             let held = Held::Existing(Box::new(HeldExisting {
                 client,
@@ -447,6 +644,12 @@ async fn setup_existing(
             Ok((env, server, held))
         }
         Err(e) => {
+            // before cleanup: what the cluster looked like (no k3s log on an existing cluster)
+            if let Err(a) =
+                collect_setup_artifacts(Some(&client), None, dir, report, &e.to_string()).await
+            {
+                tracing::warn!("setup artifacts: {a}");
+            }
             // the install's objects are not known when it failed half-way: remove the sync and say what may remain
             for problem in target::teardown(&client, &created, Duration::from_secs(60)).await {
                 eprintln!("warning: teardown after the failed setup: {problem}");
@@ -456,7 +659,7 @@ async fn setup_existing(
                     "warning: Flux may be partly installed on the cluster now (setup failed during or after `flux install`); remove it with `flux uninstall` or delete namespace flux-system and the *.toolkit.fluxcd.io CRDs"
                 );
             }
-            Err(e)
+            Err(setup_error(e, dir))
         }
     }
 }
@@ -491,6 +694,207 @@ mod tests {
             split_image("rancher/k3s"),
             ("rancher/k3s".into(), cluster::K3S_DEFAULT_TAG.into())
         );
+    }
+
+    #[test]
+    fn the_kubeconfig_is_never_under_the_uploaded_run_directory() {
+        let run = RunId::generate();
+        let out = Path::new("/work/x/target/e2e");
+        let p = run_paths(out, Path::new("/tmp/headlamp-e2e"), &run).unwrap();
+        assert_eq!(p.run_dir, out.join(run.as_str()));
+        assert!(!p.kubeconfig.starts_with(out), "{p:?}");
+        assert_eq!(
+            p.kubeconfig,
+            Path::new("/tmp/headlamp-e2e")
+                .join(run.as_str())
+                .join("kubeconfig")
+        );
+        let e = run_paths(out, &out.join("private"), &run).unwrap_err();
+        assert!(e.to_string().contains("would be uploaded"), "{e}");
+        assert!(!default_private_root().starts_with(default_out_root().unwrap()));
+        assert!(default_out_root().unwrap().ends_with("target/e2e"));
+    }
+
+    /// A pod of a Flux controller as the kubelet reports it, running.
+    fn controller_pod(name: &str, app: &str) -> serde_json::Value {
+        serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "flux-system", "uid": format!("uid-{name}"),
+                         "labels": {"app": app, "pod-template-hash": "6b8d9d7c5f"}},
+            "spec": {"containers": [{"name": "manager", "image": format!("ghcr.io/fluxcd/{app}:v1.9.4")}]},
+            "status": {"phase": "Running", "containerStatuses": [{
+                "name": "manager", "ready": true, "restartCount": 0, "started": true,
+                "image": format!("ghcr.io/fluxcd/{app}:v1.9.4"), "imageID": "",
+                "state": {"running": {"startedAt": "2026-12-01T10:00:12Z"}}}]}
+        })
+    }
+
+    fn write_yaml(path: &Path, v: &serde_json::Value) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, serde_norway::to_string(v).unwrap()).unwrap();
+    }
+
+    #[cfg(unix)]
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[tokio::test]
+    async fn a_failed_setup_leaves_flux_objects_controller_logs_events_k3s_log_and_junit() {
+        use crate::view::fake::FakeApi;
+        use crate::view::snapshot::SnapshotView;
+        // the cluster as the fake API server serves it: a snapshot plus the four controllers, their logs, an event
+        let cluster = tempfile::tempdir().unwrap();
+        crate::testing::copy_tree(
+            &crate::testing::project_root().join("fixtures/snapshots/stuck-helmrelease"),
+            cluster.path(),
+        )
+        .unwrap();
+        let fs = cluster.path().join("flux-system");
+        let controllers = [
+            ("source-controller-7c9d8b6f4-2kq8x", "source-controller"),
+            (
+                "kustomize-controller-5d6f7c8b9-x7w2p",
+                "kustomize-controller",
+            ),
+            ("helm-controller-6b8d9d7c5f-m4n5q", "helm-controller"),
+            (
+                "notification-controller-8f9a7b6c5-z3y4x",
+                "notification-controller",
+            ),
+        ];
+        for (pod, app) in controllers {
+            write_yaml(
+                &fs.join("pod").join(format!("{pod}.yaml")),
+                &controller_pod(pod, app),
+            );
+            std::fs::create_dir_all(fs.join("pod").join(pod)).unwrap();
+            std::fs::write(
+                fs.join("pod").join(pod).join("manager.log"),
+                format!("{{\"level\":\"info\",\"msg\":\"{app} started\"}}\n"),
+            )
+            .unwrap();
+        }
+        write_yaml(
+            &fs.join("event/headlamp.187b9c4e2f3a1d10.yaml"),
+            &serde_json::json!({"apiVersion": "v1", "kind": "Event",
+                "metadata": {"name": "headlamp.187b9c4e2f3a1d10", "namespace": "flux-system"},
+                "involvedObject": {"kind": "Kustomization", "name": "headlamp", "namespace": "flux-system"},
+                "reason": "ReconciliationFailed", "type": "Warning",
+                "message": "IngressRoute/headlamp/headlamp dry-run failed: no matches for kind \"IngressRoute\" in version \"traefik.io/v1alpha1\"",
+                "source": {"component": "kustomize-controller"}}),
+        );
+        let (client, _server) = FakeApi::new(SnapshotView::open(cluster.path()).unwrap()).start();
+
+        let mut report = RunReport::new("e2e t");
+        for (name, ok) in [
+            ("k3s v1.35.5-k3s1 start", true),
+            ("node Ready", true),
+            ("flux install", true),
+            ("traefik CRDs Established", true),
+            ("gitops sync", true),
+            ("first HelmRelease Ready", false),
+        ] {
+            report.record_phase(
+                None,
+                PhaseTiming {
+                    name: name.into(),
+                    duration: Duration::from_secs(3),
+                    ok,
+                },
+            );
+        }
+        let out = tempfile::tempdir().unwrap();
+        let jwt = "eyJhbGciOiJSUzI1NiIsImtpZCI6InRlc3QifQ.eyJzdWIiOiJzeXN0ZW06YWRtaW4ifQ.c2lnbmF0dXJlLXRlc3Q";
+        let k3s_log = format!(
+            "I1201 10:00:01 server.go:1 Running kube-apiserver\nAuthorization: Bearer {jwt}\n"
+        );
+        let setup = collect_setup_artifacts(
+            Some(&client),
+            Some(&k3s_log),
+            out.path(),
+            &mut report,
+            "HelmRelease headlamp/headlamp not Ready after 900s: last seen Ready=False InstallFailed",
+        )
+        .await
+        .unwrap();
+        assert_eq!(setup, out.path().join("setup"));
+        // flux-system objects with their status
+        let git = std::fs::read_to_string(setup.join("flux-system/gitrepository/flux-system.yaml"))
+            .unwrap();
+        assert!(git.contains("status:") && git.contains("artifact"), "{git}");
+        assert!(
+            setup
+                .join("flux-system/kustomization/headlamp.yaml")
+                .is_file()
+        );
+        assert!(setup.join("headlamp/helmrelease/headlamp.yaml").is_file());
+        // the four controllers' logs
+        for (pod, app) in controllers {
+            let log = std::fs::read_to_string(
+                setup.join("flux-system/pod").join(pod).join("manager.log"),
+            )
+            .unwrap_or_else(|e| panic!("{pod}: {e}"));
+            assert!(log.contains(&format!("{app} started")), "{log}");
+        }
+        // events
+        let events: Vec<_> = std::fs::read_dir(setup.join("flux-system/event"))
+            .unwrap()
+            .collect();
+        assert_eq!(events.len(), 1);
+        // k3s.log, redacted
+        let k3s = std::fs::read_to_string(setup.join("k3s.log")).unwrap();
+        assert!(
+            k3s.contains("Running kube-apiserver") && !k3s.contains(jwt),
+            "{k3s}"
+        );
+        // junit.xml with the failed phase as a failed testcase
+        let xml = std::fs::read_to_string(out.path().join("junit.xml")).unwrap();
+        assert!(
+            xml.contains("<testcase name=\"first HelmRelease Ready\""),
+            "{xml}"
+        );
+        assert!(xml.contains("<failure"), "{xml}");
+        assert!(xml.contains("InstallFailed"), "{xml}");
+        #[cfg(unix)]
+        for f in [
+            out.path().join("junit.xml"),
+            setup.join("k3s.log"),
+            setup.join("flux-system/gitrepository/flux-system.yaml"),
+        ] {
+            assert_eq!(mode(&f), 0o600, "{}", f.display());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_k3s_that_never_started_still_leaves_junit() {
+        let mut report = RunReport::new("e2e t");
+        report.record_phase(
+            None,
+            PhaseTiming {
+                name: "k3s v1.35.5-k3s1 start".into(),
+                duration: Duration::from_millis(100),
+                ok: false,
+            },
+        );
+        let out = tempfile::tempdir().unwrap();
+        collect_setup_artifacts(
+            None,
+            None,
+            out.path(),
+            &mut report,
+            "failed to pull the image 'rancher/k3s:v1.35.5-k3s1'",
+        )
+        .await
+        .unwrap();
+        let xml = std::fs::read_to_string(out.path().join("junit.xml")).unwrap();
+        assert!(
+            xml.contains("<testcase name=\"k3s v1.35.5-k3s1 start\""),
+            "{xml}"
+        );
+        assert!(xml.contains("failed to pull"), "{xml}");
+        assert!(!report.is_success());
     }
 
     #[test]

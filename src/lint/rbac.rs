@@ -89,7 +89,11 @@ pub fn unsafe_grants(role: &Value) -> Vec<String> {
                 .unwrap_or_default()
         };
         let (resources, verbs) = (list("resources"), list("verbs"));
-        let secrets = resources.iter().any(|r| r == "secrets" || r == "*");
+        // Secrets are in the core API group: a rule reaches them only when its apiGroups include "" or "*" (RBAC
+        // matches the group first, kubernetes plugin/pkg/auth/authorizer/rbac/rbac.go `RuleAllows`). Flux's
+        // `flux-view-flux-system` (resources [*] in the Flux groups only, aggregated into `view`) does not.
+        let core = list("apiGroups").iter().any(|g| g.is_empty() || g == "*");
+        let secrets = core && resources.iter().any(|r| r == "secrets" || r == "*");
         let writes: Vec<&String> = verbs
             .iter()
             .filter(|v| !READ_VERBS.contains(&v.as_str()))
@@ -308,6 +312,20 @@ mod tests {
             vec![],
         );
         assert!(f.is_empty());
+    }
+
+    #[test]
+    fn flux_view_aggregation_is_not_a_secrets_grant() {
+        // as Flux v2.9.4's components ship it (../shared/flux/flux-v2.9.4-components.yaml)
+        let flux_view = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: flux-view-flux-system\n  labels: {rbac.authorization.k8s.io/aggregate-to-view: 'true'}\nrules:\n- {apiGroups: [notification.toolkit.fluxcd.io, source.toolkit.fluxcd.io, source.extensions.fluxcd.io, helm.toolkit.fluxcd.io, image.toolkit.fluxcd.io, kustomize.toolkit.fluxcd.io], resources: ['*'], verbs: [get, list, watch]}\n";
+        assert!(run(vec![obj(flux_view)], vec![]).is_empty());
+        let everything = flux_view.replace(
+            "apiGroups: [notification.toolkit.fluxcd.io,",
+            "apiGroups: ['*', notification.toolkit.fluxcd.io,",
+        );
+        let f = run(vec![obj(&everything)], vec![]);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(f[0].message.contains("(secrets)"), "{}", f[0].message);
     }
 
     #[test]

@@ -45,57 +45,232 @@ fn matrix_ids_are_unique_and_stable() {
     assert!(check("no-such-check").is_none());
 }
 
-#[test]
-fn matrix_matches_clusterrole_view() {
-    let allowed: Vec<_> = MATRIX
-        .iter()
-        .filter(|c| c.expected == Expected::Allowed)
-        .map(|c| c.id)
-        .collect();
-    assert_eq!(
-        allowed,
-        [
-            "list-namespaces",
-            "list-pods",
-            "list-deployments",
-            "list-services",
-            "list-configmaps",
-            "list-events",
-            "get-pod-log"
-        ]
-    );
-    let forbidden: HashSet<_> = MATRIX
-        .iter()
-        .filter(|c| c.expected == Expected::Forbidden)
-        .map(|c| c.id)
-        .collect();
-    let want: HashSet<_> = [
-        "get-secret",
-        "list-secrets",
-        "list-roles",
-        "list-rolebindings",
-        "list-clusterrolebindings",
-        "create-pod",
-        "patch-pod",
-        "delete-pod",
-        "create-deployment",
-        "patch-deployment",
-        "delete-deployment",
-        "create-configmap",
-        "patch-configmap",
-        "delete-configmap",
-        "create-pod-exec",
-        "create-namespace",
-    ]
-    .into_iter()
-    .collect();
-    assert_eq!(forbidden, want);
-    // reads are never expected to be forbidden by method alone, writes never allowed
-    for c in MATRIX {
-        if c.verb.is_write() {
-            assert_eq!(c.expected, Expected::Forbidden, "{}", c.id);
+// ---- an RBAC rule evaluator over the real roles ----------------------------------------------------------------
+
+/// The rules `view` grants, read from the sources, not copied: every ClusterRole labelled
+/// `rbac.authorization.k8s.io/aggregate-to-view: "true"` in ../shared/kubernetes/view-clusterrole.yaml (Kubernetes'
+/// bootstrap policy) and in Flux v2.9.4's components (`flux-view-flux-system`, committed as the GitOps repo's
+/// gotk-components.yaml and identical to ../shared/flux/flux-v2.9.4-components.yaml), plus the roles the bootstrap
+/// policy binds to every authenticated user (system:basic-user, system:discovery, system:public-info-viewer).
+fn view_rules() -> (Vec<serde_json::Value>, Vec<String>) {
+    let shared = crate::testing::shared_dir();
+    let mut roles = Vec::new();
+    for path in [
+        shared.join("kubernetes/view-clusterrole.yaml"),
+        shared.join("flux/flux-v2.9.4-components.yaml"),
+    ] {
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (../shared must be beside the checkout)",
+                path.display()
+            )
+        });
+        for doc in crate::gitops::parse_yaml_documents(&text, &path).unwrap() {
+            let items = match doc["kind"].as_str() {
+                Some("List") => doc["items"].as_array().cloned().unwrap_or_default(),
+                _ => vec![doc],
+            };
+            roles.extend(items.into_iter().filter(|r| r["kind"] == "ClusterRole"));
         }
     }
+    let authenticated = [
+        "system:basic-user",
+        "system:discovery",
+        "system:public-info-viewer",
+    ];
+    let mut names = Vec::new();
+    let mut rules = Vec::new();
+    for r in roles {
+        let name = r["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let aggregated =
+            r["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"] == "true";
+        if aggregated || authenticated.contains(&name.as_str()) {
+            rules.extend(r["rules"].as_array().cloned().unwrap_or_default());
+            names.push(name);
+        }
+    }
+    (rules, names)
+}
+
+/// The request attributes the API server's RBAC authorizer sees for an HTTP request (k8s.io/apiserver
+/// `pkg/endpoints/request/requestinfo.go`): API group, resource, subresource, name, verb.
+#[derive(Debug, PartialEq)]
+struct Attributes {
+    group: String,
+    resource: String,
+    subresource: String,
+    name: String,
+    verb: &'static str,
+}
+
+fn attributes(method: &Method, api_path: &str) -> Attributes {
+    let path = api_path.split('?').next().unwrap();
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (group, rest) = match parts.as_slice() {
+        ["api", _version, rest @ ..] => (String::new(), rest.to_vec()),
+        ["apis", group, _version, rest @ ..] => (group.to_string(), rest.to_vec()),
+        other => panic!("not a resource path: {other:?}"),
+    };
+    // namespaces/<ns>/<resource>/... is namespaced, except `namespaces` and `namespaces/<name>` themselves
+    let rest = match rest.as_slice() {
+        ["namespaces", _ns, tail @ ..] if !tail.is_empty() => tail.to_vec(),
+        _ => rest,
+    };
+    let resource = rest.first().copied().unwrap_or_default().to_string();
+    let name = rest.get(1).copied().unwrap_or_default().to_string();
+    let subresource = rest.get(2).copied().unwrap_or_default().to_string();
+    let verb = match (method.as_str(), name.is_empty()) {
+        ("GET", true) => "list",
+        ("GET", false) => "get",
+        ("POST", _) => "create",
+        ("PUT", _) => "update",
+        ("PATCH", _) => "patch",
+        ("DELETE", true) => "deletecollection",
+        ("DELETE", false) => "delete",
+        (m, _) => panic!("method {m}"),
+    };
+    Attributes {
+        group,
+        resource,
+        subresource,
+        name,
+        verb,
+    }
+}
+
+/// RBAC's rule match (plugin/pkg/auth/authorizer/rbac/rbac.go `RuleAllows`): verb, API group, resource (with its
+/// subresource as `resource/sub`, or `*`, or `*/sub`), and resourceNames when the rule lists any.
+fn rule_allows(rule: &serde_json::Value, a: &Attributes) -> bool {
+    let list = |key: &str| -> Vec<String> {
+        rule[key]
+            .as_array()
+            .map(|v| {
+                v.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let has = |key: &str, want: &str| list(key).iter().any(|v| v == want || v == "*");
+    if rule.get("nonResourceURLs").is_some_and(|v| !v.is_null()) && rule.get("resources").is_none()
+    {
+        return false;
+    }
+    let combined = if a.subresource.is_empty() {
+        a.resource.clone()
+    } else {
+        format!("{}/{}", a.resource, a.subresource)
+    };
+    let resource_ok = list("resources").iter().any(|r| {
+        r == "*"
+            || *r == combined
+            || (!a.subresource.is_empty() && *r == format!("*/{}", a.subresource))
+    });
+    let names = list("resourceNames");
+    has("verbs", a.verb)
+        && has("apiGroups", &a.group)
+        && resource_ok
+        && (names.is_empty() || names.contains(&a.name))
+}
+
+fn view_allows(rules: &[serde_json::Value], a: &Attributes) -> bool {
+    rules.iter().any(|r| rule_allows(r, a))
+}
+
+#[test]
+fn the_evaluator_reads_what_the_roles_grant() {
+    let (rules, names) = view_rules();
+    assert!(
+        names.contains(&"system:aggregate-to-view".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"flux-view-flux-system".to_string()),
+        "{names:?}"
+    );
+    let a = |m: Method, p: &str| view_allows(&rules, &attributes(&m, p));
+    // Flux's aggregated role: HelmReleases readable, not writable
+    assert!(a(
+        Method::GET,
+        "/apis/helm.toolkit.fluxcd.io/v2/namespaces/headlamp/helmreleases"
+    ));
+    assert!(!a(
+        Method::PATCH,
+        "/apis/helm.toolkit.fluxcd.io/v2/namespaces/headlamp/helmreleases/headlamp"
+    ));
+    // bootstrap rules
+    assert!(a(Method::GET, "/api/v1/namespaces/headlamp/pods/x/log"));
+    assert!(!a(Method::GET, "/api/v1/namespaces/headlamp/pods/x/exec"));
+    assert!(!a(Method::GET, "/api/v1/namespaces/headlamp/secrets"));
+    assert!(a(
+        Method::POST,
+        "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+    ));
+    assert_eq!(
+        attributes(
+            &Method::POST,
+            "/api/v1/namespaces/headlamp/pods/p/exec?command=true"
+        ),
+        Attributes {
+            group: String::new(),
+            resource: "pods".into(),
+            subresource: "exec".into(),
+            name: "p".into(),
+            verb: "create"
+        }
+    );
+    assert_eq!(
+        attributes(&Method::GET, "/api/v1/namespaces?limit=1").resource,
+        "namespaces"
+    );
+    assert_eq!(
+        attributes(&Method::GET, "/api/v1/namespaces?limit=1").verb,
+        "list"
+    );
+}
+
+#[test]
+fn every_matrix_entry_expects_what_view_really_grants() {
+    let (rules, _) = view_rules();
+    let mut wrong = Vec::new();
+    for c in MATRIX {
+        let a = attributes(&c.method(), &c.api_path(POD));
+        // the entry's own resource label names the same thing
+        let label = if a.group.is_empty() {
+            a.resource.clone()
+        } else {
+            format!("{}.{}", a.resource, a.group)
+        };
+        let label = if a.subresource.is_empty() {
+            label
+        } else {
+            format!("{}/{}", a.resource, a.subresource)
+        };
+        assert_eq!(c.resource, label, "{}: resource label vs path", c.id);
+        assert_eq!(c.verb.as_str(), a.verb, "{}: verb vs method and path", c.id);
+        let expected = if view_allows(&rules, &a) {
+            Expected::Allowed
+        } else {
+            Expected::Forbidden
+        };
+        if c.expected != expected {
+            wrong.push(format!(
+                "{} ({a:?}): matrix says {:?}, view grants {:?}",
+                c.id, c.expected, expected
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "the matrix drifted from ClusterRole view:\n{}",
+        wrong.join("\n")
+    );
+    // both outcomes are exercised
+    assert!(MATRIX.iter().any(|c| c.expected == Expected::Allowed));
+    assert!(MATRIX.iter().any(|c| c.expected == Expected::Forbidden));
 }
 
 #[test]
@@ -537,6 +712,113 @@ fn rotation_fails_when_the_old_token_still_works() {
         o.to_assertion("token-rotation", Duration::ZERO).outcome,
         crate::report::Outcome::Failed { .. }
     ));
+}
+
+/// kube-apiserver's token cache: a deleted token's successful authentication is served from the cache for a while
+/// (`cached` more requests, on any route: one API server), then it gets 401.
+struct TokenCache {
+    cached: usize,
+    seen: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Respond for TokenCache {
+    fn respond(&self, _req: &Request) -> ResponseTemplate {
+        let n = self.seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if n < self.cached {
+            ResponseTemplate::new(200).set_body_json(
+                json!({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": []}),
+            )
+        } else {
+            ResponseTemplate::new(401).set_body_raw(
+                status_json(401, "Unauthorized", "Unauthorized"),
+                "application/json",
+            )
+        }
+    }
+}
+
+async fn token_cache(cached: usize) -> (MockServer, Route, Route) {
+    let server = MockServer::start().await;
+    Mock::given(path_regex("^/(clusters/main/)?api/"))
+        .respond_with(TokenCache {
+            cached,
+            seen: Default::default(),
+        })
+        .mount(&server)
+        .await;
+    let (direct, via) = (
+        Route::direct(server.uri()),
+        Route::via_headlamp(server.uri()),
+    );
+    (server, direct, via)
+}
+
+#[tokio::test]
+async fn revocation_is_polled_until_401_on_each_route() {
+    let (_server, direct, via) = token_cache(3).await;
+    let client = http_client(None).unwrap();
+    let list_pods = check("list-pods").unwrap();
+    let since = Instant::now();
+    let mut outcomes = Vec::new();
+    for (route, attempts) in [(&direct, 4), (&via, 1)] {
+        let req = build_request(list_pods, route, TOKEN, POD).unwrap();
+        let r = poll_until_revoked(
+            &client,
+            &req,
+            TOKEN,
+            since,
+            Duration::from_secs(30),
+            Duration::from_millis(20),
+        )
+        .await;
+        assert!(r.revoked(), "{r:?}");
+        assert_eq!(r.attempts, attempts, "{route}");
+        let o = judge_revocation(route, &r, REVOCATION_DEADLINE);
+        assert!(o.passed, "{o:?}");
+        assert!(
+            o.message.contains("401 Unauthorized")
+                && o.message.contains("after its Secret was deleted"),
+            "{}",
+            o.message
+        );
+        outcomes.push(o);
+    }
+    assert_eq!(outcomes[0].name, "token-old-rejected-apiserver");
+    assert_eq!(outcomes[1].name, "token-old-rejected-headlamp");
+    assert!(
+        outcomes[0].message.contains("(4 attempt(s);"),
+        "{}",
+        outcomes[0].message
+    );
+}
+
+#[tokio::test]
+async fn a_token_still_accepted_at_the_deadline_fails_with_how_long_it_was_tried() {
+    let (_server, direct, _) = token_cache(usize::MAX).await;
+    let client = http_client(None).unwrap();
+    let req = build_request(check("list-pods").unwrap(), &direct, TOKEN, POD).unwrap();
+    let r = poll_until_revoked(
+        &client,
+        &req,
+        TOKEN,
+        Instant::now(),
+        Duration::from_millis(200),
+        Duration::from_millis(20),
+    )
+    .await;
+    assert!(!r.revoked());
+    assert!(r.attempts >= 2, "{r:?}");
+    assert_eq!(r.last, Verdict::Allowed(200));
+    let o = judge_revocation(&direct, &r, Duration::from_secs(30));
+    assert!(!o.passed);
+    assert!(
+        o.message
+            .starts_with("old token via apiserver: expected 401 Unauthorized, got 200 OK"),
+        "{}",
+        o.message
+    );
+    assert!(o.message.contains("past the 30s deadline"), "{}", o.message);
+    assert!(!o.message.contains(TOKEN));
 }
 
 #[test]

@@ -74,7 +74,9 @@ pub fn write_junit(report: &RunReport, path: &Path) -> Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }
-    std::fs::write(path, xml).map_err(|e| Error::io(path, e))
+    // 0600, like every file of a run directory
+    crate::cluster::write_private_file(path, xml.as_bytes())
+        .map_err(|e| Error::Other(e.to_string()))
 }
 
 #[cfg(test)]

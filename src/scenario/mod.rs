@@ -124,15 +124,27 @@ pub enum Condition {
         #[serde(default = "headlamp_ns")]
         namespace: String,
     },
-    /// HelmRelease Ready=Unknown with a message containing `message` (e.g. "Running 'install' action").
+    /// HelmRelease Ready=Unknown with a message containing `message` (e.g. "Running 'install' action"). With
+    /// `heldFor: <d>`, only once that condition has held for at least `d`: its lastTransitionTime is `d` old, read
+    /// against the same clock doctor's `stuckAfter` uses (see [`crate::e2e::waits::judge_held`]).
     HelmReleaseProgressing {
         #[serde(default = "headlamp_name")]
         name: String,
         #[serde(default = "headlamp_ns")]
         namespace: String,
         message: String,
+        #[serde(
+            default,
+            deserialize_with = "de_opt_duration",
+            serialize_with = "ser_opt_duration",
+            skip_serializing_if = "Option::is_none"
+        )]
+        held_for: Option<Duration>,
     },
-    /// HelmRelease has a newer spec queued behind a running action: metadata.generation > status.observedGeneration.
+    /// A newer spec queued behind a running action: metadata.generation is above the generation the runner recorded
+    /// just before the last commit, while Ready is still Unknown with the running action's message
+    /// (see [`crate::e2e::waits::judge_queued`]; `status.observedGeneration` cannot tell: helm-controller writes it
+    /// only when a reconcile ends, so a first install has none).
     HelmReleaseQueued {
         #[serde(default = "headlamp_name")]
         name: String,

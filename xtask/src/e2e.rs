@@ -28,10 +28,16 @@ pub struct Args {
     /// k3s image (rancher/k3s:<tag>)
     #[arg(long, value_name = "IMAGE", default_value_t = format!("{}:{}", cluster::K3S_IMAGE, cluster::K3S_DEFAULT_TAG))]
     k3s_image: String,
-    /// Flux components file (gotk-components.yaml, or ../shared/flux/flux-v2.9.4-components.yaml) [default: the
-    /// v2.9.4 release's install.yaml, downloaded once, sha256-checked, cached]
-    #[arg(long, value_name = "FILE")]
+    /// Flux components file [default: the GitOps dir's clusters/home/flux-system/gotk-components.yaml, as a
+    /// bootstrapped repo commits it]
+    #[arg(long, value_name = "FILE", conflicts_with = "flux_download")]
     flux_components: Option<PathBuf>,
+    /// Install Flux from the v2.9.4 release's install.yaml instead (downloaded once, sha256-checked, cached)
+    #[arg(long)]
+    flux_download: bool,
+    /// Root of the run directories (reports, JUnit, artifacts; no credentials) [default: ./target/e2e]
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
     /// GitOps directory to serve to Flux [default: fixtures/gitops]
     #[arg(long, value_name = "DIR")]
     gitops: Option<PathBuf>,
@@ -54,6 +60,9 @@ pub struct Args {
     #[arg(long, value_name = "IP", requires = "kubeconfig")]
     git_address: Option<std::net::IpAddr>,
 }
+
+/// Where a bootstrapped GitOps repo keeps the Flux install (`flux bootstrap`, `flux install --export`).
+const GOTK_COMPONENTS: &str = "clusters/home/flux-system/gotk-components.yaml";
 
 pub async fn run(args: Args) -> u8 {
     let dir = args
@@ -87,12 +96,6 @@ pub async fn run(args: Args) -> u8 {
             return 2;
         }
     };
-    if let Some(f) = &args.flux_components
-        && !f.is_file()
-    {
-        eprintln!("error: --flux-components {}: no such file", f.display());
-        return 2;
-    }
     let gitops = crate::gitops_dir(args.gitops);
     if !gitops.is_dir() {
         eprintln!(
@@ -101,6 +104,34 @@ pub async fn run(args: Args) -> u8 {
         );
         return 2;
     }
+    let flux_components = if args.flux_download {
+        None
+    } else {
+        let f = args
+            .flux_components
+            .clone()
+            .unwrap_or_else(|| gitops.join(GOTK_COMPONENTS));
+        if !f.is_file() {
+            eprintln!(
+                "error: Flux components {}: no such file (pass --flux-components FILE, or --flux-download for the release's install.yaml)",
+                f.display()
+            );
+            return 2;
+        }
+        Some(f)
+    };
+    let out_root = match args
+        .out
+        .clone()
+        .map(Ok)
+        .unwrap_or_else(e2e::default_out_root)
+    {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: the current directory: {e} (pass --out DIR)");
+            return 2;
+        }
+    };
     let target = match &args.kubeconfig {
         Some(kc) if !kc.is_file() => {
             eprintln!("error: --kubeconfig {}: no such file", kc.display());
@@ -139,8 +170,9 @@ pub async fn run(args: Args) -> u8 {
         keep: args.keep,
         fail_fast: args.fail_fast,
         k3s_image: Some(args.k3s_image),
-        flux_components: args.flux_components,
-        out_root: crate::project_root().join("target/e2e"),
+        flux_components,
+        out_root,
+        private_root: e2e::default_private_root(),
         cluster: target,
     };
     let outcome = match e2e::run(opts, &progress).await {
@@ -154,6 +186,15 @@ pub async fn run(args: Args) -> u8 {
         }
     };
     print!("{}", outcome.report.to_table(crate::use_color()));
+    for s in &outcome.report.scenarios {
+        if let Some(p) = s.phases.iter().find(|p| p.name == e2e::SCENARIO_PHASE) {
+            println!(
+                "scenario {:<18} {}",
+                s.name,
+                headlamp_e2e::report::format_duration(p.duration)
+            );
+        }
+    }
     println!("JUnit: {}", outcome.junit.display());
     match outcome.kept.as_ref().map(|k| (k, &k.container)) {
         Some((k, Some(container))) => println!(
