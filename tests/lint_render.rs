@@ -440,3 +440,42 @@ async fn lint_costs_at_most_five_helm_templates() {
     );
     assert!(l < Duration::from_secs(1), "lint took {l:?}");
 }
+
+/// fixtures/layouts/template: the community cluster-template layout. `kubernetes/apps/tools/kustomization.yaml` lists
+/// `./headlamp/ks.yaml`, a Flux Kustomization whose `spec.path` is the app directory (relative to the repository
+/// root) with `targetNamespace: tools`. Headlamp comes from an OCIRepository `chartRef`; an unrelated release's
+/// registry is unreachable. The login ServiceAccount bound to cluster-admin is found because targetNamespace puts its
+/// token Secret and the ServiceAccount in `tools`, the namespace the binding names.
+#[tokio::test]
+async fn the_template_layout_is_followed_through_flux_kustomizations() {
+    let Some((helm, store)) = render_tools("headlamp", "0.41.0") else {
+        return;
+    };
+    let report = lint::lint(&fixtures("layouts/template"), &store, Some(&helm))
+        .await
+        .expect("lint runs");
+    let got: Vec<(&str, &str, &str)> = report
+        .findings
+        .iter()
+        .map(|f| (f.file.as_str(), f.rule.as_str(), f.object.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "kubernetes/apps/tools/echo/app/helmrelease.yaml",
+                "chart-unavailable",
+                "HelmRelease/tools/echo"
+            ),
+            (
+                "kubernetes/apps/tools/headlamp/app/rbac.yaml",
+                "rbac-not-read-only",
+                "ClusterRoleBinding/headlamp-admin"
+            ),
+        ],
+        "{:#?}",
+        report.findings
+    );
+    assert_eq!(report.summary.counts["helmreleases"], 2);
+    assert_eq!(report.summary.counts["rendered"], 1);
+}
