@@ -82,6 +82,11 @@ impl ChartStore {
 
     /// The archive for `r`: local dir, cache, else downloaded from the repository's index (digest verified, cached).
     pub async fn fetch(&self, r: &ChartRef) -> Result<PathBuf> {
+        self.fetch_with(r, None).await
+    }
+
+    /// [`ChartStore::fetch`], pulling OCI charts with `helm` (else [`Helm::locate`]).
+    pub async fn fetch_with(&self, r: &ChartRef, helm: Option<&Helm>) -> Result<PathBuf> {
         let name = Self::file_name(r)?;
         if let Some(p) = self.local(r) {
             return Ok(p);
@@ -102,14 +107,17 @@ impl ChartStore {
             });
         };
         if url.starts_with("oci://") {
-            tried.push(format!(
-                "{url} (OCI repositories are not fetched by this tool)"
-            ));
-            return Err(Error::ChartNotFound {
-                chart: r.name.clone(),
-                version: r.version.clone(),
-                tried: tried.join(", "),
-            });
+            // an OCI registry (HelmRepository `type: oci`, or an OCIRepository): the real client pulls it
+            let chart_url = format!("{}/{}", url.trim_end_matches('/'), r.name);
+            let dir = match &self.cache_dir {
+                Some(c) => c.clone(),
+                None => std::env::temp_dir().join("headlamp-e2e-charts"),
+            };
+            let helm = match helm {
+                Some(h) => h.clone(),
+                None => Helm::locate()?,
+            };
+            return pull_oci(&helm, &chart_url, r, &dir, &name).await;
         }
         let bytes = download_from_index(url, r).await.map_err(|e| match e {
             Error::ChartNotFound { .. } => {
@@ -129,6 +137,56 @@ impl ChartStore {
         };
         write_atomic(cache, &name, &bytes)
     }
+}
+
+/// `helm pull oci://… --version V` into a fresh temp dir under `dir`, then moved to `dir/<name>` (within the
+/// [`crate::process`] deadline). The version must be exact; helm checks the registry's manifest digest.
+async fn pull_oci(
+    helm: &Helm,
+    chart_url: &str,
+    r: &ChartRef,
+    dir: &Path,
+    name: &str,
+) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let tmp = tempfile::tempdir_in(dir).map_err(|e| Error::io(dir, e))?;
+    let out = Cmd::new(&helm.bin)
+        .arg("pull")
+        .arg(chart_url)
+        .arg("--version")
+        .arg(&r.version)
+        .arg("--destination")
+        .arg(tmp.path())
+        .run()
+        .await
+        .map_err(|e| match e {
+            // a registry that does not answer is this chart's problem, not the tool's
+            ProcessError::TimedOut { .. } => Error::Download {
+                url: chart_url.to_string(),
+                message: e.to_string(),
+            },
+            other => other.into(),
+        })?;
+    if !out.success() {
+        return Err(Error::Download {
+            url: format!("{chart_url} (helm pull, version {})", r.version),
+            message: format!(
+                "{}; check the OCI URL and tag, or put the archive in $HEADLAMP_E2E_CHARTS",
+                out.complaint()
+            ),
+        });
+    }
+    let pulled = std::fs::read_dir(tmp.path())
+        .map_err(|e| Error::io(tmp.path(), e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "tgz"))
+        .ok_or_else(|| Error::Download {
+            url: chart_url.to_string(),
+            message: "helm pull succeeded but wrote no .tgz".into(),
+        })?;
+    let dest = under(dir, name)?;
+    std::fs::rename(&pulled, &dest).map_err(|e| Error::io(&dest, e))?;
+    Ok(dest)
 }
 
 /// A name that can be one path component and nothing more: not empty, no `/` or `\`, no `..`, no NUL or other

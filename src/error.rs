@@ -15,6 +15,15 @@ pub enum Error {
     #[error("GitOps directory {0} does not exist (pass --gitops DIR)")]
     GitopsDirMissing(PathBuf),
 
+    #[error(
+        "{dir}: no Kubernetes objects found ({files} YAML file{plural} read, none with apiVersion and kind): nothing to lint; pass the directory that holds your manifests (--gitops DIR)"
+    )]
+    NothingToLint {
+        dir: PathBuf,
+        files: usize,
+        plural: &'static str,
+    },
+
     #[error("{file}:{line}:{column}: YAML syntax error: {message}")]
     Yaml {
         file: PathBuf,

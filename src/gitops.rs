@@ -133,7 +133,74 @@ pub fn load(root: &Path) -> Result<Tree> {
         dirs: BTreeSet::new(),
     };
     loader.dir(root)?;
+    loader.flux_kustomizations()?;
     Ok(loader.tree)
+}
+
+/// The repository root `spec.path` of a Flux Kustomization is relative to: the nearest directory at or above `dir`
+/// with a `.git`, else `dir` itself.
+pub fn repository_root(dir: &Path) -> PathBuf {
+    let start = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    start
+        .ancestors()
+        .find(|d| d.join(".git").exists())
+        .map(Path::to_path_buf)
+        .unwrap_or(start)
+}
+
+/// Kinds the API server keeps without a namespace (the built-in ones and Flux's/cert-manager's cluster-wide kinds
+/// seen in GitOps trees); the namespace transformer leaves them alone. Other kinds are namespaced, as kustomize assumes
+/// for kinds it does not know.
+const CLUSTER_SCOPED: [&str; 17] = [
+    "Namespace",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "PersistentVolume",
+    "StorageClass",
+    "PriorityClass",
+    "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "APIService",
+    "IngressClass",
+    "RuntimeClass",
+    "CSIDriver",
+    "VolumeSnapshotClass",
+    "ClusterIssuer",
+];
+
+/// What a Flux Kustomization (kustomize.toolkit.fluxcd.io/v1, kustomize-controller v1.9.4) does to the objects of
+/// its `spec.path` that this tool models: kustomize-controller writes `targetNamespace`, `namePrefix` and
+/// `nameSuffix` into the kustomization it builds (`namespace:`, `namePrefix:`, `nameSuffix:`), so kustomize's own
+/// transformers apply them. The namespace transformer (kubernetes-sigs/kustomize api/filters/namespace/namespace.go)
+/// sets metadata.namespace on every namespaced object (replacing one that is set) and, on RoleBinding and
+/// ClusterRoleBinding, sets the namespace of subjects named `default` only (`setRoleBindingSubjects: defaultOnly`,
+/// the default); other subjects keep theirs.
+pub fn apply_flux_kustomization(objects: &mut [Object], spec: &Value) {
+    let target = spec["targetNamespace"].as_str().filter(|s| !s.is_empty());
+    let prefix = spec["namePrefix"].as_str().unwrap_or("");
+    let suffix = spec["nameSuffix"].as_str().unwrap_or("");
+    for o in objects {
+        let kind = o.kind().to_string();
+        if let Some(ns) = target {
+            if !CLUSTER_SCOPED.contains(&kind.as_str()) {
+                o.value["metadata"]["namespace"] = ns.into();
+            }
+            if (kind == "RoleBinding" || kind == "ClusterRoleBinding")
+                && let Some(subjects) = o.value["subjects"].as_array_mut()
+            {
+                for s in subjects.iter_mut().filter(|s| s["name"] == "default") {
+                    s["namespace"] = ns.into();
+                }
+            }
+        }
+        if (!prefix.is_empty() || !suffix.is_empty()) && kind != "Namespace" {
+            let name = o.name().to_string();
+            o.value["metadata"]["name"] = format!("{prefix}{name}{suffix}").into();
+        }
+    }
 }
 
 struct Loader {
@@ -166,8 +233,104 @@ struct KustomizationFile {
 const PLAIN_KUSTOMIZATION_KEYS: [&str; 3] = ["apiVersion", "kind", "metadata"];
 
 impl Loader {
+    /// Follow every Flux Kustomization's `spec.path` (relative to the repository root) within the GitOps directory,
+    /// and read what is there as kustomize-controller applies it ([`apply_flux_kustomization`]). Objects first read by
+    /// the directory walk from those files are replaced by the transformed ones.
+    fn flux_kustomizations(&mut self) -> Result<()> {
+        let repo_root = repository_root(&self.root);
+        let walked: BTreeSet<PathBuf> = self.tree.files.iter().cloned().collect();
+        let mut replaced: BTreeSet<PathBuf> = BTreeSet::new();
+        let mut done = BTreeSet::new();
+        let mut queue: Vec<Object> = self
+            .tree
+            .find("kustomize.toolkit.fluxcd.io", "Kustomization")
+            .cloned()
+            .collect();
+        while let Some(ks) = queue.pop() {
+            let spec = &ks.value["spec"];
+            let source_kind = spec["sourceRef"]["kind"]
+                .as_str()
+                .unwrap_or("GitRepository");
+            let Some(path) = spec["path"]
+                .as_str()
+                .filter(|_| source_kind == "GitRepository")
+            else {
+                continue;
+            };
+            let rel_path = path.trim_start_matches('/');
+            // relative to the repository root; a tree copied out of its repository (DIR is its root) is read the same
+            let Some(dir) = [repo_root.join(rel_path), self.root.join(rel_path)]
+                .into_iter()
+                .find(|d| d.symlink_metadata().is_ok())
+            else {
+                self.warn(format!(
+                    "{}: Flux Kustomization {} has spec.path {path:?}, which is neither under the repository root {} nor under the GitOps directory; not followed (Flux would fail it: no such path)",
+                    ks.file_display(),
+                    ks.id(),
+                    repo_root.display()
+                ));
+                continue;
+            };
+            let Entry::Dir(real) = self.classify(&dir) else {
+                continue;
+            };
+            // the same path with the same transformation once (a loop of Kustomizations ends)
+            if !done.insert((
+                real.clone(),
+                spec["targetNamespace"].to_string(),
+                spec["namePrefix"].to_string(),
+                spec["nameSuffix"].to_string(),
+            )) {
+                continue;
+            }
+            // `dir` as the tree names it: under the GitOps root (classify checked it resolves inside)
+            let shown = real
+                .strip_prefix(&self.real_root)
+                .map(|r| self.root.join(r))
+                .unwrap_or(dir);
+            let mut sub = Loader {
+                root: self.root.clone(),
+                real_root: self.real_root.clone(),
+                tree: Tree {
+                    root: self.root.clone(),
+                    ..Tree::default()
+                },
+                seen: BTreeSet::new(),
+                dirs: BTreeSet::new(),
+            };
+            sub.dir(&shown)?;
+            apply_flux_kustomization(&mut sub.tree.objects, spec);
+            let fresh: Vec<&PathBuf> = sub
+                .tree
+                .files
+                .iter()
+                .filter(|f| walked.contains(*f) && !replaced.contains(*f))
+                .collect();
+            let fresh: BTreeSet<PathBuf> = fresh.into_iter().cloned().collect();
+            self.tree
+                .objects
+                .retain(|o| !(o.origin == Origin::Plain && fresh.contains(&o.file)));
+            replaced.extend(fresh);
+            for f in &sub.tree.files {
+                if !self.tree.files.contains(f) {
+                    self.tree.files.push(f.clone());
+                }
+            }
+            queue.extend(
+                sub.tree
+                    .find("kustomize.toolkit.fluxcd.io", "Kustomization")
+                    .cloned(),
+            );
+            self.tree.warnings.extend(sub.tree.warnings);
+            self.tree.objects.extend(sub.tree.objects);
+        }
+        Ok(())
+    }
+
+    /// `p` relative to the GitOps root, lexically normalised (`app/./helmrelease.yaml` → `app/helmrelease.yaml`,
+    /// `a/../b` → `b`): the name findings show.
     fn rel(&self, p: &Path) -> PathBuf {
-        p.strip_prefix(&self.root).unwrap_or(p).to_path_buf()
+        normalise(p.strip_prefix(&self.root).unwrap_or(p))
     }
 
     fn warn(&mut self, message: String) {
@@ -358,6 +521,24 @@ impl Loader {
     }
 }
 
+/// Drop `.` components and fold `dir/..` (lexically; the walk has already resolved symlinks for safety).
+pub fn normalise(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 fn is_yaml(p: &Path) -> bool {
     matches!(
         p.extension().and_then(|e| e.to_str()),
@@ -496,6 +677,88 @@ mod tests {
             }
             other => panic!("unexpected {other}"),
         }
+    }
+
+    #[test]
+    fn paths_are_normalised() {
+        assert_eq!(
+            normalise(Path::new("app/./hr.yaml")),
+            PathBuf::from("app/hr.yaml")
+        );
+        assert_eq!(
+            normalise(Path::new("./a/b/../c.yaml")),
+            PathBuf::from("a/c.yaml")
+        );
+        assert_eq!(
+            normalise(Path::new("../x.yaml")),
+            PathBuf::from("../x.yaml")
+        );
+    }
+
+    fn docs(yaml: &str) -> Vec<Object> {
+        parse_yaml_documents(yaml, Path::new("t.yaml"))
+            .unwrap()
+            .into_iter()
+            .map(|v| Object::plain(v, "t.yaml"))
+            .collect()
+    }
+
+    #[test]
+    fn target_namespace_as_kustomize_sets_it() {
+        let mut objs = docs(
+            "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sa}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: other}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: tools}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: b}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\nsubjects:\n- {kind: ServiceAccount, name: default}\n- {kind: ServiceAccount, name: sa}\n- {kind: ServiceAccount, name: x, namespace: keep}\n",
+        );
+        let spec =
+            serde_json::json!({"targetNamespace": "tools", "namePrefix": "p-", "nameSuffix": "-s"});
+        apply_flux_kustomization(&mut objs, &spec);
+        let ids: Vec<String> = objs.iter().map(Object::id).collect();
+        // namespaced objects get (or have replaced) the namespace; a Namespace and a ClusterRoleBinding keep none;
+        // the Namespace keeps its name
+        assert_eq!(
+            ids,
+            [
+                "ServiceAccount/tools/p-sa-s",
+                "ConfigMap/tools/p-c-s",
+                "Namespace/tools",
+                "ClusterRoleBinding/p-b-s"
+            ]
+        );
+        // subjects: only the one named `default` gets the namespace (kustomize's defaultOnly mode)
+        let subjects = &objs[3].value["subjects"];
+        assert_eq!(subjects[0]["namespace"], "tools");
+        assert!(subjects[1]["namespace"].is_null());
+        assert_eq!(subjects[2]["namespace"], "keep");
+    }
+
+    #[test]
+    fn flux_kustomization_paths_are_followed_from_the_repository_root() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join(".git")).unwrap();
+        write(
+            d.path(),
+            "k/apps/tools/kustomization.yaml",
+            "resources: [./hl/ks.yaml]\n",
+        );
+        write(
+            d.path(),
+            "k/apps/tools/hl/ks.yaml",
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: hl, namespace: flux-system}\nspec: {path: ./k/apps/tools/hl/app, targetNamespace: tools, sourceRef: {kind: GitRepository, name: flux-system}}\n",
+        );
+        write(
+            d.path(),
+            "k/apps/tools/hl/app/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+        );
+        // DIR below the repository root: spec.path is still relative to the root
+        let t = load(&d.path().join("k/apps")).unwrap();
+        let ids: Vec<_> = t.objects.iter().map(Object::id).collect();
+        assert_eq!(
+            ids,
+            ["Kustomization/flux-system/hl", "ConfigMap/tools/c"],
+            "{:?}",
+            t.warnings
+        );
+        assert_eq!(t.objects[1].file, PathBuf::from("tools/hl/app/cm.yaml"));
     }
 
     #[test]

@@ -249,35 +249,150 @@ async fn image_tag_equal_to_app_version_only_warns() {
         return;
     };
     assert_eq!(rules(&findings), ["image-tag-override"], "{findings:#?}");
-    assert!(findings[0].message.contains("appVersion 0.41.0"));
+    // the real risk, not "pinned to v0.41.0, but … v0.41.0"
+    assert!(
+        findings[0]
+            .message
+            .contains("the appVersion of chart headlamp 0.41.0: harmless today, but a chart bump will not move the image"),
+        "{findings:#?}"
+    );
 }
 
 #[tokio::test]
-async fn missing_chart_version_cannot_run() {
+async fn missing_chart_version_is_a_finding_not_an_abort() {
     let d = variant(|t| t.replacen("      version: 0.41.0\n", "", 1));
+    let Some(findings) = lint_dir(d.path()).await else {
+        return;
+    };
+    assert_eq!(
+        rules(&findings),
+        ["chart-version-not-pinned"],
+        "{findings:#?}"
+    );
+    assert_eq!(findings[0].file, "apps/base/headlamp/helmrelease.yaml");
+    assert!(
+        findings[0].message.contains("has no version"),
+        "{findings:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_leading_v_in_the_version_is_the_same_chart() {
+    let d = variant(|t| t.replacen("version: 0.41.0", "version: v0.41.0", 1));
+    let Some(findings) = lint_dir(d.path()).await else {
+        return;
+    };
+    let unexpected: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.rule != "flux-source-branch")
+        .collect();
+    assert!(unexpected.is_empty(), "{unexpected:#?}");
+}
+
+#[tokio::test]
+async fn chart_not_in_cache_nor_repository_is_a_finding_on_that_release() {
+    let d = variant(|t| t.replacen("version: 0.41.0", "version: 0.0.1", 1));
+    let Some(findings) = lint_dir(d.path()).await else {
+        return;
+    };
+    assert_eq!(rules(&findings), ["chart-unavailable"], "{findings:#?}");
+    assert!(
+        findings[0]
+            .message
+            .contains("chart headlamp 0.0.1 not found"),
+        "{findings:#?}"
+    );
+}
+
+#[tokio::test]
+async fn an_empty_dir_or_one_without_objects_cannot_run() {
     let Some((helm, store)) = render_tools("headlamp", "0.41.0") else {
         return;
     };
+    let d = tempfile::tempdir().unwrap();
     let e = lint::lint(d.path(), &store, Some(&helm)).await.unwrap_err();
-    assert!(matches!(e, Error::MissingChartVersion { .. }), "{e}");
+    assert!(matches!(e, Error::NothingToLint { files: 0, .. }), "{e}");
+    std::fs::write(d.path().join("values.yaml"), "replicaCount: 1\n").unwrap();
+    let e = lint::lint(d.path(), &store, Some(&helm)).await.unwrap_err();
     assert!(
         e.to_string()
-            .contains("apps/base/headlamp/helmrelease.yaml"),
+            .contains("no Kubernetes objects found (1 YAML file read"),
         "{e}"
     );
 }
 
+/// fixtures/layouts/isolation: Headlamp from an OCIRepository (`spec.chartRef`) next to releases that cannot be
+/// rendered (an unreachable OCI registry, helm template failing on the values, no version, no sourceRef). Each of
+/// those is a finding on its own release; Headlamp is rendered and linted clean.
 #[tokio::test]
-async fn chart_not_in_cache_nor_repository_cannot_run() {
-    let d = variant(|t| t.replacen("version: 0.41.0", "version: 0.0.1", 1));
-    let Some((helm, store)) = render_tools("headlamp", "0.41.0") else {
+async fn one_bad_release_never_aborts_the_rest() {
+    let Some((helm, mut store)) = render_tools("headlamp", "0.41.0") else {
         return;
     };
-    let e = lint::lint(d.path(), &store, Some(&helm)).await.unwrap_err();
-    assert!(
-        e.to_string().contains("chart headlamp 0.0.1 not found"),
-        "{e}"
+    // the network path for real: `helm pull oci://127.0.0.1:9/…` (nothing listens there)
+    let cache = tempfile::tempdir().unwrap();
+    store.offline = false;
+    store.cache_dir = Some(cache.path().to_path_buf());
+    let report = lint::lint(&fixtures("layouts/isolation"), &store, Some(&helm))
+        .await
+        .expect("lint runs");
+    let got: Vec<(&str, &str, &str)> = report
+        .findings
+        .iter()
+        .map(|f| (f.file.as_str(), f.rule.as_str(), f.path.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "broken-values/helmrelease.yaml",
+                "render-failed",
+                "spec.chartRef"
+            ),
+            (
+                "grafana/helmrelease.yaml",
+                "chart-unavailable",
+                "spec.chart"
+            ),
+            (
+                "no-source/helmrelease.yaml",
+                "chart-unavailable",
+                "spec.chart"
+            ),
+            (
+                "no-source/helmrelease.yaml",
+                "helmrelease-source-missing",
+                "spec.chart.spec.sourceRef"
+            ),
+            (
+                "unpinned/helmrelease.yaml",
+                "chart-version-not-pinned",
+                "spec.chart.spec.version"
+            ),
+        ],
+        "{:#?}",
+        report.findings
     );
+    let f = |rule: &str| report.findings.iter().find(|f| f.rule == rule).unwrap();
+    assert!(
+        f("render-failed")
+            .message
+            .contains("/replicaCount': got string, want integer"),
+        "{:#?}",
+        report.findings
+    );
+    let grafana = f("chart-unavailable");
+    assert!(
+        grafana
+            .message
+            .contains("oci://127.0.0.1:9/grafana-charts/grafana (helm pull, version 9.2.1)")
+            && grafana.message.contains("connection refused"),
+        "{grafana:#?}"
+    );
+    assert!(grafana.fix.contains("grafana-9.2.1.tgz"), "{grafana:#?}");
+    assert_eq!(report.summary.counts["helmreleases"], 5);
+    // Headlamp, from the OCIRepository's URL (last segment) and tag, rendered from $HEADLAMP_E2E_CHARTS
+    assert_eq!(report.summary.counts["rendered"], 1);
 }
 
 /// Lint must cost at most 5 `helm template` runs of the same chart and values (the budget), measured side
@@ -330,4 +445,43 @@ async fn lint_costs_at_most_five_helm_templates() {
         "lint {l:?} > 5 × helm template {h:?}"
     );
     assert!(l < Duration::from_secs(1), "lint took {l:?}");
+}
+
+/// fixtures/layouts/template: the community cluster-template layout. `kubernetes/apps/tools/kustomization.yaml` lists
+/// `./headlamp/ks.yaml`, a Flux Kustomization whose `spec.path` is the app directory (relative to the repository
+/// root) with `targetNamespace: tools`. Headlamp comes from an OCIRepository `chartRef`; an unrelated release's
+/// registry is unreachable. The login ServiceAccount bound to cluster-admin is found because targetNamespace puts its
+/// token Secret and the ServiceAccount in `tools`, the namespace the binding names.
+#[tokio::test]
+async fn the_template_layout_is_followed_through_flux_kustomizations() {
+    let Some((helm, store)) = render_tools("headlamp", "0.41.0") else {
+        return;
+    };
+    let report = lint::lint(&fixtures("layouts/template"), &store, Some(&helm))
+        .await
+        .expect("lint runs");
+    let got: Vec<(&str, &str, &str)> = report
+        .findings
+        .iter()
+        .map(|f| (f.file.as_str(), f.rule.as_str(), f.object.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "kubernetes/apps/tools/echo/app/helmrelease.yaml",
+                "chart-unavailable",
+                "HelmRelease/tools/echo"
+            ),
+            (
+                "kubernetes/apps/tools/headlamp/app/rbac.yaml",
+                "rbac-not-read-only",
+                "ClusterRoleBinding/headlamp-admin"
+            ),
+        ],
+        "{:#?}",
+        report.findings
+    );
+    assert_eq!(report.summary.counts["helmreleases"], 2);
+    assert_eq!(report.summary.counts["rendered"], 1);
 }

@@ -30,6 +30,7 @@ fn fixture_manifests_have_no_unknown_fields() {
         root: tree.root,
         objects: tree.objects,
         releases: Vec::new(),
+        problems: Vec::new(),
     };
     let findings: Vec<_> = manifest_fields::check(&input)
         .into_iter()
@@ -52,6 +53,7 @@ fn a_typo_in_a_fixture_manifest_is_found() {
         root: tree.root,
         objects,
         releases: Vec::new(),
+        problems: Vec::new(),
     };
     let findings = manifest_fields::check(&input);
     assert_eq!(findings.len(), 1, "{findings:#?}");

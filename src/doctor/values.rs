@@ -92,6 +92,7 @@ pub async fn check(view: &dyn ClusterView, releases: &[Value], render: &Render) 
             root: PathBuf::from(view.target()),
             objects: vec![object],
             releases: vec![rendered],
+            problems: Vec::new(),
         };
         check.findings.extend(lint::run_rules(&input));
     }

@@ -68,9 +68,20 @@ pub async fn predict_dir(
             return Ok((chart, startup::predict(c, spec).outcome()));
         }
     }
+    let why: Vec<String> = input
+        .problems
+        .iter()
+        .chain(input.releases.iter().flat_map(|r| r.problems.iter()))
+        .map(|f| format!("{} {}: {}", f.rule, f.object, f.message))
+        .collect();
     Err(format!(
-        "no HelmRelease in {} renders Deployment {namespace}/{name} with a Headlamp container",
-        dir.display()
+        "no HelmRelease in {} renders Deployment {namespace}/{name} with a Headlamp container{}",
+        dir.display(),
+        if why.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", why.join("; "))
+        }
     ))
 }
 

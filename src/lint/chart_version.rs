@@ -1,5 +1,6 @@
 //! `chart-version-not-pinned`: a HelmRelease's chart version is a range (`0.41.x`, `>=0.41.0`, `*`): Flux would
-//! install whatever the repository serves next, unreviewed. (A missing version stops the lint: nothing to render.)
+//! install whatever the repository serves next, unreviewed. A missing version means "latest" to Flux: the same finding
+//! (the release is not rendered; the other releases are).
 
 use super::LintInput;
 use crate::finding::{Finding, Severity};
@@ -10,7 +11,8 @@ pub fn check(input: &LintInput) -> Vec<Finding> {
     input
         .releases
         .iter()
-        .filter(|r| r.pinned_version().is_none())
+        // a digest pins an OCI chart exactly; no chart name: the source finding says why
+        .filter(|r| r.pinned_version().is_none() && r.digest.is_none() && !r.chart_name.is_empty())
         .map(|r| {
             let v = r.chart_version.as_deref().unwrap_or("");
             let message = if v.is_empty() {
@@ -24,7 +26,7 @@ pub fn check(input: &LintInput) -> Vec<Finding> {
             Finding::new(RULE, Severity::Error)
                 .file(r.file())
                 .object(r.id())
-                .path("spec.chart.spec.version")
+                .path(r.version_path.clone())
                 .message(message)
                 .fix("pin one exact chart version (e.g. `version: 0.41.0`) and let Renovate propose bumps as reviewed PRs")
         })

@@ -119,14 +119,25 @@ pub fn check_tag_override(input: &LintInput) -> Vec<Finding> {
             ),
             None => String::new(),
         };
+        let same = app
+            .as_deref()
+            .is_some_and(|a| a.trim_start_matches('v') == tag.trim_start_matches('v'));
+        let message = if same {
+            // today's tag is the chart's own: harmless now, the risk is the next chart bump
+            format!(
+                "image.tag is pinned to `{tag}`, the appVersion of {chart_desc}: harmless today, but a chart bump will not move the image. The next chart version's templates will pass flags and settings to this old binary, which may not know them (how a chart bump breaks Headlamp at start)."
+            )
+        } else {
+            format!(
+                "image.tag is pinned to `{tag}`, but {chart_desc}{ships}. Chart and binary ship as a tested pair: the chart's templates pass flags and settings that its own appVersion knows, an older or newer image may not."
+            )
+        };
         out.push(
             Finding::new(TAG_RULE, Severity::Warning)
                 .file(r.file())
                 .object(r.id())
                 .path("image.tag")
-                .message(format!(
-                    "image.tag is pinned to `{tag}`, but {chart_desc}{ships}. Chart and binary ship as a tested pair: the chart's templates pass flags and settings that its own appVersion knows, an older or newer image may not."
-                ))
+                .message(message)
                 .fix(
                     "remove `image.tag` from the HelmRelease values and let the chart use its appVersion; to change the Headlamp version, change the chart version",
                 ),

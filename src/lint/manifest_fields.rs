@@ -108,9 +108,30 @@ pub fn check_object(o: &Object, values: Option<&Value>) -> Vec<Finding> {
     } else {
         &o.value
     };
-    let Some(report) = validate(value) else {
+    // SOPS: a document with a top-level `sops:` mapping is encrypted (SOPS keeps its metadata there; Flux's
+    // kustomize-controller decrypts such documents and applies them without it). Its key names are plain text and
+    // still checked; the `sops` block and the encrypted `ENC[...]` values are not.
+    let decrypted;
+    let mut encrypted_paths = Vec::new();
+    let value = if value.get("sops").is_some_and(Value::is_object) {
+        let mut v = value.clone();
+        if let Some(m) = v.as_object_mut() {
+            m.remove("sops");
+        }
+        blank_encrypted(&mut v, String::new(), &mut encrypted_paths);
+        decrypted = v;
+        &decrypted
+    } else {
+        value
+    };
+    let Some(mut report) = validate(value) else {
         return Vec::new();
     };
+    report.invalid.retain(|inv| {
+        !encrypted_paths
+            .iter()
+            .any(|p| inv.path == *p || inv.path.starts_with(&format!("{p}.")))
+    });
     let what = format!("{} {}", o.api_version(), o.kind());
     let mut out = Vec::new();
     for u in &report.unknown {
@@ -165,6 +186,28 @@ pub fn check_object(o: &Object, values: Option<&Value>) -> Vec<Finding> {
         );
     }
     out
+}
+
+/// Replace every SOPS-encrypted string (`ENC[AES256_GCM,data:…,type:…]`) by `""` (valid as a string and as base64
+/// bytes) and record its JSON pointer, as a kubectl-style path.
+fn blank_encrypted(v: &mut Value, ptr: String, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) if s.starts_with("ENC[") && s.ends_with(']') => {
+            s.clear();
+            out.push(super::pointer_to_path(&ptr));
+        }
+        Value::Object(m) => {
+            for (k, child) in m.iter_mut() {
+                blank_encrypted(child, format!("{ptr}/{k}"), out);
+            }
+        }
+        Value::Array(a) => {
+            for (i, child) in a.iter_mut().enumerate() {
+                blank_encrypted(child, format!("{ptr}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn plain_fix(o: &Object, u: &Unknown, suggestion: Option<&str>) -> String {
@@ -349,6 +392,35 @@ mod status_tests {
 mod tests {
     use super::*;
     use crate::lint::testutil::*;
+
+    #[test]
+    fn a_sops_encrypted_secret_is_checked_without_its_sops_block_and_ciphertext() {
+        let path = crate::testing::project_root().join("fixtures/layouts/sops/secret.sops.yaml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let o = obj(&text);
+        assert_eq!(check_object(&o, None), Vec::new());
+        // without the `sops` block it is not SOPS: the ciphertext is invalid base64 and `sops` unknown
+        let mut plain = o.clone();
+        plain.value.as_object_mut().unwrap().remove("sops");
+        plain.value["bogus"] = "x".into();
+        let rules: Vec<String> = check_object(&plain, None)
+            .into_iter()
+            .map(|f| format!("{} {}", f.rule, f.path))
+            .collect();
+        assert!(
+            rules
+                .iter()
+                .any(|r| r == "manifest-invalid data.clientSecret"),
+            "{rules:?}"
+        );
+        // key names are not encrypted: a typo in one is still found in a SOPS document
+        let mut typo = o.clone();
+        let sd = typo.value["stringData"].take();
+        typo.value["stringdata"] = sd;
+        let f = check_object(&typo, None);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].path, "stringdata");
+    }
 
     const DEPLOYMENT: &str = r#"
 apiVersion: apps/v1

@@ -11,13 +11,14 @@ pub mod image;
 pub mod manifest_fields;
 pub mod psa;
 pub mod rbac;
+pub mod release_source;
 pub mod rootfs;
 pub mod values;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use futures::future::try_join_all;
+use futures::future::{join_all, try_join_all};
 use serde_json::Value;
 
 use crate::chart::{self, Chart, ChartRef, ChartStore, Helm};
@@ -37,6 +38,12 @@ pub struct Release {
     pub chart_version: Option<String>,
     /// The HelmRepository's URL, when the tree has it.
     pub repo_url: Option<String>,
+    /// An OCIRepository `spec.ref.digest` pin.
+    pub digest: Option<String>,
+    /// Field path the chart version is read from (`spec.chart.spec.version`, `OCIRepository spec.ref.tag`, …).
+    pub version_path: String,
+    /// What the pipeline could not do for this release (source, fetch, render), as findings.
+    pub problems: Vec<Finding>,
     pub values: Value,
     /// The chart, when it was rendered.
     pub chart: Option<Chart>,
@@ -58,36 +65,34 @@ impl Release {
             (_, Some(t)) => format!("{t}-{name}"),
             _ => name.clone(),
         };
-        let chart_spec = &spec["chart"]["spec"];
+        let resolved = release_source::resolve(spec, &hr_ns, tree);
         let invalid = |message: &str| Error::HelmReleaseInvalid {
             file: object.file.clone(),
             object: object.id(),
             message: message.to_string(),
         };
-        if chart_spec.is_null() {
-            return Err(invalid(if spec["chartRef"].is_object() {
-                "spec.chartRef (OCIRepository/HelmChart) is not supported; use spec.chart.spec"
-            } else {
-                "spec.chart.spec is missing"
-            }));
-        }
-        let chart_name = chart_spec["chart"]
-            .as_str()
-            .ok_or_else(|| invalid("spec.chart.spec.chart is missing"))?
-            .to_string();
-        let chart_version = match &chart_spec["version"] {
-            Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
+        let chart_name = match (&resolved.chart_name, &resolved.problem) {
+            (Some(n), _) => n.clone(),
+            // the source could not be followed: the finding says why; nothing is rendered
+            (None, Some(_)) => String::new(),
+            (None, None) => return Err(invalid("spec.chart.spec.chart is missing")),
         };
-        let source = &chart_spec["sourceRef"];
-        let repo_url = tree.and_then(|t| {
-            let src_name = source["name"].as_str()?;
-            let src_ns = source["namespace"].as_str().unwrap_or(&hr_ns);
-            t.find("source.toolkit.fluxcd.io", "HelmRepository")
-                .find(|o| o.name() == src_name && o.namespace().unwrap_or("default") == src_ns)
-                .and_then(|o| o.value["spec"]["url"].as_str().map(str::to_string))
-        });
+        let problems = resolved
+            .problem
+            .iter()
+            .map(|(severity, message, fix)| {
+                Finding::new(release_source::SOURCE_RULE, *severity)
+                    .file(object.file_display())
+                    .object(object.id())
+                    .path(if spec["chart"]["spec"].is_object() {
+                        "spec.chart.spec.sourceRef"
+                    } else {
+                        "spec.chartRef"
+                    })
+                    .message(message.clone())
+                    .fix(fix.clone())
+            })
+            .collect();
         let values = match &spec["values"] {
             Value::Null => Value::Object(Default::default()),
             other => other.clone(),
@@ -97,8 +102,11 @@ impl Release {
             release_name,
             namespace: target.map(str::to_string).unwrap_or(hr_ns),
             chart_name,
-            chart_version,
-            repo_url,
+            chart_version: resolved.chart_version,
+            repo_url: resolved.repo_url,
+            digest: resolved.digest,
+            version_path: resolved.version_path,
+            problems,
             values,
             chart: None,
             rendered: Vec::new(),
@@ -115,14 +123,18 @@ impl Release {
     /// Rendered by lint: an exact version, and names that are plain (`chart-ref-unsafe` reports the others; their names
     /// never reach a path).
     pub fn renderable(&self) -> bool {
-        self.pinned_version().is_some() && chart_ref::unsafe_fields(self).is_empty()
+        !self.chart_name.is_empty()
+            && self.pinned_version().is_some()
+            && chart_ref::unsafe_fields(self).is_empty()
     }
 
-    /// The chart version when it is an exact version (a pin), not a range.
+    /// The chart version when it is an exact version (a pin), not a range; a leading `v` is dropped (`v0.41.0` is
+    /// chart 0.41.0, archive `headlamp-0.41.0.tgz`).
     pub fn pinned_version(&self) -> Option<&str> {
         self.chart_version
             .as_deref()
-            .filter(|v| semver::Version::parse(v.trim_start_matches('v')).is_ok())
+            .map(|v| v.strip_prefix('v').unwrap_or(v))
+            .filter(|v| semver::Version::parse(v).is_ok())
     }
 }
 
@@ -133,6 +145,8 @@ pub struct LintInput {
     /// Plain manifests of the GitOps dir (HelmReleases included).
     pub objects: Vec<Object>,
     pub releases: Vec<Release>,
+    /// HelmReleases that could not be read as releases, as findings (the others are still linted).
+    pub problems: Vec<Finding>,
 }
 
 impl LintInput {
@@ -152,6 +166,22 @@ pub struct Rule {
 
 /// All rules, in report order.
 pub const RULES: &[Rule] = &[
+    Rule {
+        id: release_source::INVALID_RULE,
+        check: release_source::check_invalid,
+    },
+    Rule {
+        id: release_source::SOURCE_RULE,
+        check: release_source::check_source,
+    },
+    Rule {
+        id: release_source::UNAVAILABLE_RULE,
+        check: release_source::check_unavailable,
+    },
+    Rule {
+        id: release_source::RENDER_RULE,
+        check: release_source::check_render,
+    },
     Rule {
         id: chart_ref::RULE,
         check: chart_ref::check,
@@ -214,6 +244,14 @@ pub struct LintReport {
 pub async fn lint(root: &Path, store: &ChartStore, helm: Option<&Helm>) -> Result<LintReport> {
     let started = Instant::now();
     let tree = gitops::load(root)?;
+    if tree.objects.is_empty() {
+        // an empty directory is not a clean one: a green 0 here would hide a wrong --gitops path
+        return Err(Error::NothingToLint {
+            dir: root.to_path_buf(),
+            files: tree.files.len(),
+            plural: if tree.files.len() == 1 { "" } else { "s" },
+        });
+    }
     let input = prepare(tree, store, helm).await?;
     let findings = run_rules(&input);
     let mut summary = Summary::of(&findings);
@@ -236,15 +274,13 @@ pub async fn lint(root: &Path, store: &ChartStore, helm: Option<&Helm>) -> Resul
 /// `helm` may be `None` only when the tree has no HelmRelease to render.
 pub async fn prepare(tree: Tree, store: &ChartStore, helm: Option<&Helm>) -> Result<LintInput> {
     let mut releases = Vec::new();
+    let mut problems = Vec::new();
     for o in tree.find("helm.toolkit.fluxcd.io", "HelmRelease") {
-        let r = Release::from_object(o, Some(&tree))?;
-        if r.chart_version.is_none() {
-            return Err(Error::MissingChartVersion {
-                file: o.file.clone(),
-                object: o.id(),
-            });
+        // one unreadable HelmRelease is a finding on it; the others are still linted
+        match Release::from_object(o, Some(&tree)) {
+            Ok(r) => releases.push(r),
+            Err(e) => problems.push(release_source::invalid(o, &e)),
         }
-        releases.push(r);
     }
     let to_render = releases.iter().any(Release::renderable);
     let helm = match (helm, to_render) {
@@ -252,20 +288,47 @@ pub async fn prepare(tree: Tree, store: &ChartStore, helm: Option<&Helm>) -> Res
         (None, true) => Some(Helm::locate()?),
         (None, false) => None,
     };
-    let releases = try_join_all(releases.into_iter().map(|r| {
+    // Each release is fetched and rendered on its own: a failure of that release (chart not to be had, helm template
+    // refusing its values) is a finding on it, never an abort. A failure of the tool itself (helm hanging past the
+    // deadline, interrupted, not runnable) still stops the lint: no result would be trustworthy.
+    let results = join_all(releases.into_iter().map(|r| {
         let helm = helm.clone();
         async move {
             match (r.renderable(), helm) {
-                (true, Some(h)) => render_release(r, store, &h).await,
+                (true, Some(h)) => match render_release(r.clone(), store, &h).await {
+                    Ok(rendered) => Ok(rendered),
+                    Err(e @ (Error::Process(_) | Error::HelmMissing { .. } | Error::HelmFailed { .. })) => {
+                        Err(e)
+                    }
+                    Err(e) => {
+                        let mut r = r;
+                        let f = release_source::failure(&r, &e);
+                        r.problems.push(f);
+                        Ok(r)
+                    }
+                },
+                (false, _) if r.digest.is_some() && !r.chart_name.is_empty() => {
+                    // pinned by digest only (a digest wins over semver and tag): the archive is named by version
+                    let mut r = r;
+                    let e = Error::Other(format!(
+                        "the OCIRepository pins the chart by digest ({}) with no exact tag, and lint finds archives by version",
+                        r.digest.as_deref().unwrap_or_default()
+                    ));
+                    let f = release_source::failure(&r, &e);
+                    r.problems.push(f);
+                    Ok(r)
+                }
                 _ => Ok(r),
             }
         }
     }))
-    .await?;
+    .await;
+    let releases = results.into_iter().collect::<Result<Vec<_>>>()?;
     Ok(LintInput {
         root: tree.root,
         objects: tree.objects,
         releases,
+        problems,
     })
 }
 
@@ -281,7 +344,7 @@ pub async fn render(
         version,
         repo_url: r.repo_url.clone(),
     };
-    let path = store.fetch(&cref).await?;
+    let path = store.fetch_with(&cref, Some(helm)).await?;
     let chart = chart::read_chart(&path)?;
     let base_text = helm
         .template(&path, &r.release_name, &r.namespace, &r.values)
@@ -436,6 +499,7 @@ pub(crate) mod testutil {
             root: PathBuf::from("."),
             objects,
             releases,
+            problems: Vec::new(),
         }
     }
 }

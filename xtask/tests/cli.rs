@@ -177,14 +177,52 @@ fn json_error_is_still_one_object() {
 }
 
 #[test]
-fn missing_chart_version_exits_2() {
+fn missing_chart_version_is_a_finding_exit_1() {
     let d = tempfile::tempdir().unwrap();
     copy_tree(Path::new(&fixture("broken/readonly-home")), d.path()).unwrap();
     let hr = d.path().join("helmrelease.yaml");
     let t = std::fs::read_to_string(&hr).unwrap();
     std::fs::write(&hr, t.replacen("      version: 0.41.0\n", "", 1)).unwrap();
+    let o = xtask(&["lint", "--gitops", &d.path().display().to_string()]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    assert!(
+        text(&o.stdout).contains("error[chart-version-not-pinned]")
+            && text(&o.stdout).contains("has no version"),
+        "{}",
+        text(&o.stdout)
+    );
+}
+
+#[test]
+fn an_empty_dir_exits_2() {
+    let d = tempfile::tempdir().unwrap();
     assert_cannot_run(
         &xtask(&["lint", "--gitops", &d.path().display().to_string()]),
-        "no chart version",
+        "no Kubernetes objects found (0 YAML files read",
     );
+}
+
+#[test]
+fn one_release_that_cannot_be_had_is_a_finding_and_the_rest_is_linted() {
+    if render_tools("headlamp", "0.41.0").is_none() {
+        return;
+    }
+    let o = xtask(&["lint", "--gitops", &fixture("layouts/isolation")]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}{}", text(&o.stderr));
+    for needle in [
+        "error[render-failed] HelmRelease/tools/headlamp-staging spec.chartRef",
+        "error[chart-unavailable] HelmRelease/observability/grafana spec.chart",
+        "error[chart-version-not-pinned] HelmRelease/tools/podinfo",
+        "error[helmrelease-source-missing] HelmRelease/tools/whoami",
+        "(9 objects, 1 of 5 HelmReleases rendered)",
+    ] {
+        assert!(out.contains(needle), "{needle}: {out}");
+    }
 }
