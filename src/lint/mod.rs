@@ -14,6 +14,7 @@ pub mod rbac;
 pub mod rootfs;
 pub mod values;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -252,11 +253,22 @@ pub async fn prepare(tree: Tree, store: &ChartStore, helm: Option<&Helm>) -> Res
         (None, true) => Some(Helm::locate()?),
         (None, false) => None,
     };
+    // each chart archive is read once per (chart, version), however many releases use it
+    let mut charts: HashMap<ChartRef, Chart> = HashMap::new();
+    for r in releases.iter().filter(|r| r.renderable()) {
+        let cref = chart_ref(r);
+        if !charts.contains_key(&cref) {
+            let chart = load_chart(&cref, store).await?;
+            charts.insert(cref, chart);
+        }
+    }
+    // all releases at once; the processes are bounded by `Helm`'s slots (available_parallelism)
     let releases = try_join_all(releases.into_iter().map(|r| {
         let helm = helm.clone();
+        let chart = charts.get(&chart_ref(&r)).cloned();
         async move {
-            match (r.renderable(), helm) {
-                (true, Some(h)) => render_release(r, store, &h).await,
+            match (r.renderable(), helm, chart) {
+                (true, Some(h), Some(chart)) => render_release_with(r, chart, &h).await,
                 _ => Ok(r),
             }
         }
@@ -269,22 +281,37 @@ pub async fn prepare(tree: Tree, store: &ChartStore, helm: Option<&Helm>) -> Res
     })
 }
 
+/// The chart a release asks for (its pin, its repository).
+pub fn chart_ref(r: &Release) -> ChartRef {
+    ChartRef {
+        name: r.chart_name.clone(),
+        version: r.pinned_version().unwrap_or_default().to_string(),
+        repo_url: r.repo_url.clone(),
+    }
+}
+
+/// Fetch the archive and read what the rules need from it.
+async fn load_chart(cref: &ChartRef, store: &ChartStore) -> Result<Chart> {
+    let path = store.fetch(cref).await?;
+    chart::read_chart(&path)
+}
+
 /// Fetch the chart and render the release (no analysis). Returns the chart archive path and helm's output too.
 pub async fn render(
-    mut r: Release,
+    r: Release,
     store: &ChartStore,
     helm: &Helm,
 ) -> Result<(Release, PathBuf, String)> {
-    let version = r.pinned_version().unwrap_or_default().to_string();
-    let cref = ChartRef {
-        name: r.chart_name.clone(),
-        version,
-        repo_url: r.repo_url.clone(),
-    };
-    let path = store.fetch(&cref).await?;
-    let chart = chart::read_chart(&path)?;
+    let chart = load_chart(&chart_ref(&r), store).await?;
+    let path = chart.path.clone();
+    let (r, text) = render_with(r, chart, helm).await?;
+    Ok((r, path, text))
+}
+
+/// Render the release with its chart (through the render cache). Returns helm's output too.
+pub async fn render_with(mut r: Release, chart: Chart, helm: &Helm) -> Result<(Release, String)> {
     let base_text = helm
-        .template(&path, &r.release_name, &r.namespace, &r.values)
+        .render(&chart, &r.release_name, &r.namespace, &r.values)
         .await?;
     let rendered = chart::split_rendered(&base_text)?;
     let release_id = format!(
@@ -305,12 +332,18 @@ pub async fn render(
         })
         .collect();
     r.chart = Some(chart);
-    Ok((r, path, base_text))
+    Ok((r, base_text))
 }
 
 /// Fetch the chart, render the release, and settle which values keys the chart ignores.
 pub async fn render_release(r: Release, store: &ChartStore, helm: &Helm) -> Result<Release> {
-    let (mut r, path, base_text) = render(r, store, helm).await?;
+    let chart = load_chart(&chart_ref(&r), store).await?;
+    render_release_with(r, chart, helm).await
+}
+
+/// [`render_release`] with the chart already read.
+pub async fn render_release_with(r: Release, chart: Chart, helm: &Helm) -> Result<Release> {
+    let (mut r, base_text) = render_with(r, chart, helm).await?;
     let Some(chart) = r.chart.clone() else {
         return Ok(r);
     };
@@ -332,7 +365,7 @@ pub async fn render_release(r: Release, store: &ChartStore, helm: &Helm) -> Resu
         };
         let all: Vec<&values::Candidate> = candidates.iter().collect();
         let all_removed = helm
-            .template(&path, &r.release_name, &r.namespace, &without(&all))
+            .render(&chart, &r.release_name, &r.namespace, &without(&all))
             .await?;
         let unused: Vec<&values::Candidate> = if all_removed == base_text {
             all
@@ -341,8 +374,8 @@ pub async fn render_release(r: Release, store: &ChartStore, helm: &Helm) -> Resu
         } else {
             let outputs = try_join_all(candidates.iter().map(|c| {
                 let v = without(&[c]);
-                let (path, release, ns) = (&path, &r.release_name, &r.namespace);
-                async move { helm.template(path, release, ns, &v).await }
+                let (chart, release, ns) = (&chart, &r.release_name, &r.namespace);
+                async move { helm.render(chart, release, ns, &v).await }
             }))
             .await?;
             candidates
