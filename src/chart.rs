@@ -590,7 +590,9 @@ impl Helm {
         {
             return Ok(text);
         }
-        let text = self.template(&chart.path, release, namespace, values).await?;
+        let text = self
+            .template(&chart.path, release, namespace, values)
+            .await?;
         if let (Some(cache), Some(key)) = (&self.cache, &key) {
             cache.put(key, &text);
         }
@@ -691,7 +693,10 @@ impl RenderCache {
         let (header, body) = text.split_once('\n')?;
         let digest = header.strip_prefix(ENTRY_HEADER)?;
         if hex::encode(Sha256::digest(body.as_bytes())) != digest {
-            tracing::debug!("render cache: {} is corrupt; rendering again", path.display());
+            tracing::debug!(
+                "render cache: {} is corrupt; rendering again",
+                path.display()
+            );
             return None;
         }
         Some(body.to_string())
@@ -848,5 +853,171 @@ mod tests {
             repo_url: None,
         };
         assert!(store.local(&evil).is_none());
+    }
+
+    /// A stand-in helm: logs each run to `runs`, counts how many run at once in `running/` (the most it saw goes to
+    /// `max`), and prints a ConfigMap named after the release.
+    fn stand_in_helm(dir: &Path) -> PathBuf {
+        let p = dir.join("helm");
+        let running = dir.join("running");
+        std::fs::create_dir_all(&running).unwrap();
+        std::fs::write(
+            &p,
+            format!(
+                "#!/bin/sh\ncat > /dev/null\necho \"$*\" >> {d}/runs\ntouch {r}/$$\nn=$(ls {r} | wc -l)\necho $n >> {d}/seen\nsleep 0.2\nrm {r}/$$\nprintf -- '---\\n# Source: x/templates/cm.yaml\\napiVersion: v1\\nkind: ConfigMap\\nmetadata:\\n  name: %s\\n' \"$2\"\n",
+                d = dir.display(),
+                r = running.display()
+            ),
+        )
+        .unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        p
+    }
+
+    fn runs(dir: &Path) -> usize {
+        std::fs::read_to_string(dir.join("runs"))
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    }
+
+    fn test_chart(dir: &Path) -> Chart {
+        Chart {
+            path: dir.join("x-1.0.0.tgz"),
+            name: "x".into(),
+            version: "1.0.0".into(),
+            app_version: None,
+            defaults: serde_json::json!({}),
+            schema: None,
+            sha256: "ab".repeat(32),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cached_render_skips_helm_and_a_changed_input_does_not() {
+        let d = tempfile::tempdir().unwrap();
+        let helm = Helm::new(stand_in_helm(d.path()))
+            .with_cache(Some(RenderCache::new(d.path().join("cache"))));
+        let chart = test_chart(d.path());
+        let values = serde_json::json!({"b": 1, "a": {"y": 2, "x": 1}});
+        let first = helm.render(&chart, "r1", "ns", &values).await.unwrap();
+        assert!(first.contains("name: r1"), "{first}");
+        assert_eq!(runs(d.path()), 1);
+        // the same values in another key order are the same render
+        let same = serde_json::json!({"a": {"x": 1, "y": 2}, "b": 1});
+        assert_eq!(helm.render(&chart, "r1", "ns", &same).await.unwrap(), first);
+        assert_eq!(runs(d.path()), 1, "a hit runs no helm");
+        // release, namespace, values and the chart's digest are in the key
+        helm.render(&chart, "r2", "ns", &values).await.unwrap();
+        helm.render(&chart, "r1", "other", &values).await.unwrap();
+        helm.render(&chart, "r1", "ns", &serde_json::json!({"b": 2}))
+            .await
+            .unwrap();
+        let mut other = chart.clone();
+        other.sha256 = "cd".repeat(32);
+        helm.render(&other, "r1", "ns", &values).await.unwrap();
+        assert_eq!(runs(d.path()), 5);
+        // so is helm's identity: another binary (size, mtime) is a miss
+        let helm2 = Helm::new(stand_in_helm(&d.path().join("second")))
+            .with_cache(Some(RenderCache::new(d.path().join("cache"))));
+        helm2.render(&chart, "r1", "ns", &values).await.unwrap();
+        assert_eq!(runs(&d.path().join("second")), 1);
+        // --no-cache: helm every time
+        let nocache = helm.clone().with_cache(None);
+        nocache.render(&chart, "r1", "ns", &values).await.unwrap();
+        assert_eq!(runs(d.path()), 6);
+        // entries are whole files, written by rename: no temp file is left in the directory
+        let names: Vec<String> = std::fs::read_dir(d.path().join("cache"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 6, "{names:?}");
+        assert!(names.iter().all(|n| n.ends_with(".render")), "{names:?}");
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_cache_entry_is_a_miss_and_is_rewritten() {
+        let d = tempfile::tempdir().unwrap();
+        let cache_dir = d.path().join("cache");
+        let helm =
+            Helm::new(stand_in_helm(d.path())).with_cache(Some(RenderCache::new(&cache_dir)));
+        let chart = test_chart(d.path());
+        let values = serde_json::json!({});
+        let good = helm.render(&chart, "r1", "ns", &values).await.unwrap();
+        let entry = std::fs::read_dir(&cache_dir)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let whole = std::fs::read(&entry).unwrap();
+        for bad in [
+            whole[..whole.len() / 2].to_vec(), // a half-written file
+            b"garbage".to_vec(),
+            vec![0xff, 0xfe, b'\n', 0x00],
+            Vec::new(),
+        ] {
+            std::fs::write(&entry, &bad).unwrap();
+            let before = runs(d.path());
+            assert_eq!(
+                helm.render(&chart, "r1", "ns", &values).await.unwrap(),
+                good
+            );
+            assert_eq!(runs(d.path()), before + 1, "a corrupt entry renders again");
+            assert_eq!(std::fs::read(&entry).unwrap(), whole, "and is rewritten");
+        }
+    }
+
+    #[tokio::test]
+    async fn at_most_the_limit_of_helm_processes_run_at_once() {
+        let d = tempfile::tempdir().unwrap();
+        let helm = Helm::new(stand_in_helm(d.path()))
+            .with_cache(None)
+            .with_parallelism(2);
+        let chart = test_chart(d.path());
+        let values = serde_json::json!({});
+        let names: Vec<String> = (0..8).map(|i| format!("r{i}")).collect();
+        let outs = futures::future::try_join_all(
+            names.iter().map(|n| helm.render(&chart, n, "ns", &values)),
+        )
+        .await
+        .unwrap();
+        assert!(
+            outs.iter()
+                .zip(&names)
+                .all(|(o, n)| o.contains(&format!("name: {n}\n")))
+        );
+        assert_eq!(runs(d.path()), 8);
+        let seen: Vec<usize> = std::fs::read_to_string(d.path().join("seen"))
+            .unwrap()
+            .lines()
+            .map(|l| l.trim().parse().unwrap())
+            .collect();
+        assert!(
+            seen.iter().all(|&n| n <= 2),
+            "more than 2 at once: {seen:?}"
+        );
+        assert_eq!(
+            Helm::new("helm").parallelism(),
+            std::thread::available_parallelism().map_or(1, usize::from)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_helm_that_cannot_start_is_not_found_with_the_spawn_error() {
+        let d = tempfile::tempdir().unwrap();
+        let helm = Helm::new(d.path().join("no-such-helm"));
+        let e = helm
+            .render(&test_chart(d.path()), "r", "ns", &serde_json::json!({}))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("helm not found") && e.contains("No such file or directory"),
+            "{e}"
+        );
     }
 }

@@ -364,7 +364,9 @@ fn bench(args: Args) -> anyhow::Result<u8> {
         load_avg()
     );
     if args.no_cache {
-        println!("  (--no-cache: lint bypasses the render cache, so \"warm\" is a second cold run)");
+        println!(
+            "  (--no-cache: lint bypasses the render cache, so \"warm\" is a second cold run)"
+        );
     }
 
     // warm-up: page cache, the binaries
@@ -421,7 +423,10 @@ fn bench(args: Args) -> anyhow::Result<u8> {
 
     let targets = [
         (
-            format!("N=1 cold ≤ 1.5× one helm template: median {:.2}×", r1.median),
+            format!(
+                "N=1 cold ≤ 1.5× one helm template: median {:.2}×",
+                r1.median
+            ),
             r1.median <= 1.5,
         ),
         (

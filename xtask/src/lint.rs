@@ -29,13 +29,9 @@ pub async fn run(args: Args) -> u8 {
     let store = ChartStore::from_env();
     // helm is located (a PATH lookup, nothing run) only to set the cache; when it is missing, lint says so if a
     // HelmRelease needs rendering
-    let helm = Helm::locate().ok().map(|h| {
-        if args.no_cache {
-            h.with_cache(None)
-        } else {
-            h
-        }
-    });
+    let helm = Helm::locate()
+        .ok()
+        .map(|h| if args.no_cache { h.with_cache(None) } else { h });
     let report = match lint::lint(&dir, &store, helm.as_ref()).await {
         Ok(r) => r,
         Err(e) => {
