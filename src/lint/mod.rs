@@ -257,9 +257,9 @@ pub async fn prepare(tree: Tree, store: &ChartStore, helm: Option<&Helm>) -> Res
     let mut charts: HashMap<ChartRef, Chart> = HashMap::new();
     for r in releases.iter().filter(|r| r.renderable()) {
         let cref = chart_ref(r);
-        if !charts.contains_key(&cref) {
-            let chart = load_chart(&cref, store).await?;
-            charts.insert(cref, chart);
+        if let std::collections::hash_map::Entry::Vacant(slot) = charts.entry(cref) {
+            let chart = load_chart(slot.key(), store).await?;
+            slot.insert(chart);
         }
     }
     // all releases at once; the processes are bounded by `Helm`'s slots (available_parallelism)
