@@ -432,6 +432,8 @@ impl Helm {
             ),
             None => (PathBuf::from("helm"), "`helm` on PATH".to_string()),
         };
+        // a bad deadline setting is an error even when every render is a cache hit and no helm runs
+        crate::process::default_timeout().map_err(|m| Error::from(ProcessError::BadTimeout(m)))?;
         if resolve_program(&bin).is_none() {
             return Err(Error::HelmMissing {
                 tried: format!("{tried}: no such executable file"),
