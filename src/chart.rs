@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -34,6 +35,8 @@ pub struct Chart {
     pub defaults: Value,
     /// `values.schema.json`, if the chart has one.
     pub schema: Option<Value>,
+    /// sha256 of the archive (hex), for the render cache's key.
+    pub sha256: String,
 }
 
 /// Where charts are looked for, in order: `$HEADLAMP_E2E_CHARTS`, the per-user cache, the repository.
@@ -401,8 +404,10 @@ pub fn read_chart(path: &Path) -> Result<Chart> {
         }
         Ok(s)
     };
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    // read once: the same bytes give the digest (the render cache's key) and the files
+    let bytes = crate::files::read_bytes(path).map_err(|e| Error::io(path, e))?;
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes.as_slice()));
     let (mut chart_yaml, mut values_yaml, mut schema_json) = (None, None, None);
     for entry in archive.entries().map_err(|e| bad(e.to_string()))? {
         let mut entry = entry.map_err(|e| bad(e.to_string()))?;
@@ -454,17 +459,29 @@ pub fn read_chart(path: &Path) -> Result<Chart> {
         app_version: text("appVersion"),
         defaults,
         schema,
+        sha256,
     })
 }
 
-/// The helm CLI.
+/// The helm CLI: at most [`Helm::parallelism`] `helm` processes at once (a semaphore shared by every clone), and the
+/// render cache ([`RenderCache`]) in front of `helm template`.
 #[derive(Debug, Clone)]
 pub struct Helm {
     pub bin: PathBuf,
+    /// How `bin` was chosen, for the "helm not found" message.
+    tried: String,
+    slots: Arc<tokio::sync::Semaphore>,
+    limit: usize,
+    cache: Option<RenderCache>,
+    /// The binary's identity for cache keys, read once.
+    identity: Arc<OnceLock<Option<String>>>,
 }
 
 impl Helm {
-    /// `$HELM_BIN`, else `helm` on PATH; checked by running `helm version`.
+    /// `$HELM_BIN`, else `helm` on PATH. Nothing is run: the path is looked up (PATH search, a stat), and a helm
+    /// that cannot be started is reported by the first render ("helm not found" with the spawn error). Renders use
+    /// the cache at `$HEADLAMP_E2E_CACHE/renders` ([`cache_root`]) and at most
+    /// [`std::thread::available_parallelism`] processes at once.
     pub fn locate() -> Result<Helm> {
         let (bin, tried) = match std::env::var_os("HELM_BIN").filter(|v| !v.is_empty()) {
             Some(b) => (
@@ -473,29 +490,114 @@ impl Helm {
             ),
             None => (PathBuf::from("helm"), "`helm` on PATH".to_string()),
         };
-        let out = match Cmd::new(&bin).args(["version", "--short"]).run_blocking() {
-            Ok(out) => out,
-            Err(ProcessError::Spawn { source, .. }) => {
-                return Err(Error::HelmMissing {
-                    tried: format!("{tried}: {source}"),
-                });
-            }
-            Err(e) => return Err(e.into()),
-        };
-        if out.success() {
-            Ok(Helm { bin })
-        } else {
-            // helm is there and said why it cannot run: that, not "not found"
-            Err(Error::HelmFailed {
-                command: format!("{} version --short", bin.display()),
-                status: out.status.to_string(),
-                message: out.complaint(),
+        // a bad deadline setting is an error even when every render is a cache hit and no helm runs
+        crate::process::default_timeout().map_err(|m| Error::from(ProcessError::BadTimeout(m)))?;
+        if resolve_program(&bin).is_none() {
+            return Err(Error::HelmMissing {
+                tried: format!("{tried}: no such executable file"),
+            });
+        }
+        let mut helm = Helm::new(bin);
+        helm.tried = tried;
+        Ok(helm)
+    }
+
+    /// helm at `bin`, with the default concurrency limit and the cache under [`cache_root`].
+    pub fn new(bin: impl Into<PathBuf>) -> Helm {
+        let bin = bin.into();
+        let limit = std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(1);
+        Helm {
+            tried: bin.display().to_string(),
+            bin,
+            slots: Arc::new(tokio::sync::Semaphore::new(limit)),
+            limit,
+            cache: cache_root().map(|d| RenderCache::new(d.join("renders"))),
+            identity: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// At most `n` (≥ 1) helm processes at once, instead of [`std::thread::available_parallelism`].
+    pub fn with_parallelism(mut self, n: usize) -> Helm {
+        self.limit = n.max(1);
+        self.slots = Arc::new(tokio::sync::Semaphore::new(self.limit));
+        self
+    }
+
+    /// Renders are cached in `cache` (`None`: every render runs helm, `--no-cache`).
+    pub fn with_cache(mut self, cache: Option<RenderCache>) -> Helm {
+        self.cache = cache;
+        self
+    }
+
+    /// The most helm processes this runs at once.
+    pub fn parallelism(&self) -> usize {
+        self.limit
+    }
+
+    pub fn cache(&self) -> Option<&RenderCache> {
+        self.cache.as_ref()
+    }
+
+    /// Path, size and mtime of the helm binary (symlinks followed), read once; `None` when it cannot be found
+    /// (then nothing is cached, and the render reports the spawn error).
+    fn identity(&self) -> Option<&str> {
+        self.identity
+            .get_or_init(|| {
+                let path = std::fs::canonicalize(resolve_program(&self.bin)?).ok()?;
+                let meta = std::fs::metadata(&path).ok()?;
+                let mtime = meta
+                    .modified()
+                    .ok()?
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .ok()?;
+                Some(format!(
+                    "{} {} {}.{:09}",
+                    path.display(),
+                    meta.len(),
+                    mtime.as_secs(),
+                    mtime.subsec_nanos()
+                ))
             })
+            .as_deref()
+    }
+
+    /// The arguments of a render, without the chart path (it goes after the release name).
+    fn template_args(release: &str, namespace: &str) -> Vec<String> {
+        // no --kube-version / --api-versions: helm's built-in defaults, part of the binary's identity
+        [
+            "template",
+            release,
+            "--namespace",
+            namespace,
+            "--values",
+            "-",
+        ]
+        .map(str::to_string)
+        .to_vec()
+    }
+
+    /// Run one helm command in a slot: waits while [`parallelism`](Helm::parallelism) helm processes run. The
+    /// command's deadline starts when it starts, not while it waits.
+    async fn run(&self, cmd: Cmd) -> Result<crate::process::Output> {
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|e| Error::Other(format!("helm slots: {e}")))?;
+        match cmd.run().await {
+            Ok(out) => Ok(out),
+            // the first render is the first time helm is started: "not found" with why
+            Err(ProcessError::Spawn { source, .. }) => Err(Error::HelmMissing {
+                tried: format!("{}: {source}", self.tried),
+            }),
+            Err(e) => Err(e.into()),
         }
     }
 
     /// `helm template RELEASE CHART --namespace NS --values -` (values on stdin) and its stdout, within the
-    /// [`crate::process`] deadline.
+    /// [`crate::process`] deadline. Not cached: [`Helm::render`] is.
     pub async fn template(
         &self,
         chart: &Path,
@@ -505,16 +607,14 @@ impl Helm {
     ) -> Result<String> {
         // the values travel on stdin (`--values -`): no file with them is ever written
         let values = serde_json::to_vec(values).map_err(|e| Error::Other(e.to_string()))?;
-        let out = Cmd::new(&self.bin)
-            .arg("template")
-            .arg(release)
+        let args = Self::template_args(release, namespace);
+        let (head, tail) = args.split_at(2);
+        let cmd = Cmd::new(&self.bin)
+            .args(head)
             .arg(chart)
-            .arg("--namespace")
-            .arg(namespace)
-            .args(["--values", "-"])
-            .stdin(values)
-            .run()
-            .await?;
+            .args(tail)
+            .stdin(values);
+        let out = self.run(cmd).await?;
         if !out.success() {
             return Err(Error::HelmTemplate {
                 release: format!("{namespace}/{release}"),
@@ -523,6 +623,154 @@ impl Helm {
         }
         String::from_utf8(out.stdout)
             .map_err(|e| Error::Other(format!("helm template output is not UTF-8: {e}")))
+    }
+
+    /// [`Helm::template`] of `chart`, through the render cache: a hit returns the stored output without running
+    /// helm; a miss renders and stores it (failures are not stored).
+    pub async fn render(
+        &self,
+        chart: &Chart,
+        release: &str,
+        namespace: &str,
+        values: &Value,
+    ) -> Result<String> {
+        let key = match (&self.cache, self.identity()) {
+            (Some(_), Some(identity)) => Some(render_key(
+                &chart.sha256,
+                release,
+                namespace,
+                values,
+                identity,
+                &Self::template_args(release, namespace),
+            )),
+            _ => None,
+        };
+        if let (Some(cache), Some(key)) = (&self.cache, &key)
+            && let Some(text) = cache.get(key)
+        {
+            return Ok(text);
+        }
+        let text = self
+            .template(&chart.path, release, namespace, values)
+            .await?;
+        if let (Some(cache), Some(key)) = (&self.cache, &key) {
+            cache.put(key, &text);
+        }
+        Ok(text)
+    }
+}
+
+/// Where a program name resolves, as `Command` would start it: a path with a `/` as it is, a bare name on `$PATH`.
+fn resolve_program(bin: &Path) -> Option<PathBuf> {
+    let is_exe = |p: &Path| {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        }
+        #[cfg(not(unix))]
+        {
+            p.is_file()
+        }
+    };
+    if bin.components().count() > 1 || bin.is_absolute() {
+        return Some(bin.to_path_buf()).filter(|p| is_exe(p));
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(bin))
+        .find(|p| is_exe(p))
+}
+
+/// `values` with every map's keys sorted, at every depth: the same values give the same bytes.
+fn canonical(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut entries: Vec<_> = m.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k.clone(), canonical(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.iter().map(canonical).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The cache key of one render: sha256 over the chart archive's sha256, release, namespace, canonical values JSON,
+/// helm's identity and helm's arguments (kube version flags included, when there are any).
+fn render_key(
+    chart_sha256: &str,
+    release: &str,
+    namespace: &str,
+    values: &Value,
+    helm_identity: &str,
+    args: &[String],
+) -> String {
+    let material = serde_json::json!([
+        "headlamp-e2e render v1",
+        chart_sha256,
+        release,
+        namespace,
+        canonical(values),
+        helm_identity,
+        args,
+    ]);
+    hex::encode(Sha256::digest(material.to_string().as_bytes()))
+}
+
+/// Rendered output across runs: one file per key, `<key>.render`, holding a header line with the sha256 of the body,
+/// then the body. Written atomically (a temp file in the same directory, then rename), so a reader sees a whole entry
+/// or none; an entry that does not check out is a miss, not an error.
+#[derive(Debug, Clone)]
+pub struct RenderCache {
+    dir: PathBuf,
+}
+
+const ENTRY_HEADER: &str = "headlamp-e2e render v1 sha256:";
+
+impl RenderCache {
+    pub fn new(dir: impl Into<PathBuf>) -> RenderCache {
+        RenderCache { dir: dir.into() }
+    }
+
+    /// The cache's directory (for `$HEADLAMP_E2E_CACHE/renders`).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn entry(&self, key: &str) -> Option<PathBuf> {
+        under(&self.dir, &format!("{key}.render")).ok()
+    }
+
+    /// The stored output for `key`; `None` when absent, unreadable or corrupt.
+    pub fn get(&self, key: &str) -> Option<String> {
+        let path = self.entry(key)?;
+        let bytes = std::fs::read(&path).ok()?;
+        let text = String::from_utf8(bytes).ok()?;
+        let (header, body) = text.split_once('\n')?;
+        let digest = header.strip_prefix(ENTRY_HEADER)?;
+        if hex::encode(Sha256::digest(body.as_bytes())) != digest {
+            tracing::debug!(
+                "render cache: {} is corrupt; rendering again",
+                path.display()
+            );
+            return None;
+        }
+        Some(body.to_string())
+    }
+
+    /// Store `text` for `key`. A cache that cannot be written is not an error (the render still counts).
+    pub fn put(&self, key: &str, text: &str) {
+        let body = format!(
+            "{ENTRY_HEADER}{}\n{text}",
+            hex::encode(Sha256::digest(text.as_bytes()))
+        );
+        if let Err(e) = write_atomic(&self.dir, &format!("{key}.render"), body.as_bytes()) {
+            tracing::debug!("render cache: cannot write an entry: {e}");
+        }
     }
 }
 
@@ -665,5 +913,171 @@ mod tests {
             repo_url: None,
         };
         assert!(store.local(&evil).is_none());
+    }
+
+    /// A stand-in helm: logs each run to `runs`, counts how many run at once in `running/` (the most it saw goes to
+    /// `max`), and prints a ConfigMap named after the release.
+    fn stand_in_helm(dir: &Path) -> PathBuf {
+        let p = dir.join("helm");
+        let running = dir.join("running");
+        std::fs::create_dir_all(&running).unwrap();
+        std::fs::write(
+            &p,
+            format!(
+                "#!/bin/sh\ncat > /dev/null\necho \"$*\" >> {d}/runs\ntouch {r}/$$\nn=$(ls {r} | wc -l)\necho $n >> {d}/seen\nsleep 0.2\nrm {r}/$$\nprintf -- '---\\n# Source: x/templates/cm.yaml\\napiVersion: v1\\nkind: ConfigMap\\nmetadata:\\n  name: %s\\n' \"$2\"\n",
+                d = dir.display(),
+                r = running.display()
+            ),
+        )
+        .unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        p
+    }
+
+    fn runs(dir: &Path) -> usize {
+        std::fs::read_to_string(dir.join("runs"))
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    }
+
+    fn test_chart(dir: &Path) -> Chart {
+        Chart {
+            path: dir.join("x-1.0.0.tgz"),
+            name: "x".into(),
+            version: "1.0.0".into(),
+            app_version: None,
+            defaults: serde_json::json!({}),
+            schema: None,
+            sha256: "ab".repeat(32),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cached_render_skips_helm_and_a_changed_input_does_not() {
+        let d = tempfile::tempdir().unwrap();
+        let helm = Helm::new(stand_in_helm(d.path()))
+            .with_cache(Some(RenderCache::new(d.path().join("cache"))));
+        let chart = test_chart(d.path());
+        let values = serde_json::json!({"b": 1, "a": {"y": 2, "x": 1}});
+        let first = helm.render(&chart, "r1", "ns", &values).await.unwrap();
+        assert!(first.contains("name: r1"), "{first}");
+        assert_eq!(runs(d.path()), 1);
+        // the same values in another key order are the same render
+        let same = serde_json::json!({"a": {"x": 1, "y": 2}, "b": 1});
+        assert_eq!(helm.render(&chart, "r1", "ns", &same).await.unwrap(), first);
+        assert_eq!(runs(d.path()), 1, "a hit runs no helm");
+        // release, namespace, values and the chart's digest are in the key
+        helm.render(&chart, "r2", "ns", &values).await.unwrap();
+        helm.render(&chart, "r1", "other", &values).await.unwrap();
+        helm.render(&chart, "r1", "ns", &serde_json::json!({"b": 2}))
+            .await
+            .unwrap();
+        let mut other = chart.clone();
+        other.sha256 = "cd".repeat(32);
+        helm.render(&other, "r1", "ns", &values).await.unwrap();
+        assert_eq!(runs(d.path()), 5);
+        // so is helm's identity: another binary (size, mtime) is a miss
+        let helm2 = Helm::new(stand_in_helm(&d.path().join("second")))
+            .with_cache(Some(RenderCache::new(d.path().join("cache"))));
+        helm2.render(&chart, "r1", "ns", &values).await.unwrap();
+        assert_eq!(runs(&d.path().join("second")), 1);
+        // --no-cache: helm every time
+        let nocache = helm.clone().with_cache(None);
+        nocache.render(&chart, "r1", "ns", &values).await.unwrap();
+        assert_eq!(runs(d.path()), 6);
+        // entries are whole files, written by rename: no temp file is left in the directory
+        let names: Vec<String> = std::fs::read_dir(d.path().join("cache"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 6, "{names:?}");
+        assert!(names.iter().all(|n| n.ends_with(".render")), "{names:?}");
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_cache_entry_is_a_miss_and_is_rewritten() {
+        let d = tempfile::tempdir().unwrap();
+        let cache_dir = d.path().join("cache");
+        let helm =
+            Helm::new(stand_in_helm(d.path())).with_cache(Some(RenderCache::new(&cache_dir)));
+        let chart = test_chart(d.path());
+        let values = serde_json::json!({});
+        let good = helm.render(&chart, "r1", "ns", &values).await.unwrap();
+        let entry = std::fs::read_dir(&cache_dir)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let whole = std::fs::read(&entry).unwrap();
+        for bad in [
+            whole[..whole.len() / 2].to_vec(), // a half-written file
+            b"garbage".to_vec(),
+            vec![0xff, 0xfe, b'\n', 0x00],
+            Vec::new(),
+        ] {
+            std::fs::write(&entry, &bad).unwrap();
+            let before = runs(d.path());
+            assert_eq!(
+                helm.render(&chart, "r1", "ns", &values).await.unwrap(),
+                good
+            );
+            assert_eq!(runs(d.path()), before + 1, "a corrupt entry renders again");
+            assert_eq!(std::fs::read(&entry).unwrap(), whole, "and is rewritten");
+        }
+    }
+
+    #[tokio::test]
+    async fn at_most_the_limit_of_helm_processes_run_at_once() {
+        let d = tempfile::tempdir().unwrap();
+        let helm = Helm::new(stand_in_helm(d.path()))
+            .with_cache(None)
+            .with_parallelism(2);
+        let chart = test_chart(d.path());
+        let values = serde_json::json!({});
+        let names: Vec<String> = (0..8).map(|i| format!("r{i}")).collect();
+        let outs = futures::future::try_join_all(
+            names.iter().map(|n| helm.render(&chart, n, "ns", &values)),
+        )
+        .await
+        .unwrap();
+        assert!(
+            outs.iter()
+                .zip(&names)
+                .all(|(o, n)| o.contains(&format!("name: {n}\n")))
+        );
+        assert_eq!(runs(d.path()), 8);
+        let seen: Vec<usize> = std::fs::read_to_string(d.path().join("seen"))
+            .unwrap()
+            .lines()
+            .map(|l| l.trim().parse().unwrap())
+            .collect();
+        assert!(
+            seen.iter().all(|&n| n <= 2),
+            "more than 2 at once: {seen:?}"
+        );
+        assert_eq!(
+            Helm::new("helm").parallelism(),
+            std::thread::available_parallelism().map_or(1, usize::from)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_helm_that_cannot_start_is_not_found_with_the_spawn_error() {
+        let d = tempfile::tempdir().unwrap();
+        let helm = Helm::new(d.path().join("no-such-helm"));
+        let e = helm
+            .render(&test_chart(d.path()), "r", "ns", &serde_json::json!({}))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("helm not found") && e.contains("No such file or directory"),
+            "{e}"
+        );
     }
 }

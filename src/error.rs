@@ -99,7 +99,7 @@ pub enum Error {
         message: String,
     },
 
-    #[error("helm template for release {release} failed: {stderr}")]
+    #[error("helm template for release {release} failed; helm said: {stderr}")]
     HelmTemplate { release: String, stderr: String },
 
     /// A Kubernetes API call failed; `action` names what was attempted and on which object.

@@ -47,8 +47,8 @@ fn too_large(size: u64) -> std::io::Error {
     )
 }
 
-/// The whole text of a regular file of at most [`MAX_FILE_BYTES`].
-pub fn read_text(path: &Path) -> std::io::Result<String> {
+/// The whole of a regular file of at most [`MAX_FILE_BYTES`].
+pub fn read_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
     let (f, size) = open_regular(path)?;
     if size > MAX_FILE_BYTES {
         return Err(too_large(size));
@@ -58,7 +58,13 @@ pub fn read_text(path: &Path) -> std::io::Result<String> {
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(too_large(bytes.len() as u64));
     }
-    String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    Ok(bytes)
+}
+
+/// The whole text of a regular file of at most [`MAX_FILE_BYTES`].
+pub fn read_text(path: &Path) -> std::io::Result<String> {
+    String::from_utf8(read_bytes(path)?)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
 /// The last `max_bytes` of a regular file (a log), from the start of a line; lossy UTF-8.

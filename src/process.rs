@@ -8,8 +8,8 @@
 //!   [`kill_all`] on Ctrl-C and before it exits, which kills every group still running.
 //! - Input goes through stdin ([`Cmd::stdin`]), so no temporary file is left behind (`helm template --values -`).
 //!
-//! Everything is in [`Cmd`] and [`run_blocking`](Cmd::run_blocking), one function: a concurrency limit or a cache
-//! of outputs can wrap it later without touching the callers.
+//! Everything is in [`Cmd`] and [`run_blocking`](Cmd::run_blocking), one function; helm's concurrency limit and its
+//! render cache wrap it ([`crate::chart::Helm`]).
 
 use std::collections::BTreeSet;
 use std::ffi::{OsStr, OsString};
@@ -271,26 +271,34 @@ impl Cmd {
         };
         let out = reader(child.stdout.take());
         let err = reader(child.stderr.take());
-        let mut pause = Duration::from_millis(1);
+        // a thread waits for the exit, so the run ends the moment the program does (no polling delay); this one
+        // wakes at least every 20 ms for the deadline and cancellation
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = done_tx.send(child.wait());
+        });
         let status = loop {
-            if let Some(status) = child.try_wait().map_err(io)? {
-                break status;
+            let left = timeout.saturating_sub(started.elapsed());
+            match done_rx.recv_timeout(left.min(Duration::from_millis(20))) {
+                Ok(status) => break status.map_err(io)?,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(io(std::io::Error::other("lost the wait for the process")));
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
             }
             if cancel.load(Ordering::Relaxed) {
                 running.kill();
-                let _ = child.wait();
+                let _ = done_rx.recv();
                 return Err(ProcessError::Cancelled { command });
             }
             if started.elapsed() >= timeout {
                 running.kill();
-                let _ = child.wait();
+                let _ = done_rx.recv();
                 return Err(ProcessError::TimedOut {
                     command,
                     after: timeout,
                 });
             }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(20));
         };
         // children it left behind would keep the pipes open: the group goes with its leader
         drop(running);

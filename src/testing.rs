@@ -47,7 +47,7 @@ pub fn helm() -> Option<Helm> {
     let fetched = std::env::var_os("HOME")
         .map(|h| Path::new(&h).join(".cache/headlamp-e2e-tools/bin/helm"))
         .filter(|p| p.is_file())?;
-    Some(Helm { bin: fetched })
+    Some(Helm::new(fetched))
 }
 
 /// helm and a chart store that has `chart-version.tgz`, or a skip.

@@ -15,6 +15,7 @@ pub mod release_source;
 pub mod rootfs;
 pub mod values;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -291,23 +292,46 @@ pub async fn prepare(tree: Tree, store: &ChartStore, helm: Option<&Helm>) -> Res
     // Each release is fetched and rendered on its own: a failure of that release (chart not to be had, helm template
     // refusing its values) is a finding on it, never an abort. A failure of the tool itself (helm hanging past the
     // deadline, interrupted, not runnable) still stops the lint: no result would be trustworthy.
+    // Each chart archive is fetched and read once per (chart, version), however many releases use it.
+    let mut charts: HashMap<ChartRef, Result<Chart>> = HashMap::new();
+    if let Some(h) = &helm {
+        for r in releases.iter().filter(|r| r.renderable()) {
+            let cref = chart_ref(r);
+            if let std::collections::hash_map::Entry::Vacant(slot) = charts.entry(cref) {
+                match load_chart(slot.key(), store, h).await {
+                    Err(e) if is_tool_failure(&e) => return Err(e),
+                    loaded => {
+                        slot.insert(loaded);
+                    }
+                }
+            }
+        }
+    }
+    let charts = &charts;
+    // all releases at once; the processes are bounded by `Helm`'s slots (available_parallelism)
     let results = join_all(releases.into_iter().map(|r| {
         let helm = helm.clone();
         async move {
-            match (r.renderable(), helm) {
-                (true, Some(h)) => match render_release(r.clone(), store, &h).await {
-                    Ok(rendered) => Ok(rendered),
-                    Err(e @ (Error::Process(_) | Error::HelmMissing { .. } | Error::HelmFailed { .. })) => {
-                        Err(e)
+            match (r.renderable(), helm, charts.get(&chart_ref(&r))) {
+                (true, Some(h), Some(Ok(chart))) => {
+                    match render_release_with(r.clone(), chart.clone(), &h).await {
+                        Ok(rendered) => Ok(rendered),
+                        Err(e) if is_tool_failure(&e) => Err(e),
+                        Err(e) => {
+                            let mut r = r;
+                            let f = release_source::failure(&r, &e);
+                            r.problems.push(f);
+                            Ok(r)
+                        }
                     }
-                    Err(e) => {
-                        let mut r = r;
-                        let f = release_source::failure(&r, &e);
-                        r.problems.push(f);
-                        Ok(r)
-                    }
-                },
-                (false, _) if r.digest.is_some() && !r.chart_name.is_empty() => {
+                }
+                (true, Some(_), Some(Err(e))) => {
+                    let mut r = r;
+                    let f = release_source::failure(&r, e);
+                    r.problems.push(f);
+                    Ok(r)
+                }
+                (false, _, _) if r.digest.is_some() && !r.chart_name.is_empty() => {
                     // pinned by digest only (a digest wins over semver and tag): the archive is named by version
                     let mut r = r;
                     let e = Error::Other(format!(
@@ -332,22 +356,46 @@ pub async fn prepare(tree: Tree, store: &ChartStore, helm: Option<&Helm>) -> Res
     })
 }
 
+/// The chart a release asks for (its pin, its repository).
+pub fn chart_ref(r: &Release) -> ChartRef {
+    ChartRef {
+        name: r.chart_name.clone(),
+        version: r.pinned_version().unwrap_or_default().to_string(),
+        repo_url: r.repo_url.clone(),
+    }
+}
+
+/// Fetch the archive (OCI through `helm pull`) and read what the rules need from it.
+async fn load_chart(cref: &ChartRef, store: &ChartStore, helm: &Helm) -> Result<Chart> {
+    let path = store.fetch_with(cref, Some(helm)).await?;
+    chart::read_chart(&path)
+}
+
+/// A failure of the tool itself (helm past its deadline, interrupted, not runnable, failing for itself): it stops
+/// the lint, where a failure of one release is a finding on it.
+fn is_tool_failure(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Process(_) | Error::HelmMissing { .. } | Error::HelmFailed { .. }
+    )
+}
+
 /// Fetch the chart and render the release (no analysis). Returns the chart archive path and helm's output too.
 pub async fn render(
-    mut r: Release,
+    r: Release,
     store: &ChartStore,
     helm: &Helm,
 ) -> Result<(Release, PathBuf, String)> {
-    let version = r.pinned_version().unwrap_or_default().to_string();
-    let cref = ChartRef {
-        name: r.chart_name.clone(),
-        version,
-        repo_url: r.repo_url.clone(),
-    };
-    let path = store.fetch_with(&cref, Some(helm)).await?;
-    let chart = chart::read_chart(&path)?;
+    let chart = load_chart(&chart_ref(&r), store, helm).await?;
+    let path = chart.path.clone();
+    let (r, text) = render_with(r, chart, helm).await?;
+    Ok((r, path, text))
+}
+
+/// Render the release with its chart (through the render cache). Returns helm's output too.
+pub async fn render_with(mut r: Release, chart: Chart, helm: &Helm) -> Result<(Release, String)> {
     let base_text = helm
-        .template(&path, &r.release_name, &r.namespace, &r.values)
+        .render(&chart, &r.release_name, &r.namespace, &r.values)
         .await?;
     let rendered = chart::split_rendered(&base_text)?;
     let release_id = format!(
@@ -368,12 +416,18 @@ pub async fn render(
         })
         .collect();
     r.chart = Some(chart);
-    Ok((r, path, base_text))
+    Ok((r, base_text))
 }
 
 /// Fetch the chart, render the release, and settle which values keys the chart ignores.
 pub async fn render_release(r: Release, store: &ChartStore, helm: &Helm) -> Result<Release> {
-    let (mut r, path, base_text) = render(r, store, helm).await?;
+    let chart = load_chart(&chart_ref(&r), store, helm).await?;
+    render_release_with(r, chart, helm).await
+}
+
+/// [`render_release`] with the chart already read.
+pub async fn render_release_with(r: Release, chart: Chart, helm: &Helm) -> Result<Release> {
+    let (mut r, base_text) = render_with(r, chart, helm).await?;
     let Some(chart) = r.chart.clone() else {
         return Ok(r);
     };
@@ -395,7 +449,7 @@ pub async fn render_release(r: Release, store: &ChartStore, helm: &Helm) -> Resu
         };
         let all: Vec<&values::Candidate> = candidates.iter().collect();
         let all_removed = helm
-            .template(&path, &r.release_name, &r.namespace, &without(&all))
+            .render(&chart, &r.release_name, &r.namespace, &without(&all))
             .await?;
         let unused: Vec<&values::Candidate> = if all_removed == base_text {
             all
@@ -404,8 +458,8 @@ pub async fn render_release(r: Release, store: &ChartStore, helm: &Helm) -> Resu
         } else {
             let outputs = try_join_all(candidates.iter().map(|c| {
                 let v = without(&[c]);
-                let (path, release, ns) = (&path, &r.release_name, &r.namespace);
-                async move { helm.template(path, release, ns, &v).await }
+                let (chart, release, ns) = (&chart, &r.release_name, &r.namespace);
+                async move { helm.render(chart, release, ns, &v).await }
             }))
             .await?;
             candidates

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use headlamp_e2e::chart::ChartStore;
+use headlamp_e2e::chart::{ChartStore, Helm};
 use headlamp_e2e::finding;
 use headlamp_e2e::lint;
 
@@ -19,12 +19,20 @@ pub struct Args {
     /// Warnings fail the lint too (exit 1)
     #[arg(long)]
     strict: bool,
+    /// Render every HelmRelease with helm, bypassing the render cache ($HEADLAMP_E2E_CACHE/renders)
+    #[arg(long)]
+    no_cache: bool,
 }
 
 pub async fn run(args: Args) -> u8 {
     let dir = crate::gitops_dir(args.gitops);
     let store = ChartStore::from_env();
-    let report = match lint::lint(&dir, &store, None).await {
+    // helm is located (a PATH lookup, nothing run) only to set the cache; when it is missing, lint says so if a
+    // HelmRelease needs rendering
+    let helm = Helm::locate()
+        .ok()
+        .map(|h| if args.no_cache { h.with_cache(None) } else { h });
+    let report = match lint::lint(&dir, &store, helm.as_ref()).await {
         Ok(r) => r,
         Err(e) => {
             if args.format == Format::Json {

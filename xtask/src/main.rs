@@ -33,7 +33,7 @@ struct Cli {
 enum Command {
     /// Static checks of the GitOps manifests, with the real chart rendered by `helm template` (no cluster)
     Lint(lint::Args),
-    /// Time `lint` against one plain `helm template` of the same chart and values
+    /// Time `lint` (whole processes, cold and warm render cache, N=1 and N=50) against `helm template`; the targets
     BenchLint(bench_lint::Args),
     /// The main job: ephemeral k3s, Flux and Headlamp through the GitOps path; the scenarios (needs Docker)
     E2e(e2e::Args),

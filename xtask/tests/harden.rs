@@ -105,8 +105,12 @@ fn process_gone(pid: i32) -> bool {
     false
 }
 
+/// No `helm version` runs first: the first render is the first helm process, and its deadline ends the lint.
 #[test]
-fn a_helm_that_hangs_on_version_ends_lint_with_exit_2() {
+fn a_helm_that_hangs_ends_lint_with_exit_2() {
+    if render_tools("headlamp", "0.41.0").is_none() {
+        return;
+    }
     let d = tempfile::tempdir().unwrap();
     let pidfile = d.path().join("sleep.pid");
     let helm = script(
@@ -120,11 +124,12 @@ fn a_helm_that_hangs_on_version_ends_lint_with_exit_2() {
         .env("HEADLAMP_E2E_HELM_TIMEOUT", "2s"));
     assert_eq!(r.code, Some(2), "{}", r.show());
     assert!(
-        r.stderr
-            .contains("version --short` did not finish within 2s and was killed"),
+        r.stderr.contains(" template ")
+            && r.stderr.contains("did not finish within 2s and was killed"),
         "{}",
         r.show()
     );
+    assert!(!r.stderr.contains("version --short"), "{}", r.show());
     assert!(
         r.stderr.contains("HEADLAMP_E2E_HELM_TIMEOUT"),
         "{}",
@@ -168,6 +173,9 @@ fn a_helm_that_hangs_on_template_is_killed_and_leaves_no_values_file() {
 
 #[test]
 fn a_helm_that_fails_is_reported_with_what_it_said() {
+    if render_tools("headlamp", "0.41.0").is_none() {
+        return;
+    }
     let d = tempfile::tempdir().unwrap();
     let helm = script(
         d.path(),
@@ -177,14 +185,18 @@ fn a_helm_that_fails_is_reported_with_what_it_said() {
     let r = run(xtask()
         .args(["lint", "--gitops", &fixtures_gitops()])
         .env("HELM_BIN", &helm));
-    assert_eq!(r.code, Some(2), "{}", r.show());
+    // helm starts, so it is not "not found"; what it said is the release's render-failed finding (each release is
+    // rendered on its own, and a failing render is a finding on it, exit 1, never silence)
+    assert_eq!(r.code, Some(1), "{}", r.show());
     assert!(
-        r.stderr
-            .contains("helm said: Error: plugin \"x\" exited: boom"),
+        r.stdout.contains("render-failed")
+            && r.stdout
+                .contains("helm said: Error: plugin \"x\" exited: boom"),
         "{}",
         r.show()
     );
     assert!(!r.stderr.contains("helm not found"), "{}", r.show());
+    assert!(!r.stdout.contains("helm not found"), "{}", r.show());
 }
 
 #[test]
@@ -456,6 +468,9 @@ fn doctor_prints_no_planted_secret() {
 #[cfg(unix)]
 #[test]
 fn ctrl_c_kills_helm_and_its_children() {
+    if render_tools("headlamp", "0.41.0").is_none() {
+        return;
+    }
     let d = tempfile::tempdir().unwrap();
     let pidfile = d.path().join("sleep.pid");
     let helm = script(
