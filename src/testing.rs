@@ -122,5 +122,18 @@ pub fn with_tools(cmd: &mut std::process::Command) -> &mut std::process::Command
     if let Some(c) = charts_dir() {
         cmd.env("HEADLAMP_E2E_CHARTS", c);
     }
+    // tests never fill the user's own cache (~/.cache/headlamp-e2e); a test that sets its own keeps it
+    let own_cache = cmd
+        .get_envs()
+        .any(|(k, _)| k == std::ffi::OsStr::new("HEADLAMP_E2E_CACHE"));
+    if !own_cache {
+        cmd.env("HEADLAMP_E2E_CACHE", test_cache_dir());
+    }
     cmd
+}
+
+/// The cache directory child processes of tests use: one under the system temp dir, shared by test runs (entries are
+/// written atomically, so runs at once are safe), never the user's.
+pub fn test_cache_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join("headlamp-e2e-test-cache")
 }

@@ -31,6 +31,8 @@ fn fixture_manifests_have_no_unknown_fields() {
         objects: tree.objects,
         releases: Vec::new(),
         problems: Vec::new(),
+        checkout: None,
+        plain_fields: None,
     };
     let findings: Vec<_> = manifest_fields::check(&input)
         .into_iter()
@@ -54,6 +56,8 @@ fn a_typo_in_a_fixture_manifest_is_found() {
         objects,
         releases: Vec::new(),
         problems: Vec::new(),
+        checkout: None,
+        plain_fields: None,
     };
     let findings = manifest_fields::check(&input);
     assert_eq!(findings.len(), 1, "{findings:#?}");

@@ -93,6 +93,8 @@ pub async fn check(view: &dyn ClusterView, releases: &[Value], render: &Render) 
             objects: vec![object],
             releases: vec![rendered],
             problems: Vec::new(),
+            checkout: None,
+            plain_fields: None,
         };
         check.findings.extend(lint::run_rules(&input));
     }

@@ -12,16 +12,59 @@ pub const RULE: &str = "flux-source-branch";
 
 /// Run git in `dir`; stdout when it succeeds.
 fn git(dir: &Path, args: &[&str]) -> Option<String> {
-    match crate::process::Cmd::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .run_blocking()
-    {
+    git_result(
+        crate::process::Cmd::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .run_blocking(),
+    )
+}
+
+fn git_result(r: Result<crate::process::Output, crate::process::ProcessError>) -> Option<String> {
+    match r {
         Ok(out) => out.success().then(|| out.stdout_text()),
         Err(e) => {
             tracing::warn!("{e}");
             None
+        }
+    }
+}
+
+/// What the git checkout holding the GitOps dir says, read once per lint: its current branch (None outside git or on
+/// a detached HEAD) and HEAD's short hash. `lint` starts reading it before the tree (two `git` processes, run at the
+/// same time as the tree is parsed), so the rule costs no wall time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Checkout {
+    pub branch: Option<String>,
+    pub short_head: String,
+}
+
+impl Checkout {
+    /// Both `git` calls at once.
+    pub async fn read(dir: &Path) -> Checkout {
+        let cmd = |args: &[&str]| {
+            crate::process::Cmd::new("git")
+                .arg("-C")
+                .arg(dir)
+                .args(args)
+                .run()
+        };
+        let (branch, head) = futures::join!(
+            cmd(&["symbolic-ref", "--short", "-q", "HEAD"]),
+            cmd(&["rev-parse", "--short", "HEAD"])
+        );
+        Checkout {
+            branch: git_result(branch).filter(|b| !b.is_empty()),
+            short_head: git_result(head).unwrap_or_default(),
+        }
+    }
+
+    /// The same, one call after the other (for inputs `lint` did not prepare).
+    pub fn read_blocking(dir: &Path) -> Checkout {
+        Checkout {
+            branch: current_branch(dir),
+            short_head: git(dir, &["rev-parse", "--short", "HEAD"]).unwrap_or_default(),
         }
     }
 }
@@ -85,15 +128,22 @@ pub fn check(input: &LintInput) -> Vec<Finding> {
     if tracked.is_empty() {
         return Vec::new();
     }
-    let Some(current) = current_branch(&input.root) else {
+    let read;
+    let checkout = match &input.checkout {
+        Some(c) => c,
+        None => {
+            read = Checkout::read_blocking(&input.root);
+            &read
+        }
+    };
+    let Some(current) = &checkout.branch else {
         return Vec::new();
     };
-    let head = git(&input.root, &["rev-parse", "--short", "HEAD"]).unwrap_or_default();
     verdict(
-        &current,
+        current,
         &tracked,
         |b| head_contained_in(&input.root, b),
-        &head,
+        &checkout.short_head,
     )
     .into_iter()
     .collect()

@@ -81,17 +81,24 @@ pub fn regenerate_flux_fields(components: &Path, out: &Path) -> Result<()> {
     std::fs::write(out, render_flux_fields(&fields)).map_err(|e| Error::io(out, e))
 }
 
-/// Both rules over every plain and rendered object.
+/// Both rules over every plain and rendered object (the plain objects' findings taken from
+/// [`LintInput::plain_fields`] when the pipeline computed them ahead).
 pub fn check(input: &LintInput) -> Vec<Finding> {
-    let plain = input.objects.iter().map(|o| (o, None));
-    let rendered = input
-        .releases
-        .iter()
-        .flat_map(|r| r.rendered.iter().map(move |o| (o, Some(&r.values))));
-    plain
-        .chain(rendered)
-        .flat_map(|(o, values)| check_object(o, values))
-        .collect()
+    let mut out = match &input.plain_fields {
+        Some(found) => found.clone(),
+        None => check_plain(&input.objects),
+    };
+    out.extend(input.releases.iter().flat_map(|r| {
+        r.rendered
+            .iter()
+            .flat_map(|o| check_object(o, Some(&r.values)))
+    }));
+    out
+}
+
+/// Both rules over plain manifests.
+pub fn check_plain(objects: &[Object]) -> Vec<Finding> {
+    objects.iter().flat_map(|o| check_object(o, None)).collect()
 }
 
 /// Findings for one object; `values` are the HelmRelease values it was rendered from.

@@ -148,6 +148,11 @@ pub struct LintInput {
     pub releases: Vec<Release>,
     /// HelmReleases that could not be read as releases, as findings (the others are still linted).
     pub problems: Vec<Finding>,
+    /// The git checkout holding `root`, when `lint` read it ahead (else `flux-source-branch` reads it).
+    pub checkout: Option<flux_source::Checkout>,
+    /// `manifest-unknown-field`/`manifest-invalid` findings of the plain objects, when [`prepare`] computed them
+    /// while the releases rendered (else the rule computes them).
+    pub plain_fields: Option<Vec<Finding>>,
 }
 
 impl LintInput {
@@ -227,7 +232,15 @@ pub const RULES: &[Rule] = &[
 
 /// Apply every rule. Reports all findings, not the first.
 pub fn run_rules(input: &LintInput) -> Vec<Finding> {
-    let mut findings: Vec<Finding> = RULES.iter().flat_map(|r| (r.check)(input)).collect();
+    let mut findings: Vec<Finding> = RULES
+        .iter()
+        .flat_map(|r| {
+            let started = Instant::now();
+            let found = (r.check)(input);
+            tracing::debug!(rule = r.id, elapsed = ?started.elapsed(), "lint: rule applied");
+            found
+        })
+        .collect();
     finding::sort(&mut findings);
     findings.dedup();
     findings
@@ -244,7 +257,13 @@ pub struct LintReport {
 /// Read `root`, fetch and render every HelmRelease, run the rules.
 pub async fn lint(root: &Path, store: &ChartStore, helm: Option<&Helm>) -> Result<LintReport> {
     let started = Instant::now();
+    // the checkout's branch and HEAD are read by two git processes while the tree is parsed
+    let checkout = {
+        let root = root.to_path_buf();
+        tokio::spawn(async move { flux_source::Checkout::read(&root).await })
+    };
     let tree = gitops::load(root)?;
+    tracing::debug!(elapsed = ?started.elapsed(), objects = tree.objects.len(), "lint: tree read");
     if tree.objects.is_empty() {
         // an empty directory is not a clean one: a green 0 here would hide a wrong --gitops path
         return Err(Error::NothingToLint {
@@ -253,8 +272,11 @@ pub async fn lint(root: &Path, store: &ChartStore, helm: Option<&Helm>) -> Resul
             plural: if tree.files.len() == 1 { "" } else { "s" },
         });
     }
-    let input = prepare(tree, store, helm).await?;
+    let mut input = prepare(tree, store, helm).await?;
+    input.checkout = checkout.await.ok();
+    tracing::debug!(elapsed = ?started.elapsed(), "lint: releases rendered");
     let findings = run_rules(&input);
+    tracing::debug!(elapsed = ?started.elapsed(), "lint: rules applied");
     let mut summary = Summary::of(&findings);
     let rendered = input.releases.iter().filter(|r| r.chart.is_some()).count();
     summary
@@ -308,6 +330,14 @@ pub async fn prepare(tree: Tree, store: &ChartStore, helm: Option<&Helm>) -> Res
         }
     }
     let charts = &charts;
+    // The typed field checks of the plain manifests (the costliest rule: every CRD of a Flux install is deserialized)
+    // do not depend on the renders: they run on a blocking thread while helm renders.
+    let root = tree.root;
+    let objects = std::sync::Arc::new(tree.objects);
+    let plain_fields = {
+        let objects = objects.clone();
+        tokio::task::spawn_blocking(move || manifest_fields::check_plain(&objects))
+    };
     // all releases at once; the processes are bounded by `Helm`'s slots (available_parallelism)
     let results = join_all(releases.into_iter().map(|r| {
         let helm = helm.clone();
@@ -348,11 +378,16 @@ pub async fn prepare(tree: Tree, store: &ChartStore, helm: Option<&Helm>) -> Res
     }))
     .await;
     let releases = results.into_iter().collect::<Result<Vec<_>>>()?;
+    let plain_fields = plain_fields.await.ok();
+    // the checking thread has ended, and with it its handle on the objects
+    let objects = std::sync::Arc::try_unwrap(objects).unwrap_or_else(|shared| (*shared).clone());
     Ok(LintInput {
-        root: tree.root,
-        objects: tree.objects,
+        root,
+        objects,
         releases,
         problems,
+        checkout: None,
+        plain_fields,
     })
 }
 
@@ -554,6 +589,8 @@ pub(crate) mod testutil {
             objects,
             releases,
             problems: Vec::new(),
+            checkout: None,
+            plain_fields: None,
         }
     }
 }
