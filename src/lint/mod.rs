@@ -13,7 +13,9 @@ pub mod psa;
 pub mod rbac;
 pub mod release_source;
 pub mod rootfs;
+pub mod strvals;
 pub mod values;
+pub mod values_from;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -78,7 +80,7 @@ impl Release {
             (None, Some(_)) => String::new(),
             (None, None) => return Err(invalid("spec.chart.spec.chart is missing")),
         };
-        let problems = resolved
+        let mut problems: Vec<Finding> = resolved
             .problem
             .iter()
             .map(|(severity, message, fix)| {
@@ -94,10 +96,9 @@ impl Release {
                     .fix(fix.clone())
             })
             .collect();
-        let values = match &spec["values"] {
-            Value::Null => Value::Object(Default::default()),
-            other => other.clone(),
-        };
+        // valuesFrom (ConfigMaps/Secrets of the tree) merged in order, then spec.values, as helm-controller does
+        let (values, from_problems) = values_from::merged_values(object, tree);
+        problems.extend(from_problems);
         Ok(Release {
             object: object.clone(),
             release_name,
@@ -190,6 +191,10 @@ pub const RULES: &[Rule] = &[
     Rule {
         id: chart_version::RULE,
         check: chart_version::check,
+    },
+    Rule {
+        id: values_from::RULE,
+        check: values_from::check,
     },
     Rule {
         id: values::RULE,
