@@ -9,6 +9,7 @@ pub mod flags;
 pub mod flux_source;
 pub mod image;
 pub mod manifest_fields;
+pub mod object_conflict;
 pub mod psa;
 pub mod rbac;
 pub mod release_source;
@@ -227,6 +228,10 @@ pub const RULES: &[Rule] = &[
     Rule {
         id: flux_source::RULE,
         check: flux_source::check,
+    },
+    Rule {
+        id: object_conflict::RULE,
+        check: object_conflict::check,
     },
 ];
 
