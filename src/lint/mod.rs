@@ -10,6 +10,7 @@ pub mod flux_source;
 pub mod image;
 pub mod manifest_fields;
 pub mod object_conflict;
+pub mod post_render;
 pub mod psa;
 pub mod rbac;
 pub mod release_source;
@@ -230,6 +231,10 @@ pub const RULES: &[Rule] = &[
         check: flux_source::check,
     },
     Rule {
+        id: post_render::RULE,
+        check: post_render::check,
+    },
+    Rule {
         id: object_conflict::RULE,
         check: object_conflict::check,
     },
@@ -407,24 +412,44 @@ pub async fn render_with(mut r: Release, chart: Chart, helm: &Helm) -> Result<(R
     let base_text = helm
         .render(&chart, &r.release_name, &r.namespace, &r.values)
         .await?;
-    let rendered = chart::split_rendered(&base_text)?;
     let release_id = format!(
         "{}/{}",
         r.object.namespace().unwrap_or("default"),
         r.object.name()
     );
-    r.rendered = rendered
-        .into_iter()
-        .filter(|(_, v)| v["kind"].is_string())
-        .map(|(template, value)| Object {
-            value,
-            file: r.object.file.clone(),
-            origin: Origin::Rendered {
-                release: release_id.clone(),
-                template,
-            },
-        })
-        .collect();
+    let objects = |text: &str| -> Result<Vec<Object>> {
+        Ok(chart::split_rendered(text)?
+            .into_iter()
+            .filter(|(_, v)| v["kind"].is_string())
+            .map(|(template, value)| Object {
+                value,
+                file: r.object.file.clone(),
+                origin: Origin::Rendered {
+                    release: release_id.clone(),
+                    template,
+                },
+            })
+            .collect())
+    };
+    let mut rendered = objects(&base_text)?;
+    // postRenderers run on Helm's output, after the render cache: the cache only ever holds Helm's own output
+    if post_render::has_post_renderers(&r.object.value) {
+        let post = match post_render::apply(&r.object.value, &base_text).await {
+            Ok(text) => objects(&text).map_err(|e| e.to_string()),
+            Err(why) => Err(why),
+        };
+        match post {
+            Ok(mut after) => {
+                post_render::carry_templates(&rendered, &mut after);
+                rendered = after;
+            }
+            Err(why) => {
+                let f = post_render::skipped(&r.object, &why);
+                r.problems.push(f);
+            }
+        }
+    }
+    r.rendered = rendered;
     r.chart = Some(chart);
     Ok((r, base_text))
 }
