@@ -468,11 +468,18 @@ pub async fn render_release_with(r: Release, chart: Chart, helm: &Helm) -> Resul
     };
 
     // values-unknown-key, exactly: a candidate is reported only when removing it leaves the output unchanged.
-    let rendered_values: Vec<&Value> = r.rendered.iter().map(|o| &o.value).collect();
+    // Checked against Helm's own output (before any postRenderers), the output the removal renders compare with.
+    let helm_objects: Vec<Value> = chart::split_rendered(&base_text)?
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
+    let rendered_values: Vec<&Value> = helm_objects.iter().collect();
     let candidates: Vec<values::Candidate> =
         values::unused_candidates(&r.values, &chart.defaults, chart.schema.as_ref())
             .into_iter()
-            .filter(|c| !values::appears_in(&c.path, &r.values, &rendered_values))
+            .filter(|c| {
+                !values::passed_through(&c.path, &r.values, &chart.defaults, &rendered_values)
+            })
             .collect();
     if !candidates.is_empty() {
         let without = |paths: &[&values::Candidate]| {
