@@ -154,7 +154,12 @@ pub fn closest_key(key: &str, defaults: Option<&Value>, schema: Option<&Value>) 
 /// Helm merges it (the chart's default for that map, the user's keys over it; a list item is the user's own).
 /// A value that merely appears in the output (a probe identical to the one the chart hard-codes, a top-level
 /// key whose parent is the whole values) is not proof: it is left to the render without it.
-pub fn passed_through(path: &[String], values: &Value, defaults: &Value, rendered: &[&Value]) -> bool {
+pub fn passed_through(
+    path: &[String],
+    values: &Value,
+    defaults: &Value,
+    rendered: &[&Value],
+) -> bool {
     let Some((key, parent)) = path.split_last() else {
         return false;
     };
@@ -357,7 +362,12 @@ mod tests {
         // chart 0.41.0 hard-codes this probe in templates/deployment.yaml; `livenessProbe` is no value of it
         let values = json!({"livenessProbe": {"httpGet": {"path": "/", "port": "http"}}});
         let out = json!({"spec": {"containers": [{"livenessProbe": {"httpGet": {"path": "/", "port": "http"}}}]}});
-        assert!(!passed_through(&["livenessProbe".to_string()], &values, &defaults(), &[&out]));
+        assert!(!passed_through(
+            &["livenessProbe".to_string()],
+            &values,
+            &defaults(),
+            &[&out]
+        ));
     }
 
     #[test]
