@@ -151,7 +151,7 @@ pub fn repository_root(dir: &Path) -> PathBuf {
 /// Kinds the API server keeps without a namespace (the built-in ones and Flux's/cert-manager's cluster-wide kinds
 /// seen in GitOps trees); the namespace transformer leaves them alone. Other kinds are namespaced, as kustomize assumes
 /// for kinds it does not know.
-const CLUSTER_SCOPED: [&str; 17] = [
+pub const CLUSTER_SCOPED: [&str; 17] = [
     "Namespace",
     "ClusterRole",
     "ClusterRoleBinding",
@@ -170,6 +170,11 @@ const CLUSTER_SCOPED: [&str; 17] = [
     "VolumeSnapshotClass",
     "ClusterIssuer",
 ];
+
+/// Is `kind` one of [`CLUSTER_SCOPED`]?
+pub fn cluster_scoped(kind: &str) -> bool {
+    CLUSTER_SCOPED.contains(&kind)
+}
 
 /// What a Flux Kustomization (kustomize.toolkit.fluxcd.io/v1, kustomize-controller v1.9.4) does to the objects of
 /// its `spec.path` that this tool models: kustomize-controller writes `targetNamespace`, `namePrefix` and

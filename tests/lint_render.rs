@@ -420,6 +420,13 @@ async fn the_template_layout_is_followed_through_flux_kustomizations() {
                 "chart-unavailable",
                 "HelmRelease/tools/echo"
             ),
+            // chart 0.41.0 renders a ClusterRoleBinding `{fullname}-admin` = headlamp-admin too: Helm would
+            // refuse to install over the plain one
+            (
+                "kubernetes/apps/tools/headlamp/app/rbac.yaml",
+                "object-conflict",
+                "ClusterRoleBinding/headlamp-admin"
+            ),
             (
                 "kubernetes/apps/tools/headlamp/app/rbac.yaml",
                 "rbac-not-read-only",

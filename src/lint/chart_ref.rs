@@ -8,30 +8,45 @@ use crate::finding::{Finding, Severity};
 
 pub const RULE: &str = "chart-ref-unsafe";
 
-/// The fields of `r` that are not plain names: (path in the HelmRelease, value).
-pub fn unsafe_fields(r: &Release) -> Vec<(&'static str, String)> {
-    let source = &r.object.value["spec"]["chart"]["spec"]["sourceRef"];
+/// Field path the chart name came from: `spec.chart.spec.chart`, or the source `spec.chartRef` names (an
+/// OCIRepository's `spec.url` ends in the chart name; a HelmChart has `spec.chart`). See
+/// [`super::release_source::resolve`].
+pub fn name_path(r: &Release) -> String {
+    if r.version_path.starts_with("OCIRepository") {
+        "OCIRepository spec.url".into()
+    } else if r.version_path.starts_with("HelmChart") {
+        "HelmChart spec.chart".into()
+    } else {
+        "spec.chart.spec.chart".into()
+    }
+}
+
+/// The fields of `r` that are not plain names: (path of the field the value came from, value).
+pub fn unsafe_fields(r: &Release) -> Vec<(String, String)> {
+    let spec = &r.object.value["spec"];
     let mut out = Vec::new();
     if !plain_name(&r.chart_name) {
-        out.push(("spec.chart.spec.chart", r.chart_name.clone()));
+        out.push((name_path(r), r.chart_name.clone()));
     }
     if let Some(v) = &r.chart_version
         && !plain_name(v)
     {
-        out.push(("spec.chart.spec.version", v.clone()));
+        // `spec.chart.spec.version`, `OCIRepository spec.ref.tag`/`semver`, `HelmChart spec.version`
+        out.push((r.version_path.clone(), v.clone()));
     }
+    let (reference, at) = if spec["chart"]["spec"].is_object() {
+        (
+            &spec["chart"]["spec"]["sourceRef"],
+            "spec.chart.spec.sourceRef",
+        )
+    } else {
+        (&spec["chartRef"], "spec.chartRef")
+    };
     for key in ["name", "namespace"] {
-        if let Some(v) = source[key].as_str()
+        if let Some(v) = reference[key].as_str()
             && !plain_name(v)
         {
-            out.push((
-                if key == "name" {
-                    "spec.chart.spec.sourceRef.name"
-                } else {
-                    "spec.chart.spec.sourceRef.namespace"
-                },
-                v.to_string(),
-            ));
+            out.push((format!("{at}.{key}"), v.to_string()));
         }
     }
     out
@@ -46,7 +61,7 @@ pub fn check(input: &LintInput) -> Vec<Finding> {
                 Finding::new(RULE, Severity::Error)
                     .file(r.file())
                     .object(r.id())
-                    .path(path)
+                    .path(path.clone())
                     .message(format!(
                         "{path} is {value:?}, not a plain name (no `/`, `\\`, `..` or control characters): the release was not rendered, and the name was not used in any path"
                     ))
@@ -81,5 +96,32 @@ mod tests {
             paths,
             ["spec.chart.spec.version", "spec.chart.spec.sourceRef.name"]
         );
+    }
+
+    #[test]
+    fn chart_ref_releases_name_the_source_field() {
+        // resolved from an OCIRepository: the name comes from spec.url, the version from spec.ref.tag
+        let mut r = helmrelease("{}");
+        let spec = r.object.value["spec"].as_object_mut().unwrap();
+        spec.remove("chart");
+        spec.insert(
+            "chartRef".into(),
+            serde_json::json!({"kind": "OCIRepository", "name": "../x"}),
+        );
+        r.version_path = "OCIRepository spec.ref.tag".into();
+        r.chart_name = "../evil".into();
+        r.chart_version = Some("1.0.0/../..".into());
+        let f = check(&input(vec![], vec![r.clone()]));
+        let paths: Vec<&str> = f.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "OCIRepository spec.url",
+                "OCIRepository spec.ref.tag",
+                "spec.chartRef.name"
+            ]
+        );
+        r.version_path = "HelmChart spec.version".into();
+        assert_eq!(name_path(&r), "HelmChart spec.chart");
     }
 }

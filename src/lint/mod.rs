@@ -9,11 +9,15 @@ pub mod flags;
 pub mod flux_source;
 pub mod image;
 pub mod manifest_fields;
+pub mod object_conflict;
+pub mod post_render;
 pub mod psa;
 pub mod rbac;
 pub mod release_source;
 pub mod rootfs;
+pub mod strvals;
 pub mod values;
+pub mod values_from;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -78,7 +82,7 @@ impl Release {
             (None, Some(_)) => String::new(),
             (None, None) => return Err(invalid("spec.chart.spec.chart is missing")),
         };
-        let problems = resolved
+        let mut problems: Vec<Finding> = resolved
             .problem
             .iter()
             .map(|(severity, message, fix)| {
@@ -94,10 +98,9 @@ impl Release {
                     .fix(fix.clone())
             })
             .collect();
-        let values = match &spec["values"] {
-            Value::Null => Value::Object(Default::default()),
-            other => other.clone(),
-        };
+        // valuesFrom (ConfigMaps/Secrets of the tree) merged in order, then spec.values, as helm-controller does
+        let (values, from_problems) = values_from::merged_values(object, tree);
+        problems.extend(from_problems);
         Ok(Release {
             object: object.clone(),
             release_name,
@@ -197,6 +200,10 @@ pub const RULES: &[Rule] = &[
         check: chart_version::check,
     },
     Rule {
+        id: values_from::RULE,
+        check: values_from::check,
+    },
+    Rule {
         id: values::RULE,
         check: values::check,
     },
@@ -227,6 +234,14 @@ pub const RULES: &[Rule] = &[
     Rule {
         id: flux_source::RULE,
         check: flux_source::check,
+    },
+    Rule {
+        id: post_render::RULE,
+        check: post_render::check,
+    },
+    Rule {
+        id: object_conflict::RULE,
+        check: object_conflict::check,
     },
 ];
 
@@ -432,24 +447,44 @@ pub async fn render_with(mut r: Release, chart: Chart, helm: &Helm) -> Result<(R
     let base_text = helm
         .render(&chart, &r.release_name, &r.namespace, &r.values)
         .await?;
-    let rendered = chart::split_rendered(&base_text)?;
     let release_id = format!(
         "{}/{}",
         r.object.namespace().unwrap_or("default"),
         r.object.name()
     );
-    r.rendered = rendered
-        .into_iter()
-        .filter(|(_, v)| v["kind"].is_string())
-        .map(|(template, value)| Object {
-            value,
-            file: r.object.file.clone(),
-            origin: Origin::Rendered {
-                release: release_id.clone(),
-                template,
-            },
-        })
-        .collect();
+    let objects = |text: &str| -> Result<Vec<Object>> {
+        Ok(chart::split_rendered(text)?
+            .into_iter()
+            .filter(|(_, v)| v["kind"].is_string())
+            .map(|(template, value)| Object {
+                value,
+                file: r.object.file.clone(),
+                origin: Origin::Rendered {
+                    release: release_id.clone(),
+                    template,
+                },
+            })
+            .collect())
+    };
+    let mut rendered = objects(&base_text)?;
+    // postRenderers run on Helm's output, after the render cache: the cache only ever holds Helm's own output
+    if post_render::has_post_renderers(&r.object.value) {
+        let post = match post_render::apply(&r.object.value, &base_text).await {
+            Ok(text) => objects(&text).map_err(|e| e.to_string()),
+            Err(why) => Err(why),
+        };
+        match post {
+            Ok(mut after) => {
+                post_render::carry_templates(&rendered, &mut after);
+                rendered = after;
+            }
+            Err(why) => {
+                let f = post_render::skipped(&r.object, &why);
+                r.problems.push(f);
+            }
+        }
+    }
+    r.rendered = rendered;
     r.chart = Some(chart);
     Ok((r, base_text))
 }
@@ -468,11 +503,18 @@ pub async fn render_release_with(r: Release, chart: Chart, helm: &Helm) -> Resul
     };
 
     // values-unknown-key, exactly: a candidate is reported only when removing it leaves the output unchanged.
-    let rendered_values: Vec<&Value> = r.rendered.iter().map(|o| &o.value).collect();
+    // Checked against Helm's own output (before any postRenderers), the output the removal renders compare with.
+    let helm_objects: Vec<Value> = chart::split_rendered(&base_text)?
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
+    let rendered_values: Vec<&Value> = helm_objects.iter().collect();
     let candidates: Vec<values::Candidate> =
         values::unused_candidates(&r.values, &chart.defaults, chart.schema.as_ref())
             .into_iter()
-            .filter(|c| !values::appears_in(&c.path, &r.values, &rendered_values))
+            .filter(|c| {
+                !values::passed_through(&c.path, &r.values, &chart.defaults, &rendered_values)
+            })
             .collect();
     if !candidates.is_empty() {
         let without = |paths: &[&values::Candidate]| {

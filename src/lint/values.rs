@@ -85,6 +85,25 @@ fn walk(
                     out,
                 );
             }
+        } else if let Value::Array(items) = value {
+            // A list the chart defines with item keys: its default's first item (a map with keys), or the schema's
+            // `items.properties`. Helm replaces lists whole, so each user item is compared with that item shape.
+            let d_item = d
+                .and_then(|d| d.as_array())
+                .and_then(|a| a.first())
+                .filter(|i| i.as_object().is_some_and(|m| !m.is_empty()));
+            let s_item = s
+                .map(|s| &s["items"])
+                .filter(|i| i["properties"].is_object());
+            if d_item.is_some() || s_item.is_some() {
+                for (i, item) in items.iter().enumerate() {
+                    if let Value::Object(inner) = item {
+                        path.push(format!("[{i}]"));
+                        walk(inner, d_item, s_item, path, out);
+                        path.pop();
+                    }
+                }
+            }
         }
         path.pop();
     }
@@ -130,29 +149,66 @@ pub fn closest_key(key: &str, defaults: Option<&Value>, schema: Option<&Value>) 
         .map(|(_, k)| k.to_string())
 }
 
-/// Does the candidate's key appear, with the same value, as a mapping entry in the rendered objects? Then the chart
-/// passed it through (e.g. `securityContext.readOnlyRootFilesystem` via `toYaml`) and no extra render is needed.
-pub fn appears_in(path: &[String], values: &Value, rendered: &[&Value]) -> bool {
-    let Some((key, _)) = path.split_last() else {
+/// Did the chart pass the candidate through with its parent map (`toYaml .Values.securityContext`)? True when some
+/// rendered mapping holds the candidate's key with the same value *and* every other entry of the parent map as
+/// Helm merges it (the chart's default for that map, the user's keys over it; a list item is the user's own).
+/// A value that merely appears in the output (a probe identical to the one the chart hard-codes, a top-level
+/// key whose parent is the whole values) is not proof: it is left to the render without it.
+pub fn passed_through(
+    path: &[String],
+    values: &Value,
+    defaults: &Value,
+    rendered: &[&Value],
+) -> bool {
+    let Some((key, parent)) = path.split_last() else {
         return false;
     };
-    let Some(value) = get_path(values, path) else {
+    if parent.is_empty() {
+        return false;
+    }
+    let (Some(value), Some(Value::Object(user_parent))) =
+        (get_path(values, path), get_path(values, parent))
+    else {
         return false;
     };
-    fn find(v: &Value, key: &str, value: &Value) -> bool {
+    let mut merged = match get_path(defaults, parent) {
+        Some(Value::Object(d)) => d.clone(),
+        _ => Map::new(),
+    };
+    for (k, v) in user_parent {
+        merged.insert(k.clone(), v.clone());
+    }
+    merged.retain(|_, v| !v.is_null());
+    fn holds(m: &Map<String, Value>, merged: &Map<String, Value>) -> bool {
+        merged.iter().all(|(k, v)| m.get(k) == Some(v))
+    }
+    fn find(v: &Value, key: &str, value: &Value, merged: &Map<String, Value>) -> bool {
         match v {
             Value::Object(m) => {
-                m.get(key) == Some(value) || m.values().any(|x| find(x, key, value))
+                (m.get(key) == Some(value) && holds(m, merged))
+                    || m.values().any(|x| find(x, key, value, merged))
             }
-            Value::Array(a) => a.iter().any(|x| find(x, key, value)),
+            Value::Array(a) => a.iter().any(|x| find(x, key, value, merged)),
             _ => false,
         }
     }
-    rendered.iter().any(|r| find(r, key, value))
+    rendered.iter().any(|r| find(r, key, value, &merged))
+}
+
+/// A path segment `[N]` is list index N.
+fn index(seg: &str) -> Option<usize> {
+    seg.strip_prefix('[')?.strip_suffix(']')?.parse().ok()
+}
+
+fn child<'a>(v: &'a Value, seg: &str) -> Option<&'a Value> {
+    match index(seg) {
+        Some(i) => v.as_array()?.get(i),
+        None => v.get(seg),
+    }
 }
 
 pub fn get_path<'a>(v: &'a Value, path: &[String]) -> Option<&'a Value> {
-    path.iter().try_fold(v, |v, k| v.get(k))
+    path.iter().try_fold(v, |v, k| child(v, k))
 }
 
 /// Remove the key at `path` (a no-op when absent).
@@ -162,7 +218,11 @@ pub fn remove_path(v: &mut Value, path: &[String]) {
     };
     let mut cur = v;
     for p in parents {
-        match cur.get_mut(p) {
+        let next = match index(p) {
+            Some(i) => cur.as_array_mut().and_then(|a| a.get_mut(i)),
+            None => cur.get_mut(p.as_str()),
+        };
+        match next {
             Some(next) => cur = next,
             None => return,
         }
@@ -172,8 +232,16 @@ pub fn remove_path(v: &mut Value, path: &[String]) {
     }
 }
 
+/// `a.b[0].c`.
 pub fn dotted(path: &[String]) -> String {
-    path.join(".")
+    let mut out = String::new();
+    for seg in path {
+        if !out.is_empty() && index(seg).is_none() {
+            out.push('.');
+        }
+        out.push_str(seg);
+    }
+    out
 }
 
 /// Report the values the render step proved unused.
@@ -273,16 +341,50 @@ mod tests {
     }
 
     #[test]
-    fn passed_through_keys_are_recognised_in_output() {
+    fn passed_through_keys_are_recognised_with_their_parent_map() {
         let values = json!({"securityContext": {"readOnlyRootFilesystem": true}});
         let path = vec![
             "securityContext".to_string(),
             "readOnlyRootFilesystem".to_string(),
         ];
-        let out = json!({"spec": {"containers": [{"securityContext": {"readOnlyRootFilesystem": true}}]}});
-        assert!(appears_in(&path, &values, &[&out]));
-        let other = json!({"spec": {"containers": [{"securityContext": {"readOnlyRootFilesystem": false}}]}});
-        assert!(!appears_in(&path, &values, &[&other]));
+        // `toYaml .Values.securityContext`: the chart's default runAsNonRoot and the user's key together
+        let out = json!({"spec": {"containers": [{"securityContext": {"runAsNonRoot": true, "readOnlyRootFilesystem": true}}]}});
+        assert!(passed_through(&path, &values, &defaults(), &[&out]));
+        let other = json!({"spec": {"containers": [{"securityContext": {"runAsNonRoot": true, "readOnlyRootFilesystem": false}}]}});
+        assert!(!passed_through(&path, &values, &defaults(), &[&other]));
+        // the key and value alone, without the rest of its map: a coincidence, not proof
+        let alone = json!({"spec": {"containers": [{"securityContext": {"readOnlyRootFilesystem": true}}]}});
+        assert!(!passed_through(&path, &values, &defaults(), &[&alone]));
+    }
+
+    #[test]
+    fn a_top_level_value_equal_to_a_hard_coded_one_is_not_proof() {
+        // chart 0.41.0 hard-codes this probe in templates/deployment.yaml; `livenessProbe` is no value of it
+        let values = json!({"livenessProbe": {"httpGet": {"path": "/", "port": "http"}}});
+        let out = json!({"spec": {"containers": [{"livenessProbe": {"httpGet": {"path": "/", "port": "http"}}}]}});
+        assert!(!passed_through(
+            &["livenessProbe".to_string()],
+            &values,
+            &defaults(),
+            &[&out]
+        ));
+    }
+
+    #[test]
+    fn list_items_are_compared_with_the_default_item() {
+        let d = json!({"ingress": {"hosts": [{"host": "x", "paths": []}]}, "env": []});
+        let schema = json!({"properties": {"env": {"type": "array", "items": {"properties": {"name": {}, "value": {}}}}}});
+        let values = json!({
+            "ingress": {"hosts": [{"host": "a"}, {"hots": "b", "paths": []}]},
+            "env": [{"name": "A", "valu": "1"}],
+        });
+        let c = unused_candidates(&values, &d, Some(&schema));
+        assert_eq!(paths(&c), ["env[0].valu", "ingress.hosts[1].hots"]);
+        assert_eq!(c[0].suggestion.as_deref(), Some("value"));
+        let mut v = values.clone();
+        remove_path(&mut v, &c[1].path);
+        assert_eq!(v["ingress"]["hosts"][1], json!({"paths": []}));
+        assert_eq!(get_path(&values, &c[0].path), Some(&json!("1")));
     }
 
     #[test]

@@ -226,3 +226,58 @@ fn one_release_that_cannot_be_had_is_a_finding_and_the_rest_is_linted() {
         assert!(out.contains(needle), "{needle}: {out}");
     }
 }
+
+#[test]
+fn helm_controller_inputs_values_from_post_renderers_and_conflicts() {
+    if render_tools("headlamp", "0.41.0").is_none() {
+        return;
+    }
+    let o = xtask(&[
+        "lint",
+        "--gitops",
+        &fixture("layouts/inputs"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let found: Vec<(String, String, String)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["object"].as_str().unwrap().to_string(),
+                f["path"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected = [
+        // the probe equal to the chart's hard-coded one (path from config.baseURL, set by valuesFrom targetPath)
+        (
+            "values-unknown-key",
+            "HelmRelease/tools/headlamp",
+            "livenessProbe",
+        ),
+        // the Secret made outside the tree
+        (
+            "values-from-incomplete",
+            "HelmRelease/tools/headlamp",
+            "spec.valuesFrom[2]",
+        ),
+        ("object-conflict", "Service/tools/headlamp", "metadata.name"),
+    ];
+    let expected: Vec<(String, String, String)> = expected
+        .iter()
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .collect();
+    let mut sorted = found.clone();
+    sorted.sort();
+    let mut want = expected.clone();
+    want.sort();
+    // exactly these: the ConfigMap's securityContext/volumes were merged (else the chart's default security context
+    // and no $HOME mount would be findings), and the postRenderer's /tmp mount was applied (else
+    // rootfs-unwritable-path), with real kustomize
+    assert_eq!(sorted, want, "{}", text(&o.stdout));
+}

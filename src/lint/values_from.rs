@@ -1,0 +1,382 @@
+//! `spec.valuesFrom` + `spec.values` of a HelmRelease, merged as helm-controller merges them, with the ConfigMaps and
+//! Secrets the tree holds; `values-from-incomplete` when a reference cannot be followed in the tree.
+//!
+//! helm-controller (fluxcd/helm-controller `internal/chartutil/values.go` `ChartValuesFromReferences`, the same in
+//! every v2-API version read, `api/v2/reference_types.go` `ValuesReference`):
+//! - references are resolved in order, each in the HelmRelease's own namespace (not `targetNamespace`);
+//! - `kind` is `ConfigMap` or `Secret`; `valuesKey` defaults to `values.yaml` (`GetValuesKey`);
+//! - a ConfigMap is read from `.data[valuesKey]` (not `binaryData`), a Secret from `.data[valuesKey]` as the API
+//!   server returns it: `stringData` merged into `data`, `stringData` winning; `data` base64-decoded;
+//! - `optional: true`: a missing object or key is skipped (logged); otherwise the reconcile fails
+//!   (`could not resolve ConfigMap chart values reference 'ns/name' with key 'k': …`);
+//! - with `targetPath`, the value is put at that path with Helm's `--set` parser (`ReplacePathValue`: a value
+//!   quoted in `'` or `"` has the quotes trimmed and stays a string, `strvals.ParseIntoString`; else
+//!   `strvals.ParseInto`, typed) — see [`super::strvals`];
+//! - without it, the data is read as a values file (`chartutil.ReadValues`: YAML, empty is `{}`, a non-map fails) and
+//!   merged with fluxcd/pkg `runtime/transform` `MergeMaps` (maps merge recursively, anything else is replaced);
+//! - `spec.values` is merged last (`MergeMaps(result, values)`), so it overrides every reference.
+//!
+//! What the tree cannot tell: an object created by another tool (a SOPS-encrypted Secret decrypted by
+//! kustomize-controller, an ExternalSecret's target, something applied by hand). Such a reference is a warning
+//! that the linted values are incomplete, never an abort. Secret data is never put in a message.
+
+use base64::Engine;
+use serde_json::{Map, Value};
+
+use crate::finding::{Finding, Severity};
+use crate::gitops::{Object, Tree};
+
+use super::strvals;
+
+pub const RULE: &str = "values-from-incomplete";
+
+/// fluxcd/pkg `runtime/transform.MergeMaps(a, b)`: `b` into `a`; nested maps merge, any other value replaces.
+pub fn merge_maps(a: &mut Map<String, Value>, b: &Map<String, Value>) {
+    for (k, v) in b {
+        match (a.get_mut(k), v) {
+            (Some(Value::Object(av)), Value::Object(bv)) => merge_maps(av, bv),
+            _ => {
+                a.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+/// The values helm-controller would pass to Helm, and what could not be followed (as findings on `hr`).
+pub fn merged_values(hr: &Object, tree: Option<&Tree>) -> (Value, Vec<Finding>) {
+    let spec = &hr.value["spec"];
+    let own = match &spec["values"] {
+        Value::Object(m) => m.clone(),
+        _ => Map::new(),
+    };
+    let refs = match &spec["valuesFrom"] {
+        Value::Array(a) if !a.is_empty() => a,
+        _ => return (Value::Object(own), Vec::new()),
+    };
+    let ns = hr.namespace().unwrap_or("default");
+    let mut result = Map::new();
+    let mut problems = Vec::new();
+    for (i, r) in refs.iter().enumerate() {
+        let at = format!("spec.valuesFrom[{i}]");
+        let finding = |severity: Severity, message: String, fix: String| {
+            Finding::new(RULE, severity)
+                .file(hr.file_display())
+                .object(hr.id())
+                .path(at.clone())
+                .message(message)
+                .fix(fix)
+        };
+        let kind = r["kind"].as_str().unwrap_or("");
+        let name = r["name"].as_str().unwrap_or("");
+        let key = r["valuesKey"]
+            .as_str()
+            .filter(|k| !k.is_empty())
+            .unwrap_or("values.yaml");
+        let optional = r["optional"].as_bool().unwrap_or(false);
+        let what = format!("{kind} {ns}/{name}");
+        if kind != "ConfigMap" && kind != "Secret" {
+            problems.push(finding(
+                Severity::Error,
+                format!(
+                    "{at} has kind {kind:?}: helm-controller reads values from a ConfigMap or a Secret only (unsupported values reference kind); the linted values lack it"
+                ),
+                format!("set {at}.kind to ConfigMap or Secret"),
+            ));
+            continue;
+        }
+        let fails = if optional {
+            "it is optional, so helm-controller skips it when it does not exist".to_string()
+        } else {
+            format!(
+                "it is not optional: if it does not exist in the cluster either, helm-controller fails the release (could not resolve {kind} chart values reference '{ns}/{name}' with key '{key}': resource not found)"
+            )
+        };
+        let Some(source) = tree.and_then(|t| find(t, kind, ns, name)) else {
+            problems.push(finding(
+                Severity::Warning,
+                format!(
+                    "{at} names {what}, which is not in the tree, so the linted values are incomplete (values key {key:?} was not merged); {fails}"
+                ),
+                format!(
+                    "add {what} to the tree (the same namespace as the HelmRelease), or lint knowing the values it holds are not checked"
+                ),
+            ));
+            continue;
+        };
+        if source.value.get("sops").is_some_and(Value::is_object) {
+            problems.push(finding(
+                Severity::Warning,
+                format!(
+                    "{at} names {what}, which is SOPS-encrypted in the tree ({}): kustomize-controller decrypts it in the cluster, lint cannot, so the linted values are incomplete (values key {key:?} was not merged)",
+                    source.file_display()
+                ),
+                "keep non-secret values in spec.values or a plain ConfigMap, so lint checks them".to_string(),
+            ));
+            continue;
+        }
+        let data = match data_of(source, key) {
+            Ok(Some(d)) => d,
+            Ok(None) if optional => continue,
+            Ok(None) => {
+                problems.push(finding(
+                    Severity::Warning,
+                    format!(
+                        "{at}: {what} ({}) has no key {key:?}, so the linted values are incomplete; helm-controller fails the release unless the object in the cluster has the key (could not resolve {kind} chart values reference '{ns}/{name}' with key '{key}': key not found)",
+                        source.file_display()
+                    ),
+                    format!(
+                        "set {at}.valuesKey to a key of {what} (the default is values.yaml), or mark the reference optional"
+                    ),
+                ));
+                continue;
+            }
+            Err(why) => {
+                problems.push(finding(
+                    Severity::Error,
+                    format!(
+                        "{at}: {what} key {key:?} cannot be read ({why}): the API server or helm-controller refuses it; the linted values lack it"
+                    ),
+                    format!("fix {what} key {key:?}"),
+                ));
+                continue;
+            }
+        };
+        if let Some(path) = r["targetPath"].as_str().filter(|p| !p.is_empty()) {
+            if let Err(why) = replace_path_value(&mut result, path, &data) {
+                // the strvals error may quote the value: for a Secret, say only that it failed
+                let why = if kind == "Secret" {
+                    "the value does not parse as a --set value".to_string()
+                } else {
+                    why
+                };
+                problems.push(finding(
+                    Severity::Error,
+                    format!(
+                        "{at}: the value of {what} key {key:?} cannot be set at targetPath {path:?} ({why}): helm-controller fails the release (failed to merge value)"
+                    ),
+                    "quote the value ('…') to keep it a plain string, or escape `,` `.` `[` as Helm's --set does".to_string(),
+                ));
+            }
+            continue;
+        }
+        match read_values(&data) {
+            Ok(values) => merge_maps(&mut result, &values),
+            Err(why) => {
+                let why = if kind == "Secret" {
+                    "not a YAML map of values".to_string()
+                } else {
+                    why
+                };
+                problems.push(finding(
+                    Severity::Error,
+                    format!(
+                        "{at}: {what} key {key:?} is not a values file ({why}): helm-controller fails the release (failed to read values data)"
+                    ),
+                    format!("make {what} key {key:?} a YAML map, or set targetPath for a single value"),
+                ));
+            }
+        }
+    }
+    merge_maps(&mut result, &own);
+    (Value::Object(result), problems)
+}
+
+fn find<'a>(tree: &'a Tree, kind: &str, ns: &str, name: &str) -> Option<&'a Object> {
+    tree.objects
+        .iter()
+        .find(|o| o.is("", kind) && o.name() == name && o.namespace().unwrap_or("default") == ns)
+}
+
+/// The data at `key` as helm-controller reads it: ConfigMap `.data`, Secret `.data` after the API server merged
+/// `stringData` into it. `Ok(None)`: no such key. `Err`: a Secret `data` value that is not base64 (the API server
+/// rejects the Secret).
+fn data_of(o: &Object, key: &str) -> Result<Option<String>, String> {
+    if o.kind() == "ConfigMap" {
+        return Ok(match &o.value["data"][key] {
+            Value::String(s) => Some(s.clone()),
+            Value::Null => None,
+            // a number or bool under data is rejected by the API server (data is map[string]string)
+            other => Some(other.to_string()),
+        });
+    }
+    if let Some(s) = o.value["stringData"][key].as_str() {
+        return Ok(Some(s.to_string()));
+    }
+    match o.value["data"][key].as_str() {
+        None => Ok(None),
+        Some(b64) => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .map_err(|_| "Secret data is not valid base64".to_string())?;
+            String::from_utf8(bytes)
+                .map(Some)
+                .map_err(|_| "Secret data is not UTF-8 text".to_string())
+        }
+    }
+}
+
+/// Helm `chartutil.ReadValues`: a YAML map; empty (or `null`) is `{}`.
+fn read_values(data: &str) -> Result<Map<String, Value>, String> {
+    let docs = crate::gitops::parse_yaml_documents(data, std::path::Path::new("values"))
+        .map_err(|e| e.to_string())?;
+    match docs.into_iter().next() {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(m)) => Ok(m),
+        Some(_) => Err("the YAML is not a map".into()),
+    }
+}
+
+/// helm-controller `ReplacePathValue`.
+pub fn replace_path_value(
+    values: &mut Map<String, Value>,
+    path: &str,
+    value: &str,
+) -> Result<(), String> {
+    let quoted = |q: char| value.starts_with(q) && value.ends_with(q);
+    if quoted('\'') || quoted('"') {
+        let v = value.trim_matches(['\'', '"']);
+        return strvals::parse_into(&format!("{path}={v}"), values, true);
+    }
+    strvals::parse_into(&format!("{path}={value}"), values, false)
+}
+
+pub fn check(input: &super::LintInput) -> Vec<Finding> {
+    input
+        .releases
+        .iter()
+        .flat_map(|r| r.problems.iter())
+        .filter(|f| f.rule == RULE)
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn tree(yaml: &str) -> Tree {
+        let objects = crate::gitops::parse_yaml_documents(yaml, std::path::Path::new("t.yaml"))
+            .unwrap()
+            .into_iter()
+            .map(|v| Object::plain(v, "apps/headlamp/values.yaml"))
+            .collect();
+        Tree {
+            objects,
+            ..Tree::default()
+        }
+    }
+
+    fn hr(spec: &str) -> Object {
+        let text = format!(
+            "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {{name: headlamp, namespace: tools}}\nspec:\n  targetNamespace: elsewhere\n{}",
+            spec.lines().map(|l| format!("  {l}\n")).collect::<String>()
+        );
+        let v = crate::gitops::parse_yaml_documents(&text, std::path::Path::new("hr.yaml"))
+            .unwrap()
+            .remove(0);
+        Object::plain(v, "apps/headlamp/helmrelease.yaml")
+    }
+
+    // A ConfigMap and a Secret as `kubectl create configmap/secret --from-file=values.yaml -o yaml --dry-run=client`
+    // write them (Secret data base64).
+    const SOURCES: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: headlamp-values, namespace: tools}\ndata:\n  values.yaml: |\n    replicaCount: 2\n    config:\n      baseURL: /from-cm\n      oidc: {clientID: cm}\n  base-url: /only-url\n  replicas: \"3\"\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: headlamp-secret, namespace: tools}\ntype: Opaque\ndata:\n  values.yaml: Y29uZmlnOgogIG9pZGM6CiAgICBjbGllbnRJRDogZnJvbS1zZWNyZXQK\nstringData:\n  issuer: https://idp.example\n";
+
+    #[test]
+    fn merged_in_order_then_spec_values_last() {
+        let t = tree(SOURCES);
+        let o = hr(
+            "valuesFrom:\n  - {kind: ConfigMap, name: headlamp-values}\n  - {kind: Secret, name: headlamp-secret}\n  - {kind: ConfigMap, name: headlamp-values, valuesKey: replicas, targetPath: replicaCount}\n  - {kind: Secret, name: headlamp-secret, valuesKey: issuer, targetPath: config.oidc.issuerURL}\nvalues:\n  config: {baseURL: /from-spec}\n",
+        );
+        let (v, problems) = merged_values(&o, Some(&t));
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(
+            v,
+            json!({
+                "replicaCount": 3,
+                "config": {"baseURL": "/from-spec", "oidc": {"clientID": "from-secret", "issuerURL": "https://idp.example"}},
+            })
+        );
+    }
+
+    #[test]
+    fn quoted_target_path_value_stays_a_string() {
+        let mut m = Map::new();
+        replace_path_value(&mut m, "a.b", "'3'").unwrap();
+        replace_path_value(&mut m, "a.c", "3").unwrap();
+        assert_eq!(Value::Object(m), json!({"a": {"b": "3", "c": 3}}));
+    }
+
+    #[test]
+    fn merge_maps_replaces_non_maps() {
+        let mut a = json!({"a": {"b": 1, "c": [1]}, "d": {"x": 1}})
+            .as_object()
+            .unwrap()
+            .clone();
+        let b = json!({"a": {"c": [2]}, "d": "flat"})
+            .as_object()
+            .unwrap()
+            .clone();
+        merge_maps(&mut a, &b);
+        assert_eq!(
+            Value::Object(a),
+            json!({"a": {"b": 1, "c": [2]}, "d": "flat"})
+        );
+    }
+
+    #[test]
+    fn missing_source_or_key_is_a_warning_naming_the_ref_and_the_failure() {
+        let t = tree(SOURCES);
+        // looked up in the HelmRelease's namespace (tools), not targetNamespace
+        let o = hr(
+            "valuesFrom:\n  - {kind: Secret, name: headlamp-oidc}\n  - {kind: ConfigMap, name: headlamp-values, valuesKey: nope}\n  - {kind: ConfigMap, name: gone, optional: true}\n  - {kind: ConfigMap, name: headlamp-values, valuesKey: nope, optional: true}\nvalues: {replicaCount: 1}\n",
+        );
+        let (v, problems) = merged_values(&o, Some(&t));
+        assert_eq!(v, json!({"replicaCount": 1}));
+        let paths: Vec<&str> = problems.iter().map(|f| f.path.as_str()).collect();
+        // an optional key missing from an object the tree has: helm-controller skips it too; nothing is incomplete
+        assert_eq!(
+            paths,
+            [
+                "spec.valuesFrom[0]",
+                "spec.valuesFrom[1]",
+                "spec.valuesFrom[2]"
+            ]
+        );
+        assert!(problems.iter().all(|f| f.severity == Severity::Warning));
+        assert!(
+            problems[0]
+                .message
+                .contains("Secret tools/headlamp-oidc, which is not in the tree")
+        );
+        assert!(problems[0].message.contains("fails the release"));
+        assert!(problems[1].message.contains("has no key \"nope\""));
+        assert!(problems[2].message.contains("optional"));
+        assert!(!problems[2].message.contains("fails the release"));
+    }
+
+    #[test]
+    fn sops_secret_is_not_read_and_secret_data_never_printed() {
+        let t = tree(
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: tools}\nstringData:\n  values.yaml: ENC[AES256_GCM,data:eA==,type:str]\nsops: {version: 3.10.2}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: bad, namespace: tools}\nstringData:\n  values.yaml: \"- hunter2-list\"\n",
+        );
+        let o = hr("valuesFrom:\n  - {kind: Secret, name: s}\n  - {kind: Secret, name: bad}\n");
+        let (v, problems) = merged_values(&o, Some(&t));
+        assert_eq!(v, json!({}));
+        assert!(problems[0].message.contains("SOPS-encrypted"));
+        assert_eq!(problems[1].severity, Severity::Error);
+        for f in &problems {
+            assert!(
+                !f.message.contains("hunter2") && !f.message.contains("ENC["),
+                "{}",
+                f.message
+            );
+        }
+    }
+
+    #[test]
+    fn no_values_from_is_spec_values() {
+        let (v, p) = merged_values(&hr("values: {a: 1}\n"), None);
+        assert_eq!((v, p.len()), (json!({"a": 1}), 0));
+    }
+}
