@@ -2,6 +2,10 @@
 //! that file lists; a directory without one is every YAML file below it (stopping at directories that have one).
 //! Kustomizations that do more than list resources are rendered with the real kustomize (`kubectl kustomize`).
 
+mod flux_build;
+pub mod identity;
+pub mod substitute;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -9,6 +13,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::finding::{Finding, Severity};
 
 /// Where an object came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +102,9 @@ pub struct Tree {
     pub files: Vec<PathBuf>,
     /// What was skipped and why (a symlink out of the tree, a FIFO, a directory seen before); also logged.
     pub warnings: Vec<String>,
+    /// What reading the tree as Flux reads it found (a Flux Kustomization that does not build, unresolved postBuild
+    /// variables, kustomize resources outside their root): reported by lint as findings.
+    pub findings: Vec<Finding>,
 }
 
 impl Tree {
@@ -108,6 +116,9 @@ impl Tree {
         self.objects.iter().filter(move |o| o.is(group, kind))
     }
 }
+
+/// Rule of the findings on a Flux Kustomization whose path does not build with its kustomize features.
+pub const FLUX_BUILD_RULE: &str = "flux-kustomization-build";
 
 const KUSTOMIZATION_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
@@ -131,10 +142,16 @@ pub fn load(root: &Path) -> Result<Tree> {
         },
         seen: BTreeSet::new(),
         dirs: BTreeSet::new(),
+        included: BTreeSet::new(),
+        workspace: None,
     };
+    loader.included = identity::included_bases(&loader.real_root);
     loader.dir(root)?;
     loader.flux_kustomizations()?;
-    Ok(loader.tree)
+    let mut tree = loader.tree;
+    identity::dedup(&mut tree.objects);
+    tree.findings.dedup();
+    Ok(tree)
 }
 
 /// The repository root `spec.path` of a Flux Kustomization is relative to: the nearest directory at or above `dir`
@@ -212,6 +229,12 @@ struct Loader {
     seen: BTreeSet<PathBuf>,
     /// Directories walked, by canonical path.
     dirs: BTreeSet<PathBuf>,
+    /// Directories with a kustomization file that another kustomization in the tree includes (`resources:
+    /// [../base]`, `components:`), by canonical path: not read again as roots of their own
+    /// ([`identity::included_bases`]).
+    included: BTreeSet<PathBuf>,
+    /// The copy of the GitOps directory Flux Kustomizations with kustomize features are built in (made on first use).
+    workspace: Option<std::result::Result<flux_build::Workspace, String>>,
 }
 
 /// What a path in the tree is, after resolving symlinks.
@@ -280,6 +303,11 @@ impl Loader {
                 spec["targetNamespace"].to_string(),
                 spec["namePrefix"].to_string(),
                 spec["nameSuffix"].to_string(),
+                flux_build::features(spec)
+                    .iter()
+                    .map(|f| spec[*f].to_string())
+                    .collect::<Vec<_>>(),
+                spec["postBuild"].to_string(),
             )) {
                 continue;
             }
@@ -297,9 +325,27 @@ impl Loader {
                 },
                 seen: BTreeSet::new(),
                 dirs: BTreeSet::new(),
+                included: self.included.clone(),
+                workspace: None,
             };
-            sub.dir(&shown)?;
-            apply_flux_kustomization(&mut sub.tree.objects, spec);
+            let rel_dir = real
+                .strip_prefix(&self.real_root)
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
+            if !self.flux_build(&ks, &rel_dir, &mut sub) {
+                sub.dir(&shown)?;
+                apply_flux_kustomization(&mut sub.tree.objects, spec);
+            }
+            let known: Vec<Object> = self
+                .tree
+                .objects
+                .iter()
+                .chain(sub.tree.objects.iter())
+                .filter(|o| o.is("", "ConfigMap") || o.is("", "Secret"))
+                .cloned()
+                .collect();
+            let found = substitute::post_build(&ks, &mut sub.tree.objects, &known);
+            self.tree.findings.extend(found);
             let fresh: Vec<&PathBuf> = sub
                 .tree
                 .files
@@ -322,9 +368,85 @@ impl Loader {
                     .cloned(),
             );
             self.tree.warnings.extend(sub.tree.warnings);
+            self.tree.findings.extend(sub.tree.findings);
             self.tree.objects.extend(sub.tree.objects);
         }
         Ok(())
+    }
+
+    /// Build the path of Flux Kustomization `ks` with kustomize when its spec has kustomize features
+    /// ([`flux_build`]), into `sub`. False when it has none, or when the build could not run (a finding says so, and
+    /// the caller reads the path without them).
+    fn flux_build(&mut self, ks: &Object, rel_dir: &Path, sub: &mut Loader) -> bool {
+        let spec = &ks.value["spec"];
+        let features = flux_build::features(spec);
+        if features.is_empty() {
+            return false;
+        }
+        let features = features.join(", ");
+        let finding = |sev: Severity, message: String, fix: &str| {
+            Finding::new(FLUX_BUILD_RULE, sev)
+                .file(ks.file_display())
+                .object(ks.id())
+                .path("spec")
+                .message(message)
+                .fix(fix.to_string())
+        };
+        let real_root = self.real_root.clone();
+        let ws = self.workspace.get_or_insert_with(|| {
+            flux_build::Workspace::copy_of(&real_root).map_err(|e| e.to_string())
+        });
+        let built = match ws {
+            Ok(ws) => ws.build(rel_dir, spec),
+            Err(e) => Err(flux_build::BuildError::Failed(format!(
+                "copying the GitOps directory to build in: {e}"
+            ))),
+        };
+        match built {
+            Ok(objects) => {
+                for (value, file) in objects {
+                    if !is_k8s_object(&value) {
+                        continue;
+                    }
+                    let file = file.unwrap_or_else(|| rel_dir.to_path_buf());
+                    if !sub.tree.files.contains(&file) {
+                        sub.tree.files.push(file.clone());
+                    }
+                    sub.tree.objects.push(Object::plain(value, file));
+                }
+                // the walk may have read the path's own kustomization (rendered, named by that file): replaced
+                if let Some(k) = KUSTOMIZATION_NAMES
+                    .iter()
+                    .map(|n| rel_dir.join(n))
+                    .find(|k| self.real_root.join(k).is_file())
+                {
+                    sub.tree.files.push(k);
+                }
+                true
+            }
+            Err(flux_build::BuildError::NoKubectl(e)) => {
+                self.tree.findings.push(finding(
+                    Severity::Warning,
+                    format!(
+                        "its {features} were NOT applied: kustomize-controller builds them with kustomize, and kubectl (the real kustomize) could not run ({e}); the objects of spec.path are linted without them"
+                    ),
+                    "install kubectl (or set KUBECTL_BIN) so that lint builds the path as Flux does",
+                ));
+                false
+            }
+            Err(flux_build::BuildError::Failed(e)) => {
+                self.tree.findings.push(finding(
+                    Severity::Error,
+                    format!(
+                        "kustomize-controller cannot build spec.path {} with its {features}: {}; the objects of spec.path are linted without them",
+                        rel_dir.display(),
+                        crate::report::redact::escape_controls(&e)
+                    ),
+                    "fix the patch target / component path (run `kubectl kustomize --load-restrictor LoadRestrictionsNone` on the path with the Kustomization's patches and components written into its kustomization.yaml)",
+                ));
+                false
+            }
+        }
     }
 
     /// `p` relative to the GitOps root, lexically normalised (`app/./helmrelease.yaml` → `app/helmrelease.yaml`,
@@ -408,6 +530,11 @@ impl Loader {
             }
             // a directory, or a symlink to one (classify decides whether it is walked)
             if std::fs::metadata(&p).is_ok_and(|m| m.is_dir()) {
+                // a base that an overlay in the tree includes is read through the overlay, not as a root
+                if p.canonicalize().is_ok_and(|r| self.included.contains(&r)) {
+                    tracing::debug!(dir = %p.display(), "included by a kustomization in the tree; read through it");
+                    continue;
+                }
                 self.dir(&p)?;
             } else if is_yaml(&p) {
                 self.file(&p)?;
