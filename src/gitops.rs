@@ -117,6 +117,9 @@ impl Tree {
     }
 }
 
+/// Rule of the findings on a kustomization file that loads a file from outside its own directory.
+pub const OUTSIDE_ROOT_RULE: &str = "kustomize-resource-outside-root";
+
 /// Rule of the findings on a Flux Kustomization whose path does not build with its kustomize features.
 pub const FLUX_BUILD_RULE: &str = "flux-kustomization-build";
 
@@ -143,6 +146,7 @@ pub fn load(root: &Path) -> Result<Tree> {
         seen: BTreeSet::new(),
         dirs: BTreeSet::new(),
         included: BTreeSet::new(),
+        texts: Vec::new(),
         workspace: None,
     };
     loader.included = identity::included_bases(&loader.real_root);
@@ -233,6 +237,9 @@ struct Loader {
     /// [../base]`, `components:`), by canonical path: not read again as roots of their own
     /// ([`identity::included_bases`]).
     included: BTreeSet<PathBuf>,
+    /// For a sub-loader whose objects kustomize built: each object's YAML text as kustomize wrote it (the text Flux
+    /// substitutes variables in), by index of `tree.objects`; empty when the objects were read here.
+    texts: Vec<Option<String>>,
     /// The copy of the GitOps directory Flux Kustomizations with kustomize features are built in (made on first use).
     workspace: Option<std::result::Result<flux_build::Workspace, String>>,
 }
@@ -326,6 +333,7 @@ impl Loader {
                 seen: BTreeSet::new(),
                 dirs: BTreeSet::new(),
                 included: self.included.clone(),
+                texts: Vec::new(),
                 workspace: None,
             };
             let rel_dir = real
@@ -344,7 +352,7 @@ impl Loader {
                 .filter(|o| o.is("", "ConfigMap") || o.is("", "Secret"))
                 .cloned()
                 .collect();
-            let found = substitute::post_build(&ks, &mut sub.tree.objects, &known);
+            let found = substitute::post_build(&ks, &mut sub.tree.objects, &sub.texts, &known);
             self.tree.findings.extend(found);
             let fresh: Vec<&PathBuf> = sub
                 .tree
@@ -379,9 +387,14 @@ impl Loader {
     /// the caller reads the path without them).
     fn flux_build(&mut self, ks: &Object, rel_dir: &Path, sub: &mut Loader) -> bool {
         let spec = &ks.value["spec"];
-        let features = flux_build::features(spec);
-        if features.is_empty() {
+        let mut features = flux_build::features(spec);
+        // postBuild too: Flux substitutes in the YAML text kustomize wrote, where the source's quoting survives
+        let post_build = spec["postBuild"].is_object();
+        if features.is_empty() && !post_build {
             return false;
+        }
+        if post_build {
+            features.push("postBuild");
         }
         let features = features.join(", ");
         let finding = |sev: Severity, message: String, fix: &str| {
@@ -404,15 +417,16 @@ impl Loader {
         };
         match built {
             Ok(objects) => {
-                for (value, file) in objects {
-                    if !is_k8s_object(&value) {
+                for b in objects {
+                    if !is_k8s_object(&b.value) {
                         continue;
                     }
-                    let file = file.unwrap_or_else(|| rel_dir.to_path_buf());
+                    let file = b.file.unwrap_or_else(|| rel_dir.to_path_buf());
                     if !sub.tree.files.contains(&file) {
                         sub.tree.files.push(file.clone());
                     }
-                    sub.tree.objects.push(Object::plain(value, file));
+                    sub.texts.push(Some(b.text));
+                    sub.tree.objects.push(Object::plain(b.value, file));
                 }
                 // the walk may have read the path's own kustomization (rendered, named by that file): replaced
                 if let Some(k) = KUSTOMIZATION_NAMES
@@ -572,6 +586,9 @@ impl Loader {
             .resources
             .iter()
             .any(|r| r.contains("://") || r.starts_with("github.com/"));
+        let mut visited = BTreeSet::new();
+        let nested = !features.is_empty() || remote;
+        self.check_outside_root(dir, file, nested, &mut visited);
         if !features.is_empty() || remote {
             let features = if remote {
                 "remote resources".to_string()
@@ -598,11 +615,106 @@ impl Loader {
         Ok(())
     }
 
+    /// Files the kustomization `file` (in `dir`) loads from outside `dir`: `resources` and patch `path`s that are files.
+    /// kustomize's default load restrictor (`LoadRestrictionsRootOnly`, what `kustomize build` and `kubectl kustomize`
+    /// use) refuses them (`security; file '…' is not in or below '…'`), while kustomize-controller builds with
+    /// `LoadRestrictionsNone` on a filesystem rooted at the source (fluxcd/pkg kustomize/kustomize_generator.go
+    /// `SecureBuild`/`Build`): inside the repository Flux builds them, outside it Flux refuses them too. A directory
+    /// (`../base`) is a kustomization of its own and allowed by both. `nested`: also check the kustomizations the
+    /// directories in `resources` hold (they are built by kustomize, not walked here).
+    fn check_outside_root(
+        &mut self,
+        dir: &Path,
+        file: &Path,
+        nested: bool,
+        visited: &mut BTreeSet<PathBuf>,
+    ) {
+        let Ok(real_dir) = dir.canonicalize() else {
+            return;
+        };
+        if !visited.insert(real_dir.clone()) {
+            return;
+        }
+        let Ok(text) = crate::files::read_text(file) else {
+            return;
+        };
+        let Ok(doc) = serde_norway::from_str::<Value>(&text) else {
+            return;
+        };
+        let repo_root = repository_root(&self.root);
+        let shown = self.rel(file).display().to_string();
+        let mut loads: Vec<(String, String)> = Vec::new();
+        for (i, r) in doc["resources"].as_array().into_iter().flatten().enumerate() {
+            if let Some(r) = r.as_str() {
+                loads.push((format!("resources[{i}]"), r.to_string()));
+            }
+        }
+        for (i, p) in doc["patches"].as_array().into_iter().flatten().enumerate() {
+            if let Some(path) = p["path"].as_str() {
+                loads.push((format!("patches[{i}].path"), path.to_string()));
+            }
+        }
+        let mut bases = Vec::new();
+        for (field, r) in loads {
+            if r.contains("://") || r.starts_with("github.com/") {
+                continue;
+            }
+            let p = dir.join(&r);
+            let lexical = normalise(&real_dir.join(&r));
+            let real = p.canonicalize().unwrap_or(lexical);
+            if real.is_dir() {
+                bases.push(p);
+                continue;
+            }
+            if real.starts_with(&real_dir) {
+                continue;
+            }
+            let refused = format!(
+                "`kustomize build` and `kubectl kustomize` refuse {r:?} (a file outside the kustomization's directory {}: `security; file ... is not in or below ...`, the default --load-restrictor LoadRestrictionsRootOnly)",
+                self.rel(dir).display()
+            );
+            let finding = if real.starts_with(&repo_root) {
+                Finding::new(OUTSIDE_ROOT_RULE, Severity::Warning).message(format!(
+                    "{refused}. kustomize-controller builds it all the same (LoadRestrictionsNone within the repository), so Flux applies it, but a plain `kustomize build` or `kubectl apply -k` of this directory (CI validation, a local check) fails"
+                ))
+            } else {
+                Finding::new(OUTSIDE_ROOT_RULE, Severity::Error).message(format!(
+                    "{refused}, and it is outside the repository {}: kustomize-controller refuses it too (its filesystem is rooted at the source), so the Kustomization fails",
+                    repo_root.display()
+                ))
+            };
+            self.tree.findings.push(
+                finding
+                    .file(shown.clone())
+                    .path(field)
+                    .fix(format!(
+                        "move the file under {} (or give its directory a kustomization.yaml and list the directory instead)",
+                        self.rel(dir).display()
+                    )),
+            );
+        }
+        if nested {
+            for b in bases {
+                if let Some(k) = KUSTOMIZATION_NAMES
+                    .iter()
+                    .map(|n| b.join(n))
+                    .find(|k| k.is_file())
+                {
+                    self.check_outside_root(&b, &k, true, visited);
+                }
+            }
+        }
+    }
+
     /// Render an overlay with the real kustomize; never a home-made one.
     fn kustomize(&mut self, dir: &Path, rel: &Path, features: &str) -> Result<()> {
         let kubectl = std::env::var_os("KUBECTL_BIN").unwrap_or_else(|| "kubectl".into());
+        // LoadRestrictionsNone, as kustomize-controller builds (files outside the kustomization's directory are
+        // reported by `check_outside_root`, not fatal here)
         let out = crate::process::Cmd::new(&kubectl)
             .arg("kustomize")
+            .arg("--load-restrictor")
+            .arg("LoadRestrictionsNone")
             .arg(dir)
             .run_blocking()
             .map_err(|e| Error::Kustomize {

@@ -42,6 +42,15 @@ pub fn features(spec: &Value) -> Vec<&'static str> {
         .collect()
 }
 
+/// One object kustomize built: its value (origin annotation removed), the file it came from (relative to the
+/// GitOps root), and its YAML text as kustomize wrote it (what kustomize-controller substitutes variables in: the
+/// quoting of the source survives there, so `"${PORT}"` stays a string and `replicas: ${N}` becomes a number).
+pub struct Built {
+    pub value: Value,
+    pub file: Option<PathBuf>,
+    pub text: String,
+}
+
 const ORIGIN: &str = "config.kubernetes.io/origin";
 
 /// Why a build did not happen.
@@ -80,7 +89,7 @@ impl Workspace {
         &self,
         rel: &Path,
         spec: &Value,
-    ) -> Result<Vec<(Value, Option<PathBuf>)>, BuildError> {
+    ) -> Result<Vec<Built>, BuildError> {
         let dir = self.root().join(rel);
         let (file, original, mut kus) = match KUSTOMIZATION_NAMES
             .iter()
@@ -146,16 +155,21 @@ impl Workspace {
             )));
         }
         let text = out?;
-        let docs = super::parse_yaml_documents(&text, &rel.join("kustomize build"))
-            .map_err(|e| BuildError::Failed(e.to_string()))?;
-        Ok(docs
-            .into_iter()
-            .map(|mut doc| {
+        let mut built = Vec::new();
+        for doc_text in split_documents(&text) {
+            let docs = super::parse_yaml_documents(&doc_text, &rel.join("kustomize build"))
+                .map_err(|e| BuildError::Failed(e.to_string()))?;
+            for mut doc in docs {
                 let origin = take_origin(&mut doc);
                 let file = origin.map(|o| super::normalise(&rel.join(o)));
-                (doc, file)
-            })
-            .collect())
+                built.push(Built {
+                    value: doc,
+                    file,
+                    text: doc_text.clone(),
+                });
+            }
+        }
+        Ok(built)
     }
 }
 
@@ -312,8 +326,23 @@ fn scan_manifests(base: &Path, dir: &Path, out: &mut Vec<Value>) -> std::io::Res
     Ok(())
 }
 
+/// kustomize's output, one text per document (it separates them with `---` lines).
+fn split_documents(text: &str) -> Vec<String> {
+    let mut docs = vec![String::new()];
+    for line in text.lines() {
+        if line == "---" {
+            docs.push(String::new());
+        } else if let Some(last) = docs.last_mut() {
+            last.push_str(line);
+            last.push('\n');
+        }
+    }
+    docs.retain(|d| !d.trim().is_empty());
+    docs
+}
+
 /// Remove the origin annotation kustomize added; return its `path`.
-fn take_origin(doc: &mut Value) -> Option<PathBuf> {
+pub(super) fn take_origin(doc: &mut Value) -> Option<PathBuf> {
     let annotations = doc["metadata"]["annotations"].as_object_mut()?;
     let origin = annotations.remove(ORIGIN)?;
     if annotations.is_empty()

@@ -573,9 +573,17 @@ pub fn variables(ks: &Object, known: &[Object]) -> Variables {
     out
 }
 
-/// Substitute the variables of `ks` into `objects` as kustomize-controller does after the build. Objects whose text
-/// Flux could not substitute keep their text (the finding says the Kustomization fails).
-pub fn post_build(ks: &Object, objects: &mut [Object], known: &[Object]) -> Vec<Finding> {
+/// Substitute the variables of `ks` into `objects` as kustomize-controller does after the build. `texts[i]`, when
+/// there, is the YAML text kustomize wrote for `objects[i]` (substituted as it is, quoting and all); otherwise the
+/// object is written out as YAML first (strings that need no quotes are then plain: `"${N}"` with N=3 becomes a
+/// number, as it would from an unquoted source). Objects whose text Flux could not substitute keep their text (the
+/// finding says the Kustomization fails).
+pub fn post_build(
+    ks: &Object,
+    objects: &mut [Object],
+    texts: &[Option<String>],
+    known: &[Object],
+) -> Vec<Finding> {
     if !ks.value["spec"]["postBuild"].is_object() {
         return Vec::new();
     }
@@ -584,14 +592,18 @@ pub fn post_build(ks: &Object, objects: &mut [Object], known: &[Object]) -> Vec<
     if !v.enabled || findings.iter().any(|f| f.rule == FAILED_RULE) {
         return findings;
     }
-    for o in objects.iter_mut() {
+    for (i, o) in objects.iter_mut().enumerate() {
         if o.label(DISABLED_KEY) == Some("disabled")
             || o.value["metadata"]["annotations"][DISABLED_KEY] == "disabled"
         {
             continue;
         }
-        let Ok(text) = serde_norway::to_string(&o.value) else {
-            continue;
+        let text = match texts.get(i) {
+            Some(Some(t)) => t.clone(),
+            _ => match serde_norway::to_string(&o.value) {
+                Ok(t) => t,
+                Err(_) => continue,
+            },
         };
         let failed = |message: String| {
             Finding::new(FAILED_RULE, Severity::Error)
@@ -634,7 +646,10 @@ pub fn post_build(ks: &Object, objects: &mut [Object], known: &[Object]) -> Vec<
         }
         match super::parse_yaml_documents(&result.text, &o.file) {
             Ok(docs) => match docs.into_iter().next() {
-                Some(doc) => o.value = doc,
+                Some(mut doc) => {
+                    super::flux_build::take_origin(&mut doc);
+                    o.value = doc
+                }
                 None => findings.push(failed(format!(
                     "after substitution the object is empty (Kustomization {})",
                     ks.id()
@@ -652,6 +667,7 @@ pub fn post_build(ks: &Object, objects: &mut [Object], known: &[Object]) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
@@ -745,5 +761,136 @@ mod tests {
         for bad in ["", "2A", "my-key", "a.b", "é"] {
             assert!(!valid_name(bad), "{bad}");
         }
+    }
+
+    fn object(yaml: &str, file: &str) -> Object {
+        Object::plain(serde_norway::from_str(yaml).unwrap(), file)
+    }
+
+    fn ks(post_build: &str) -> Object {
+        object(
+            &format!(
+                "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {{name: apps, namespace: flux-system}}\nspec:\n  path: ./apps\n  postBuild:\n{post_build}"
+            ),
+            "clusters/home/apps.yaml",
+        )
+    }
+
+    fn sources() -> Vec<Object> {
+        vec![
+            object(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: flux-system}\ndata: {A: from-settings, B: from-settings, MULTI: \"x\\ny\\n\"}\n",
+                "cm.yaml",
+            ),
+            object(
+                "apiVersion: v1\nkind: Secret\nmetadata: {name: secrets, namespace: flux-system}\ndata: {B: ZnJvbS1zZWNyZXQ=}\nstringData: {C: plain}\n",
+                "secret.yaml",
+            ),
+            // the same name in another namespace is not the Kustomization's
+            object(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other, namespace: tools}\ndata: {D: no}\n",
+                "other.yaml",
+            ),
+        ]
+    }
+
+    #[test]
+    fn substitute_from_in_order_then_substitute_wins() {
+        let k = ks(
+            "    substitute: {A: inline}\n    substituteFrom:\n      - {kind: ConfigMap, name: settings}\n      - {kind: Secret, name: secrets}\n      - {kind: ConfigMap, name: other, optional: true}\n",
+        );
+        let v = variables(&k, &sources());
+        assert!(v.findings.is_empty(), "{:#?}", v.findings);
+        assert!(v.enabled);
+        assert_eq!(v.vars["A"], "inline");
+        // the later source overwrites the earlier; Secret data is base64, stringData plain
+        assert_eq!(v.vars["B"], "from-secret");
+        assert_eq!(v.vars["C"], "plain");
+        // newlines are removed from values
+        assert_eq!(v.vars["MULTI"], "xy");
+        assert!(!v.vars.contains_key("D"));
+    }
+
+    #[test]
+    fn no_variable_no_substitution_unless_always() {
+        let mut objs = vec![object(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: n}\ndata: {v: \"${V:=dflt}\"}\n",
+            "x.yaml",
+        )];
+        // an optional source that is absent defines nothing: WithVariables does not substitute
+        let k = ks("    substituteFrom:\n      - {kind: ConfigMap, name: absent, optional: true}\n");
+        assert!(post_build(&k, &mut objs, &[], &[]).is_empty());
+        assert_eq!(objs[0].value["data"]["v"], "${V:=dflt}");
+        let k = ks(
+            "    substituteStrategy: Always\n    substituteFrom:\n      - {kind: ConfigMap, name: absent, optional: true}\n",
+        );
+        assert!(post_build(&k, &mut objs, &[], &[]).is_empty());
+        assert_eq!(objs[0].value["data"]["v"], "dflt");
+    }
+
+    #[test]
+    fn disabled_objects_are_left_alone_and_unset_variables_reported_per_object() {
+        let mut objs = vec![
+            object(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: script\n  namespace: n\n  annotations: {kustomize.toolkit.fluxcd.io/substitute: disabled}\ndata: {run.sh: \"echo ${HOME}\"}\n",
+                "script.yaml",
+            ),
+            object(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: labelled\n  namespace: n\n  labels: {kustomize.toolkit.fluxcd.io/substitute: disabled}\ndata: {v: \"${NOPE}\"}\n",
+                "labelled.yaml",
+            ),
+            object(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app, namespace: n}\ndata: {a: \"${A}\", b: \"${NOPE}\", c: \"$${NOPE}\"}\n",
+                "app.yaml",
+            ),
+        ];
+        let k = ks("    substituteFrom:\n      - {kind: ConfigMap, name: settings}\n");
+        let f = post_build(&k, &mut objs, &[], &sources());
+        assert_eq!(objs[0].value["data"]["run.sh"], "echo ${HOME}");
+        assert_eq!(objs[1].value["data"]["v"], "${NOPE}");
+        assert_eq!(objs[2].value["data"]["a"], "from-settings");
+        // written out without its source's quotes, `${NOPE}` is a plain scalar: empty, it is null (the kustomize-built
+        // path keeps the quotes; see tests/gitops_flux.rs)
+        assert_eq!(objs[2].value["data"]["b"], Value::Null);
+        assert_eq!(objs[2].value["data"]["c"], "${NOPE}");
+        let got: Vec<(&str, &str, &str)> = f
+            .iter()
+            .map(|f| (f.rule.as_str(), f.object.as_str(), f.file.as_str()))
+            .collect();
+        assert_eq!(got, [(UNRESOLVED_RULE, "ConfigMap/n/app", "app.yaml")]);
+        assert!(f[0].message.contains("${NOPE}") && f[0].message.contains("Kustomization/flux-system/apps"));
+    }
+
+    #[test]
+    fn an_invalid_variable_name_fails_the_kustomization() {
+        let srcs = vec![object(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: flux-system}\ndata: {my-key: v}\n",
+            "cm.yaml",
+        )];
+        let mut objs = vec![object(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app, namespace: n}\ndata: {a: \"${A}\"}\n",
+            "app.yaml",
+        )];
+        let k = ks("    substituteFrom:\n      - {kind: ConfigMap, name: settings}\n");
+        let f = post_build(&k, &mut objs, &[], &srcs);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!((f[0].rule.as_str(), f[0].severity), (FAILED_RULE, Severity::Error));
+        assert!(f[0].message.contains("\"my-key\""), "{}", f[0].message);
+    }
+
+    #[test]
+    fn secret_values_never_reach_a_finding() {
+        let srcs = vec![object(
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: flux-system}\ndata: {TOKEN: aHVudGVyMg==}\n",
+            "s.yaml",
+        )];
+        let mut objs = vec![object(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app, namespace: n}\ndata: {a: \"${TOKEN} ${MISSING}\"}\n",
+            "app.yaml",
+        )];
+        let k = ks("    substituteFrom:\n      - {kind: Secret, name: s}\n");
+        let f = post_build(&k, &mut objs, &[], &srcs);
+        assert_eq!(f.len(), 1);
+        assert!(!format!("{f:?}").contains("hunter2"));
     }
 }
