@@ -644,7 +644,12 @@ impl Loader {
         let repo_root = repository_root(&self.root);
         let shown = self.rel(file).display().to_string();
         let mut loads: Vec<(String, String)> = Vec::new();
-        for (i, r) in doc["resources"].as_array().into_iter().flatten().enumerate() {
+        for (i, r) in doc["resources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             if let Some(r) = r.as_str() {
                 loads.push((format!("resources[{i}]"), r.to_string()));
             }

@@ -51,7 +51,10 @@ fn the_overlays_fixture_is_read_as_flux_applies_it() {
     assert_eq!(ids.len(), 9, "{ids:?}");
     // the base is read once, through the overlay (no second, unpatched HelmRelease)
     let hr = one(&t, "HelmRelease/headlamp/headlamp");
-    assert_eq!(hr.file, PathBuf::from("apps/base/headlamp/helmrelease.yaml"));
+    assert_eq!(
+        hr.file,
+        PathBuf::from("apps/base/headlamp/helmrelease.yaml")
+    );
     // `${HEADLAMP_VERSION:=0.41.0}`: the default; the overlay's patch `${HEADLAMP_REPLICAS:=1}` from substitute
     assert_eq!(hr.value["spec"]["chart"]["spec"]["version"], "0.41.0");
     assert_eq!(hr.value["spec"]["values"]["replicaCount"], 1);
@@ -62,7 +65,10 @@ fn the_overlays_fixture_is_read_as_flux_applies_it() {
     );
     // the component's TLS and the Secret's (base64) SECRET_DOMAIN
     let ing = one(&t, "Ingress/headlamp/headlamp");
-    assert_eq!(ing.value["spec"]["rules"][0]["host"], "headlamp.example.org");
+    assert_eq!(
+        ing.value["spec"]["rules"][0]["host"],
+        "headlamp.example.org"
+    );
     assert_eq!(
         ing.value["spec"]["tls"][0]["hosts"][0],
         "headlamp.example.org"
@@ -96,7 +102,11 @@ fn an_unresolved_variable_is_a_warning_and_the_render_goes_on() {
         )]
     );
     assert!(t.findings[0].message.contains("${SECRET_DOMIAN}"));
-    assert!(t.findings[0].message.contains("Kustomization/flux-system/apps"));
+    assert!(
+        t.findings[0]
+            .message
+            .contains("Kustomization/flux-system/apps")
+    );
     // non-strict: the empty string, as kustomize-controller substitutes it; the TLS host still has the right name
     let ing = one(&t, "Ingress/headlamp/headlamp");
     assert_eq!(ing.value["spec"]["rules"][0]["host"], "headlamp.");
@@ -150,8 +160,15 @@ fn a_missing_or_encrypted_source_is_a_warning_naming_it_never_its_values() {
         "{:#?}",
         t.findings
     );
-    assert!(t.findings[0].message.contains("ConfigMap/flux-system/region-settings"));
-    assert!(t.findings[1].message.contains("SOPS-encrypted") && t.findings[1].message.contains("SECRET_DOMAIN"));
+    assert!(
+        t.findings[0]
+            .message
+            .contains("ConfigMap/flux-system/region-settings")
+    );
+    assert!(
+        t.findings[1].message.contains("SOPS-encrypted")
+            && t.findings[1].message.contains("SECRET_DOMAIN")
+    );
     for f in &t.findings {
         assert!(!f.message.contains("ENC["), "{}", f.message);
     }
@@ -174,7 +191,10 @@ fn a_patch_that_does_not_apply_is_an_error_on_the_flux_kustomization() {
     let text = std::fs::read_to_string(&ks).unwrap();
     std::fs::write(
         &ks,
-        text.replace("../../../components/ingress-tls", "../../../components/nope"),
+        text.replace(
+            "../../../components/ingress-tls",
+            "../../../components/nope",
+        ),
     )
     .unwrap();
     let t = gitops::load(d.path()).unwrap();
@@ -190,7 +210,11 @@ fn a_patch_that_does_not_apply_is_an_error_on_the_flux_kustomization() {
     );
     assert!(f.message.contains("components/nope"), "{}", f.message);
     // the temporary build directory is not shown
-    assert!(!f.message.contains("headlamp-e2e-flux-build"), "{}", f.message);
+    assert!(
+        !f.message.contains("headlamp-e2e-flux-build"),
+        "{}",
+        f.message
+    );
     // the path is still linted (without the Flux patches)
     one(&t, "HelmRelease/headlamp/headlamp");
 }
@@ -226,7 +250,11 @@ fn a_resource_file_outside_the_kustomization_root_is_reported_as_flux_and_kustom
         (f.file.as_str(), f.path.as_str()),
         ("apps/headlamp/kustomization.yaml", "resources[0]")
     );
-    assert!(f.message.contains("kustomize-controller builds it"), "{}", f.message);
+    assert!(
+        f.message.contains("kustomize-controller builds it"),
+        "{}",
+        f.message
+    );
     // Flux builds it, so it is linted
     one(&t, "Namespace/headlamp");
     // what kubectl kustomize (the default load restrictor) says about the same directory

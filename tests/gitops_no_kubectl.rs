@@ -35,10 +35,16 @@ fn without_kubectl_the_patches_are_a_warning_not_an_abort() {
     let t = t.unwrap();
     assert_eq!(t.findings.len(), 1, "{:#?}", t.findings);
     assert_eq!(t.findings[0].rule, "flux-kustomization-build");
-    assert_eq!(t.findings[0].severity, headlamp_e2e::finding::Severity::Warning);
+    assert_eq!(
+        t.findings[0].severity,
+        headlamp_e2e::finding::Severity::Warning
+    );
     assert!(t.findings[0].message.contains("patches were NOT applied"));
-    let d: Vec<_> = t.objects.iter().filter(|o| o.id() == "Deployment/n/d").collect();
+    let d: Vec<_> = t
+        .objects
+        .iter()
+        .filter(|o| o.id() == "Deployment/n/d")
+        .collect();
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].value["spec"]["replicas"], 2);
 }
-

@@ -85,11 +85,7 @@ impl Workspace {
 
     /// Build `rel` (a directory relative to the GitOps root) with the Flux Kustomization `spec`. Returns each object
     /// with the file it came from (relative to the GitOps root), when kustomize named one.
-    pub fn build(
-        &self,
-        rel: &Path,
-        spec: &Value,
-    ) -> Result<Vec<Built>, BuildError> {
+    pub fn build(&self, rel: &Path, spec: &Value) -> Result<Vec<Built>, BuildError> {
         let dir = self.root().join(rel);
         let (file, original, mut kus) = match KUSTOMIZATION_NAMES
             .iter()
@@ -246,7 +242,11 @@ fn merge_spec(kus: &mut Map<String, Value>, spec: &Value, dir: &Path) -> Result<
         }
         push(kus, "components", c.into());
     }
-    for p in spec["patchesStrategicMerge"].as_array().into_iter().flatten() {
+    for p in spec["patchesStrategicMerge"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         // kustomize takes an inline strategic-merge patch as a YAML (JSON) string
         push(kus, "patchesStrategicMerge", p.to_string().into());
     }
@@ -316,10 +316,7 @@ fn scan_manifests(base: &Path, dir: &Path, out: &mut Vec<Value>) -> std::io::Res
             } else {
                 scan_manifests(base, &p, out)?;
             }
-        } else if matches!(
-            p.extension().and_then(|e| e.to_str()),
-            Some("yaml" | "yml")
-        ) {
+        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
             out.push(rel().into());
         }
     }
@@ -444,7 +441,10 @@ mod tests {
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  annotations:\n    config.kubernetes.io/origin: |\n      path: ../base/cm.yaml\n",
         )
         .unwrap();
-        assert_eq!(take_origin(&mut doc), Some(PathBuf::from("../base/cm.yaml")));
+        assert_eq!(
+            take_origin(&mut doc),
+            Some(PathBuf::from("../base/cm.yaml"))
+        );
         assert!(doc["metadata"].get("annotations").is_none());
     }
 }

@@ -127,15 +127,26 @@ mod tests {
         let mut objects = vec![
             obj(a),
             // the version is not part of the identity
-            obj("apiVersion: apps/v1beta1\nkind: Deployment\nmetadata: {name: d, namespace: n}\nspec: {replicas: 1}\n"),
+            obj(
+                "apiVersion: apps/v1beta1\nkind: Deployment\nmetadata: {name: d, namespace: n}\nspec: {replicas: 1}\n",
+            ),
             obj(a),
-            obj("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: n}\nspec: {replicas: 0}\n"),
-            obj("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: other}\nspec: {replicas: 1}\n"),
+            obj(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: n}\nspec: {replicas: 0}\n",
+            ),
+            obj(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: other}\nspec: {replicas: 1}\n",
+            ),
         ];
         dedup(&mut objects);
         let replicas: Vec<_> = objects
             .iter()
-            .map(|o| (o.namespace().unwrap().to_string(), o.value["spec"]["replicas"].clone()))
+            .map(|o| {
+                (
+                    o.namespace().unwrap().to_string(),
+                    o.value["spec"]["replicas"].clone(),
+                )
+            })
             .collect();
         // apps/v1beta1 has other content (its apiVersion), so it is kept: content decides, identity only groups
         assert_eq!(objects.len(), 4, "{replicas:?}");
@@ -150,12 +161,21 @@ mod tests {
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, text).unwrap();
         };
-        w("apps/base/hl/kustomization.yaml", "resources: [hr.yaml, ../common]\n");
+        w(
+            "apps/base/hl/kustomization.yaml",
+            "resources: [hr.yaml, ../common]\n",
+        );
         w("apps/base/common/kustomization.yaml", "resources: []\n");
-        w("apps/overlays/home/kustomization.yaml", "resources: [../../base/hl]\n");
+        w(
+            "apps/overlays/home/kustomization.yaml",
+            "resources: [../../base/hl]\n",
+        );
         // a kustomization the walk never reads (below a directory with its own kustomization) includes nothing
         w("other/kustomization.yaml", "resources: []\n");
-        w("other/unread/kustomization.yaml", "resources: [../../lonely]\n");
+        w(
+            "other/unread/kustomization.yaml",
+            "resources: [../../lonely]\n",
+        );
         w("lonely/kustomization.yaml", "resources: []\n");
         let root = d.path().canonicalize().unwrap();
         let inc = included_bases(&root);

@@ -84,10 +84,7 @@ impl Node {
                 let args: Vec<String> = args.iter().map(|a| eval_all(a, vars, out)).collect();
                 let value = vars.get(param);
                 // template.go: a missing variable is "not set" unless a default operator handles it
-                if value.is_none()
-                    && !is_default_op(name)
-                    && !out.unresolved.contains(param)
-                {
+                if value.is_none() && !is_default_op(name) && !out.unresolved.contains(param) {
                     out.unresolved.push(param.clone());
                 }
                 let v = value.map(String::as_str).unwrap_or("");
@@ -201,7 +198,9 @@ fn glob(pattern: &[char], s: &[char]) -> bool {
         Some(('*', rest)) => (0..=s.len())
             .take_while(|&k| k == 0 || s[k - 1] != '/')
             .any(|k| glob(rest, &s[k..])),
-        Some(('?', rest)) => matches!(s.split_first(), Some((c, tail)) if *c != '/' && glob(rest, tail)),
+        Some(('?', rest)) => {
+            matches!(s.split_first(), Some((c, tail)) if *c != '/' && glob(rest, tail))
+        }
         Some(('\\', rest)) if !rest.is_empty() => {
             matches!(s.split_first(), Some((c, tail)) if *c == rest[0] && glob(&rest[1..], tail))
         }
@@ -276,10 +275,7 @@ impl Parser<'_> {
 
     fn ident(&mut self) -> String {
         let start = self.i;
-        while self
-            .peek()
-            .is_some_and(|c| c.is_alphanumeric() || c == '_')
-        {
+        while self.peek().is_some_and(|c| c.is_alphanumeric() || c == '_') {
             self.i += 1;
         }
         self.s[start..self.i].iter().collect()
@@ -478,7 +474,12 @@ pub fn variables(ks: &Object, known: &[Object]) -> Variables {
             .message(message)
             .fix(fix.to_string())
     };
-    for (i, r) in post["substituteFrom"].as_array().into_iter().flatten().enumerate() {
+    for (i, r) in post["substituteFrom"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         let kind = r["kind"].as_str().unwrap_or("");
         let name = r["name"].as_str().unwrap_or("");
         let optional = r["optional"].as_bool().unwrap_or(false);
@@ -818,7 +819,8 @@ mod tests {
             "x.yaml",
         )];
         // an optional source that is absent defines nothing: WithVariables does not substitute
-        let k = ks("    substituteFrom:\n      - {kind: ConfigMap, name: absent, optional: true}\n");
+        let k =
+            ks("    substituteFrom:\n      - {kind: ConfigMap, name: absent, optional: true}\n");
         assert!(post_build(&k, &mut objs, &[], &[]).is_empty());
         assert_eq!(objs[0].value["data"]["v"], "${V:=dflt}");
         let k = ks(
@@ -858,7 +860,10 @@ mod tests {
             .map(|f| (f.rule.as_str(), f.object.as_str(), f.file.as_str()))
             .collect();
         assert_eq!(got, [(UNRESOLVED_RULE, "ConfigMap/n/app", "app.yaml")]);
-        assert!(f[0].message.contains("${NOPE}") && f[0].message.contains("Kustomization/flux-system/apps"));
+        assert!(
+            f[0].message.contains("${NOPE}")
+                && f[0].message.contains("Kustomization/flux-system/apps")
+        );
     }
 
     #[test]
@@ -874,7 +879,10 @@ mod tests {
         let k = ks("    substituteFrom:\n      - {kind: ConfigMap, name: settings}\n");
         let f = post_build(&k, &mut objs, &[], &srcs);
         assert_eq!(f.len(), 1, "{f:#?}");
-        assert_eq!((f[0].rule.as_str(), f[0].severity), (FAILED_RULE, Severity::Error));
+        assert_eq!(
+            (f[0].rule.as_str(), f[0].severity),
+            (FAILED_RULE, Severity::Error)
+        );
         assert!(f[0].message.contains("\"my-key\""), "{}", f[0].message);
     }
 
