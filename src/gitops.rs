@@ -2,6 +2,10 @@
 //! that file lists; a directory without one is every YAML file below it (stopping at directories that have one).
 //! Kustomizations that do more than list resources are rendered with the real kustomize (`kubectl kustomize`).
 
+mod flux_build;
+pub mod identity;
+pub mod substitute;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -9,6 +13,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::finding::{Finding, Severity};
 
 /// Where an object came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +102,9 @@ pub struct Tree {
     pub files: Vec<PathBuf>,
     /// What was skipped and why (a symlink out of the tree, a FIFO, a directory seen before); also logged.
     pub warnings: Vec<String>,
+    /// What reading the tree as Flux reads it found (a Flux Kustomization that does not build, unresolved postBuild
+    /// variables, kustomize resources outside their root): reported by lint as findings.
+    pub findings: Vec<Finding>,
 }
 
 impl Tree {
@@ -108,6 +116,12 @@ impl Tree {
         self.objects.iter().filter(move |o| o.is(group, kind))
     }
 }
+
+/// Rule of the findings on a kustomization file that loads a file from outside its own directory.
+pub const OUTSIDE_ROOT_RULE: &str = "kustomize-resource-outside-root";
+
+/// Rule of the findings on a Flux Kustomization whose path does not build with its kustomize features.
+pub const FLUX_BUILD_RULE: &str = "flux-kustomization-build";
 
 const KUSTOMIZATION_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
@@ -131,10 +145,17 @@ pub fn load(root: &Path) -> Result<Tree> {
         },
         seen: BTreeSet::new(),
         dirs: BTreeSet::new(),
+        included: BTreeSet::new(),
+        texts: Vec::new(),
+        workspace: None,
     };
+    loader.included = identity::included_bases(&loader.real_root);
     loader.dir(root)?;
     loader.flux_kustomizations()?;
-    Ok(loader.tree)
+    let mut tree = loader.tree;
+    identity::dedup(&mut tree.objects);
+    tree.findings.dedup();
+    Ok(tree)
 }
 
 /// The repository root `spec.path` of a Flux Kustomization is relative to: the nearest directory at or above `dir`
@@ -217,6 +238,15 @@ struct Loader {
     seen: BTreeSet<PathBuf>,
     /// Directories walked, by canonical path.
     dirs: BTreeSet<PathBuf>,
+    /// Directories with a kustomization file that another kustomization in the tree includes (`resources:
+    /// [../base]`, `components:`), by canonical path: not read again as roots of their own
+    /// ([`identity::included_bases`]).
+    included: BTreeSet<PathBuf>,
+    /// For a sub-loader whose objects kustomize built: each object's YAML text as kustomize wrote it (the text Flux
+    /// substitutes variables in), by index of `tree.objects`; empty when the objects were read here.
+    texts: Vec<Option<String>>,
+    /// The copy of the GitOps directory Flux Kustomizations with kustomize features are built in (made on first use).
+    workspace: Option<std::result::Result<flux_build::Workspace, String>>,
 }
 
 /// What a path in the tree is, after resolving symlinks.
@@ -285,6 +315,11 @@ impl Loader {
                 spec["targetNamespace"].to_string(),
                 spec["namePrefix"].to_string(),
                 spec["nameSuffix"].to_string(),
+                flux_build::features(spec)
+                    .iter()
+                    .map(|f| spec[*f].to_string())
+                    .collect::<Vec<_>>(),
+                spec["postBuild"].to_string(),
             )) {
                 continue;
             }
@@ -302,9 +337,28 @@ impl Loader {
                 },
                 seen: BTreeSet::new(),
                 dirs: BTreeSet::new(),
+                included: self.included.clone(),
+                texts: Vec::new(),
+                workspace: None,
             };
-            sub.dir(&shown)?;
-            apply_flux_kustomization(&mut sub.tree.objects, spec);
+            let rel_dir = real
+                .strip_prefix(&self.real_root)
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
+            if !self.flux_build(&ks, &rel_dir, &mut sub) {
+                sub.dir(&shown)?;
+                apply_flux_kustomization(&mut sub.tree.objects, spec);
+            }
+            let known: Vec<Object> = self
+                .tree
+                .objects
+                .iter()
+                .chain(sub.tree.objects.iter())
+                .filter(|o| o.is("", "ConfigMap") || o.is("", "Secret"))
+                .cloned()
+                .collect();
+            let found = substitute::post_build(&ks, &mut sub.tree.objects, &sub.texts, &known);
+            self.tree.findings.extend(found);
             let fresh: Vec<&PathBuf> = sub
                 .tree
                 .files
@@ -327,9 +381,91 @@ impl Loader {
                     .cloned(),
             );
             self.tree.warnings.extend(sub.tree.warnings);
+            self.tree.findings.extend(sub.tree.findings);
             self.tree.objects.extend(sub.tree.objects);
         }
         Ok(())
+    }
+
+    /// Build the path of Flux Kustomization `ks` with kustomize when its spec has kustomize features
+    /// ([`flux_build`]), into `sub`. False when it has none, or when the build could not run (a finding says so, and
+    /// the caller reads the path without them).
+    fn flux_build(&mut self, ks: &Object, rel_dir: &Path, sub: &mut Loader) -> bool {
+        let spec = &ks.value["spec"];
+        let mut features = flux_build::features(spec);
+        // postBuild too: Flux substitutes in the YAML text kustomize wrote, where the source's quoting survives
+        let post_build = spec["postBuild"].is_object();
+        if features.is_empty() && !post_build {
+            return false;
+        }
+        if post_build {
+            features.push("postBuild");
+        }
+        let features = features.join(", ");
+        let finding = |sev: Severity, message: String, fix: &str| {
+            Finding::new(FLUX_BUILD_RULE, sev)
+                .file(ks.file_display())
+                .object(ks.id())
+                .path("spec")
+                .message(message)
+                .fix(fix.to_string())
+        };
+        let real_root = self.real_root.clone();
+        let ws = self.workspace.get_or_insert_with(|| {
+            flux_build::Workspace::copy_of(&real_root).map_err(|e| e.to_string())
+        });
+        let built = match ws {
+            Ok(ws) => ws.build(rel_dir, spec),
+            Err(e) => Err(flux_build::BuildError::Failed(format!(
+                "copying the GitOps directory to build in: {e}"
+            ))),
+        };
+        match built {
+            Ok(objects) => {
+                for b in objects {
+                    if !is_k8s_object(&b.value) {
+                        continue;
+                    }
+                    let file = b.file.unwrap_or_else(|| rel_dir.to_path_buf());
+                    if !sub.tree.files.contains(&file) {
+                        sub.tree.files.push(file.clone());
+                    }
+                    sub.texts.push(Some(b.text));
+                    sub.tree.objects.push(Object::plain(b.value, file));
+                }
+                // the walk may have read the path's own kustomization (rendered, named by that file): replaced
+                if let Some(k) = KUSTOMIZATION_NAMES
+                    .iter()
+                    .map(|n| rel_dir.join(n))
+                    .find(|k| self.real_root.join(k).is_file())
+                {
+                    sub.tree.files.push(k);
+                }
+                true
+            }
+            Err(flux_build::BuildError::NoKubectl(e)) => {
+                self.tree.findings.push(finding(
+                    Severity::Warning,
+                    format!(
+                        "its {features} were NOT applied: kustomize-controller builds them with kustomize, and kubectl (the real kustomize) could not run ({e}); the objects of spec.path are linted without them"
+                    ),
+                    "install kubectl (or set KUBECTL_BIN) so that lint builds the path as Flux does",
+                ));
+                false
+            }
+            Err(flux_build::BuildError::Failed(e)) => {
+                self.tree.findings.push(finding(
+                    Severity::Error,
+                    format!(
+                        "kustomize-controller cannot build spec.path {} with its {features}: {}; the objects of spec.path are linted without them",
+                        rel_dir.display(),
+                        crate::report::redact::escape_controls(&e)
+                    ),
+                    "fix the patch target / component path (run `kubectl kustomize --load-restrictor LoadRestrictionsNone` on the path with the Kustomization's patches and components written into its kustomization.yaml)",
+                ));
+                false
+            }
+        }
     }
 
     /// `p` relative to the GitOps root, lexically normalised (`app/./helmrelease.yaml` → `app/helmrelease.yaml`,
@@ -413,6 +549,11 @@ impl Loader {
             }
             // a directory, or a symlink to one (classify decides whether it is walked)
             if std::fs::metadata(&p).is_ok_and(|m| m.is_dir()) {
+                // a base that an overlay in the tree includes is read through the overlay, not as a root
+                if p.canonicalize().is_ok_and(|r| self.included.contains(&r)) {
+                    tracing::debug!(dir = %p.display(), "included by a kustomization in the tree; read through it");
+                    continue;
+                }
                 self.dir(&p)?;
             } else if is_yaml(&p) {
                 self.file(&p)?;
@@ -450,6 +591,9 @@ impl Loader {
             .resources
             .iter()
             .any(|r| r.contains("://") || r.starts_with("github.com/"));
+        let mut visited = BTreeSet::new();
+        let nested = !features.is_empty() || remote;
+        self.check_outside_root(dir, file, nested, &mut visited);
         if !features.is_empty() || remote {
             let features = if remote {
                 "remote resources".to_string()
@@ -476,11 +620,111 @@ impl Loader {
         Ok(())
     }
 
+    /// Files the kustomization `file` (in `dir`) loads from outside `dir`: `resources` and patch `path`s that are files.
+    /// kustomize's default load restrictor (`LoadRestrictionsRootOnly`, what `kustomize build` and `kubectl kustomize`
+    /// use) refuses them (`security; file '…' is not in or below '…'`), while kustomize-controller builds with
+    /// `LoadRestrictionsNone` on a filesystem rooted at the source (fluxcd/pkg kustomize/kustomize_generator.go
+    /// `SecureBuild`/`Build`): inside the repository Flux builds them, outside it Flux refuses them too. A directory
+    /// (`../base`) is a kustomization of its own and allowed by both. `nested`: also check the kustomizations the
+    /// directories in `resources` hold (they are built by kustomize, not walked here).
+    fn check_outside_root(
+        &mut self,
+        dir: &Path,
+        file: &Path,
+        nested: bool,
+        visited: &mut BTreeSet<PathBuf>,
+    ) {
+        let Ok(real_dir) = dir.canonicalize() else {
+            return;
+        };
+        if !visited.insert(real_dir.clone()) {
+            return;
+        }
+        let Ok(text) = crate::files::read_text(file) else {
+            return;
+        };
+        let Ok(doc) = serde_norway::from_str::<Value>(&text) else {
+            return;
+        };
+        let repo_root = repository_root(&self.root);
+        let shown = self.rel(file).display().to_string();
+        let mut loads: Vec<(String, String)> = Vec::new();
+        for (i, r) in doc["resources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            if let Some(r) = r.as_str() {
+                loads.push((format!("resources[{i}]"), r.to_string()));
+            }
+        }
+        for (i, p) in doc["patches"].as_array().into_iter().flatten().enumerate() {
+            if let Some(path) = p["path"].as_str() {
+                loads.push((format!("patches[{i}].path"), path.to_string()));
+            }
+        }
+        let mut bases = Vec::new();
+        for (field, r) in loads {
+            if r.contains("://") || r.starts_with("github.com/") {
+                continue;
+            }
+            let p = dir.join(&r);
+            let lexical = normalise(&real_dir.join(&r));
+            let real = p.canonicalize().unwrap_or(lexical);
+            if real.is_dir() {
+                bases.push(p);
+                continue;
+            }
+            if real.starts_with(&real_dir) {
+                continue;
+            }
+            let refused = format!(
+                "`kustomize build` and `kubectl kustomize` refuse {r:?} (a file outside the kustomization's directory {}: `security; file ... is not in or below ...`, the default --load-restrictor LoadRestrictionsRootOnly)",
+                self.rel(dir).display()
+            );
+            let finding = if real.starts_with(&repo_root) {
+                Finding::new(OUTSIDE_ROOT_RULE, Severity::Warning).message(format!(
+                    "{refused}. kustomize-controller builds it all the same (LoadRestrictionsNone within the repository), so Flux applies it, but a plain `kustomize build` or `kubectl apply -k` of this directory (CI validation, a local check) fails"
+                ))
+            } else {
+                Finding::new(OUTSIDE_ROOT_RULE, Severity::Error).message(format!(
+                    "{refused}, and it is outside the repository {}: kustomize-controller refuses it too (its filesystem is rooted at the source), so the Kustomization fails",
+                    repo_root.display()
+                ))
+            };
+            self.tree.findings.push(
+                finding
+                    .file(shown.clone())
+                    .path(field)
+                    .fix(format!(
+                        "move the file under {} (or give its directory a kustomization.yaml and list the directory instead)",
+                        self.rel(dir).display()
+                    )),
+            );
+        }
+        if nested {
+            for b in bases {
+                if let Some(k) = KUSTOMIZATION_NAMES
+                    .iter()
+                    .map(|n| b.join(n))
+                    .find(|k| k.is_file())
+                {
+                    self.check_outside_root(&b, &k, true, visited);
+                }
+            }
+        }
+    }
+
     /// Render an overlay with the real kustomize; never a home-made one.
     fn kustomize(&mut self, dir: &Path, rel: &Path, features: &str) -> Result<()> {
         let kubectl = std::env::var_os("KUBECTL_BIN").unwrap_or_else(|| "kubectl".into());
+        // LoadRestrictionsNone, as kustomize-controller builds (files outside the kustomization's directory are
+        // reported by `check_outside_root`, not fatal here)
         let out = crate::process::Cmd::new(&kubectl)
             .arg("kustomize")
+            .arg("--load-restrictor")
+            .arg("LoadRestrictionsNone")
             .arg(dir)
             .run_blocking()
             .map_err(|e| Error::Kustomize {

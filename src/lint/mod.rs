@@ -8,6 +8,7 @@ pub mod chart_version;
 pub mod flags;
 pub mod flux_source;
 pub mod image;
+pub mod kustomize;
 pub mod manifest_fields;
 pub mod object_conflict;
 pub mod post_render;
@@ -149,7 +150,8 @@ pub struct LintInput {
     /// Plain manifests of the GitOps dir (HelmReleases included).
     pub objects: Vec<Object>,
     pub releases: Vec<Release>,
-    /// HelmReleases that could not be read as releases, as findings (the others are still linted).
+    /// HelmReleases that could not be read as releases, as findings (the others are still linted), and what reading
+    /// the tree as Flux reads it found ([`Tree::findings`], reported by the [`kustomize`] rules).
     pub problems: Vec<Finding>,
     /// The git checkout holding `root`, when `lint` read it ahead (else `flux-source-branch` reads it).
     pub checkout: Option<flux_source::Checkout>,
@@ -190,6 +192,26 @@ pub const RULES: &[Rule] = &[
     Rule {
         id: release_source::RENDER_RULE,
         check: release_source::check_render,
+    },
+    Rule {
+        id: kustomize::BUILD_RULE,
+        check: kustomize::check_build,
+    },
+    Rule {
+        id: kustomize::OUTSIDE_ROOT_RULE,
+        check: kustomize::check_outside_root,
+    },
+    Rule {
+        id: kustomize::FAILED_RULE,
+        check: kustomize::check_failed,
+    },
+    Rule {
+        id: kustomize::SOURCE_RULE,
+        check: kustomize::check_source,
+    },
+    Rule {
+        id: kustomize::UNRESOLVED_RULE,
+        check: kustomize::check_unresolved,
     },
     Rule {
         id: chart_ref::RULE,
@@ -312,7 +334,7 @@ pub async fn lint(root: &Path, store: &ChartStore, helm: Option<&Helm>) -> Resul
 /// `helm` may be `None` only when the tree has no HelmRelease to render.
 pub async fn prepare(tree: Tree, store: &ChartStore, helm: Option<&Helm>) -> Result<LintInput> {
     let mut releases = Vec::new();
-    let mut problems = Vec::new();
+    let mut problems = tree.findings.clone();
     for o in tree.find("helm.toolkit.fluxcd.io", "HelmRelease") {
         // one unreadable HelmRelease is a finding on it; the others are still linted
         match Release::from_object(o, Some(&tree)) {

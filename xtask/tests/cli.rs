@@ -281,3 +281,35 @@ fn helm_controller_inputs_values_from_post_renderers_and_conflicts() {
     // rootfs-unwritable-path), with real kustomize
     assert_eq!(sorted, want, "{}", text(&o.stdout));
 }
+
+/// fixtures/layouts/overlays: base + overlay, a Flux Kustomization with patches, a component and postBuild
+/// substitution. The base is linted once (through the overlay); `${HEADLAMP_VERSION:=0.41.0}` renders chart 0.41.0.
+#[test]
+fn the_overlays_fixture_is_linted_as_flux_applies_it() {
+    if render_tools("headlamp", "0.41.0").is_none() {
+        return;
+    }
+    let o = xtask(&["lint", "--gitops", &fixture("layouts/overlays")]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", text(&o.stderr));
+    assert!(
+        out.contains("(9 objects, 1 of 1 HelmRelease rendered)"),
+        "{out}"
+    );
+    assert!(!out.contains("flux-substitution"), "{out}");
+    // a typo in a variable: a warning naming the variable and the object; the render goes on
+    let d = tempfile::tempdir().unwrap();
+    copy_tree(Path::new(&fixture("layouts/overlays")), d.path()).unwrap();
+    let ing = d.path().join("apps/base/headlamp/ingress.yaml");
+    let t = std::fs::read_to_string(&ing).unwrap();
+    std::fs::write(&ing, t.replace("${SECRET_DOMAIN}", "${SECRET_DOMIAN}")).unwrap();
+    let o = xtask(&["lint", "--gitops", &d.path().display().to_string()]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", text(&o.stderr));
+    assert!(
+        out.contains("warning[flux-substitution-unresolved] Ingress/headlamp/headlamp")
+            && out.contains("`${SECRET_DOMIAN}` has no value"),
+        "{out}"
+    );
+    assert!(out.contains("1 of 1 HelmRelease rendered"), "{out}");
+}

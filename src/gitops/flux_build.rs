@@ -1,0 +1,450 @@
+//! A Flux Kustomization's `spec.path` built as kustomize-controller v1.9.4 builds it when the spec has kustomize
+//! features (`patches`, `components`, `patchesStrategicMerge`, `patchesJson6902`, `images`): with the real kustomize.
+//!
+//! Read in fluxcd/pkg `kustomize/kustomize_generator.go` (`Generator.WriteFile`, `generateKustomization`,
+//! `scanManifests`, `SecureBuild`/`Build`):
+//! - the kustomization file at `spec.path` is used when there is one; otherwise one is generated whose `resources` are
+//!   every `.yaml`/`.yml` file below the path, and each subdirectory holding a kustomization file (not descended);
+//! - into it the controller writes `namespace` (`targetNamespace`), `namePrefix`/`nameSuffix`, appends `patches`
+//!   (`patch` + `target` selector), `components` (each must be a local relative path, relative to `spec.path`; a
+//!   missing one is dropped only with `ignoreMissingComponents`), `patchesStrategicMerge`, `patchesJson6902` (the
+//!   patch marshalled to JSON) and merges `images` by name;
+//! - it builds with `krusty` and `LoadRestrictions: LoadRestrictionsNone` on a secure filesystem rooted at the source
+//!   artifact: files outside the kustomization directory are allowed, files outside the source root are not.
+//!
+//! Here the GitOps directory is copied to a temporary directory (the user's tree is never written), the kustomization
+//! file is written there as the controller writes it, and `kubectl kustomize --load-restrictor LoadRestrictionsNone`
+//! builds it. `buildMetadata: [originAnnotations]` is added so that each object names the file it came from; the
+//! annotation is removed again.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use super::KUSTOMIZATION_NAMES;
+
+/// The spec fields the controller hands to kustomize itself (the others, targetNamespace/namePrefix/nameSuffix, are
+/// modelled in [`super::apply_flux_kustomization`] when none of these is set).
+const FEATURES: [&str; 5] = [
+    "patches",
+    "components",
+    "patchesStrategicMerge",
+    "patchesJson6902",
+    "images",
+];
+
+/// The features of `spec` that need kustomize, by name (empty: none).
+pub fn features(spec: &Value) -> Vec<&'static str> {
+    FEATURES
+        .into_iter()
+        .filter(|f| spec[*f].as_array().is_some_and(|a| !a.is_empty()))
+        .collect()
+}
+
+/// One object kustomize built: its value (origin annotation removed), the file it came from (relative to the
+/// GitOps root), and its YAML text as kustomize wrote it (what kustomize-controller substitutes variables in: the
+/// quoting of the source survives there, so `"${PORT}"` stays a string and `replicas: ${N}` becomes a number).
+pub struct Built {
+    pub value: Value,
+    pub file: Option<PathBuf>,
+    pub text: String,
+}
+
+const ORIGIN: &str = "config.kubernetes.io/origin";
+
+/// Why a build did not happen.
+#[derive(Debug)]
+pub enum BuildError {
+    /// kubectl could not be started (not installed, not executable).
+    NoKubectl(String),
+    /// The spec is one kustomize-controller refuses, or kustomize failed on it.
+    Failed(String),
+}
+
+/// A copy of the GitOps directory to build in, made once per load.
+pub struct Workspace {
+    dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    /// Copy the regular files and directories of `real_root` (symlinks resolved inside it; `.git` and anything
+    /// outside it left out).
+    pub fn copy_of(real_root: &Path) -> std::io::Result<Workspace> {
+        let dir = tempfile::Builder::new()
+            .prefix("headlamp-e2e-flux-build")
+            .tempdir()?;
+        let mut seen = BTreeSet::new();
+        copy_dir(real_root, real_root, &dir.path().join("root"), &mut seen)?;
+        Ok(Workspace { dir })
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    /// Build `rel` (a directory relative to the GitOps root) with the Flux Kustomization `spec`. Returns each object
+    /// with the file it came from (relative to the GitOps root), when kustomize named one.
+    pub fn build(&self, rel: &Path, spec: &Value) -> Result<Vec<Built>, BuildError> {
+        let dir = self.root().join(rel);
+        let (file, original, mut kus) = match KUSTOMIZATION_NAMES
+            .iter()
+            .map(|n| dir.join(n))
+            .find(|p| p.is_file())
+        {
+            Some(f) => {
+                let text = std::fs::read_to_string(&f)
+                    .map_err(|e| BuildError::Failed(format!("reading {}: {e}", f.display())))?;
+                let doc: Value = serde_norway::from_str(&text).map_err(|e| {
+                    BuildError::Failed(format!("{} is not a kustomization: {e}", rel.display()))
+                })?;
+                let Value::Object(map) = doc else {
+                    return Err(BuildError::Failed(format!(
+                        "{} is not a kustomization (not a mapping)",
+                        rel.display()
+                    )));
+                };
+                (f, Some(text), map)
+            }
+            None => {
+                let mut resources = Vec::new();
+                scan_manifests(&dir, &dir, &mut resources)
+                    .map_err(|e| BuildError::Failed(format!("scanning {}: {e}", rel.display())))?;
+                let mut map = Map::new();
+                map.insert(
+                    "apiVersion".into(),
+                    "kustomize.config.k8s.io/v1beta1".into(),
+                );
+                map.insert("kind".into(), "Kustomization".into());
+                map.insert("resources".into(), resources.into());
+                (dir.join("kustomization.yaml"), None, map)
+            }
+        };
+        merge_spec(&mut kus, spec, &dir)?;
+        let metadata = kus
+            .entry("buildMetadata")
+            .or_insert_with(|| Value::Array(vec![]));
+        if let Some(list) = metadata.as_array_mut()
+            && !list.iter().any(|v| v == "originAnnotations")
+        {
+            list.push("originAnnotations".into());
+        }
+        let text = serde_norway::to_string(&Value::Object(kus))
+            .map_err(|e| BuildError::Failed(format!("writing the kustomization: {e}")))?;
+        std::fs::write(&file, text)
+            .map_err(|e| BuildError::Failed(format!("writing {}: {e}", file.display())))?;
+        let root = format!("{}/", self.root().display());
+        let out = run_kustomize(&dir).map_err(|e| match e {
+            // the temporary directory means nothing to the user: paths are shown relative to the GitOps directory
+            BuildError::Failed(m) => BuildError::Failed(m.replace(&root, "")),
+            other => other,
+        });
+        // the next Kustomization with this path sees the file as the repository has it
+        let restored = match &original {
+            Some(t) => std::fs::write(&file, t),
+            None => std::fs::remove_file(&file),
+        };
+        if let Err(e) = restored {
+            return Err(BuildError::Failed(format!(
+                "restoring {}: {e}",
+                file.display()
+            )));
+        }
+        let text = out?;
+        let mut built = Vec::new();
+        for doc_text in split_documents(&text) {
+            let docs = super::parse_yaml_documents(&doc_text, &rel.join("kustomize build"))
+                .map_err(|e| BuildError::Failed(e.to_string()))?;
+            for mut doc in docs {
+                let origin = take_origin(&mut doc);
+                let file = origin.map(|o| super::normalise(&rel.join(o)));
+                built.push(Built {
+                    value: doc,
+                    file,
+                    text: doc_text.clone(),
+                });
+            }
+        }
+        Ok(built)
+    }
+}
+
+fn run_kustomize(dir: &Path) -> Result<String, BuildError> {
+    let kubectl = std::env::var_os("KUBECTL_BIN").unwrap_or_else(|| "kubectl".into());
+    let out = crate::process::Cmd::new(&kubectl)
+        .arg("kustomize")
+        .arg("--load-restrictor")
+        .arg("LoadRestrictionsNone")
+        .arg(dir)
+        .run_blocking();
+    match out {
+        Err(e @ crate::process::ProcessError::Spawn { .. }) => {
+            Err(BuildError::NoKubectl(e.to_string()))
+        }
+        Err(e) => Err(BuildError::Failed(e.to_string())),
+        Ok(o) if !o.success() => Err(BuildError::Failed(o.complaint())),
+        Ok(o) => Ok(String::from_utf8_lossy(&o.stdout).into_owned()),
+    }
+}
+
+/// fluxcd/pkg `IsLocalRelativePath`: not absolute, not a URL, and not climbing out with `..` beyond where it starts
+/// is not required (components like `../ingress` are the documented example); only absolute paths and remote
+/// references are refused.
+fn is_local_relative(p: &str) -> bool {
+    !(p.is_empty() || p.starts_with('/') || p.contains("://") || p.starts_with("github.com/"))
+}
+
+/// Write what `Generator.WriteFile` writes into the kustomization.
+fn merge_spec(kus: &mut Map<String, Value>, spec: &Value, dir: &Path) -> Result<(), BuildError> {
+    if let Some(ns) = spec["targetNamespace"].as_str() {
+        kus.insert("namespace".into(), ns.into());
+    }
+    for (field, key) in [("namePrefix", "namePrefix"), ("nameSuffix", "nameSuffix")] {
+        if let Some(v) = spec[field].as_str().filter(|v| !v.is_empty()) {
+            kus.insert(key.into(), v.into());
+        }
+    }
+    let push = |kus: &mut Map<String, Value>, key: &str, v: Value| {
+        let entry = kus
+            .entry(key.to_string())
+            .or_insert_with(|| Value::Array(vec![]));
+        if !entry.is_array() {
+            *entry = Value::Array(vec![]);
+        }
+        if let Some(list) = entry.as_array_mut() {
+            list.push(v);
+        }
+    };
+    for p in spec["patches"].as_array().into_iter().flatten() {
+        let mut patch = Map::new();
+        if let Some(text) = p["patch"].as_str() {
+            patch.insert("patch".into(), text.into());
+        }
+        if p["target"].is_object() {
+            patch.insert("target".into(), selector(&p["target"]));
+        }
+        push(kus, "patches", Value::Object(patch));
+    }
+    let ignore_missing = spec["ignoreMissingComponents"].as_bool().unwrap_or(false);
+    for c in spec["components"].as_array().into_iter().flatten() {
+        let Some(c) = c.as_str() else {
+            return Err(BuildError::Failed(
+                "spec.components holds a value that is not a string".into(),
+            ));
+        };
+        if !is_local_relative(c) {
+            return Err(BuildError::Failed(format!(
+                "component path '{c}' must be local and relative"
+            )));
+        }
+        if ignore_missing && !dir.join(c).exists() {
+            continue;
+        }
+        push(kus, "components", c.into());
+    }
+    for p in spec["patchesStrategicMerge"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        // kustomize takes an inline strategic-merge patch as a YAML (JSON) string
+        push(kus, "patchesStrategicMerge", p.to_string().into());
+    }
+    for p in spec["patchesJson6902"].as_array().into_iter().flatten() {
+        let mut patch = Map::new();
+        patch.insert("patch".into(), p["patch"].to_string().into());
+        patch.insert("target".into(), selector(&p["target"]));
+        push(kus, "patchesJson6902", Value::Object(patch));
+    }
+    for image in spec["images"].as_array().into_iter().flatten() {
+        let mut new = Map::new();
+        for k in ["name", "newName", "newTag", "digest"] {
+            if let Some(v) = image[k].as_str().filter(|v| !v.is_empty()) {
+                new.insert(k.into(), v.into());
+            }
+        }
+        let entry = kus
+            .entry("images".to_string())
+            .or_insert_with(|| Value::Array(vec![]));
+        if let Some(list) = entry.as_array_mut() {
+            match list.iter_mut().find(|i| i["name"] == image["name"]) {
+                Some(existing) => *existing = Value::Object(new),
+                None => list.push(Value::Object(new)),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `adaptSelector`: Flux's selector fields are kustomize's.
+fn selector(target: &Value) -> Value {
+    let mut s = Map::new();
+    for k in [
+        "group",
+        "version",
+        "kind",
+        "name",
+        "namespace",
+        "labelSelector",
+        "annotationSelector",
+    ] {
+        if let Some(v) = target[k].as_str().filter(|v| !v.is_empty()) {
+            s.insert(k.into(), v.into());
+        }
+    }
+    Value::Object(s)
+}
+
+/// `scanManifests`: every YAML file below `dir`, and each subdirectory with a kustomization file (not descended).
+/// Hidden entries are left out, as the directory walk of this tool leaves them out.
+fn scan_manifests(base: &Path, dir: &Path, out: &mut Vec<Value>) -> std::io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'))
+        {
+            continue;
+        }
+        let rel = || format!("./{}", p.strip_prefix(base).unwrap_or(&p).display());
+        if p.is_dir() {
+            if KUSTOMIZATION_NAMES.iter().any(|n| p.join(n).is_file()) {
+                out.push(rel().into());
+            } else {
+                scan_manifests(base, &p, out)?;
+            }
+        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+            out.push(rel().into());
+        }
+    }
+    Ok(())
+}
+
+/// kustomize's output, one text per document (it separates them with `---` lines).
+fn split_documents(text: &str) -> Vec<String> {
+    let mut docs = vec![String::new()];
+    for line in text.lines() {
+        if line == "---" {
+            docs.push(String::new());
+        } else if let Some(last) = docs.last_mut() {
+            last.push_str(line);
+            last.push('\n');
+        }
+    }
+    docs.retain(|d| !d.trim().is_empty());
+    docs
+}
+
+/// Remove the origin annotation kustomize added; return its `path`.
+pub(super) fn take_origin(doc: &mut Value) -> Option<PathBuf> {
+    let annotations = doc["metadata"]["annotations"].as_object_mut()?;
+    let origin = annotations.remove(ORIGIN)?;
+    if annotations.is_empty()
+        && let Some(m) = doc["metadata"].as_object_mut()
+    {
+        m.remove("annotations");
+    }
+    let parsed: Value = serde_norway::from_str(origin.as_str()?).ok()?;
+    parsed["path"].as_str().map(PathBuf::from)
+}
+
+fn copy_dir(
+    real_root: &Path,
+    from: &Path,
+    to: &Path,
+    seen: &mut BTreeSet<PathBuf>,
+) -> std::io::Result<()> {
+    let real = from.canonicalize()?;
+    if !real.starts_with(real_root) || !seen.insert(real) {
+        return Ok(());
+    }
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let name = e.file_name();
+        if name == ".git" {
+            continue;
+        }
+        let p = e.path();
+        let Ok(target) = p.canonicalize() else {
+            continue;
+        };
+        if !target.starts_with(real_root) {
+            continue;
+        }
+        let Ok(meta) = std::fs::metadata(&target) else {
+            continue;
+        };
+        if meta.is_dir() {
+            copy_dir(real_root, &p, &to.join(&name), seen)?;
+        } else if meta.is_file() && meta.len() <= crate::files::MAX_FILE_BYTES {
+            std::fs::copy(&target, to.join(&name))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_spec_is_written_as_the_controller_writes_it() {
+        let mut kus = Map::new();
+        kus.insert("resources".into(), serde_json::json!(["a.yaml"]));
+        kus.insert(
+            "images".into(),
+            serde_json::json!([{"name": "nginx", "newTag": "1"}]),
+        );
+        let spec = serde_json::json!({
+            "targetNamespace": "tools",
+            "patches": [{"patch": "- op: remove\n  path: /x\n", "target": {"kind": "Deployment", "name": "d", "labelSelector": "a=b"}}],
+            "components": ["../ingress"],
+            "images": [{"name": "nginx", "newTag": "2"}, {"name": "redis", "newName": "r"}],
+        });
+        merge_spec(&mut kus, &spec, Path::new("/nonexistent")).unwrap();
+        let v = Value::Object(kus);
+        assert_eq!(v["namespace"], "tools");
+        assert_eq!(
+            v["patches"][0]["target"],
+            serde_json::json!({"kind": "Deployment", "name": "d", "labelSelector": "a=b"})
+        );
+        assert_eq!(v["components"], serde_json::json!(["../ingress"]));
+        // images merge by name: the spec's entry replaces the kustomization's
+        assert_eq!(
+            v["images"],
+            serde_json::json!([{"name": "nginx", "newTag": "2"}, {"name": "redis", "newName": "r"}])
+        );
+    }
+
+    #[test]
+    fn components_must_be_local_and_relative() {
+        let mut kus = Map::new();
+        let spec = serde_json::json!({"components": ["/abs/comp"]});
+        let Err(BuildError::Failed(m)) = merge_spec(&mut kus, &spec, Path::new("/x")) else {
+            panic!("accepted an absolute component");
+        };
+        assert!(m.contains("must be local and relative"), "{m}");
+        // a missing component is dropped only with ignoreMissingComponents
+        let d = tempfile::tempdir().unwrap();
+        let spec = serde_json::json!({"components": ["../nope"], "ignoreMissingComponents": true});
+        merge_spec(&mut kus, &spec, d.path()).unwrap();
+        assert!(kus.get("components").is_none());
+    }
+
+    #[test]
+    fn origin_annotation_names_the_file_and_is_removed() {
+        let mut doc: Value = serde_norway::from_str(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  annotations:\n    config.kubernetes.io/origin: |\n      path: ../base/cm.yaml\n",
+        )
+        .unwrap();
+        assert_eq!(
+            take_origin(&mut doc),
+            Some(PathBuf::from("../base/cm.yaml"))
+        );
+        assert!(doc["metadata"].get("annotations").is_none());
+    }
+}

@@ -1,0 +1,904 @@
+//! Flux `postBuild` variable substitution, as kustomize-controller v1.9.4 (Flux v2.9.4) does it.
+//!
+//! Read in fluxcd/pkg `kustomize/kustomize_varsub.go` and its `envsubst` package (a fork of drone/envsubst:
+//! `envsubst/parse/scan.go`, `parse/parse.go`, `template.go`, `funcs.go`):
+//! - the variables are the data keys of each `substituteFrom` ConfigMap/Secret in list order (a later source
+//!   overwrites an earlier one; Secret `data` is base64), then `substitute` (inline, wins over all sources); every
+//!   value has its newlines removed (`strings.ReplaceAll(v, "\n", "")`);
+//! - every variable name must match `^[_[:alpha:]][_[:alpha:][:digit:]]*$`, else the whole Kustomization fails
+//!   (`'%s' var name is invalid`);
+//! - a source is looked up in the Kustomization's namespace; a missing one fails the Kustomization unless `optional`;
+//! - an object labelled or annotated `kustomize.toolkit.fluxcd.io/substitute: disabled` is left alone;
+//! - substitution runs on the YAML text of each object (`res.AsYAML()`, then `envsubst.Eval`, then YAMLToJSON), only
+//!   when at least one variable is defined, unless `postBuild.substituteStrategy: Always` (the enum of the v2.9.4 CRD:
+//!   `WithVariables`, the default, or `Always`);
+//! - syntax: `${VAR}`, the default operators `${VAR:=w}` `${VAR:-w}` `${VAR=w}` `${VAR:?w}` `${VAR:+w}` (all of them
+//!   "the value if not empty, else w" in this fork's `toDefault`), `${#VAR}`, casing `${VAR,}` `${VAR,,}` `${VAR^}`
+//!   `${VAR^^}`, substrings `${VAR:o}` `${VAR:o:l}`, replacement `${VAR/p/r}` `${VAR//p/r}` `${VAR/#p/r}` `${VAR/%p/r}`,
+//!   trimming `${VAR#p}` `${VAR##p}` `${VAR%p}` `${VAR%%p}`; `$$` is a literal `$` (so `$${VAR}` stays `${VAR}`), and
+//!   `$VAR` without braces is not a variable;
+//! - an unset variable is the empty string (non-strict mode); with the `StrictPostBuildSubstitutions` feature gate an
+//!   unset variable referenced without a default operator fails the build (`variable not set (strict mode)`).
+
+use std::collections::BTreeMap;
+
+use crate::finding::{Finding, Severity};
+use crate::gitops::Object;
+
+/// The outcome of substituting one text.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Substituted {
+    pub text: String,
+    /// Variables referenced without a default operator that have no value, in order of first use.
+    pub unresolved: Vec<String>,
+}
+
+/// Whether `name` may be a variable (the `varsubRegex` of kustomize_varsub.go; `[:alpha:]` is ASCII in Go's RE2).
+pub fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
+        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+}
+
+/// Substitute `vars` into `text` as fluxcd/pkg envsubst does in non-strict mode. An error is a text Flux's parser
+/// refuses (`bad substitution`, `missing closing brace`, …): Flux fails the Kustomization with it.
+pub fn eval(text: &str, vars: &BTreeMap<String, String>) -> Result<Substituted, String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut p = Parser { s: &chars, i: 0 };
+    let nodes = p.top()?;
+    let mut out = Substituted::default();
+    for n in &nodes {
+        n.eval(vars, &mut out);
+    }
+    Ok(out)
+}
+
+#[derive(Debug)]
+enum Node {
+    Text(String),
+    Func {
+        param: String,
+        name: String,
+        args: Vec<Vec<Node>>,
+    },
+}
+
+fn eval_all(nodes: &[Node], vars: &BTreeMap<String, String>, out: &mut Substituted) -> String {
+    let mut sub = Substituted::default();
+    for n in nodes {
+        n.eval(vars, &mut sub);
+    }
+    for u in sub.unresolved {
+        if !out.unresolved.contains(&u) {
+            out.unresolved.push(u);
+        }
+    }
+    sub.text
+}
+
+impl Node {
+    fn eval(&self, vars: &BTreeMap<String, String>, out: &mut Substituted) {
+        match self {
+            Node::Text(t) => out.text.push_str(t),
+            Node::Func { param, name, args } => {
+                let args: Vec<String> = args.iter().map(|a| eval_all(a, vars, out)).collect();
+                let value = vars.get(param);
+                // template.go: a missing variable is "not set" unless a default operator handles it
+                if value.is_none() && !is_default_op(name) && !out.unresolved.contains(param) {
+                    out.unresolved.push(param.clone());
+                }
+                let v = value.map(String::as_str).unwrap_or("");
+                out.text.push_str(&apply(name, v, &args));
+            }
+        }
+    }
+}
+
+fn is_default_op(name: &str) -> bool {
+    matches!(name, "-" | "+" | "=" | "?" | ":-" | ":+" | ":=" | ":?")
+}
+
+/// template.go `lookupFunc` and funcs.go.
+fn apply(name: &str, s: &str, args: &[String]) -> String {
+    match name {
+        "," => first(s, |c| c.to_lowercase().collect()),
+        ",," => s.to_lowercase(),
+        "^" => first(s, |c| c.to_uppercase().collect()),
+        "^^" => s.to_uppercase(),
+        "#" if args.is_empty() => s.len().to_string(),
+        "#" => trim_prefix(s, &args[0], false),
+        "##" => trim_prefix(s, &args[0], true),
+        "%" => trim_suffix(s, &args[0], false),
+        "%%" => trim_suffix(s, &args[0], true),
+        ":" => substr(s, args),
+        "/#" => match args {
+            [from, to] if s.starts_with(from.as_str()) => s.replacen(from.as_str(), to, 1),
+            _ => s.to_string(),
+        },
+        "/%" => match args {
+            [from, to] if s.ends_with(from.as_str()) => {
+                format!("{}{to}", &s[..s.len() - from.len()])
+            }
+            _ => s.to_string(),
+        },
+        "/" => match args {
+            [] => s.to_string(),
+            [from] => s.replacen(from.as_str(), "", 1),
+            [from, to, ..] => s.replacen(from.as_str(), to, 1),
+        },
+        "//" => match args {
+            [] => s.to_string(),
+            [from] => s.replace(from.as_str(), ""),
+            [from, to, ..] => s.replace(from.as_str(), to),
+        },
+        // every default operator and the bare `${VAR}`: `toDefault`
+        _ => {
+            if s.is_empty() && !args.is_empty() {
+                args.concat()
+            } else {
+                s.to_string()
+            }
+        }
+    }
+}
+
+fn first(s: &str, f: impl Fn(char) -> String) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => f(c) + chars.as_str(),
+        None => String::new(),
+    }
+}
+
+/// funcs.go `toSubstr` (byte offsets, as Go slices strings; a cut inside a UTF-8 sequence keeps the text whole).
+fn substr(s: &str, args: &[String]) -> String {
+    let Some(pos) = args.first().and_then(|a| a.trim().parse::<i64>().ok()) else {
+        return s.to_string();
+    };
+    let len = s.len() as i64;
+    let pos = if pos < 0 { (len + pos).max(0) } else { pos };
+    let slice = |a: i64, b: i64| -> String {
+        s.get(a as usize..b as usize)
+            .map(str::to_string)
+            .unwrap_or_else(|| s.to_string())
+    };
+    let Some(length) = args.get(1) else {
+        return if pos < len {
+            slice(pos, len)
+        } else {
+            String::new()
+        };
+    };
+    let Ok(length) = length.trim().parse::<i64>() else {
+        return s.to_string();
+    };
+    if length < 0 {
+        let end = len + length;
+        return if end < pos {
+            String::new()
+        } else {
+            slice(pos, end)
+        };
+    }
+    if pos + length >= len {
+        return if pos < len {
+            slice(pos, len)
+        } else {
+            String::new()
+        };
+    }
+    slice(pos, pos + length)
+}
+
+/// Go's `path.Match` for the patterns trimming uses: `*` (any run without `/`), `?` (one character but `/`), `\x`
+/// (a literal x) and literal characters. Character classes (`[a-z]`) are compared literally.
+fn glob(pattern: &[char], s: &[char]) -> bool {
+    match pattern.split_first() {
+        None => s.is_empty(),
+        Some(('*', rest)) => (0..=s.len())
+            .take_while(|&k| k == 0 || s[k - 1] != '/')
+            .any(|k| glob(rest, &s[k..])),
+        Some(('?', rest)) => {
+            matches!(s.split_first(), Some((c, tail)) if *c != '/' && glob(rest, tail))
+        }
+        Some(('\\', rest)) if !rest.is_empty() => {
+            matches!(s.split_first(), Some((c, tail)) if *c == rest[0] && glob(&rest[1..], tail))
+        }
+        Some((p, rest)) => matches!(s.split_first(), Some((c, tail)) if c == p && glob(rest, tail)),
+    }
+}
+
+/// funcs.go `trimShortest`/`trimLongest`: the prefixes tried are `s[0:len-i]` for i in 0..len (never the empty one).
+fn trim_prefix(s: &str, pattern: &str, longest: bool) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let pat: Vec<char> = pattern.chars().collect();
+    let mut found: Option<usize> = None;
+    for end in (1..=chars.len()).rev() {
+        if glob(&pat, &chars[..end]) {
+            found = Some(end);
+            if longest {
+                break;
+            }
+        }
+    }
+    match found {
+        Some(end) => chars[end..].iter().collect(),
+        None => s.to_string(),
+    }
+}
+
+fn trim_suffix(s: &str, pattern: &str, longest: bool) -> String {
+    let rev = |t: &str| t.chars().rev().collect::<String>();
+    rev(&trim_prefix(&rev(s), &rev(pattern), longest))
+}
+
+struct Parser<'a> {
+    s: &'a [char],
+    i: usize,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<char> {
+        self.s.get(self.i).copied()
+    }
+    fn at(&self, k: usize) -> Option<char> {
+        self.s.get(self.i + k).copied()
+    }
+    fn opens(&self) -> bool {
+        self.peek() == Some('$') && self.at(1) == Some('{')
+    }
+
+    /// scan.go `parseAny`: text with `$$` → `$`, and `${…}`.
+    fn top(&mut self) -> Result<Vec<Node>, String> {
+        let mut nodes = Vec::new();
+        let mut text = String::new();
+        while let Some(c) = self.peek() {
+            if self.opens() {
+                if !text.is_empty() {
+                    nodes.push(Node::Text(std::mem::take(&mut text)));
+                }
+                self.i += 2;
+                nodes.push(self.func()?);
+            } else if c == '$' && self.at(1) == Some('$') {
+                text.push('$');
+                self.i += 2;
+            } else {
+                text.push(c);
+                self.i += 1;
+            }
+        }
+        if !text.is_empty() {
+            nodes.push(Node::Text(text));
+        }
+        Ok(nodes)
+    }
+
+    fn ident(&mut self) -> String {
+        let start = self.i;
+        while self.peek().is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            self.i += 1;
+        }
+        self.s[start..self.i].iter().collect()
+    }
+
+    fn close(&mut self) -> Result<(), String> {
+        if self.peek() == Some('}') {
+            self.i += 1;
+            Ok(())
+        } else {
+            Err("bad substitution".into())
+        }
+    }
+
+    /// A function argument: text up to a character `stop` refuses, or a nested `${…}`. `escapes`: `\/`, `\\` and `$$`
+    /// stand for `/`, `\` and `$` (the replacement arguments). An empty argument is an error, as in parse.go.
+    fn param(&mut self, stop: impl Fn(char) -> bool, escapes: bool) -> Result<Vec<Node>, String> {
+        if self.opens() {
+            self.i += 2;
+            return Ok(vec![self.func()?]);
+        }
+        let mut text = String::new();
+        while let Some(c) = self.peek() {
+            if self.opens() {
+                break;
+            }
+            if escapes {
+                let next = self.at(1);
+                if (c == '\\' && matches!(next, Some('/') | Some('\\')))
+                    || (c == '$' && next == Some('$'))
+                {
+                    text.push(next.unwrap_or(c));
+                    self.i += 2;
+                    continue;
+                }
+            }
+            if stop(c) {
+                break;
+            }
+            text.push(c);
+            self.i += 1;
+        }
+        if text.is_empty() {
+            // parse.go: a `}` where an argument must be is "unable to parse substitution within function"
+            return Err("unable to parse substitution within function".into());
+        }
+        Ok(vec![Node::Text(text)])
+    }
+
+    /// parse.go `parseFunc`, after `${`.
+    fn func(&mut self) -> Result<Node, String> {
+        if self.peek() == Some('#') {
+            self.i += 1;
+            let param = self.ident();
+            if param.is_empty() {
+                return Err("bad substitution".into());
+            }
+            self.close()?;
+            return Ok(Node::Func {
+                param,
+                name: "#".into(),
+                args: vec![],
+            });
+        }
+        let param = self.ident();
+        if param.is_empty() {
+            return Err("unable to parse variable name".into());
+        }
+        let func = |name: &str, args| Node::Func {
+            param: param.clone(),
+            name: name.to_string(),
+            args,
+        };
+        match self.peek() {
+            Some('}') => {
+                self.i += 1;
+                Ok(func("", vec![]))
+            }
+            Some(':') if matches!(self.at(1), Some('=' | '-' | '?' | '+')) => {
+                let name: String = self.s[self.i..self.i + 2].iter().collect();
+                self.i += 2;
+                let args = self.default_args()?;
+                Ok(func(&name, args))
+            }
+            Some('=') => {
+                self.i += 1;
+                let args = self.default_args()?;
+                Ok(func("=", args))
+            }
+            Some(':') => {
+                self.i += 1;
+                let mut args = vec![self.param(|c| c == ':' || c == '}', false)?];
+                if self.peek() == Some(':') {
+                    self.i += 1;
+                    args.push(self.param(|c| c == '}', false)?);
+                }
+                self.close()?;
+                Ok(func(":", args))
+            }
+            Some(c @ (',' | '^')) => {
+                let mut name = String::from(c);
+                self.i += 1;
+                if self.peek() == Some(c) {
+                    name.push(c);
+                    self.i += 1;
+                }
+                self.close()?;
+                Ok(func(&name, vec![]))
+            }
+            Some('/') => {
+                let mut name = String::from('/');
+                self.i += 1;
+                if let Some(c @ ('/' | '#' | '%')) = self.peek() {
+                    name.push(c);
+                    self.i += 1;
+                }
+                let mut args = vec![if self.peek() == Some('/') {
+                    vec![Node::Text(String::new())]
+                } else {
+                    self.param(|c| c == '/', true)?
+                }];
+                if self.peek() != Some('/') {
+                    return Err("bad substitution".into());
+                }
+                self.i += 1;
+                if self.peek() != Some('}') {
+                    args.push(self.param(|c| c == '}', true)?);
+                }
+                self.close()?;
+                Ok(func(&name, args))
+            }
+            Some(c @ ('#' | '%')) => {
+                let mut name = String::from(c);
+                self.i += 1;
+                if self.peek() == Some(c) {
+                    name.push(c);
+                    self.i += 1;
+                }
+                let args = vec![self.param(|c| c == '}', false)?];
+                self.close()?;
+                Ok(func(&name, args))
+            }
+            _ => Err("missing closing brace".into()),
+        }
+    }
+
+    /// The arguments of a default operator: text and nested `${…}` up to `}`.
+    fn default_args(&mut self) -> Result<Vec<Vec<Node>>, String> {
+        let mut args = Vec::new();
+        loop {
+            match self.peek() {
+                Some('}') => {
+                    self.i += 1;
+                    return Ok(args);
+                }
+                None => return Err("missing closing brace".into()),
+                _ => args.push(self.param(|c| c == '}', false)?),
+            }
+        }
+    }
+}
+
+/// Rule ids of the findings substitution gives.
+pub const UNRESOLVED_RULE: &str = "flux-substitution-unresolved";
+pub const SOURCE_RULE: &str = "flux-substitution-source";
+pub const FAILED_RULE: &str = "flux-substitution-failed";
+
+const DISABLED_KEY: &str = "kustomize.toolkit.fluxcd.io/substitute";
+
+/// The variables of a Flux Kustomization, from the tree: `substituteFrom` in order, then `substitute`. Also whether
+/// substitution runs at all (some variable defined, a source that Flux would read but the tree lacks, or
+/// `substituteStrategy: Always`), and the findings on the sources.
+pub struct Variables {
+    pub vars: BTreeMap<String, String>,
+    pub enabled: bool,
+    /// Sources that were not read (missing from the tree, SOPS-encrypted): named in unresolved-variable messages.
+    pub unread: Vec<String>,
+    pub findings: Vec<Finding>,
+}
+
+pub fn variables(ks: &Object, known: &[Object]) -> Variables {
+    use base64::Engine as _;
+    let post = &ks.value["spec"]["postBuild"];
+    let ns = ks.namespace().unwrap_or("default");
+    let mut out = Variables {
+        vars: BTreeMap::new(),
+        enabled: post["substituteStrategy"] == "Always",
+        unread: Vec::new(),
+        findings: Vec::new(),
+    };
+    let finding = |rule: &str, sev: Severity, path: String, message: String, fix: &str| {
+        Finding::new(rule, sev)
+            .file(ks.file_display())
+            .object(ks.id())
+            .path(path)
+            .message(message)
+            .fix(fix.to_string())
+    };
+    for (i, r) in post["substituteFrom"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let kind = r["kind"].as_str().unwrap_or("");
+        let name = r["name"].as_str().unwrap_or("");
+        let optional = r["optional"].as_bool().unwrap_or(false);
+        let path = format!("spec.postBuild.substituteFrom[{i}]");
+        let source = known.iter().find(|o| {
+            o.is("", kind) && o.name() == name && o.namespace().unwrap_or("default") == ns
+        });
+        let Some(source) = source else {
+            if !optional {
+                // Flux reads it from the cluster: it may be made there by other means; substitution still runs
+                out.enabled = true;
+                out.unread.push(format!("{kind}/{ns}/{name}"));
+                out.findings.push(finding(
+                    SOURCE_RULE,
+                    Severity::Warning,
+                    path,
+                    format!(
+                        "substituteFrom {kind}/{ns}/{name} is not in the GitOps directory: its variables cannot be checked, and kustomize-controller fails this Kustomization (`substitute from '{kind}/{name}' error`) unless it exists in the cluster"
+                    ),
+                    "commit the ConfigMap/Secret (SOPS-encrypted for a Secret) in the Kustomization's namespace, or mark the reference `optional: true` if it may be absent",
+                ));
+            }
+            continue;
+        };
+        let mut data: Vec<(String, String)> = Vec::new();
+        if kind == "Secret" && source.value.get("sops").is_some() {
+            // the keys are plain text in a SOPS file, the values are not: the references stay as they are
+            let keys: Vec<String> = ["data", "stringData"]
+                .iter()
+                .filter_map(|f| source.value[*f].as_object())
+                .flat_map(|m| m.keys().cloned())
+                .collect();
+            out.unread.push(format!("{kind}/{ns}/{name}"));
+            out.findings.push(finding(
+                SOURCE_RULE,
+                Severity::Warning,
+                path,
+                format!(
+                    "substituteFrom {kind}/{ns}/{name} is SOPS-encrypted ({}): its values are not known here, so the variables it defines ({}) are left as references in the objects linted",
+                    source.file_display(),
+                    if keys.is_empty() { "none".to_string() } else { keys.join(", ") }
+                ),
+                "nothing to change if kustomize-controller decrypts it (spec.decryption); the objects that use these variables are linted with the references unresolved",
+            ));
+            for k in keys {
+                let literal = format!("${{{k}}}");
+                data.push((k, literal));
+            }
+        } else {
+            for (k, v) in source.value["data"].as_object().into_iter().flatten() {
+                let v = v.as_str().unwrap_or_default();
+                let v = if kind == "Secret" {
+                    let compact: String = v.split_whitespace().collect();
+                    match base64::engine::general_purpose::STANDARD.decode(compact) {
+                        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                        Err(_) => continue,
+                    }
+                } else {
+                    v.to_string()
+                };
+                data.push((k.clone(), v));
+            }
+            if kind == "Secret" {
+                // the API server merges stringData into data (stringData wins): what Flux reads from the cluster
+                for (k, v) in source.value["stringData"].as_object().into_iter().flatten() {
+                    data.push((k.clone(), v.as_str().unwrap_or_default().to_string()));
+                }
+            }
+        }
+        for (k, v) in data {
+            out.vars.insert(k, v.replace('\n', ""));
+        }
+    }
+    for (k, v) in post["substitute"].as_object().into_iter().flatten() {
+        out.vars
+            .insert(k.clone(), v.as_str().unwrap_or_default().replace('\n', ""));
+    }
+    // kustomize_varsub.go: `if len(vars) > 0` (the WithVariables strategy)
+    out.enabled |= !out.vars.is_empty();
+    let invalid: Vec<&String> = out.vars.keys().filter(|k| !valid_name(k)).collect();
+    if let Some(k) = invalid.first() {
+        out.findings.push(finding(
+            FAILED_RULE,
+            Severity::Error,
+            "spec.postBuild".into(),
+            format!(
+                "variable name {k:?} is invalid: kustomize-controller fails the whole Kustomization (`'{k}' var name is invalid, must match '^[_[:alpha:]][_[:alpha:][:digit:]]*$'`); every key of a substituteFrom ConfigMap/Secret is a variable"
+            ),
+            "rename the key (letters, digits and `_`, not starting with a digit), or move it out of the ConfigMap/Secret used for substitution",
+        ));
+    }
+    out
+}
+
+/// Substitute the variables of `ks` into `objects` as kustomize-controller does after the build. `texts[i]`, when
+/// there, is the YAML text kustomize wrote for `objects[i]` (substituted as it is, quoting and all); otherwise the
+/// object is written out as YAML first (strings that need no quotes are then plain: `"${N}"` with N=3 becomes a
+/// number, as it would from an unquoted source). Objects whose text Flux could not substitute keep their text (the
+/// finding says the Kustomization fails).
+pub fn post_build(
+    ks: &Object,
+    objects: &mut [Object],
+    texts: &[Option<String>],
+    known: &[Object],
+) -> Vec<Finding> {
+    if !ks.value["spec"]["postBuild"].is_object() {
+        return Vec::new();
+    }
+    let v = variables(ks, known);
+    let mut findings = v.findings;
+    if !v.enabled || findings.iter().any(|f| f.rule == FAILED_RULE) {
+        return findings;
+    }
+    for (i, o) in objects.iter_mut().enumerate() {
+        if o.label(DISABLED_KEY) == Some("disabled")
+            || o.value["metadata"]["annotations"][DISABLED_KEY] == "disabled"
+        {
+            continue;
+        }
+        let text = match texts.get(i) {
+            Some(Some(t)) => t.clone(),
+            _ => match serde_norway::to_string(&o.value) {
+                Ok(t) => t,
+                Err(_) => continue,
+            },
+        };
+        let failed = |message: String| {
+            Finding::new(FAILED_RULE, Severity::Error)
+                .file(o.file_display())
+                .object(o.id())
+                .message(message)
+                .fix("write `$${VAR}` for a literal `${VAR}`, and close every `${`".to_string())
+        };
+        let result = match eval(&text, &v.vars) {
+            Ok(r) => r,
+            Err(e) => {
+                findings.push(failed(format!(
+                    "kustomize-controller fails Kustomization {} here: variable substitution failed: {e}",
+                    ks.id()
+                )));
+                continue;
+            }
+        };
+        for var in &result.unresolved {
+            let from = if v.unread.is_empty() {
+                String::new()
+            } else {
+                format!(" (not read: {})", v.unread.join(", "))
+            };
+            findings.push(
+                Finding::new(UNRESOLVED_RULE, Severity::Warning)
+                    .file(o.file_display())
+                    .object(o.id())
+                    .message(format!(
+                        "`${{{var}}}` has no value: Flux Kustomization {} defines no variable {var} in postBuild.substitute or in the substituteFrom sources in the tree{from}. kustomize-controller v1.9.4 substitutes an empty string (and fails the Kustomization with the StrictPostBuildSubstitutions feature gate)",
+                        ks.id()
+                    ))
+                    .fix(format!(
+                        "add {var} to postBuild.substitute or to a substituteFrom ConfigMap/Secret, or give it a default: `${{{var}:=value}}`"
+                    )),
+            );
+        }
+        if result.text == text {
+            continue;
+        }
+        match super::parse_yaml_documents(&result.text, &o.file) {
+            Ok(docs) => match docs.into_iter().next() {
+                Some(mut doc) => {
+                    super::flux_build::take_origin(&mut doc);
+                    o.value = doc
+                }
+                None => findings.push(failed(format!(
+                    "after substitution the object is empty (Kustomization {})",
+                    ks.id()
+                ))),
+            },
+            Err(e) => findings.push(failed(format!(
+                "after substitution the object is no longer YAML, and kustomize-controller fails Kustomization {}: {e}",
+                ks.id()
+            ))),
+        }
+    }
+    findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn sub(text: &str, pairs: &[(&str, &str)]) -> String {
+        eval(text, &vars(pairs)).unwrap().text
+    }
+
+    #[test]
+    fn plain_variables_and_defaults() {
+        let v = [("SECRET_DOMAIN", "example.org"), ("EMPTY", "")];
+        assert_eq!(
+            sub("host: headlamp.${SECRET_DOMAIN}", &v),
+            "host: headlamp.example.org"
+        );
+        // the default operators: the value if it is not empty, else the default (toDefault)
+        assert_eq!(sub("${HEADLAMP_VERSION:=0.41.0}", &v), "0.41.0");
+        assert_eq!(sub("${HEADLAMP_VERSION:-0.41.0}", &v), "0.41.0");
+        assert_eq!(sub("${HEADLAMP_VERSION=0.41.0}", &v), "0.41.0");
+        assert_eq!(sub("${EMPTY:=d}", &v), "d");
+        assert_eq!(sub("${SECRET_DOMAIN:=d}", &v), "example.org");
+        // `:+` is toDefault too in this fork (not bash's "alternate value")
+        assert_eq!(sub("${SECRET_DOMAIN:+x}", &v), "example.org");
+        // a default may hold spaces, colons and a nested variable
+        assert_eq!(
+            sub("${NOPE:=a b:c}/${NOPE:-${SECRET_DOMAIN}}", &v),
+            "a b:c/example.org"
+        );
+    }
+
+    #[test]
+    fn escapes_and_what_is_not_a_variable() {
+        let v = [("A", "1")];
+        // `$${VAR}` is the literal `${VAR}`; `$$` is `$`; `$VAR` is untouched
+        assert_eq!(sub("echo $${A} $$A $A ${A}", &v), "echo ${A} $A $A 1");
+        assert_eq!(sub("cost: 5$", &v), "cost: 5$");
+        assert_eq!(sub("a { b } $ {A}", &v), "a { b } $ {A}");
+    }
+
+    #[test]
+    fn unset_variables_are_empty_and_reported() {
+        let r = eval(
+            "a: ${MISSING}\nb: ${MISSING}\nc: ${DEFAULTED:=x}\nd: ${#OTHER}",
+            &vars(&[]),
+        )
+        .unwrap();
+        assert_eq!(r.text, "a: \nb: \nc: x\nd: 0");
+        // once each; a default operator is no unresolved variable (template.go isDefaultOp)
+        assert_eq!(r.unresolved, ["MISSING", "OTHER"]);
+    }
+
+    #[test]
+    fn string_functions() {
+        let v = [("V", "Hello/World"), ("T", "v0.41.0")];
+        assert_eq!(sub("${V,,}", &v), "hello/world");
+        assert_eq!(sub("${V^^}", &v), "HELLO/WORLD");
+        assert_eq!(sub("${V,}", &v), "hello/World");
+        assert_eq!(sub("${#V}", &v), "11");
+        assert_eq!(sub("${V:6}", &v), "World");
+        assert_eq!(sub("${V:0:5}", &v), "Hello");
+        assert_eq!(sub("${V:1:-1}", &v), "ello/Worl");
+        assert_eq!(sub("${V/o/0}", &v), "Hell0/World");
+        assert_eq!(sub("${V//o/0}", &v), "Hell0/W0rld");
+        assert_eq!(sub("${V/\\//-}", &v), "Hello-World");
+        // funcs.go replacePrefix needs two arguments: an empty replacement leaves the value as it is
+        assert_eq!(sub("${T/#v/}", &v), "v0.41.0");
+        assert_eq!(sub("${T/#v/x}", &v), "x0.41.0");
+        assert_eq!(sub("${T/%.0/.1}", &v), "v0.41.1");
+        assert_eq!(sub("${T#v}", &v), "0.41.0");
+        assert_eq!(sub("${T%.*}", &v), "v0.41");
+        assert_eq!(sub("${T%%.*}", &v), "v0");
+        assert_eq!(sub("${T##*.}", &v), "0");
+    }
+
+    #[test]
+    fn syntax_flux_refuses_is_an_error() {
+        for bad in ["${A", "${}", "${A-x}", "${-A}", "${A:=x"] {
+            assert!(eval(bad, &vars(&[("A", "1")])).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn variable_names() {
+        for ok in ["A", "_a", "cluster_env", "SECRET_DOMAIN2"] {
+            assert!(valid_name(ok), "{ok}");
+        }
+        for bad in ["", "2A", "my-key", "a.b", "é"] {
+            assert!(!valid_name(bad), "{bad}");
+        }
+    }
+
+    fn object(yaml: &str, file: &str) -> Object {
+        Object::plain(serde_norway::from_str(yaml).unwrap(), file)
+    }
+
+    fn ks(post_build: &str) -> Object {
+        object(
+            &format!(
+                "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {{name: apps, namespace: flux-system}}\nspec:\n  path: ./apps\n  postBuild:\n{post_build}"
+            ),
+            "clusters/home/apps.yaml",
+        )
+    }
+
+    fn sources() -> Vec<Object> {
+        vec![
+            object(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: flux-system}\ndata: {A: from-settings, B: from-settings, MULTI: \"x\\ny\\n\"}\n",
+                "cm.yaml",
+            ),
+            object(
+                "apiVersion: v1\nkind: Secret\nmetadata: {name: secrets, namespace: flux-system}\ndata: {B: ZnJvbS1zZWNyZXQ=}\nstringData: {C: plain}\n",
+                "secret.yaml",
+            ),
+            // the same name in another namespace is not the Kustomization's
+            object(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other, namespace: tools}\ndata: {D: no}\n",
+                "other.yaml",
+            ),
+        ]
+    }
+
+    #[test]
+    fn substitute_from_in_order_then_substitute_wins() {
+        let k = ks(
+            "    substitute: {A: inline}\n    substituteFrom:\n      - {kind: ConfigMap, name: settings}\n      - {kind: Secret, name: secrets}\n      - {kind: ConfigMap, name: other, optional: true}\n",
+        );
+        let v = variables(&k, &sources());
+        assert!(v.findings.is_empty(), "{:#?}", v.findings);
+        assert!(v.enabled);
+        assert_eq!(v.vars["A"], "inline");
+        // the later source overwrites the earlier; Secret data is base64, stringData plain
+        assert_eq!(v.vars["B"], "from-secret");
+        assert_eq!(v.vars["C"], "plain");
+        // newlines are removed from values
+        assert_eq!(v.vars["MULTI"], "xy");
+        assert!(!v.vars.contains_key("D"));
+    }
+
+    #[test]
+    fn no_variable_no_substitution_unless_always() {
+        let mut objs = vec![object(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: n}\ndata: {v: \"${V:=dflt}\"}\n",
+            "x.yaml",
+        )];
+        // an optional source that is absent defines nothing: WithVariables does not substitute
+        let k =
+            ks("    substituteFrom:\n      - {kind: ConfigMap, name: absent, optional: true}\n");
+        assert!(post_build(&k, &mut objs, &[], &[]).is_empty());
+        assert_eq!(objs[0].value["data"]["v"], "${V:=dflt}");
+        let k = ks(
+            "    substituteStrategy: Always\n    substituteFrom:\n      - {kind: ConfigMap, name: absent, optional: true}\n",
+        );
+        assert!(post_build(&k, &mut objs, &[], &[]).is_empty());
+        assert_eq!(objs[0].value["data"]["v"], "dflt");
+    }
+
+    #[test]
+    fn disabled_objects_are_left_alone_and_unset_variables_reported_per_object() {
+        let mut objs = vec![
+            object(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: script\n  namespace: n\n  annotations: {kustomize.toolkit.fluxcd.io/substitute: disabled}\ndata: {run.sh: \"echo ${HOME}\"}\n",
+                "script.yaml",
+            ),
+            object(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: labelled\n  namespace: n\n  labels: {kustomize.toolkit.fluxcd.io/substitute: disabled}\ndata: {v: \"${NOPE}\"}\n",
+                "labelled.yaml",
+            ),
+            object(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app, namespace: n}\ndata: {a: \"${A}\", b: \"${NOPE}\", c: \"$${NOPE}\"}\n",
+                "app.yaml",
+            ),
+        ];
+        let k = ks("    substituteFrom:\n      - {kind: ConfigMap, name: settings}\n");
+        let f = post_build(&k, &mut objs, &[], &sources());
+        assert_eq!(objs[0].value["data"]["run.sh"], "echo ${HOME}");
+        assert_eq!(objs[1].value["data"]["v"], "${NOPE}");
+        assert_eq!(objs[2].value["data"]["a"], "from-settings");
+        // written out without its source's quotes, `${NOPE}` is a plain scalar: empty, it is null (the kustomize-built
+        // path keeps the quotes; see tests/gitops_flux.rs)
+        assert_eq!(objs[2].value["data"]["b"], Value::Null);
+        assert_eq!(objs[2].value["data"]["c"], "${NOPE}");
+        let got: Vec<(&str, &str, &str)> = f
+            .iter()
+            .map(|f| (f.rule.as_str(), f.object.as_str(), f.file.as_str()))
+            .collect();
+        assert_eq!(got, [(UNRESOLVED_RULE, "ConfigMap/n/app", "app.yaml")]);
+        assert!(
+            f[0].message.contains("${NOPE}")
+                && f[0].message.contains("Kustomization/flux-system/apps")
+        );
+    }
+
+    #[test]
+    fn an_invalid_variable_name_fails_the_kustomization() {
+        let srcs = vec![object(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: flux-system}\ndata: {my-key: v}\n",
+            "cm.yaml",
+        )];
+        let mut objs = vec![object(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app, namespace: n}\ndata: {a: \"${A}\"}\n",
+            "app.yaml",
+        )];
+        let k = ks("    substituteFrom:\n      - {kind: ConfigMap, name: settings}\n");
+        let f = post_build(&k, &mut objs, &[], &srcs);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(
+            (f[0].rule.as_str(), f[0].severity),
+            (FAILED_RULE, Severity::Error)
+        );
+        assert!(f[0].message.contains("\"my-key\""), "{}", f[0].message);
+    }
+
+    #[test]
+    fn secret_values_never_reach_a_finding() {
+        let srcs = vec![object(
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: flux-system}\ndata: {TOKEN: aHVudGVyMg==}\n",
+            "s.yaml",
+        )];
+        let mut objs = vec![object(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app, namespace: n}\ndata: {a: \"${TOKEN} ${MISSING}\"}\n",
+            "app.yaml",
+        )];
+        let k = ks("    substituteFrom:\n      - {kind: Secret, name: s}\n");
+        let f = post_build(&k, &mut objs, &[], &srcs);
+        assert_eq!(f.len(), 1);
+        assert!(!format!("{f:?}").contains("hunter2"));
+    }
+}

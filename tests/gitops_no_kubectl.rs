@@ -1,0 +1,50 @@
+//! Without kubectl, a Flux Kustomization's patches are a warning, never an abort. Alone in its test binary: it
+//! changes KUBECTL_BIN for its process.
+
+use std::path::Path;
+
+use headlamp_e2e::gitops;
+
+fn write(dir: &Path, rel: &str, text: &str) {
+    let p = dir.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+#[test]
+fn without_kubectl_the_patches_are_a_warning_not_an_abort() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "clusters/e2e/apps.yaml",
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: apps, namespace: flux-system}\nspec:\n  path: ./apps\n  sourceRef: {kind: GitRepository, name: flux-system}\n  patches:\n    - target: {kind: Deployment, name: d}\n      patch: |\n        - op: replace\n          path: /spec/replicas\n          value: 0\n",
+    );
+    write(
+        d.path(),
+        "apps/deploy.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: n}\nspec: {replicas: 2}\n",
+    );
+    // SAFETY: the only test of this binary; no other thread reads the environment meanwhile
+    let old = std::env::var_os("KUBECTL_BIN");
+    unsafe { std::env::set_var("KUBECTL_BIN", "/nonexistent/kubectl") };
+    let t = gitops::load(d.path());
+    match old {
+        Some(v) => unsafe { std::env::set_var("KUBECTL_BIN", v) },
+        None => unsafe { std::env::remove_var("KUBECTL_BIN") },
+    }
+    let t = t.unwrap();
+    assert_eq!(t.findings.len(), 1, "{:#?}", t.findings);
+    assert_eq!(t.findings[0].rule, "flux-kustomization-build");
+    assert_eq!(
+        t.findings[0].severity,
+        headlamp_e2e::finding::Severity::Warning
+    );
+    assert!(t.findings[0].message.contains("patches were NOT applied"));
+    let d: Vec<_> = t
+        .objects
+        .iter()
+        .filter(|o| o.id() == "Deployment/n/d")
+        .collect();
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].value["spec"]["replicas"], 2);
+}
