@@ -550,64 +550,15 @@ fn is_k8s_object(v: &Value) -> bool {
     v["apiVersion"].is_string() && v["kind"].is_string()
 }
 
-/// Parse a (multi-document) YAML text into JSON values; `file` names it in errors (with line and column).
+/// Parse a (multi-document) YAML text into JSON values as Flux's kustomize-controller reads it ([`crate::yaml`]:
+/// go-yaml v3 then `encoding/json`); `file` names it in errors (with line and column).
 pub fn parse_yaml_documents(text: &str, file: &Path) -> Result<Vec<Value>> {
-    let mut docs = Vec::new();
-    for de in serde_norway::Deserializer::from_str(text) {
-        let v = Value::deserialize(de).map_err(|e| yaml_error_in(text, file, &e))?;
-        if !v.is_null() {
-            docs.push(v);
-        }
-    }
-    Ok(docs)
-}
-
-/// [`yaml_error`], with a location when the parser gives none: alias expansion past its limit (a "YAML bomb") is
-/// reported at the first alias (`*name`) of the text.
-fn yaml_error_in(text: &str, file: &Path, e: &serde_norway::Error) -> Error {
-    let mut err = yaml_error(file, e);
-    if let Error::Yaml {
-        line,
-        column,
-        message,
-        ..
-    } = &mut err
-        && *line == 0
-        && message.contains("limit exceeded")
-    {
-        static ALIAS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-            regex::Regex::new(r"(?m)(?:^|[\s\[\{,:-])(\*[A-Za-z0-9_.-]+)")
-                .expect("a valid regular expression")
-        });
-        if let Some(m) = ALIAS.captures(text).and_then(|c| c.get(1)) {
-            let before = &text[..m.start()];
-            *line = before.matches('\n').count() + 1;
-            *column = m.start() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
-        }
-        message.push_str(
-            " (anchors expanded through aliases beyond the parser's limit: a \"YAML bomb\"; the first alias is here)",
-        );
-    }
-    err
-}
-
-pub(crate) fn yaml_error(file: &Path, e: &serde_norway::Error) -> Error {
-    let (line, column) = e
-        .location()
-        .map(|l| (l.line(), l.column()))
-        .unwrap_or((0, 0));
-    let message = e.to_string();
-    // serde_norway appends " at line X column Y"; the location is already in front.
-    let message = match message.find(" at line ") {
-        Some(i) => message[..i].to_string(),
-        None => message,
-    };
-    Error::Yaml {
+    crate::yaml::parse_documents(text).map_err(|e| Error::Yaml {
         file: file.to_path_buf(),
-        line,
-        column,
-        message,
-    }
+        line: e.line,
+        column: e.column,
+        message: e.message,
+    })
 }
 
 #[cfg(test)]
