@@ -97,6 +97,9 @@ pub struct Tree {
     pub files: Vec<PathBuf>,
     /// What was skipped and why (a symlink out of the tree, a FIFO, a directory seen before); also logged.
     pub warnings: Vec<String>,
+    /// Files (and kustomizations) that could not be read as YAML ([`Error::Yaml`]), each with its line and column:
+    /// only that file is left out, every other one is read ([`load_each`]).
+    pub unreadable: Vec<Error>,
 }
 
 impl Tree {
@@ -117,7 +120,20 @@ const KUSTOMIZATION_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml
 /// (each real directory once, so symlink loops end), a symlink or kustomization resource that resolves outside `root`
 /// is skipped with a warning, anything that is not a regular file or a directory (a FIFO, a device) is skipped with a
 /// warning, and one file is read up to [`crate::files::MAX_FILE_BYTES`] (larger is an error).
+///
+/// A file that is not valid YAML is an error here; [`load_each`] reads the others and lists it instead.
 pub fn load(root: &Path) -> Result<Tree> {
+    let mut tree = load_each(root)?;
+    if tree.unreadable.is_empty() {
+        Ok(tree)
+    } else {
+        Err(tree.unreadable.swap_remove(0))
+    }
+}
+
+/// [`load`], where a file (or kustomization) that is not valid YAML is left out and listed in
+/// [`Tree::unreadable`]: one bad file never stops the others from being read.
+pub fn load_each(root: &Path) -> Result<Tree> {
     if !root.is_dir() {
         return Err(Error::GitopsDirMissing(root.to_path_buf()));
     }
@@ -322,6 +338,7 @@ impl Loader {
                     .cloned(),
             );
             self.tree.warnings.extend(sub.tree.warnings);
+            self.tree.unreadable.extend(sub.tree.unreadable);
             self.tree.objects.extend(sub.tree.objects);
         }
         Ok(())
@@ -331,6 +348,13 @@ impl Loader {
     /// `a/../b` → `b`): the name findings show.
     fn rel(&self, p: &Path) -> PathBuf {
         normalise(p.strip_prefix(&self.root).unwrap_or(p))
+    }
+
+    /// A file that is not valid YAML: listed, and the walk goes on.
+    fn unreadable(&mut self, e: Error) -> Result<()> {
+        tracing::debug!("{e}");
+        self.tree.unreadable.push(e);
+        Ok(())
     }
 
     fn warn(&mut self, message: String) {
@@ -425,16 +449,25 @@ impl Loader {
         }
         let text = crate::files::read_text(file).map_err(|e| Error::io(file, e))?;
         let rel = self.rel(file);
-        let docs = parse_yaml_documents(&text, &rel)?;
+        // a kustomization that cannot be read: that kustomization is left out (listed), the rest is read
+        let docs = match parse_yaml_documents(&text, &rel) {
+            Ok(docs) => docs,
+            Err(e) => return self.unreadable(e),
+        };
         let Some(doc) = docs.into_iter().next() else {
             return Ok(());
         };
-        let k: KustomizationFile = serde_json::from_value(doc).map_err(|e| Error::Yaml {
-            file: rel.clone(),
-            line: 1,
-            column: 1,
-            message: format!("not a kustomization: {e}"),
-        })?;
+        let k: KustomizationFile = match serde_json::from_value(doc) {
+            Ok(k) => k,
+            Err(e) => {
+                return self.unreadable(Error::Yaml {
+                    file: rel.clone(),
+                    line: 1,
+                    column: 1,
+                    message: format!("not a kustomization: {e}"),
+                });
+            }
+        };
         let features: Vec<&str> = k
             .rest
             .keys()
@@ -510,7 +543,11 @@ impl Loader {
         let text = crate::files::read_text(path).map_err(|e| Error::io(path, e))?;
         let rel = self.rel(path);
         self.tree.files.push(rel.clone());
-        for doc in parse_yaml_documents(&text, &rel)? {
+        let docs = match parse_yaml_documents(&text, &rel) {
+            Ok(docs) => docs,
+            Err(e) => return self.unreadable(e),
+        };
+        for doc in docs {
             if is_k8s_object(&doc) {
                 self.tree.objects.push(Object::plain(doc, rel.clone()));
             } else if !doc.is_null() {

@@ -14,6 +14,7 @@ pub mod rbac;
 pub mod release_source;
 pub mod rootfs;
 pub mod values;
+pub mod yaml_invalid;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -168,6 +169,10 @@ pub struct Rule {
 /// All rules, in report order.
 pub const RULES: &[Rule] = &[
     Rule {
+        id: yaml_invalid::RULE,
+        check: yaml_invalid::check,
+    },
+    Rule {
         id: release_source::INVALID_RULE,
         check: release_source::check_invalid,
     },
@@ -244,8 +249,9 @@ pub struct LintReport {
 /// Read `root`, fetch and render every HelmRelease, run the rules.
 pub async fn lint(root: &Path, store: &ChartStore, helm: Option<&Helm>) -> Result<LintReport> {
     let started = Instant::now();
-    let tree = gitops::load(root)?;
-    if tree.objects.is_empty() {
+    // a file that is not valid YAML is a `yaml-invalid` finding on it; the other files are still linted
+    let tree = gitops::load_each(root)?;
+    if tree.objects.is_empty() && tree.unreadable.is_empty() {
         // an empty directory is not a clean one: a green 0 here would hide a wrong --gitops path
         return Err(Error::NothingToLint {
             dir: root.to_path_buf(),
@@ -275,7 +281,7 @@ pub async fn lint(root: &Path, store: &ChartStore, helm: Option<&Helm>) -> Resul
 /// `helm` may be `None` only when the tree has no HelmRelease to render.
 pub async fn prepare(tree: Tree, store: &ChartStore, helm: Option<&Helm>) -> Result<LintInput> {
     let mut releases = Vec::new();
-    let mut problems = Vec::new();
+    let mut problems: Vec<Finding> = tree.unreadable.iter().map(yaml_invalid::finding).collect();
     for o in tree.find("helm.toolkit.fluxcd.io", "HelmRelease") {
         // one unreadable HelmRelease is a finding on it; the others are still linted
         match Release::from_object(o, Some(&tree)) {
