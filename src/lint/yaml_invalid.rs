@@ -44,7 +44,7 @@ fn fix_for(message: &str) -> String {
         "keep one of the two keys: kustomize rejects a duplicate key, it never takes the last one"
             .into()
     } else if message.contains("not a string") {
-        "quote the key (`\"80\": …`): kustomize only writes mappings with string keys".into()
+        "quote the key (`\"80\"`); kustomize only writes mappings with string keys".into()
     } else if message.contains("cannot be written as JSON") {
         "quote the value if it is text; JSON has no infinity or NaN".into()
     } else if message.contains("cannot decode") {
@@ -97,7 +97,9 @@ mod tests {
             "{}",
             f.message
         );
-        assert!(f.fix.contains("keep one of the two keys"), "{}", f.fix);
+        assert!(f.fix.starts_with("keep only one of the two"), "{}", f.fix);
+        // nothing in the fix looks like a secret to the redaction
+        assert_eq!(f.clone().redacted(), f);
     }
 
     #[test]
@@ -108,6 +110,23 @@ mod tests {
         assert_eq!(f.file, "apps/cm.yaml");
         assert!(f.path.starts_with("line "), "{}", f.path);
         assert!(f.fix.contains("correct the YAML"), "{}", f.fix);
+    }
+
+    #[test]
+    fn no_fix_is_taken_for_a_secret() {
+        for message in [
+            "mapping key \"a\" already defined at line 1",
+            "mapping key `80` is a !!int, not a string",
+            "+Inf cannot be written as JSON",
+            "cannot decode !!str `abc` as a !!int",
+            "repetition limit exceeded (a \"YAML bomb\")",
+            "map merge requires map or sequence of maps as the value",
+            "not a kustomization: invalid type",
+            "did not find expected key",
+        ] {
+            let fix = fix_for(message);
+            assert_eq!(crate::report::redact::redact(&fix), fix, "{message}");
+        }
     }
 
     #[test]
