@@ -632,9 +632,8 @@ fn resolve_untagged(tag: &str, s: &str) -> Scalar {
                 return Scalar::Timestamp(t);
             }
             let plain = s.replace('_', "");
-            match go_parse_int(&plain) {
-                Ok(i) => return Scalar::Int(i),
-                Err(_) => {}
+            if let Ok(i) = go_parse_int(&plain) {
+                return Scalar::Int(i);
             }
             let uint = go_parse_uint(&plain);
             if let Ok(u) = uint {
