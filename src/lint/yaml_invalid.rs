@@ -41,7 +41,7 @@ pub fn finding(e: &Error) -> Finding {
 
 fn fix_for(message: &str) -> String {
     if message.contains("already defined at line") {
-        "keep one of the two keys: kustomize rejects a duplicate key, it never takes the last one"
+        "keep only one of the two (kustomize rejects a duplicate key and never takes the last one)"
             .into()
     } else if message.contains("not a string") {
         "quote the key (`\"80\"`); kustomize only writes mappings with string keys".into()
