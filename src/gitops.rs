@@ -105,6 +105,9 @@ pub struct Tree {
     /// What reading the tree as Flux reads it found (a Flux Kustomization that does not build, unresolved postBuild
     /// variables, kustomize resources outside their root): reported by lint as findings.
     pub findings: Vec<Finding>,
+    /// Files (and kustomizations) that could not be read as YAML ([`Error::Yaml`]), each with its line and column:
+    /// only that file is left out, every other one is read ([`load_each`]).
+    pub unreadable: Vec<Error>,
 }
 
 impl Tree {
@@ -131,7 +134,20 @@ const KUSTOMIZATION_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml
 /// (each real directory once, so symlink loops end), a symlink or kustomization resource that resolves outside `root`
 /// is skipped with a warning, anything that is not a regular file or a directory (a FIFO, a device) is skipped with a
 /// warning, and one file is read up to [`crate::files::MAX_FILE_BYTES`] (larger is an error).
+///
+/// A file that is not valid YAML is an error here; [`load_each`] reads the others and lists it instead.
 pub fn load(root: &Path) -> Result<Tree> {
+    let mut tree = load_each(root)?;
+    if tree.unreadable.is_empty() {
+        Ok(tree)
+    } else {
+        Err(tree.unreadable.swap_remove(0))
+    }
+}
+
+/// [`load`], where a file (or kustomization) that is not valid YAML is left out and listed in
+/// [`Tree::unreadable`]: one bad file never stops the others from being read.
+pub fn load_each(root: &Path) -> Result<Tree> {
     if !root.is_dir() {
         return Err(Error::GitopsDirMissing(root.to_path_buf()));
     }
@@ -382,6 +398,7 @@ impl Loader {
             );
             self.tree.warnings.extend(sub.tree.warnings);
             self.tree.findings.extend(sub.tree.findings);
+            self.tree.unreadable.extend(sub.tree.unreadable);
             self.tree.objects.extend(sub.tree.objects);
         }
         Ok(())
@@ -472,6 +489,13 @@ impl Loader {
     /// `a/../b` → `b`): the name findings show.
     fn rel(&self, p: &Path) -> PathBuf {
         normalise(p.strip_prefix(&self.root).unwrap_or(p))
+    }
+
+    /// A file that is not valid YAML: listed, and the walk goes on.
+    fn unreadable(&mut self, e: Error) -> Result<()> {
+        tracing::debug!("{e}");
+        self.tree.unreadable.push(e);
+        Ok(())
     }
 
     fn warn(&mut self, message: String) {
@@ -571,16 +595,25 @@ impl Loader {
         }
         let text = crate::files::read_text(file).map_err(|e| Error::io(file, e))?;
         let rel = self.rel(file);
-        let docs = parse_yaml_documents(&text, &rel)?;
+        // a kustomization that cannot be read: that kustomization is left out (listed), the rest is read
+        let docs = match parse_yaml_documents(&text, &rel) {
+            Ok(docs) => docs,
+            Err(e) => return self.unreadable(e),
+        };
         let Some(doc) = docs.into_iter().next() else {
             return Ok(());
         };
-        let k: KustomizationFile = serde_json::from_value(doc).map_err(|e| Error::Yaml {
-            file: rel.clone(),
-            line: 1,
-            column: 1,
-            message: format!("not a kustomization: {e}"),
-        })?;
+        let k: KustomizationFile = match serde_json::from_value(doc) {
+            Ok(k) => k,
+            Err(e) => {
+                return self.unreadable(Error::Yaml {
+                    file: rel.clone(),
+                    line: 1,
+                    column: 1,
+                    message: format!("not a kustomization: {e}"),
+                });
+            }
+        };
         let features: Vec<&str> = k
             .rest
             .keys()
@@ -759,7 +792,11 @@ impl Loader {
         let text = crate::files::read_text(path).map_err(|e| Error::io(path, e))?;
         let rel = self.rel(path);
         self.tree.files.push(rel.clone());
-        for doc in parse_yaml_documents(&text, &rel)? {
+        let docs = match parse_yaml_documents(&text, &rel) {
+            Ok(docs) => docs,
+            Err(e) => return self.unreadable(e),
+        };
+        for doc in docs {
             if is_k8s_object(&doc) {
                 self.tree.objects.push(Object::plain(doc, rel.clone()));
             } else if !doc.is_null() {
@@ -799,64 +836,15 @@ fn is_k8s_object(v: &Value) -> bool {
     v["apiVersion"].is_string() && v["kind"].is_string()
 }
 
-/// Parse a (multi-document) YAML text into JSON values; `file` names it in errors (with line and column).
+/// Parse a (multi-document) YAML text into JSON values as Flux's kustomize-controller reads it ([`crate::yaml`]:
+/// go-yaml v3 then `encoding/json`); `file` names it in errors (with line and column).
 pub fn parse_yaml_documents(text: &str, file: &Path) -> Result<Vec<Value>> {
-    let mut docs = Vec::new();
-    for de in serde_norway::Deserializer::from_str(text) {
-        let v = Value::deserialize(de).map_err(|e| yaml_error_in(text, file, &e))?;
-        if !v.is_null() {
-            docs.push(v);
-        }
-    }
-    Ok(docs)
-}
-
-/// [`yaml_error`], with a location when the parser gives none: alias expansion past its limit (a "YAML bomb") is
-/// reported at the first alias (`*name`) of the text.
-fn yaml_error_in(text: &str, file: &Path, e: &serde_norway::Error) -> Error {
-    let mut err = yaml_error(file, e);
-    if let Error::Yaml {
-        line,
-        column,
-        message,
-        ..
-    } = &mut err
-        && *line == 0
-        && message.contains("limit exceeded")
-    {
-        static ALIAS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-            regex::Regex::new(r"(?m)(?:^|[\s\[\{,:-])(\*[A-Za-z0-9_.-]+)")
-                .expect("a valid regular expression")
-        });
-        if let Some(m) = ALIAS.captures(text).and_then(|c| c.get(1)) {
-            let before = &text[..m.start()];
-            *line = before.matches('\n').count() + 1;
-            *column = m.start() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
-        }
-        message.push_str(
-            " (anchors expanded through aliases beyond the parser's limit: a \"YAML bomb\"; the first alias is here)",
-        );
-    }
-    err
-}
-
-pub(crate) fn yaml_error(file: &Path, e: &serde_norway::Error) -> Error {
-    let (line, column) = e
-        .location()
-        .map(|l| (l.line(), l.column()))
-        .unwrap_or((0, 0));
-    let message = e.to_string();
-    // serde_norway appends " at line X column Y"; the location is already in front.
-    let message = match message.find(" at line ") {
-        Some(i) => message[..i].to_string(),
-        None => message,
-    };
-    Error::Yaml {
+    crate::yaml::parse_documents(text).map_err(|e| Error::Yaml {
         file: file.to_path_buf(),
-        line,
-        column,
-        message,
-    }
+        line: e.line,
+        column: e.column,
+        message: e.message,
+    })
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ pub mod testing;
 pub mod unstick;
 pub mod verify;
 pub mod view;
+pub mod yaml;
 
 pub use error::{Error, Result};
 

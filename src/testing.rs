@@ -137,3 +137,22 @@ pub fn with_tools(cmd: &mut std::process::Command) -> &mut std::process::Command
 pub fn test_cache_dir() -> std::path::PathBuf {
     std::env::temp_dir().join("headlamp-e2e-test-cache")
 }
+
+/// kubectl (for `kubectl kustomize`): `$KUBECTL_BIN`, `kubectl` on PATH, else where fetch-helm installs it; `None`
+/// when none of them runs.
+pub fn kubectl() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("KUBECTL_BIN")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from),
+        Some(PathBuf::from("kubectl")),
+        std::env::var_os("HOME")
+            .map(|h| Path::new(&h).join(".cache/headlamp-e2e-tools/bin/kubectl")),
+    ];
+    candidates.into_iter().flatten().find(|k| {
+        std::process::Command::new(k)
+            .args(["version", "--client"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}

@@ -19,6 +19,7 @@ pub mod rootfs;
 pub mod strvals;
 pub mod values;
 pub mod values_from;
+pub mod yaml_invalid;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -178,6 +179,10 @@ pub struct Rule {
 /// All rules, in report order.
 pub const RULES: &[Rule] = &[
     Rule {
+        id: yaml_invalid::RULE,
+        check: yaml_invalid::check,
+    },
+    Rule {
         id: release_source::INVALID_RULE,
         check: release_source::check_invalid,
     },
@@ -299,9 +304,10 @@ pub async fn lint(root: &Path, store: &ChartStore, helm: Option<&Helm>) -> Resul
         let root = root.to_path_buf();
         tokio::spawn(async move { flux_source::Checkout::read(&root).await })
     };
-    let tree = gitops::load(root)?;
+    // a file that is not valid YAML is a `yaml-invalid` finding on it; the other files are still linted
+    let tree = gitops::load_each(root)?;
     tracing::debug!(elapsed = ?started.elapsed(), objects = tree.objects.len(), "lint: tree read");
-    if tree.objects.is_empty() {
+    if tree.objects.is_empty() && tree.unreadable.is_empty() {
         // an empty directory is not a clean one: a green 0 here would hide a wrong --gitops path
         return Err(Error::NothingToLint {
             dir: root.to_path_buf(),
@@ -335,6 +341,7 @@ pub async fn lint(root: &Path, store: &ChartStore, helm: Option<&Helm>) -> Resul
 pub async fn prepare(tree: Tree, store: &ChartStore, helm: Option<&Helm>) -> Result<LintInput> {
     let mut releases = Vec::new();
     let mut problems = tree.findings.clone();
+    problems.extend(tree.unreadable.iter().map(yaml_invalid::finding));
     for o in tree.find("helm.toolkit.fluxcd.io", "HelmRelease") {
         // one unreadable HelmRelease is a finding on it; the others are still linted
         match Release::from_object(o, Some(&tree)) {

@@ -135,16 +135,104 @@ fn missing_dir_exits_2() {
 }
 
 #[test]
-fn yaml_syntax_error_exits_2_with_file_and_line() {
+fn a_yaml_syntax_error_is_a_finding_with_file_line_and_column_exit_1() {
     let d = tempfile::tempdir().unwrap();
     std::fs::write(
         d.path().join("bad.yaml"),
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [oops\n",
     )
     .unwrap();
-    assert_cannot_run(
-        &xtask(&["lint", "--gitops", &d.path().display().to_string()]),
-        "bad.yaml:",
+    let o = xtask(&["lint", "--gitops", &d.path().display().to_string()]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}{}", text(&o.stderr));
+    assert!(
+        out.contains("bad.yaml\n  error[yaml-invalid]  line "),
+        "{out}"
+    );
+    assert!(out.contains("fix: correct the YAML there"), "{out}");
+}
+
+#[test]
+fn the_yaml_layout_lints_clean_octal_modes_underscores_and_merge_keys_included() {
+    let o = xtask(&["lint", "--gitops", &fixture("layouts/yaml")]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", text(&o.stderr));
+    assert!(out.contains("0 errors, 0 warnings (4 objects"), "{out}");
+}
+
+#[test]
+fn one_file_with_a_duplicate_key_is_a_finding_and_the_rest_is_linted() {
+    let d = tempfile::tempdir().unwrap();
+    copy_tree(Path::new(&fixture("layouts/yaml")), d.path()).unwrap();
+    let app = d.path().join("apps/cloudflared");
+    std::fs::write(
+        app.join("configmap.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: tunnel\n  namespace: network\ndata:\n  config.yaml: |\n    tunnel: home\n  config.yaml: |\n    tunnel: other\n",
+    )
+    .unwrap();
+    let k = std::fs::read_to_string(app.join("kustomization.yaml")).unwrap();
+    std::fs::write(
+        app.join("kustomization.yaml"),
+        k.replace("  - service.yaml", "  - service.yaml\n  - configmap.yaml"),
+    )
+    .unwrap();
+    // and a mistake in another file, which is still found
+    let dep = std::fs::read_to_string(app.join("deployment.yaml")).unwrap();
+    std::fs::write(
+        app.join("deployment.yaml"),
+        dep.replace(
+            "readOnlyRootFilesystem: true",
+            "readOnlyRootFilesystem: yes",
+        ),
+    )
+    .unwrap();
+    let o = xtask(&[
+        "lint",
+        "--gitops",
+        &d.path().display().to_string(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let findings: Vec<(String, String, String)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["file"].as_str().unwrap().to_string(),
+                f["path"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        findings,
+        [
+            (
+                "yaml-invalid".to_string(),
+                "apps/cloudflared/configmap.yaml".to_string(),
+                "line 9, column 3".to_string()
+            ),
+            (
+                "manifest-invalid".to_string(),
+                "apps/cloudflared/deployment.yaml".to_string(),
+                "spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem"
+                    .to_string()
+            ),
+        ]
+    );
+    let message = v["findings"][0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("mapping key \"config.yaml\" already defined at line 7"),
+        "{message}"
     );
 }
 
