@@ -639,7 +639,8 @@ impl Loader {
         for r in &k.resources {
             let p = dir.join(r);
             if p.symlink_metadata().is_err() {
-                return Err(Error::KustomizeResourceMissing {
+                // kustomize fails this kustomization (and Flux the Kustomization applying it); the rest is read
+                return self.unreadable(Error::KustomizeResourceMissing {
                     file: rel.clone(),
                     resource: r.clone(),
                 });
@@ -754,19 +755,25 @@ impl Loader {
         let kubectl = std::env::var_os("KUBECTL_BIN").unwrap_or_else(|| "kubectl".into());
         // LoadRestrictionsNone, as kustomize-controller builds (files outside the kustomization's directory are
         // reported by `check_outside_root`, not fatal here)
-        let out = crate::process::Cmd::new(&kubectl)
+        // a kustomization kustomize cannot build (or no kubectl to build it) is listed, and the rest is read
+        let out = match crate::process::Cmd::new(&kubectl)
             .arg("kustomize")
             .arg("--load-restrictor")
             .arg("LoadRestrictionsNone")
             .arg(dir)
             .run_blocking()
-            .map_err(|e| Error::Kustomize {
-                file: rel.to_path_buf(),
-                features: features.to_string(),
-                message: e.to_string(),
-            })?;
+        {
+            Ok(out) => out,
+            Err(e) => {
+                return self.unreadable(Error::Kustomize {
+                    file: rel.to_path_buf(),
+                    features: features.to_string(),
+                    message: e.to_string(),
+                });
+            }
+        };
         if !out.success() {
-            return Err(Error::Kustomize {
+            return self.unreadable(Error::Kustomize {
                 file: rel.to_path_buf(),
                 features: features.to_string(),
                 message: out.complaint(),

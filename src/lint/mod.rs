@@ -183,6 +183,10 @@ pub const RULES: &[Rule] = &[
         check: yaml_invalid::check,
     },
     Rule {
+        id: kustomize::KUSTOMIZATION_RULE,
+        check: kustomize::check_kustomization,
+    },
+    Rule {
         id: release_source::INVALID_RULE,
         check: release_source::check_invalid,
     },
@@ -341,7 +345,7 @@ pub async fn lint(root: &Path, store: &ChartStore, helm: Option<&Helm>) -> Resul
 pub async fn prepare(tree: Tree, store: &ChartStore, helm: Option<&Helm>) -> Result<LintInput> {
     let mut releases = Vec::new();
     let mut problems = tree.findings.clone();
-    problems.extend(tree.unreadable.iter().map(yaml_invalid::finding));
+    problems.extend(tree.unreadable.iter().map(kustomize::unreadable_finding));
     for o in tree.find("helm.toolkit.fluxcd.io", "HelmRelease") {
         // one unreadable HelmRelease is a finding on it; the others are still linted
         match Release::from_object(o, Some(&tree)) {
