@@ -45,18 +45,11 @@ pub fn unreadable_finding(e: &crate::error::Error) -> Finding {
     };
     Finding::new(KUSTOMIZATION_RULE, Severity::Error)
         .file(file.display().to_string())
-        .message(crate::report::redact(&message))
+        .message(message)
         .fix(fix)
 }
 
-fn of_rule(input: &LintInput, rule: &str) -> Vec<Finding> {
-    input
-        .problems
-        .iter()
-        .filter(|f| f.rule == rule)
-        .cloned()
-        .collect()
-}
+use super::pipeline_findings as of_rule;
 
 pub fn check_build(input: &LintInput) -> Vec<Finding> {
     of_rule(input, BUILD_RULE)

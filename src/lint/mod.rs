@@ -276,6 +276,18 @@ pub const RULES: &[Rule] = &[
     },
 ];
 
+/// The findings of `rule` that the pipeline made (reading the tree, preparing and rendering the releases): the rules
+/// that report them only pick them out.
+pub fn pipeline_findings(input: &LintInput, rule: &str) -> Vec<Finding> {
+    input
+        .problems
+        .iter()
+        .chain(input.releases.iter().flat_map(|r| r.problems.iter()))
+        .filter(|f| f.rule == rule)
+        .cloned()
+        .collect()
+}
+
 /// Apply every rule. Reports all findings, not the first.
 pub fn run_rules(input: &LintInput) -> Vec<Finding> {
     let mut findings: Vec<Finding> = RULES
@@ -633,6 +645,19 @@ pub(crate) mod testutil {
             .unwrap()
             .remove(0);
         Object::plain(v, "apps/base/headlamp/x.yaml")
+    }
+
+    /// A tree of every document of `yaml`, all read from `file`.
+    pub fn tree(yaml: &str, file: &str) -> Tree {
+        let objects = gitops::parse_yaml_documents(yaml, Path::new("t.yaml"))
+            .unwrap()
+            .into_iter()
+            .map(|v| Object::plain(v, file))
+            .collect();
+        Tree {
+            objects,
+            ..Tree::default()
+        }
     }
 
     pub fn rendered(yaml: &str) -> Object {

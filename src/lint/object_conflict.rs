@@ -45,9 +45,20 @@ fn owned_by(o: &Object, r: &Release) -> bool {
         && meta["annotations"]["meta.helm.sh/release-namespace"] == r.namespace.as_str()
 }
 
+/// The object in Helm's own words (`existingResourceConflict` prints `in namespace ""` for a cluster-scoped one).
 fn describe(k: &Key) -> String {
     let (_, kind, ns, name) = k;
     format!("{kind} {name:?} in namespace {ns:?}")
+}
+
+/// The object in ours: without a namespace when it is cluster-scoped.
+fn subject(k: &Key) -> String {
+    let (_, kind, ns, name) = k;
+    if ns.is_empty() {
+        format!("{kind} {name:?} (cluster-scoped)")
+    } else {
+        describe(k)
+    }
 }
 
 pub fn check(input: &LintInput) -> Vec<Finding> {
@@ -73,7 +84,7 @@ pub fn check(input: &LintInput) -> Vec<Finding> {
                         .path("metadata.name")
                         .message(format!(
                             "{} is both a plain manifest here and rendered by HelmRelease {} (chart {}, {template}): Helm's install fails with `{} exists and cannot be imported into the current release: invalid ownership metadata` when the plain one is applied first, and kustomize-controller overwrites the release's object when Helm is first",
-                            describe(&k),
+                            subject(&k),
                             r.id(),
                             r.chart_name,
                             describe(&k),
@@ -92,7 +103,7 @@ pub fn check(input: &LintInput) -> Vec<Finding> {
                         .path("spec")
                         .message(format!(
                             "{} is rendered by HelmRelease {} and by HelmRelease {}: the second release's install fails (`exists and cannot be imported into the current release`)",
-                            describe(&k),
+                            subject(&k),
                             other.id(),
                             r.id()
                         ))
@@ -167,7 +178,21 @@ mod tests {
         let mut plain = obj(crb);
         // the loader's targetNamespace never sets one on a cluster-scoped kind, but a hand-written one may have it
         plain.value["metadata"]["namespace"] = "flux-system".into();
-        assert_eq!(check(&input(vec![plain.clone()], vec![r.clone()])).len(), 1);
+        let found = check(&input(vec![plain.clone()], vec![r.clone()]));
+        assert_eq!(found.len(), 1);
+        // ours without a namespace; Helm's own words (quoted) with its `in namespace ""`
+        assert!(
+            found[0]
+                .message
+                .starts_with("ClusterRoleBinding \"headlamp-admin\" (cluster-scoped) is both"),
+            "{}",
+            found[0].message
+        );
+        assert!(
+            found[0]
+                .message
+                .contains("`ClusterRoleBinding \"headlamp-admin\" in namespace \"\" exists")
+        );
         plain.value["metadata"]["labels"] =
             serde_json::json!({"app.kubernetes.io/managed-by": "Helm"});
         plain.value["metadata"]["annotations"] = serde_json::json!({

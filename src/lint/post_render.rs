@@ -150,13 +150,7 @@ pub fn skipped(hr: &Object, why: &str) -> Finding {
 }
 
 pub fn check(input: &super::LintInput) -> Vec<Finding> {
-    input
-        .releases
-        .iter()
-        .flat_map(|r| r.problems.iter())
-        .filter(|f| f.rule == RULE)
-        .cloned()
-        .collect()
+    super::pipeline_findings(input, RULE)
 }
 
 #[cfg(test)]

@@ -279,15 +279,7 @@ pub fn invalid(o: &Object, e: &Error) -> Finding {
         .fix("give the HelmRelease spec.chart.spec.chart (or spec.chartRef)")
 }
 
-fn of_rule(input: &LintInput, rule: &str) -> Vec<Finding> {
-    input
-        .problems
-        .iter()
-        .chain(input.releases.iter().flat_map(|r| r.problems.iter()))
-        .filter(|f| f.rule == rule)
-        .cloned()
-        .collect()
-}
+use super::pipeline_findings as of_rule;
 
 pub fn check_unavailable(input: &LintInput) -> Vec<Finding> {
     of_rule(input, UNAVAILABLE_RULE)
@@ -305,18 +297,9 @@ pub fn check_invalid(input: &LintInput) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gitops::Object;
 
     fn tree(yaml: &str) -> Tree {
-        let objects = crate::gitops::parse_yaml_documents(yaml, std::path::Path::new("t.yaml"))
-            .unwrap()
-            .into_iter()
-            .map(|v| Object::plain(v, "t.yaml"))
-            .collect();
-        Tree {
-            objects,
-            ..Tree::default()
-        }
+        super::super::testutil::tree(yaml, "t.yaml")
     }
 
     fn spec(yaml: &str) -> Value {

@@ -241,13 +241,7 @@ pub fn replace_path_value(
 }
 
 pub fn check(input: &super::LintInput) -> Vec<Finding> {
-    input
-        .releases
-        .iter()
-        .flat_map(|r| r.problems.iter())
-        .filter(|f| f.rule == RULE)
-        .cloned()
-        .collect()
+    super::pipeline_findings(input, RULE)
 }
 
 #[cfg(test)]
@@ -256,15 +250,7 @@ mod tests {
     use serde_json::json;
 
     fn tree(yaml: &str) -> Tree {
-        let objects = crate::gitops::parse_yaml_documents(yaml, std::path::Path::new("t.yaml"))
-            .unwrap()
-            .into_iter()
-            .map(|v| Object::plain(v, "apps/headlamp/values.yaml"))
-            .collect();
-        Tree {
-            objects,
-            ..Tree::default()
-        }
+        super::super::testutil::tree(yaml, "apps/headlamp/values.yaml")
     }
 
     fn hr(spec: &str) -> Object {

@@ -65,12 +65,7 @@ fn fix_for(message: &str) -> String {
 }
 
 pub fn check(input: &LintInput) -> Vec<Finding> {
-    input
-        .problems
-        .iter()
-        .filter(|f| f.rule == RULE)
-        .cloned()
-        .collect()
+    super::pipeline_findings(input, RULE)
 }
 
 #[cfg(test)]
