@@ -475,6 +475,10 @@ pub struct Helm {
     cache: Option<RenderCache>,
     /// The binary's identity for cache keys, read once.
     identity: Arc<OnceLock<Option<String>>>,
+    /// This process's renders by key (shared by every clone): a render asked for twice — a release rendered ahead
+    /// while the tree was still being read ([`crate::lint::lint`]), then again — runs helm once; the second caller
+    /// waits for the first. Failures are not kept (the next caller renders again).
+    memo: Arc<std::sync::Mutex<HashMap<String, Arc<tokio::sync::OnceCell<String>>>>>,
 }
 
 impl Helm {
@@ -515,6 +519,7 @@ impl Helm {
             limit,
             cache: cache_root().map(|d| RenderCache::new(d.join("renders"))),
             identity: Arc::new(OnceLock::new()),
+            memo: Arc::default(),
         }
     }
 
@@ -613,7 +618,8 @@ impl Helm {
             .args(head)
             .arg(chart)
             .args(tail)
-            .stdin(values);
+            .stdin(values)
+            .short_lived_go();
         let out = self.run(cmd).await?;
         if !out.success() {
             return Err(Error::HelmTemplate {
@@ -626,7 +632,8 @@ impl Helm {
     }
 
     /// [`Helm::template`] of `chart`, through the render cache: a hit returns the stored output without running
-    /// helm; a miss renders and stores it (failures are not stored).
+    /// helm; a miss renders and stores it (failures are not stored). Within one process the same render (same key)
+    /// runs once, however many callers ask for it at once.
     pub async fn render(
         &self,
         chart: &Chart,
@@ -634,29 +641,38 @@ impl Helm {
         namespace: &str,
         values: &Value,
     ) -> Result<String> {
-        let key = match (&self.cache, self.identity()) {
-            (Some(_), Some(identity)) => Some(render_key(
-                &chart.sha256,
-                release,
-                namespace,
-                values,
-                identity,
-                &Self::template_args(release, namespace),
-            )),
-            _ => None,
-        };
-        if let (Some(cache), Some(key)) = (&self.cache, &key)
-            && let Some(text) = cache.get(key)
-        {
-            return Ok(text);
-        }
-        let text = self
-            .template(&chart.path, release, namespace, values)
-            .await?;
-        if let (Some(cache), Some(key)) = (&self.cache, &key) {
-            cache.put(key, &text);
-        }
-        Ok(text)
+        let identity = self.identity();
+        let key = render_key(
+            &chart.sha256,
+            release,
+            namespace,
+            values,
+            identity.unwrap_or("helm not found"),
+            &Self::template_args(release, namespace),
+        );
+        // the persistent cache only for a helm whose identity is known
+        let cache = self.cache.as_ref().filter(|_| identity.is_some());
+        let cell = self
+            .memo
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        cell.get_or_try_init(|| async {
+            if let Some(text) = cache.and_then(|c| c.get(&key)) {
+                return Ok(text);
+            }
+            let text = self
+                .template(&chart.path, release, namespace, values)
+                .await?;
+            if let Some(c) = cache {
+                c.put(&key, &text);
+            }
+            Ok(text)
+        })
+        .await
+        .cloned()
     }
 }
 
@@ -985,8 +1001,8 @@ mod tests {
             .with_cache(Some(RenderCache::new(d.path().join("cache"))));
         helm2.render(&chart, "r1", "ns", &values).await.unwrap();
         assert_eq!(runs(&d.path().join("second")), 1);
-        // --no-cache: helm every time
-        let nocache = helm.clone().with_cache(None);
+        // --no-cache: helm in every process (a new `Helm` is a new process's)
+        let nocache = Helm::new(helm.bin.clone()).with_cache(None);
         nocache.render(&chart, "r1", "ns", &values).await.unwrap();
         assert_eq!(runs(d.path()), 6);
         // entries are whole files, written by rename: no temp file is left in the directory
@@ -1022,6 +1038,8 @@ mod tests {
         ] {
             std::fs::write(&entry, &bad).unwrap();
             let before = runs(d.path());
+            // the next run of lint: a new process (within one, the render is not asked of the cache twice)
+            let helm = Helm::new(helm.bin.clone()).with_cache(Some(RenderCache::new(&cache_dir)));
             assert_eq!(
                 helm.render(&chart, "r1", "ns", &values).await.unwrap(),
                 good
@@ -1029,6 +1047,47 @@ mod tests {
             assert_eq!(runs(d.path()), before + 1, "a corrupt entry renders again");
             assert_eq!(std::fs::read(&entry).unwrap(), whole, "and is rewritten");
         }
+    }
+
+    #[tokio::test]
+    async fn one_process_renders_the_same_release_once_and_a_failure_again() {
+        let d = tempfile::tempdir().unwrap();
+        let helm = Helm::new(stand_in_helm(d.path())).with_cache(None);
+        let chart = test_chart(d.path());
+        let values = serde_json::json!({"a": 1});
+        // asked for at once (a render ahead of the tree, then prepare's): one helm, the same text for both
+        let other = helm.clone();
+        let (a, b) = tokio::join!(
+            helm.render(&chart, "r1", "ns", &values),
+            other.render(&chart, "r1", "ns", &values)
+        );
+        assert_eq!(a.unwrap(), b.unwrap());
+        assert_eq!(runs(d.path()), 1);
+        helm.render(&chart, "r1", "ns", &values).await.unwrap();
+        assert_eq!(runs(d.path()), 1, "and later: no helm");
+        // a failed render is not kept: the next caller runs helm again
+        let failing = tempfile::tempdir().unwrap();
+        let bin = failing.path().join("helm");
+        std::fs::write(
+            &bin,
+            "#!/bin/sh\necho x >> \"$0.runs\"\necho 'Error: boom' >&2\nexit 1\n",
+        )
+        .unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let broken = Helm::new(&bin).with_cache(None);
+        for _ in 0..2 {
+            let e = broken
+                .render(&chart, "r1", "ns", &values)
+                .await
+                .unwrap_err();
+            assert!(e.to_string().contains("boom"), "{e}");
+        }
+        let tries = std::fs::read_to_string(failing.path().join("helm.runs")).unwrap();
+        assert_eq!(tries.lines().count(), 2);
     }
 
     #[tokio::test]

@@ -2,11 +2,11 @@
 //! that file lists; a directory without one is every YAML file below it (stopping at directories that have one).
 //! Kustomizations that do more than list resources are rendered with the real kustomize (`kubectl kustomize`).
 
-mod flux_build;
+pub mod flux_build;
 pub mod identity;
 pub mod substitute;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -148,6 +148,13 @@ pub fn load(root: &Path) -> Result<Tree> {
 /// [`load`], where a file (or kustomization) that is not valid YAML is left out and listed in
 /// [`Tree::unreadable`]: one bad file never stops the others from being read.
 pub fn load_each(root: &Path) -> Result<Tree> {
+    load_each_then(root, |_| ())
+}
+
+/// [`load_each`], calling `walked` with the tree as the directory walk read it, before the Flux Kustomizations'
+/// `spec.path`s are followed (the part that may run kustomize for each of them): lint starts the renders it can
+/// already predict from there ([`crate::lint::ahead`]).
+pub fn load_each_then(root: &Path, walked: impl FnOnce(&Tree)) -> Result<Tree> {
     if !root.is_dir() {
         return Err(Error::GitopsDirMissing(root.to_path_buf()));
     }
@@ -161,12 +168,16 @@ pub fn load_each(root: &Path) -> Result<Tree> {
         },
         seen: BTreeSet::new(),
         dirs: BTreeSet::new(),
+        parsed: Default::default(),
         included: BTreeSet::new(),
         texts: Vec::new(),
-        workspace: None,
+        builder: None,
     };
     loader.included = identity::included_bases(&loader.real_root);
     loader.dir(root)?;
+    // the renders lint predicts are started first (the longest chain), then the builds
+    walked(&loader.tree);
+    loader.prefetch_flux_builds();
     loader.flux_kustomizations()?;
     let mut tree = loader.tree;
     identity::dedup(&mut tree.objects);
@@ -254,6 +265,10 @@ struct Loader {
     seen: BTreeSet<PathBuf>,
     /// Directories walked, by canonical path.
     dirs: BTreeSet<PathBuf>,
+    /// The documents of each file parsed so far in this load, by canonical path, shared with the sub-loaders: a
+    /// file that a Flux Kustomization's path reads again (`clusters/home` holding `gotk-components.yaml`) is parsed
+    /// once.
+    parsed: std::rc::Rc<std::cell::RefCell<HashMap<PathBuf, Vec<Value>>>>,
     /// Directories with a kustomization file that another kustomization in the tree includes (`resources:
     /// [../base]`, `components:`), by canonical path: not read again as roots of their own
     /// ([`identity::included_bases`]).
@@ -261,8 +276,8 @@ struct Loader {
     /// For a sub-loader whose objects kustomize built: each object's YAML text as kustomize wrote it (the text Flux
     /// substitutes variables in), by index of `tree.objects`; empty when the objects were read here.
     texts: Vec<Option<String>>,
-    /// The copy of the GitOps directory Flux Kustomizations with kustomize features are built in (made on first use).
-    workspace: Option<std::result::Result<flux_build::Workspace, String>>,
+    /// Builds the Flux Kustomizations with kustomize features in a copy of the GitOps directory (made on first use).
+    builder: Option<flux_build::Builder>,
 }
 
 /// What a path in the tree is, after resolving symlinks.
@@ -287,6 +302,48 @@ impl Loader {
     /// Follow every Flux Kustomization's `spec.path` (relative to the repository root) within the GitOps directory,
     /// and read what is there as kustomize-controller applies it ([`apply_flux_kustomization`]). Objects first read by
     /// the directory walk from those files are replaced by the transformed ones.
+    /// Ask the builder ahead for the build of every Flux Kustomization of the walked tree that needs one, in the
+    /// order [`Self::flux_kustomizations`] takes them: kustomize runs while the rest is read. The path is resolved as
+    /// there, without its warnings (it gives them); a build asked for and not taken is skipped.
+    fn prefetch_flux_builds(&mut self) {
+        let repo_root = repository_root(&self.root);
+        let found: Vec<&Object> = self
+            .tree
+            .find("kustomize.toolkit.fluxcd.io", "Kustomization")
+            .collect();
+        let wanted: Vec<(PathBuf, Value)> = found
+            .into_iter()
+            .rev()
+            .filter(|ks| needs_build(&ks.value["spec"]))
+            .filter_map(|ks| {
+                let spec = &ks.value["spec"];
+                let kind = spec["sourceRef"]["kind"]
+                    .as_str()
+                    .unwrap_or("GitRepository");
+                let rel_path = spec["path"]
+                    .as_str()
+                    .filter(|_| kind == "GitRepository")?
+                    .trim_start_matches('/');
+                let dir = [repo_root.join(rel_path), self.root.join(rel_path)]
+                    .into_iter()
+                    .find(|d| d.symlink_metadata().is_ok())?;
+                let real = dir.canonicalize().ok().filter(|r| r.is_dir())?;
+                let rel = real.strip_prefix(&self.real_root).ok()?.to_path_buf();
+                Some((rel, spec.clone()))
+            })
+            .collect();
+        if wanted.is_empty() {
+            return;
+        }
+        let real_root = self.real_root.clone();
+        let builder = self
+            .builder
+            .get_or_insert_with(|| flux_build::Builder::new(&real_root));
+        for (rel, spec) in &wanted {
+            builder.prefetch(rel, spec);
+        }
+    }
+
     fn flux_kustomizations(&mut self) -> Result<()> {
         let repo_root = repository_root(&self.root);
         let walked: BTreeSet<PathBuf> = self.tree.files.iter().cloned().collect();
@@ -353,9 +410,10 @@ impl Loader {
                 },
                 seen: BTreeSet::new(),
                 dirs: BTreeSet::new(),
+                parsed: self.parsed.clone(),
                 included: self.included.clone(),
                 texts: Vec::new(),
-                workspace: None,
+                builder: None,
             };
             let rel_dir = real
                 .strip_prefix(&self.real_root)
@@ -409,13 +467,11 @@ impl Loader {
     /// the caller reads the path without them).
     fn flux_build(&mut self, ks: &Object, rel_dir: &Path, sub: &mut Loader) -> bool {
         let spec = &ks.value["spec"];
-        let mut features = flux_build::features(spec);
-        // postBuild too: Flux substitutes in the YAML text kustomize wrote, where the source's quoting survives
-        let post_build = spec["postBuild"].is_object();
-        if features.is_empty() && !post_build {
+        if !needs_build(spec) {
             return false;
         }
-        if post_build {
+        let mut features = flux_build::features(spec);
+        if spec["postBuild"].is_object() {
             features.push("postBuild");
         }
         let features = features.join(", ");
@@ -428,15 +484,10 @@ impl Loader {
                 .fix(fix.to_string())
         };
         let real_root = self.real_root.clone();
-        let ws = self.workspace.get_or_insert_with(|| {
-            flux_build::Workspace::copy_of(&real_root).map_err(|e| e.to_string())
-        });
-        let built = match ws {
-            Ok(ws) => ws.build(rel_dir, spec),
-            Err(e) => Err(flux_build::BuildError::Failed(format!(
-                "copying the GitOps directory to build in: {e}"
-            ))),
-        };
+        let built = self
+            .builder
+            .get_or_insert_with(|| flux_build::Builder::new(&real_root))
+            .build(rel_dir, spec);
         match built {
             Ok(objects) => {
                 for b in objects {
@@ -752,17 +803,10 @@ impl Loader {
 
     /// Render an overlay with the real kustomize; never a home-made one.
     fn kustomize(&mut self, dir: &Path, rel: &Path, features: &str) -> Result<()> {
-        let kubectl = std::env::var_os("KUBECTL_BIN").unwrap_or_else(|| "kubectl".into());
         // LoadRestrictionsNone, as kustomize-controller builds (files outside the kustomization's directory are
         // reported by `check_outside_root`, not fatal here)
         // a kustomization kustomize cannot build (or no kubectl to build it) is listed, and the rest is read
-        let out = match crate::process::Cmd::new(&kubectl)
-            .arg("kustomize")
-            .arg("--load-restrictor")
-            .arg("LoadRestrictionsNone")
-            .arg(dir)
-            .run_blocking()
-        {
+        let out = match flux_build::kustomize_cmd(dir).run_blocking() {
             Ok(out) => out,
             Err(e) => {
                 return self.unreadable(Error::Kustomize {
@@ -793,16 +837,28 @@ impl Loader {
         let Entry::File(real) = self.classify(path) else {
             return Ok(());
         };
-        if !self.seen.insert(real) {
+        if !self.seen.insert(real.clone()) {
             return Ok(());
         }
-        let text = crate::files::read_text(path).map_err(|e| Error::io(path, e))?;
         let rel = self.rel(path);
-        self.tree.files.push(rel.clone());
-        let docs = match parse_yaml_documents(&text, &rel) {
-            Ok(docs) => docs,
-            Err(e) => return self.unreadable(e),
+        let known = self.parsed.borrow().get(&real).cloned();
+        let docs = match known {
+            Some(docs) => docs,
+            None => {
+                let text = crate::files::read_text(path).map_err(|e| Error::io(path, e))?;
+                match parse_yaml_documents(&text, &rel) {
+                    Ok(docs) => {
+                        self.parsed.borrow_mut().insert(real, docs.clone());
+                        docs
+                    }
+                    Err(e) => {
+                        self.tree.files.push(rel);
+                        return self.unreadable(e);
+                    }
+                }
+            }
         };
+        self.tree.files.push(rel.clone());
         for doc in docs {
             if is_k8s_object(&doc) {
                 self.tree.objects.push(Object::plain(doc, rel.clone()));
@@ -812,6 +868,12 @@ impl Loader {
         }
         Ok(())
     }
+}
+
+/// Whether a Flux Kustomization's path is built with kustomize ([`flux_build`]): it has kustomize features, or
+/// postBuild (Flux substitutes in the YAML text kustomize wrote, where the source's quoting survives).
+fn needs_build(spec: &Value) -> bool {
+    !flux_build::features(spec).is_empty() || spec["postBuild"].is_object()
 }
 
 /// Drop `.` components and fold `dir/..` (lexically; the walk has already resolved symlinks for safety).

@@ -439,3 +439,82 @@ async fn the_template_layout_is_followed_through_flux_kustomizations() {
     assert_eq!(report.summary.counts["helmreleases"], 2);
     assert_eq!(report.summary.counts["rendered"], 1);
 }
+
+/// A helm that logs each run as `RELEASE NAMESPACE` to `runs` in `dir`, then runs the real one.
+fn logging_helm(dir: &Path, real: &Path) -> PathBuf {
+    let p = dir.join("helm");
+    std::fs::write(
+        &p,
+        format!(
+            "#!/bin/sh\necho \"$2 $5\" >> '{}'\nexec '{}' \"$@\"\n",
+            dir.join("runs").display(),
+            real.display()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    p
+}
+
+fn logged_runs(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("runs"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_release_rendered_ahead_of_the_tree_is_rendered_once() {
+    let Some((helm, store)) = render_tools("headlamp", "0.41.0") else {
+        return;
+    };
+    // fixtures/gitops: its HelmRelease renders while kubectl builds clusters/e2e's patches, and lint then waits for
+    // that render instead of running helm again
+    let log = tempfile::tempdir().unwrap();
+    let counted =
+        headlamp_e2e::chart::Helm::new(logging_helm(log.path(), &helm.bin)).with_cache(None);
+    let report = lint::lint(&fixtures("gitops"), &store, Some(&counted))
+        .await
+        .expect("lint runs");
+    assert_eq!(report.summary.counts["rendered"], 1);
+    assert_eq!(logged_runs(log.path()), ["headlamp headlamp"]);
+
+    // a Flux Kustomization that moves the HelmRelease to another namespace: the walk does not predict it (no render
+    // in the namespace the file names); it is rendered once, where Flux installs it
+    let d = tempfile::tempdir().unwrap();
+    for (name, text) in [
+        (
+            "apps/hl/hr.yaml",
+            "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: hl, namespace: tools}\nspec:\n  chart: {spec: {chart: headlamp, version: 0.41.0, sourceRef: {kind: HelmRepository, name: headlamp}}}\n",
+        ),
+        (
+            "apps/hl/repo.yaml",
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {name: headlamp, namespace: tools}\nspec: {url: https://kubernetes-sigs.github.io/headlamp/}\n",
+        ),
+        (
+            "clusters/home/hl.yaml",
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: hl, namespace: flux-system}\nspec:\n  path: ./apps/hl\n  targetNamespace: other\n  sourceRef: {kind: GitRepository, name: flux-system}\n",
+        ),
+    ] {
+        let p = d.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    let log = tempfile::tempdir().unwrap();
+    let counted =
+        headlamp_e2e::chart::Helm::new(logging_helm(log.path(), &helm.bin)).with_cache(None);
+    let report = lint::lint(d.path(), &store, Some(&counted))
+        .await
+        .expect("lint runs");
+    assert_eq!(
+        report.summary.counts["rendered"], 1,
+        "{:#?}",
+        report.findings
+    );
+    assert_eq!(logged_runs(log.path()), ["hl other"]);
+}

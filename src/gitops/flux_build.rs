@@ -169,14 +169,120 @@ impl Workspace {
     }
 }
 
-fn run_kustomize(dir: &Path) -> Result<String, BuildError> {
+/// `kubectl kustomize --load-restrictor LoadRestrictionsNone DIR` (`$KUBECTL_BIN`, else `kubectl` on PATH): how
+/// kustomize-controller builds (files outside the kustomization's directory are allowed; lint reports them as
+/// `kustomize-resource-outside-root`), for every kustomize build lint runs.
+pub fn kustomize_cmd(dir: &Path) -> crate::process::Cmd {
     let kubectl = std::env::var_os("KUBECTL_BIN").unwrap_or_else(|| "kubectl".into());
-    let out = crate::process::Cmd::new(&kubectl)
+    crate::process::Cmd::new(kubectl)
         .arg("kustomize")
         .arg("--load-restrictor")
         .arg("LoadRestrictionsNone")
         .arg(dir)
-        .run_blocking();
+        .short_lived_go()
+}
+
+/// The builds of one load, run one at a time by a worker thread that owns the [`Workspace`] (made on its first
+/// build): builds share the copy and each writes its kustomization into it, so two never run at once. A build can be
+/// asked for ahead ([`Builder::prefetch`]: when the directory walk has found the Flux Kustomizations, before the
+/// loader gets to them), so kustomize already runs while the loader reads the rest and lint's renders run; the
+/// loader then takes the result ([`Builder::build`]). Builds asked for ahead and never taken are skipped once the
+/// builder is dropped (the worker is told to stop, and waited for, so the copy is removed before the load returns).
+pub struct Builder {
+    jobs: Option<std::sync::mpsc::Sender<Job>>,
+    pending: std::collections::HashMap<(PathBuf, String), std::sync::mpsc::Receiver<Built_>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    worker: Option<std::thread::JoinHandle<()>>,
+}
+
+type Built_ = Result<Vec<Built>, BuildError>;
+
+struct Job {
+    rel: PathBuf,
+    spec: Value,
+    reply: std::sync::mpsc::Sender<Built_>,
+}
+
+impl Builder {
+    /// A builder for the GitOps directory `real_root` (nothing is copied until the first build).
+    pub fn new(real_root: &Path) -> Builder {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let real_root = real_root.to_path_buf();
+        let stopped = stop.clone();
+        let worker = std::thread::Builder::new()
+            .name("flux-build".into())
+            .spawn(move || {
+                let mut workspace: Option<Result<Workspace, String>> = None;
+                for job in rx {
+                    if stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    let ws = workspace.get_or_insert_with(|| {
+                        Workspace::copy_of(&real_root).map_err(|e| e.to_string())
+                    });
+                    let built = match ws {
+                        Ok(ws) => ws.build(&job.rel, &job.spec),
+                        Err(e) => Err(BuildError::Failed(format!(
+                            "copying the GitOps directory to build in: {e}"
+                        ))),
+                    };
+                    let _ = job.reply.send(built);
+                }
+            })
+            .ok();
+        Builder {
+            jobs: Some(tx),
+            pending: std::collections::HashMap::new(),
+            stop,
+            worker,
+        }
+    }
+
+    fn key(rel: &Path, spec: &Value) -> (PathBuf, String) {
+        (rel.to_path_buf(), spec.to_string())
+    }
+
+    /// Start building `rel` with `spec` (if it is not already asked for).
+    pub fn prefetch(&mut self, rel: &Path, spec: &Value) {
+        let key = Self::key(rel, spec);
+        if self.pending.contains_key(&key) {
+            return;
+        }
+        let (reply, result) = std::sync::mpsc::channel();
+        let job = Job {
+            rel: rel.to_path_buf(),
+            spec: spec.clone(),
+            reply,
+        };
+        if self.jobs.as_ref().is_some_and(|j| j.send(job).is_ok()) {
+            self.pending.insert(key, result);
+        }
+    }
+
+    /// The build of `rel` with `spec` ([`Workspace::build`]): the one asked for ahead, else built now.
+    pub fn build(&mut self, rel: &Path, spec: &Value) -> Built_ {
+        self.prefetch(rel, spec);
+        let lost = || BuildError::Failed("the build thread stopped".into());
+        match self.pending.remove(&Self::key(rel, spec)) {
+            Some(result) => result.recv().unwrap_or_else(|_| Err(lost())),
+            None => Err(lost()),
+        }
+    }
+}
+
+impl Drop for Builder {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.jobs = None;
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+fn run_kustomize(dir: &Path) -> Result<String, BuildError> {
+    let out = kustomize_cmd(dir).run_blocking();
     match out {
         Err(e @ crate::process::ProcessError::Spawn { .. }) => {
             Err(BuildError::NoKubectl(e.to_string()))
@@ -390,6 +496,43 @@ fn copy_dir(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn builds_asked_for_ahead_are_the_builds_and_each_spec_gets_its_own() {
+        let root = crate::testing::project_root().join("fixtures/gitops");
+        let rel = Path::new("apps/base/headlamp");
+        if let Err(e) = kustomize_cmd(&root.join(rel)).run_blocking() {
+            crate::testing::skip::<()>(&format!("kubectl cannot run: {e}"));
+            return;
+        }
+        let replicas = |n: u32| {
+            serde_json::json!({"path": "./apps/base/headlamp", "patches": [{
+                "target": {"kind": "Deployment", "name": "cloudflared"},
+                "patch": format!("- op: replace\n  path: /spec/replicas\n  value: {n}\n"),
+            }]})
+        };
+        let of = |built: Vec<Built>| {
+            built
+                .into_iter()
+                .find(|b| {
+                    b.value["metadata"]["name"] == "cloudflared" && b.value["kind"] == "Deployment"
+                })
+                .map(|b| b.value["spec"]["replicas"].clone())
+        };
+        let real = root.canonicalize().unwrap();
+        let mut b = Builder::new(&real);
+        b.prefetch(rel, &replicas(0));
+        b.prefetch(rel, &replicas(0)); // asked twice: built once, taken once
+        b.prefetch(rel, &replicas(2));
+        // taken in another order than asked: each spec gets its own build
+        assert_eq!(of(b.build(rel, &replicas(2)).unwrap()), Some(2.into()));
+        assert_eq!(of(b.build(rel, &replicas(0)).unwrap()), Some(0.into()));
+        // not asked ahead: built on demand; the copy's kustomization was restored after each build
+        assert_eq!(of(b.build(rel, &replicas(3)).unwrap()), Some(3.into()));
+        // one asked for and never taken: dropping the builder stops its worker and waits for it (no hang)
+        b.prefetch(rel, &replicas(4));
+        drop(b);
+    }
 
     #[test]
     fn the_spec_is_written_as_the_controller_writes_it() {

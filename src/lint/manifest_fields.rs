@@ -101,6 +101,45 @@ pub fn check_plain(objects: &[Object]) -> Vec<Finding> {
     objects.iter().flat_map(|o| check_object(o, None)).collect()
 }
 
+/// Objects, each with its `manifest-unknown-field`/`manifest-invalid` findings.
+pub type Checked = Vec<(Object, Vec<Finding>)>;
+
+/// [`check_plain`] one object at a time, each kept with its findings: the objects the directory walk read, checked
+/// while the tree is still being read ([`super::ahead`]), for [`check_plain_reusing`].
+pub fn check_each(objects: Vec<Object>) -> Checked {
+    objects
+        .into_iter()
+        .map(|o| {
+            let found = check_object(&o, None);
+            (o, found)
+        })
+        .collect()
+}
+
+/// [`check_plain`] of `objects`, where an object equal to one checked ahead (same file, origin and value: the
+/// findings are a function of those) takes that one's findings instead of being checked again.
+pub fn check_plain_reusing(objects: &[Object], ahead: &[(Object, Vec<Finding>)]) -> Vec<Finding> {
+    let mut known: std::collections::HashMap<(&std::path::Path, String), Vec<usize>> =
+        std::collections::HashMap::new();
+    for (i, (o, _)) in ahead.iter().enumerate() {
+        known.entry((o.file.as_path(), o.id())).or_default().push(i);
+    }
+    objects
+        .iter()
+        .flat_map(|o| {
+            let same = known.get(&(o.file.as_path(), o.id())).and_then(|is| {
+                is.iter()
+                    .map(|&i| &ahead[i])
+                    .find(|(a, _)| a.origin == o.origin && a.value == o.value)
+            });
+            match same {
+                Some((_, found)) => found.clone(),
+                None => check_object(o, None),
+            }
+        })
+        .collect()
+}
+
 /// Findings for one object; `values` are the HelmRelease values it was rendered from.
 pub fn check_object(o: &Object, values: Option<&Value>) -> Vec<Finding> {
     // `status` is the controllers' to write (doctor lints live objects): only what a person authors is checked.
@@ -392,6 +431,38 @@ mod status_tests {
         let mut bad = o.clone();
         bad.value["spec"]["replicaz"] = 1.into();
         assert_eq!(check_object(&bad, None).len(), 1);
+    }
+
+    #[test]
+    fn an_object_checked_ahead_keeps_its_findings_and_a_changed_one_is_checked_again() {
+        let d = obj(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: n}\nspec:\n  replicaz: 1\n  selector: {}\n  template: {spec: {containers: [{name: c, image: x}]}}\n",
+        );
+        let ahead = check_each(vec![d.clone()]);
+        assert_eq!(ahead[0].1.len(), 1, "{:?}", ahead[0].1);
+        assert_eq!(
+            check_plain_reusing(std::slice::from_ref(&d), &ahead),
+            ahead[0].1
+        );
+        // the findings reused are the ones checked ahead, not computed again (a marked copy shows which)
+        let mut marked = ahead.clone();
+        marked[0].1[0].message = "checked ahead".into();
+        assert_eq!(
+            check_plain_reusing(std::slice::from_ref(&d), &marked)[0].message,
+            "checked ahead"
+        );
+        // a Flux patch changed it after the walk (same file, same name): checked again
+        let mut patched = d.clone();
+        let spec = patched.value["spec"].as_object_mut().unwrap();
+        spec.remove("replicaz");
+        spec.insert("replicas".into(), 0.into());
+        assert!(check_plain_reusing(&[patched.clone()], &marked).is_empty());
+        // another file with the same object is another object: checked on its own
+        let mut moved = d.clone();
+        moved.file = "elsewhere.yaml".into();
+        let f = check_plain_reusing(&[moved], &marked);
+        assert_eq!(f.len(), 1);
+        assert_ne!(f[0].message, "checked ahead");
     }
 }
 

@@ -3,6 +3,7 @@
 //! The pipeline ([`prepare`]) does all I/O (chart lookup, `helm template`) and produces a [`LintInput`]; every rule is a
 //! plain `fn(&LintInput) -> Vec<Finding>` over it, so rules are unit-tested on hand-made inputs.
 
+pub mod ahead;
 pub mod chart_ref;
 pub mod chart_version;
 pub mod flags;
@@ -320,8 +321,34 @@ pub async fn lint(root: &Path, store: &ChartStore, helm: Option<&Helm>) -> Resul
         let root = root.to_path_buf();
         tokio::spawn(async move { flux_source::Checkout::read(&root).await })
     };
-    // a file that is not valid YAML is a `yaml-invalid` finding on it; the other files are still linted
-    let tree = gitops::load_each(root)?;
+    // helm located once: the renders started ahead and prepare's share its memo and its slots
+    let located = match helm {
+        Some(h) => Some(h.clone()),
+        None => Helm::locate().ok(),
+    };
+    // a file that is not valid YAML is a `yaml-invalid` finding on it; the other files are still linted. The tree is
+    // read on a blocking thread; the releases its walk already predicts are rendered while it follows the Flux
+    // Kustomizations (`ahead`)
+    let (walked_tx, walked_rx) = tokio::sync::oneshot::channel();
+    let load = {
+        let root = root.to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            gitops::load_each_then(&root, move |walked| {
+                let _ = walked_tx.send(ahead::Walked::of(walked));
+            })
+        })
+    };
+    let start_ahead = async {
+        match walked_rx.await {
+            Ok(walked) => {
+                tracing::debug!(elapsed = ?started.elapsed(), releases = walked.releases.len(), "lint: tree walked; rendering ahead");
+                ahead::start(walked, store, located.as_ref()).await
+            }
+            Err(_) => ahead::Ahead::default(),
+        }
+    };
+    let (tree, ahead) = tokio::join!(load, start_ahead);
+    let tree = tree.map_err(|e| Error::Other(format!("reading {}: {e}", root.display())))??;
     tracing::debug!(elapsed = ?started.elapsed(), objects = tree.objects.len(), "lint: tree read");
     if tree.objects.is_empty() && tree.unreadable.is_empty() {
         // an empty directory is not a clean one: a green 0 here would hide a wrong --gitops path
@@ -331,7 +358,7 @@ pub async fn lint(root: &Path, store: &ChartStore, helm: Option<&Helm>) -> Resul
             plural: if tree.files.len() == 1 { "" } else { "s" },
         });
     }
-    let mut input = prepare(tree, store, helm).await?;
+    let mut input = prepare_with(tree, store, located.as_ref(), ahead).await?;
     input.checkout = checkout.await.ok();
     tracing::debug!(elapsed = ?started.elapsed(), "lint: releases rendered");
     let findings = run_rules(&input);
@@ -355,6 +382,22 @@ pub async fn lint(root: &Path, store: &ChartStore, helm: Option<&Helm>) -> Resul
 /// Turn a loaded tree into rule input: parse HelmReleases, fetch charts and render them (concurrently).
 /// `helm` may be `None` only when the tree has no HelmRelease to render.
 pub async fn prepare(tree: Tree, store: &ChartStore, helm: Option<&Helm>) -> Result<LintInput> {
+    prepare_with(tree, store, helm, ahead::Ahead::default()).await
+}
+
+/// [`prepare`], with the work [`ahead::start`] began while the tree was read: its charts are not read again, its
+/// renders are waited for (not run again), and its field checks are kept for the objects that did not change.
+pub async fn prepare_with(
+    tree: Tree,
+    store: &ChartStore,
+    helm: Option<&Helm>,
+    ahead: ahead::Ahead,
+) -> Result<LintInput> {
+    let ahead::Ahead {
+        charts: mut loaded,
+        renders: _renders_ahead,
+        fields: fields_ahead,
+    } = ahead;
     let mut releases = Vec::new();
     let mut problems = tree.findings.clone();
     problems.extend(tree.unreadable.iter().map(kustomize::unreadable_finding));
@@ -380,6 +423,10 @@ pub async fn prepare(tree: Tree, store: &ChartStore, helm: Option<&Helm>) -> Res
         for r in releases.iter().filter(|r| r.renderable()) {
             let cref = chart_ref(r);
             if let std::collections::hash_map::Entry::Vacant(slot) = charts.entry(cref) {
+                if let Some(chart) = loaded.remove(slot.key()) {
+                    slot.insert(Ok(chart));
+                    continue;
+                }
                 match load_chart(slot.key(), store, h).await {
                     Err(e) if is_tool_failure(&e) => return Err(e),
                     loaded => {
@@ -396,7 +443,17 @@ pub async fn prepare(tree: Tree, store: &ChartStore, helm: Option<&Helm>) -> Res
     let objects = std::sync::Arc::new(tree.objects);
     let plain_fields = {
         let objects = objects.clone();
-        tokio::task::spawn_blocking(move || manifest_fields::check_plain(&objects))
+        tokio::spawn(async move {
+            // the objects checked ahead (those the walk read), once that is done; a failed one is checked here
+            let known = match fields_ahead {
+                Some(h) => h.await.unwrap_or_default(),
+                None => Vec::new(),
+            };
+            tokio::task::spawn_blocking(move || {
+                manifest_fields::check_plain_reusing(&objects, &known)
+            })
+            .await
+        })
     };
     // all releases at once; the processes are bounded by `Helm`'s slots (available_parallelism)
     let results = join_all(releases.into_iter().map(|r| {
@@ -438,7 +495,7 @@ pub async fn prepare(tree: Tree, store: &ChartStore, helm: Option<&Helm>) -> Res
     }))
     .await;
     let releases = results.into_iter().collect::<Result<Vec<_>>>()?;
-    let plain_fields = plain_fields.await.ok();
+    let plain_fields = plain_fields.await.ok().and_then(|r| r.ok());
     // the checking thread has ended, and with it its handle on the objects
     let objects = std::sync::Arc::try_unwrap(objects).unwrap_or_else(|shared| (*shared).clone());
     Ok(LintInput {

@@ -13,13 +13,10 @@
 //! `…/namespace`, `origin_labels.go`); they change no rule's outcome here.
 //! The render cache holds Helm's output only: post-rendering runs after it, on every run.
 
-use std::path::PathBuf;
-
 use serde_json::{Value, json};
 
 use crate::finding::{Finding, Severity};
 use crate::gitops::Object;
-use crate::process::Cmd;
 
 pub const RULE: &str = "post-render-skipped";
 
@@ -74,7 +71,6 @@ pub fn has_post_renderers(hr: &Value) -> bool {
 
 /// Apply every kustomize post-renderer of `hr` to Helm's output `text`, in order. `Err` says why it could not be done.
 pub async fn apply(hr: &Value, text: &str) -> Result<String, String> {
-    let kubectl = std::env::var_os("KUBECTL_BIN").unwrap_or_else(|| "kubectl".into());
     let mut text = text.to_string();
     for (i, p) in hr["spec"]["postRenderers"]
         .as_array()
@@ -95,10 +91,7 @@ pub async fn apply(hr: &Value, text: &str) -> Result<String, String> {
             "kustomization.yaml",
             kustomization(k).to_string().as_bytes(),
         )?;
-        let out = Cmd::new(&kubectl)
-            .arg("kustomize")
-            .arg(PathBuf::from(dir.path()))
-            .args(["--load-restrictor", "LoadRestrictionsNone"])
+        let out = crate::gitops::flux_build::kustomize_cmd(dir.path())
             .run()
             .await
             .map_err(|e| format!("postRenderers[{i}]: {e}"))?;

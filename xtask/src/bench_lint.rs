@@ -3,9 +3,10 @@
 //! chart and values (values on stdin, as lint passes them). Both at N=1 (the GitOps dir) and at N=50 (a repository
 //! generated from it in a temp dir: its HelmRelease 50 times under other names), with a cold render cache (emptied
 //! before each run) and a warm one (the run right after), interleaved round by round; ratios are per round, shown as
-//! min/median/max. Then the peak memory of the whole process tree at N=50 (lint and every helm it starts: `/proc`
-//! sampled, VmRSS summed over the tree). Prints the four targets and whether each is met (on the median).
-
+//! min/median/max. The references are also run with the Go runtime settings lint gives helm (`GOGC=off` up to a
+//! memory limit, [`Cmd::short_lived_go`]), as information: that ratio is lint's own overhead. Then the peak memory
+//! of the whole process tree at N=50 (lint and every helm it starts: `/proc` sampled, VmRSS summed over the tree).
+//! Prints the four targets and whether each is met (on the median).
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -146,15 +147,20 @@ impl Bench {
         Ok(took)
     }
 
-    fn helm_template(&self, r: &Render) -> anyhow::Result<()> {
-        let out = Cmd::new(&self.helm)
+    /// `helm template` as a user runs it, or (`as_lint`) with the Go runtime settings lint gives its helm processes
+    /// ([`Cmd::short_lived_go`]): the second shows how much of the lead is lint's own and how much is helm's GC.
+    fn helm_template(&self, r: &Render, as_lint: bool) -> anyhow::Result<()> {
+        let mut cmd = Cmd::new(&self.helm)
             .arg("template")
             .arg(&r.release)
             .arg(&self.chart)
             .args(["--namespace", &r.namespace, "--values", "-"])
             .stdin(r.values.clone())
-            .timeout(Duration::from_secs(600))
-            .run_blocking()?;
+            .timeout(Duration::from_secs(600));
+        if as_lint {
+            cmd = cmd.short_lived_go();
+        }
+        let out = cmd.run_blocking()?;
         anyhow::ensure!(
             out.success(),
             "helm template {} failed: {}",
@@ -165,7 +171,12 @@ impl Bench {
     }
 
     /// `helm template` of every release, `parallel` at a time (a worker pool).
-    fn helm_loop(&self, renders: &[Render], parallel: usize) -> anyhow::Result<Duration> {
+    fn helm_loop(
+        &self,
+        renders: &[Render],
+        parallel: usize,
+        as_lint: bool,
+    ) -> anyhow::Result<Duration> {
         let next = AtomicUsize::new(0);
         let t = Instant::now();
         std::thread::scope(|s| {
@@ -177,7 +188,7 @@ impl Bench {
                             let Some(r) = renders.get(i) else {
                                 return Ok(());
                             };
-                            self.helm_template(r)?;
+                            self.helm_template(r, as_lint)?;
                         }
                     })
                 })
@@ -370,16 +381,19 @@ fn bench(args: Args) -> anyhow::Result<u8> {
     }
 
     // warm-up: page cache, the binaries
-    b.helm_template(&one[0])?;
+    b.helm_template(&one[0], false)?;
     b.lint(&dir, true)?;
 
-    let (mut h1, mut c1, mut w1) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut h1, mut g1, mut c1, mut w1) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..args.runs {
         c1.push(b.lint(&dir, true)?);
         let t = Instant::now();
-        b.helm_template(&one[0])?;
+        b.helm_template(&one[0], false)?;
         h1.push(t.elapsed());
         w1.push(b.lint(&dir, false)?);
+        let t = Instant::now();
+        b.helm_template(&one[0], true)?;
+        g1.push(t.elapsed());
     }
     println!(
         "N=1 ({}, {} {}), {} interleaved rounds:",
@@ -389,17 +403,20 @@ fn bench(args: Args) -> anyhow::Result<u8> {
         args.runs
     );
     line_ms("helm template", &h1);
+    line_ms("helm template, GC as lint runs it", &g1);
     line_ms("lint, cold cache", &c1);
     line_ms("lint, warm cache", &w1);
     let r1 = line_ratio("ratio lint cold / helm template", &ratios(&c1, &h1));
+    line_ratio("ratio lint cold / helm, lint's GC", &ratios(&c1, &g1));
     line_ratio("ratio lint warm / lint cold", &ratios(&w1, &c1));
 
     let n = many.len();
-    let (mut hn, mut cn, mut wn) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut hn, mut gn, mut cn, mut wn) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..args.runs_large {
         cn.push(b.lint(&large, true)?);
-        hn.push(b.helm_loop(&many, nproc)?);
+        hn.push(b.helm_loop(&many, nproc, false)?);
         wn.push(b.lint(&large, false)?);
+        gn.push(b.helm_loop(&many, nproc, true)?);
     }
     println!(
         "N={n} (generated from the fixture in {}), {} interleaved rounds:",
@@ -407,9 +424,11 @@ fn bench(args: Args) -> anyhow::Result<u8> {
         args.runs_large
     );
     line_ms(&format!("helm template ×{n}, {nproc} at a time"), &hn);
+    line_ms("the same, GC as lint runs it", &gn);
     line_ms("lint, cold cache", &cn);
     line_ms("lint, warm cache", &wn);
     let rn = line_ratio("ratio lint cold / helm loop", &ratios(&cn, &hn));
+    line_ratio("ratio lint cold / loop, lint's GC", &ratios(&cn, &gn));
     let rw = line_ratio("ratio lint warm / lint cold", &ratios(&wn, &cn));
 
     let peak_cold = peak_tree_rss(|| b.lint(&large, true))?;

@@ -141,8 +141,10 @@ fn pass<T: DeserializeOwned>(value: &Value, base: &str) -> (Vec<Unknown>, Option
     let mut ignored: Vec<(String, String)> = Vec::new();
     let de = Track {
         value,
-        path: base.to_string(),
-        pointer: String::new(),
+        loc: Loc {
+            parent: None,
+            seg: Seg::Root(base),
+        },
         fields: &fields,
     };
     let result: Result<T, DeError> = serde_ignored::deserialize(de, |p| {
@@ -193,12 +195,49 @@ struct DeError {
 
 impl DeError {
     /// Locate the error at this value, unless an inner value already claimed it.
-    fn at(mut self, path: &str, pointer: &str) -> Self {
+    fn at(mut self, loc: &Loc<'_>) -> Self {
         if self.path.is_none() {
-            self.path = Some(path.to_string());
-            self.pointer = Some(pointer.to_string());
+            self.path = Some(loc.path());
+            self.pointer = Some(loc.pointer());
         }
         self
+    }
+}
+
+/// Where a value is: its segment and its parent's, up to the value the read started at. Only rendered when needed
+/// (an error, a struct's accepted fields): most values are read without ever building their path.
+#[derive(Clone, Copy)]
+struct Loc<'p> {
+    parent: Option<&'p Loc<'p>>,
+    seg: Seg<'p>,
+}
+
+#[derive(Clone, Copy)]
+enum Seg<'p> {
+    /// The value the read started at, and its kubectl-style path.
+    Root(&'p str),
+    Key(&'p str),
+    Index(usize),
+}
+
+impl Loc<'_> {
+    /// kubectl-style path (`spec.containers[0].name`).
+    fn path(&self) -> String {
+        match (self.seg, self.parent) {
+            (Seg::Root(base), _) => base.to_string(),
+            (Seg::Key(k), Some(p)) => child_key(&p.path(), k),
+            (Seg::Index(i), Some(p)) => child_index(&p.path(), i),
+            (_, None) => String::new(),
+        }
+    }
+
+    /// JSON pointer, relative to the value the read started at.
+    fn pointer(&self) -> String {
+        match (self.seg, self.parent) {
+            (Seg::Root(_), _) | (_, None) => String::new(),
+            (Seg::Key(k), Some(p)) => child_pointer(&p.pointer(), k),
+            (Seg::Index(i), Some(p)) => format!("{}/{i}", p.pointer()),
+        }
     }
 }
 
@@ -221,17 +260,16 @@ impl de::Error for DeError {
 }
 
 /// A `serde_json::Value` deserializer (with serde_json's semantics) that tracks paths.
-struct Track<'de, 'f> {
+struct Track<'de, 'f, 'p> {
     value: &'de Value,
-    path: String,
-    pointer: String,
+    loc: Loc<'p>,
     fields: &'f Fields,
 }
 
-impl Track<'_, '_> {
-    fn locate(&self) -> impl Fn(DeError) -> DeError + use<> {
-        let (path, pointer) = (self.path.clone(), self.pointer.clone());
-        move |e| e.at(&path, &pointer)
+impl<'p> Track<'_, '_, 'p> {
+    fn locate(&self) -> impl Fn(DeError) -> DeError + use<'p> {
+        let loc = self.loc;
+        move |e| e.at(&loc)
     }
 }
 
@@ -239,7 +277,7 @@ fn child_pointer(parent: &str, key: &str) -> String {
     format!("{parent}/{}", key.replace('~', "~0").replace('/', "~1"))
 }
 
-impl<'de> de::Deserializer<'de> for Track<'de, '_> {
+impl<'de> de::Deserializer<'de> for Track<'de, '_, '_> {
     type Error = DeError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
@@ -262,15 +300,13 @@ impl<'de> de::Deserializer<'de> for Track<'de, '_> {
             Value::String(s) => visitor.visit_borrowed_str(s),
             Value::Array(items) => visitor.visit_seq(Seq {
                 iter: items.iter().enumerate(),
-                path: self.path,
-                pointer: self.pointer,
+                loc: self.loc,
                 fields: self.fields,
             }),
             Value::Object(map) => visitor.visit_map(Map {
                 iter: map.iter(),
                 value: None,
-                path: self.path,
-                pointer: self.pointer,
+                loc: self.loc,
                 fields: self.fields,
             }),
         };
@@ -306,7 +342,7 @@ impl<'de> de::Deserializer<'de> for Track<'de, '_> {
         visitor: V,
     ) -> Result<V::Value, DeError> {
         if self.value.is_object() {
-            self.fields.borrow_mut().insert(self.path.clone(), fields);
+            self.fields.borrow_mut().insert(self.loc.path(), fields);
         }
         self.deserialize_any(visitor)
     }
@@ -337,14 +373,13 @@ impl<'de> de::Deserializer<'de> for Track<'de, '_> {
     }
 }
 
-struct Seq<'de, 'f> {
+struct Seq<'de, 'f, 'p> {
     iter: std::iter::Enumerate<std::slice::Iter<'de, Value>>,
-    path: String,
-    pointer: String,
+    loc: Loc<'p>,
     fields: &'f Fields,
 }
 
-impl<'de> SeqAccess<'de> for Seq<'de, '_> {
+impl<'de> SeqAccess<'de> for Seq<'de, '_, '_> {
     type Error = DeError;
 
     fn next_element_seed<T: DeserializeSeed<'de>>(
@@ -355,8 +390,10 @@ impl<'de> SeqAccess<'de> for Seq<'de, '_> {
             Some((i, value)) => seed
                 .deserialize(Track {
                     value,
-                    path: child_index(&self.path, i),
-                    pointer: format!("{}/{i}", self.pointer),
+                    loc: Loc {
+                        parent: Some(&self.loc),
+                        seg: Seg::Index(i),
+                    },
                     fields: self.fields,
                 })
                 .map(Some),
@@ -369,15 +406,14 @@ impl<'de> SeqAccess<'de> for Seq<'de, '_> {
     }
 }
 
-struct Map<'de, 'f> {
+struct Map<'de, 'f, 'p> {
     iter: serde_json::map::Iter<'de>,
     value: Option<(&'de str, &'de Value)>,
-    path: String,
-    pointer: String,
+    loc: Loc<'p>,
     fields: &'f Fields,
 }
 
-impl<'de> MapAccess<'de> for Map<'de, '_> {
+impl<'de> MapAccess<'de> for Map<'de, '_, '_> {
     type Error = DeError;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
@@ -390,10 +426,10 @@ impl<'de> MapAccess<'de> for Map<'de, '_> {
                 seed.deserialize(BorrowedStrDeserializer::<DeError>::new(key))
                     .map(Some)
                     .map_err(|e| {
-                        e.at(
-                            &child_key(&self.path, key),
-                            &child_pointer(&self.pointer, key),
-                        )
+                        e.at(&Loc {
+                            parent: Some(&self.loc),
+                            seg: Seg::Key(key),
+                        })
                     })
             }
             None => Ok(None),
@@ -406,8 +442,10 @@ impl<'de> MapAccess<'de> for Map<'de, '_> {
         };
         seed.deserialize(Track {
             value,
-            path: child_key(&self.path, key),
-            pointer: child_pointer(&self.pointer, key),
+            loc: Loc {
+                parent: Some(&self.loc),
+                seg: Seg::Key(key),
+            },
             fields: self.fields,
         })
     }

@@ -1,0 +1,258 @@
+//! Renders started ahead: while the tree is still being read (the Flux Kustomizations' `spec.path`s, each of which
+//! may be a `kubectl kustomize` build), the HelmReleases the directory walk already read are rendered, when nothing
+//! that follows can change them.
+//!
+//! Correctness never depends on the prediction: a render is memoised by its full key in [`Helm::render`] (chart
+//! digest, release name, namespace, values, helm), so the final release either asks for the same key (and waits for
+//! the render started here) or for another one (and renders it; the one started here was wasted, or is cancelled
+//! when lint no longer needs it). The prediction only decides what is worth starting: a HelmRelease that a Flux
+//! Kustomization will rewrite (a namespace, a name prefix, substituted variables, a patch that may hit it) is not.
+//!
+//! The typed field checks of the walked objects (the costliest rule: every CRD of a Flux install is deserialized) are
+//! started here too, on a blocking thread; an object the final tree has unchanged keeps its findings.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use serde_json::Value;
+use tokio::task::JoinSet;
+
+use super::{Release, chart_ref, load_chart, manifest_fields};
+use crate::chart::{Chart, ChartRef, ChartStore, Helm};
+use crate::gitops::{self, Object, Tree};
+
+/// The releases of the walked tree that no Flux Kustomization of it will change, as far as the walk can tell: not
+/// under the `spec.path` of a Flux Kustomization that rewrites HelmReleases ([`rewrites_helm_releases`]), and
+/// with no `${…}` for postBuild to substitute. Only renderable ones.
+pub fn predictable(walked: &Tree) -> Vec<Release> {
+    let repo_root = gitops::repository_root(&walked.root);
+    let rewriting: Vec<PathBuf> = walked
+        .find("kustomize.toolkit.fluxcd.io", "Kustomization")
+        .filter(|ks| rewrites_helm_releases(&ks.value["spec"]))
+        .filter_map(|ks| ks.value["spec"]["path"].as_str())
+        .flat_map(|p| {
+            let rel = p.trim_start_matches('/');
+            [repo_root.join(rel), walked.root.join(rel)]
+        })
+        .filter_map(|d| d.canonicalize().ok())
+        .collect();
+    walked
+        .find("helm.toolkit.fluxcd.io", "HelmRelease")
+        .filter(|o| !o.value.to_string().contains("${"))
+        .filter(|o| {
+            let file = walked.root.join(&o.file);
+            let real = file.canonicalize().unwrap_or(file);
+            !rewriting.iter().any(|d| real.starts_with(d))
+        })
+        .filter_map(|o| Release::from_object(o, Some(walked)).ok())
+        .filter(Release::renderable)
+        .collect()
+}
+
+/// Whether a Flux Kustomization `spec` may change the HelmReleases of its path (kustomize-controller v1.9.4: every
+/// field below is written into the kustomization it builds, fluxcd/pkg kustomize/kustomize_generator.go, or
+/// substituted after, kustomize_varsub.go): a target namespace or a name prefix/suffix, postBuild, components, common
+/// metadata, the deprecated patch fields, and a patch whose target is not one plain kind other than HelmRelease
+/// (kustomize selectors are anchored regular expressions: `Deployment` selects only Deployments). `images` only
+/// rewrites container images, which a HelmRelease has none of.
+pub fn rewrites_helm_releases(spec: &Value) -> bool {
+    let set = |k: &str| match &spec[k] {
+        Value::Null => false,
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(m) => !m.is_empty(),
+        _ => true,
+    };
+    let plain_kind = |k: &str| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric());
+    let patch_may_hit = |p: &Value| match p["target"]["kind"].as_str() {
+        Some(k) => !plain_kind(k) || k == "HelmRelease",
+        None => true,
+    };
+    [
+        "targetNamespace",
+        "namePrefix",
+        "nameSuffix",
+        "postBuild",
+        "components",
+        "commonMetadata",
+        "patchesStrategicMerge",
+        "patchesJson6902",
+    ]
+    .iter()
+    .any(|k| set(k))
+        || spec["patches"]
+            .as_array()
+            .is_some_and(|ps| ps.iter().any(patch_may_hit))
+}
+
+/// What the walk handed over: the releases to render ahead and the objects it read.
+#[derive(Debug, Default)]
+pub struct Walked {
+    pub releases: Vec<Release>,
+    pub objects: Vec<Object>,
+}
+
+impl Walked {
+    /// Taken from the tree as the directory walk read it (in the loading thread: nothing here runs a process).
+    pub fn of(tree: &Tree) -> Walked {
+        Walked {
+            releases: predictable(tree),
+            objects: tree.objects.clone(),
+        }
+    }
+}
+
+/// Work started ahead, for [`super::prepare_with`].
+#[derive(Debug, Default)]
+pub struct Ahead {
+    /// Charts already read, by reference (not read again).
+    pub charts: HashMap<ChartRef, Chart>,
+    /// The renders started ahead; dropping the set cancels those still running (their helm processes are killed).
+    pub renders: JoinSet<()>,
+    /// `manifest-unknown-field`/`manifest-invalid` of the walked objects, each with its findings
+    /// ([`manifest_fields::check_each`]), computed on a blocking thread.
+    pub fields: Option<tokio::task::JoinHandle<manifest_fields::Checked>>,
+}
+
+/// Start the typed field checks of the walked objects on a blocking thread, load each chart of the predicted
+/// releases once and start their renders on `helm`'s slots (no renders without a `helm`). A chart that cannot be
+/// had is left to [`super::prepare`] (it reports it); a render that fails here is not kept ([`Helm::render`]) and is
+/// run again, and reported, by `prepare`.
+pub async fn start(walked: Walked, store: &ChartStore, helm: Option<&Helm>) -> Ahead {
+    // the field checks after the renders are started: helm is the longer chain
+    let objects = walked.objects;
+    let check = move || {
+        Some(tokio::task::spawn_blocking(move || {
+            manifest_fields::check_each(objects)
+        }))
+    };
+    let Some(helm) = helm else {
+        return Ahead {
+            fields: check(),
+            ..Ahead::default()
+        };
+    };
+    let releases = walked.releases;
+    let mut charts: HashMap<ChartRef, Chart> = HashMap::new();
+    let mut renders = JoinSet::new();
+    for r in releases {
+        let cref = chart_ref(&r);
+        if !charts.contains_key(&cref) {
+            match load_chart(&cref, store, helm).await {
+                Ok(c) => {
+                    charts.insert(cref.clone(), c);
+                }
+                Err(_) => continue,
+            }
+        }
+        let Some(chart) = charts.get(&cref).cloned() else {
+            continue;
+        };
+        let helm = helm.clone();
+        renders.spawn(async move {
+            if let Err(e) = helm
+                .render(&chart, &r.release_name, &r.namespace, &r.values)
+                .await
+            {
+                tracing::debug!(release = %r.id(), "lint: render ahead failed (rendered again later): {e}");
+            }
+        });
+    }
+    Ahead {
+        charts,
+        renders,
+        fields: check(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::path::Path;
+
+    #[test]
+    fn what_a_flux_kustomization_does_to_helm_releases() {
+        // the fixture's e2e Kustomization: a JSON patch on the cloudflared Deployment only
+        let patch_deployment = json!({"path": "./apps", "patches": [
+            {"target": {"kind": "Deployment", "name": "cloudflared"}, "patch": "- op: replace\n  path: /spec/replicas\n  value: 0\n"}
+        ]});
+        assert!(!rewrites_helm_releases(&patch_deployment));
+        assert!(!rewrites_helm_releases(
+            &json!({"path": "./apps", "prune": true, "images": [{"name": "x", "newTag": "1"}]})
+        ));
+        for spec in [
+            json!({"targetNamespace": "tools"}),
+            json!({"namePrefix": "home-"}),
+            json!({"postBuild": {"substituteFrom": [{"kind": "ConfigMap", "name": "cluster-settings"}]}}),
+            json!({"components": ["../../components/common"]}),
+            json!({"commonMetadata": {"labels": {"a": "b"}}}),
+            json!({"patches": [{"patch": "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\n"}]}),
+            json!({"patches": [{"target": {"kind": "HelmRelease"}, "patch": "[]"}]}),
+            json!({"patches": [{"target": {"kind": "Helm.*"}, "patch": "[]"}]}),
+            json!({"patches": [{"target": {"name": "headlamp"}, "patch": "[]"}]}),
+            json!({"patchesStrategicMerge": ["x.yaml"]}),
+        ] {
+            assert!(rewrites_helm_releases(&spec), "{spec}");
+        }
+        // empty fields are no change
+        assert!(!rewrites_helm_releases(
+            &json!({"targetNamespace": "", "patches": [], "postBuild": {}})
+        ));
+    }
+
+    /// The releases predicted for `dir`, named, from the tree as the walk hands it over.
+    fn predicted(dir: &Path) -> Vec<String> {
+        let mut out = Vec::new();
+        gitops::load_each_then(dir, |walked| {
+            out = predictable(walked).iter().map(Release::id).collect();
+        })
+        .unwrap();
+        out
+    }
+
+    fn write(dir: &Path, files: &[(&str, &str)]) {
+        for (name, text) in files {
+            let p = dir.join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+    }
+
+    const HR: &str = "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: hl, namespace: tools}\nspec:\n  chart: {spec: {chart: headlamp, version: 0.41.0, sourceRef: {kind: HelmRepository, name: hl}}}\n  values: {replicaCount: 1}\n";
+    const KS: &str = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: hl, namespace: flux-system}\nspec:\n  path: ./apps/hl\n  sourceRef: {kind: GitRepository, name: flux-system}\n";
+
+    #[test]
+    fn the_walk_predicts_what_no_flux_kustomization_rewrites() {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/gitops");
+        assert_eq!(predicted(&fixture), ["HelmRelease/headlamp/headlamp"]);
+
+        let d = tempfile::tempdir().unwrap();
+        write(
+            d.path(),
+            &[("apps/hl/hr.yaml", HR), ("clusters/home/hl.yaml", KS)],
+        );
+        assert_eq!(predicted(d.path()), ["HelmRelease/tools/hl"]);
+        // a Kustomization with a target namespace on its path: not predicted (it is rendered after the tree)
+        write(
+            d.path(),
+            &[(
+                "clusters/home/hl.yaml",
+                &format!("{KS}  targetNamespace: other\n"),
+            )],
+        );
+        assert!(predicted(d.path()).is_empty());
+        // a variable postBuild would substitute (from a Kustomization the walk may not even see): not predicted
+        write(
+            d.path(),
+            &[
+                ("clusters/home/hl.yaml", KS),
+                (
+                    "apps/hl/hr.yaml",
+                    &HR.replace("replicaCount: 1", "host: hl.${DOMAIN}"),
+                ),
+            ],
+        );
+        assert!(predicted(d.path()).is_empty());
+    }
+}
