@@ -149,3 +149,49 @@ async fn absolute_chart_urls_and_http_errors() {
         .to_string();
     assert!(e.contains("HTTP 404"), "{e}");
 }
+
+#[tokio::test]
+async fn lint_asks_a_repository_that_fails_once_per_chart() {
+    // the release is read ahead of the tree and again after it: the repository is still asked once
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/repo/index.yaml"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("hr.yaml"),
+        format!(
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {{name: demo, namespace: apps}}\nspec: {{url: '{}/repo/'}}\n---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {{name: demo, namespace: apps}}\nspec:\n  chart: {{spec: {{chart: demo, version: 1.2.3, sourceRef: {{kind: HelmRepository, name: demo}}}}}}\n",
+            server.uri()
+        ),
+    )
+    .unwrap();
+    let store = ChartStore {
+        charts_dir: None,
+        cache_dir: Some(d.path().join("cache")),
+        offline: false,
+    };
+    // no helm runs: the chart cannot be had
+    let helm = headlamp_e2e::chart::Helm::new("/nonexistent/helm").with_cache(None);
+    let report = headlamp_e2e::lint::lint(d.path(), &store, Some(&helm))
+        .await
+        .expect("lint runs");
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.rule == "chart-unavailable"),
+        "{:#?}",
+        report.findings
+    );
+    let asked = server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.url.path() == "/repo/index.yaml")
+        .count();
+    assert_eq!(asked, 1);
+}

@@ -19,6 +19,7 @@ use tokio::task::JoinSet;
 
 use super::{Release, chart_ref, load_chart, manifest_fields};
 use crate::chart::{Chart, ChartRef, ChartStore, Helm};
+use crate::error::Result;
 use crate::gitops::{self, Object, Tree};
 
 /// The releases of the walked tree that no Flux Kustomization of it will change, as far as the walk can tell: not
@@ -105,8 +106,9 @@ impl Walked {
 /// Work started ahead, for [`super::prepare_with`].
 #[derive(Debug, Default)]
 pub struct Ahead {
-    /// Charts already read, by reference (not read again).
-    pub charts: HashMap<ChartRef, Chart>,
+    /// Charts already fetched and read, by reference, or why one could not be had: neither is tried again (a
+    /// repository that does not answer is waited for once).
+    pub charts: HashMap<ChartRef, Result<Chart>>,
     /// The renders started ahead; dropping the set cancels those still running (their helm processes are killed).
     pub renders: JoinSet<()>,
     /// `manifest-unknown-field`/`manifest-invalid` of the walked objects, each with its findings
@@ -116,8 +118,8 @@ pub struct Ahead {
 
 /// Start the typed field checks of the walked objects on a blocking thread, load each chart of the predicted
 /// releases once and start their renders on `helm`'s slots (no renders without a `helm`). A chart that cannot be
-/// had is left to [`super::prepare`] (it reports it); a render that fails here is not kept ([`Helm::render`]) and is
-/// run again, and reported, by `prepare`.
+/// had is kept with why, for [`super::prepare`] to report; a render that fails here is not kept ([`Helm::render`]):
+/// `prepare` runs it again and reports it (a helm error costs one more helm process).
 pub async fn start(walked: Walked, store: &ChartStore, helm: Option<&Helm>) -> Ahead {
     // the field checks after the renders are started: helm is the longer chain
     let objects = walked.objects;
@@ -133,19 +135,15 @@ pub async fn start(walked: Walked, store: &ChartStore, helm: Option<&Helm>) -> A
         };
     };
     let releases = walked.releases;
-    let mut charts: HashMap<ChartRef, Chart> = HashMap::new();
+    let mut charts: HashMap<ChartRef, Result<Chart>> = HashMap::new();
     let mut renders = JoinSet::new();
     for r in releases {
         let cref = chart_ref(&r);
         if !charts.contains_key(&cref) {
-            match load_chart(&cref, store, helm).await {
-                Ok(c) => {
-                    charts.insert(cref.clone(), c);
-                }
-                Err(_) => continue,
-            }
+            let loaded = load_chart(&cref, store, helm).await;
+            charts.insert(cref.clone(), loaded);
         }
-        let Some(chart) = charts.get(&cref).cloned() else {
+        let Some(Ok(chart)) = charts.get(&cref).map(|c| c.as_ref().cloned()) else {
             continue;
         };
         let helm = helm.clone();

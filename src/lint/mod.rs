@@ -423,11 +423,11 @@ pub async fn prepare_with(
         for r in releases.iter().filter(|r| r.renderable()) {
             let cref = chart_ref(r);
             if let std::collections::hash_map::Entry::Vacant(slot) = charts.entry(cref) {
-                if let Some(chart) = loaded.remove(slot.key()) {
-                    slot.insert(Ok(chart));
-                    continue;
-                }
-                match load_chart(slot.key(), store, h).await {
+                let loaded = match loaded.remove(slot.key()) {
+                    Some(result) => result,
+                    None => load_chart(slot.key(), store, h).await,
+                };
+                match loaded {
                     Err(e) if is_tool_failure(&e) => return Err(e),
                     loaded => {
                         slot.insert(loaded);
