@@ -937,21 +937,14 @@ mod tests {
         let p = dir.join("helm");
         let running = dir.join("running");
         std::fs::create_dir_all(&running).unwrap();
-        std::fs::write(
+        crate::testing::script(
             &p,
-            format!(
-                "#!/bin/sh\ncat > /dev/null\necho \"$*\" >> {d}/runs\ntouch {r}/$$\nn=$(ls {r} | wc -l)\necho $n >> {d}/seen\nsleep 0.2\nrm {r}/$$\nprintf -- '---\\n# Source: x/templates/cm.yaml\\napiVersion: v1\\nkind: ConfigMap\\nmetadata:\\n  name: %s\\n' \"$2\"\n",
+            &format!(
+                "cat > /dev/null\necho \"$*\" >> {d}/runs\ntouch {r}/$$\nn=$(ls {r} | wc -l)\necho $n >> {d}/seen\nsleep 0.2\nrm {r}/$$\nprintf -- '---\\n# Source: x/templates/cm.yaml\\napiVersion: v1\\nkind: ConfigMap\\nmetadata:\\n  name: %s\\n' \"$2\"\n",
                 d = dir.display(),
                 r = running.display()
             ),
         )
-        .unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-        }
-        p
     }
 
     fn runs(dir: &Path) -> usize {
@@ -1067,17 +1060,10 @@ mod tests {
         assert_eq!(runs(d.path()), 1, "and later: no helm");
         // a failed render is not kept: the next caller runs helm again
         let failing = tempfile::tempdir().unwrap();
-        let bin = failing.path().join("helm");
-        std::fs::write(
-            &bin,
-            "#!/bin/sh\necho x >> \"$0.runs\"\necho 'Error: boom' >&2\nexit 1\n",
-        )
-        .unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-        }
+        let bin = crate::testing::script(
+            &failing.path().join("helm"),
+            "echo x >> \"$0.runs\"\necho 'Error: boom' >&2\nexit 1",
+        );
         let broken = Helm::new(&bin).with_cache(None);
         for _ in 0..2 {
             let e = broken

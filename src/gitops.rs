@@ -299,9 +299,6 @@ struct KustomizationFile {
 const PLAIN_KUSTOMIZATION_KEYS: [&str; 3] = ["apiVersion", "kind", "metadata"];
 
 impl Loader {
-    /// Follow every Flux Kustomization's `spec.path` (relative to the repository root) within the GitOps directory,
-    /// and read what is there as kustomize-controller applies it ([`apply_flux_kustomization`]). Objects first read by
-    /// the directory walk from those files are replaced by the transformed ones.
     /// Ask the builder ahead for the build of every Flux Kustomization of the walked tree that needs one, in the
     /// order [`Self::flux_kustomizations`] takes them: kustomize runs while the rest is read. The path is resolved as
     /// there, without its warnings (it gives them); a build asked for and not taken is skipped.
@@ -317,16 +314,9 @@ impl Loader {
             .filter(|ks| needs_build(&ks.value["spec"]))
             .filter_map(|ks| {
                 let spec = &ks.value["spec"];
-                let kind = spec["sourceRef"]["kind"]
-                    .as_str()
-                    .unwrap_or("GitRepository");
-                let rel_path = spec["path"]
-                    .as_str()
-                    .filter(|_| kind == "GitRepository")?
-                    .trim_start_matches('/');
-                let dir = [repo_root.join(rel_path), self.root.join(rel_path)]
-                    .into_iter()
-                    .find(|d| d.symlink_metadata().is_ok())?;
+                let FluxPath::Found(dir) = flux_path(spec, &self.root, &repo_root) else {
+                    return None;
+                };
                 let real = dir.canonicalize().ok().filter(|r| r.is_dir())?;
                 let rel = real.strip_prefix(&self.real_root).ok()?.to_path_buf();
                 Some((rel, spec.clone()))
@@ -344,6 +334,9 @@ impl Loader {
         }
     }
 
+    /// Follow every Flux Kustomization's `spec.path` (relative to the repository root) within the GitOps directory,
+    /// and read what is there as kustomize-controller applies it ([`apply_flux_kustomization`]). Objects first read by
+    /// the directory walk from those files are replaced by the transformed ones.
     fn flux_kustomizations(&mut self) -> Result<()> {
         let repo_root = repository_root(&self.root);
         let walked: BTreeSet<PathBuf> = self.tree.files.iter().cloned().collect();
@@ -356,28 +349,18 @@ impl Loader {
             .collect();
         while let Some(ks) = queue.pop() {
             let spec = &ks.value["spec"];
-            let source_kind = spec["sourceRef"]["kind"]
-                .as_str()
-                .unwrap_or("GitRepository");
-            let Some(path) = spec["path"]
-                .as_str()
-                .filter(|_| source_kind == "GitRepository")
-            else {
-                continue;
-            };
-            let rel_path = path.trim_start_matches('/');
-            // relative to the repository root; a tree copied out of its repository (DIR is its root) is read the same
-            let Some(dir) = [repo_root.join(rel_path), self.root.join(rel_path)]
-                .into_iter()
-                .find(|d| d.symlink_metadata().is_ok())
-            else {
-                self.warn(format!(
+            let dir = match flux_path(spec, &self.root, &repo_root) {
+                FluxPath::NotFollowed => continue,
+                FluxPath::Found(dir) => dir,
+                FluxPath::Missing(path) => {
+                    self.warn(format!(
                     "{}: Flux Kustomization {} has spec.path {path:?}, which is neither under the repository root {} nor under the GitOps directory; not followed (Flux would fail it: no such path)",
                     ks.file_display(),
                     ks.id(),
                     repo_root.display()
                 ));
-                continue;
+                    continue;
+                }
             };
             let Entry::Dir(real) = self.classify(&dir) else {
                 continue;
@@ -867,6 +850,39 @@ impl Loader {
             }
         }
         Ok(())
+    }
+}
+
+/// Where a Flux Kustomization's `spec.path` leads.
+pub(crate) enum FluxPath<'a> {
+    /// Its source is not a GitRepository, or it has no path: lint does not follow it.
+    NotFollowed,
+    /// The path, which exists neither under the repository root nor under the GitOps directory.
+    Missing(&'a str),
+    /// The path as the tree names it (symlinks not resolved: the caller checks where it leads).
+    Found(PathBuf),
+}
+
+/// Resolve a Flux Kustomization `spec`'s path: relative to the repository root `repo_root`; a tree copied out of its
+/// repository (the GitOps directory `root` is its root) is read the same. Used by the loader, its builds asked for
+/// ahead and lint's renders ahead, so that all three follow the same directory.
+pub(crate) fn flux_path<'a>(spec: &'a Value, root: &Path, repo_root: &Path) -> FluxPath<'a> {
+    let source_kind = spec["sourceRef"]["kind"]
+        .as_str()
+        .unwrap_or("GitRepository");
+    let Some(path) = spec["path"]
+        .as_str()
+        .filter(|_| source_kind == "GitRepository")
+    else {
+        return FluxPath::NotFollowed;
+    };
+    let rel_path = path.trim_start_matches('/');
+    match [repo_root.join(rel_path), root.join(rel_path)]
+        .into_iter()
+        .find(|d| d.symlink_metadata().is_ok())
+    {
+        Some(dir) => FluxPath::Found(dir),
+        None => FluxPath::Missing(path),
     }
 }
 

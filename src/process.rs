@@ -431,14 +431,7 @@ mod tests {
     use super::*;
 
     fn script(dir: &Path, body: &str) -> PathBuf {
-        let p = dir.join("tool");
-        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-        }
-        p
+        crate::testing::script(&dir.join("tool"), body)
     }
 
     #[test]

@@ -72,6 +72,19 @@ pub fn render_tools(chart: &str, version: &str) -> Option<(Helm, ChartStore)> {
     Some((helm, store))
 }
 
+/// Write a `/bin/sh` script (`body` after the `#!/bin/sh` line) to `path`, executable: the stand-in tools of tests
+/// (a helm that logs its runs, a kubectl that fails). Panics on an I/O error (tests only).
+pub fn script(path: &Path, body: &str) -> PathBuf {
+    std::fs::write(path, format!("#!/bin/sh\n{body}\n")).expect("writing a test script");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+            .expect("making a test script executable");
+    }
+    path.to_path_buf()
+}
+
 /// Copy a directory tree (fixtures into a temp dir, to vary them).
 pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;

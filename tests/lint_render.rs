@@ -442,22 +442,14 @@ async fn the_template_layout_is_followed_through_flux_kustomizations() {
 
 /// A helm that logs each run as `RELEASE NAMESPACE` to `runs` in `dir`, then runs the real one.
 fn logging_helm(dir: &Path, real: &Path) -> PathBuf {
-    let p = dir.join("helm");
-    std::fs::write(
-        &p,
-        format!(
-            "#!/bin/sh\necho \"$2 $5\" >> '{}'\nexec '{}' \"$@\"\n",
+    headlamp_e2e::testing::script(
+        &dir.join("helm"),
+        &format!(
+            "echo \"$2 $5\" >> '{}'\nexec '{}' \"$@\"",
             dir.join("runs").display(),
             real.display()
         ),
     )
-    .unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    p
 }
 
 fn logged_runs(dir: &Path) -> Vec<String> {

@@ -30,12 +30,12 @@ pub fn predictable(walked: &Tree) -> Vec<Release> {
     let rewriting: Vec<PathBuf> = walked
         .find("kustomize.toolkit.fluxcd.io", "Kustomization")
         .filter(|ks| rewrites_helm_releases(&ks.value["spec"]))
-        .filter_map(|ks| ks.value["spec"]["path"].as_str())
-        .flat_map(|p| {
-            let rel = p.trim_start_matches('/');
-            [repo_root.join(rel), walked.root.join(rel)]
-        })
-        .filter_map(|d| d.canonicalize().ok())
+        .filter_map(
+            |ks| match gitops::flux_path(&ks.value["spec"], &walked.root, &repo_root) {
+                gitops::FluxPath::Found(dir) => dir.canonicalize().ok(),
+                _ => None,
+            },
+        )
         .collect();
     walked
         .find("helm.toolkit.fluxcd.io", "HelmRelease")

@@ -80,14 +80,7 @@ fn run(cmd: &mut Command) -> Run {
 }
 
 fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    p
+    headlamp_e2e::testing::script(&dir.join(name), body)
 }
 
 fn fixtures_gitops() -> String {
