@@ -53,9 +53,10 @@ pub fn predictable(walked: &Tree) -> Vec<Release> {
 /// Whether a Flux Kustomization `spec` may change the HelmReleases of its path (kustomize-controller v1.9.4: every
 /// field below is written into the kustomization it builds, fluxcd/pkg kustomize/kustomize_generator.go, or
 /// substituted after, kustomize_varsub.go): a target namespace or a name prefix/suffix, postBuild, components, common
-/// metadata, the deprecated patch fields, and a patch whose target is not one plain kind other than HelmRelease
-/// (kustomize selectors are anchored regular expressions: `Deployment` selects only Deployments). `images` only
-/// rewrites container images, which a HelmRelease has none of.
+/// metadata, the deprecated patch fields, and a patch whose target is not one plain kind other than HelmRelease.
+/// kustomize selectors are anchored regular expressions (`^(?:kind)$`, sigs.k8s.io/kustomize api/types/selector.go
+/// `anchorRegex`), so `Deployment` selects only Deployments. `images` only rewrites container images, which a
+/// HelmRelease has none of.
 pub fn rewrites_helm_releases(spec: &Value) -> bool {
     let set = |k: &str| match &spec[k] {
         Value::Null => false,
@@ -152,7 +153,8 @@ pub async fn start(walked: Walked, store: &ChartStore, helm: Option<&Helm>) -> A
                 .render(&chart, &r.release_name, &r.namespace, &r.values)
                 .await
             {
-                tracing::debug!(release = %r.id(), "lint: render ahead failed (rendered again later): {e}");
+                let why = crate::report::redact::redact(&e.to_string());
+                tracing::debug!(release = %r.id(), "lint: render ahead failed (rendered again later): {why}");
             }
         });
     }
