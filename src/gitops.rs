@@ -3,6 +3,7 @@
 //! Kustomizations that do more than list resources are rendered with the real kustomize (`kubectl kustomize`).
 
 pub mod flux_build;
+pub mod flux_patch;
 pub mod identity;
 pub mod substitute;
 
@@ -172,6 +173,8 @@ pub fn load_each_then(root: &Path, walked: impl FnOnce(&Tree)) -> Result<Tree> {
         included: BTreeSet::new(),
         texts: Vec::new(),
         builder: None,
+        kustomize_allowed: true,
+        declined_kustomize: false,
     };
     loader.included = identity::included_bases(&loader.real_root);
     loader.dir(root)?;
@@ -278,6 +281,11 @@ struct Loader {
     texts: Vec<Option<String>>,
     /// Builds the Flux Kustomizations with kustomize features in a copy of the GitOps directory (made on first use).
     builder: Option<flux_build::Builder>,
+    /// False while a Flux Kustomization's path is read to apply its patches here ([`flux_patch`]): a kustomization
+    /// that needs kustomize is then not built, only noted in `declined_kustomize` (the caller builds the whole path
+    /// with kustomize instead).
+    kustomize_allowed: bool,
+    declined_kustomize: bool,
 }
 
 /// What a path in the tree is, after resolving symlinks.
@@ -312,6 +320,8 @@ impl Loader {
             .into_iter()
             .rev()
             .filter(|ks| needs_build(&ks.value["spec"]))
+            // patches applied here start no kustomize (one that turns out not to be builds on demand)
+            .filter(|ks| flux_patch::plan(&ks.value["spec"]).is_err())
             .filter_map(|ks| {
                 let spec = &ks.value["spec"];
                 let FluxPath::Found(dir) = flux_path(spec, &self.root, &repo_root) else {
@@ -384,25 +394,12 @@ impl Loader {
                 .strip_prefix(&self.real_root)
                 .map(|r| self.root.join(r))
                 .unwrap_or(dir);
-            let mut sub = Loader {
-                root: self.root.clone(),
-                real_root: self.real_root.clone(),
-                tree: Tree {
-                    root: self.root.clone(),
-                    ..Tree::default()
-                },
-                seen: BTreeSet::new(),
-                dirs: BTreeSet::new(),
-                parsed: self.parsed.clone(),
-                included: self.included.clone(),
-                texts: Vec::new(),
-                builder: None,
-            };
+            let mut sub = self.sub_loader();
             let rel_dir = real
                 .strip_prefix(&self.real_root)
                 .map(Path::to_path_buf)
                 .unwrap_or_default();
-            if !self.flux_build(&ks, &rel_dir, &mut sub) {
+            if !self.flux_build(&ks, &rel_dir, &shown, &mut sub)? {
                 sub.dir(&shown)?;
                 apply_flux_kustomization(&mut sub.tree.objects, spec);
             }
@@ -445,13 +442,80 @@ impl Loader {
         Ok(())
     }
 
+    /// A new loader for one Flux Kustomization's path, sharing this load's parse cache and included bases.
+    fn sub_loader(&self) -> Loader {
+        Loader {
+            root: self.root.clone(),
+            real_root: self.real_root.clone(),
+            tree: Tree {
+                root: self.root.clone(),
+                ..Tree::default()
+            },
+            seen: BTreeSet::new(),
+            dirs: BTreeSet::new(),
+            parsed: self.parsed.clone(),
+            included: self.included.clone(),
+            texts: Vec::new(),
+            builder: None,
+            kustomize_allowed: true,
+            declined_kustomize: false,
+        }
+    }
+
+    /// Read the path `shown` of Flux Kustomization `ks` here and apply its patches as kustomize would
+    /// ([`flux_patch`]), with its target namespace and name prefix/suffix after them (kustomize's order). `None`
+    /// when that is not certain (logged at debug level): kustomize builds the path instead.
+    fn patched_here(&self, ks: &Object, shown: &Path) -> Result<Option<Loader>> {
+        let spec = &ks.value["spec"];
+        let plan = match flux_patch::plan(spec) {
+            Ok(plan) => plan,
+            Err(flux_patch::Declined(why)) => {
+                tracing::debug!(kustomization = %ks.id(), "patches built with kustomize: {why}");
+                return Ok(None);
+            }
+        };
+        let mut sub = self.sub_loader();
+        sub.kustomize_allowed = false;
+        sub.dir(shown)?;
+        let why = if sub.declined_kustomize {
+            Some("a kustomization on the path needs kustomize".to_string())
+        } else if !sub.tree.unreadable.is_empty()
+            || !sub.tree.warnings.is_empty()
+            || !sub.tree.findings.is_empty()
+        {
+            Some("the path does not read cleanly".to_string())
+        } else {
+            plan.apply(&mut sub.tree.objects)
+                .err()
+                .map(|flux_patch::Declined(why)| why)
+        };
+        if let Some(why) = why {
+            tracing::debug!(kustomization = %ks.id(), "patches built with kustomize: {why}");
+            return Ok(None);
+        }
+        apply_flux_kustomization(&mut sub.tree.objects, spec);
+        tracing::debug!(kustomization = %ks.id(), "patches applied without kustomize");
+        Ok(Some(sub))
+    }
+
     /// Build the path of Flux Kustomization `ks` with kustomize when its spec has kustomize features
-    /// ([`flux_build`]), into `sub`. False when it has none, or when the build could not run (a finding says so, and
-    /// the caller reads the path without them).
-    fn flux_build(&mut self, ks: &Object, rel_dir: &Path, sub: &mut Loader) -> bool {
+    /// ([`flux_build`]), into `sub`; patches that [`flux_patch`] applies as kustomize would are applied here instead
+    /// (`shown`: the path as the tree names it). False when it has none, or when the build could not run (a finding
+    /// says so, and the caller reads the path without them).
+    fn flux_build(
+        &mut self,
+        ks: &Object,
+        rel_dir: &Path,
+        shown: &Path,
+        sub: &mut Loader,
+    ) -> Result<bool> {
         let spec = &ks.value["spec"];
         if !needs_build(spec) {
-            return false;
+            return Ok(false);
+        }
+        if let Some(patched) = self.patched_here(ks, shown)? {
+            *sub = patched;
+            return Ok(true);
         }
         let mut features = flux_build::features(spec);
         if spec["postBuild"].is_object() {
@@ -492,7 +556,7 @@ impl Loader {
                 {
                     sub.tree.files.push(k);
                 }
-                true
+                Ok(true)
             }
             Err(flux_build::BuildError::NoKubectl(e)) => {
                 self.tree.findings.push(finding(
@@ -502,7 +566,7 @@ impl Loader {
                     ),
                     "install kubectl (or set KUBECTL_BIN) so that lint builds the path as Flux does",
                 ));
-                false
+                Ok(false)
             }
             Err(flux_build::BuildError::Failed(e)) => {
                 self.tree.findings.push(finding(
@@ -514,7 +578,7 @@ impl Loader {
                     ),
                     "fix the patch target / component path (run `kubectl kustomize --load-restrictor LoadRestrictionsNone` on the path with the Kustomization's patches and components written into its kustomization.yaml)",
                 ));
-                false
+                Ok(false)
             }
         }
     }
@@ -786,6 +850,10 @@ impl Loader {
 
     /// Render an overlay with the real kustomize; never a home-made one.
     fn kustomize(&mut self, dir: &Path, rel: &Path, features: &str) -> Result<()> {
+        if !self.kustomize_allowed {
+            self.declined_kustomize = true;
+            return Ok(());
+        }
         // LoadRestrictionsNone, as kustomize-controller builds (files outside the kustomization's directory are
         // reported by `check_outside_root`, not fatal here)
         // a kustomization kustomize cannot build (or no kubectl to build it) is listed, and the rest is read

@@ -62,6 +62,36 @@ pub fn parse_documents(text: &str) -> Result<Vec<Value>, YamlError> {
     Ok(docs)
 }
 
+/// The plain scalars of `text` (unquoted, not block scalars: keys and values, in document order), or `None` when
+/// the text has a tag, an anchor or an alias. For a caller that must know whether another YAML reader would read
+/// the text the same: go-yaml v2 (YAML 1.1, what `sigs.k8s.io/yaml` `YAMLToJSON` uses) resolves plain `yes`, `on`,
+/// `0777` or `1:30` differently from go-yaml v3, while quoted and block scalars are strings in both.
+pub fn plain_scalars(text: &str) -> Result<Option<Vec<String>>, YamlError> {
+    let mut parser = Parser::new_from_str(text);
+    let mut plain = Vec::new();
+    while let Some(ev) = parser.next_event() {
+        let (ev, _) = ev.map_err(|e| syntax(&e))?;
+        match ev {
+            Event::Alias(_) => return Ok(None),
+            Event::Scalar(value, style, anchor, tag) => {
+                if anchor != 0 || tag.is_some() {
+                    return Ok(None);
+                }
+                if style == ScalarStyle::Plain {
+                    plain.push(value.into_owned());
+                }
+            }
+            Event::SequenceStart(anchor, tag) | Event::MappingStart(anchor, tag)
+                if anchor != 0 || tag.is_some() =>
+            {
+                return Ok(None);
+            }
+            _ => {}
+        }
+    }
+    Ok(Some(plain))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Mark {
     line: usize,
