@@ -389,6 +389,19 @@ pub async fn download_from_index(repo_url: &str, r: &ChartRef) -> Result<Vec<u8>
 
 /// Read `Chart.yaml`, `values.yaml` and `values.schema.json` from a chart archive.
 pub fn read_chart(path: &Path) -> Result<Chart> {
+    // read once: the same bytes give the digest (the render cache's key) and the files
+    let bytes = crate::files::read_bytes(path).map_err(|e| Error::io(path, e))?;
+    let sha256 = digest(&bytes);
+    read_chart_bytes(path, &bytes, sha256)
+}
+
+/// The sha256 (hex) of a chart archive's bytes: [`Chart::sha256`], part of a render's key.
+pub fn digest(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// [`read_chart`] of the archive `path` already read into `bytes`, whose [`digest`] is `sha256`.
+pub fn read_chart_bytes(path: &Path, bytes: &[u8], sha256: String) -> Result<Chart> {
     let bad = |message: String| Error::ChartArchive {
         path: path.to_path_buf(),
         message,
@@ -404,10 +417,7 @@ pub fn read_chart(path: &Path) -> Result<Chart> {
         }
         Ok(s)
     };
-    // read once: the same bytes give the digest (the render cache's key) and the files
-    let bytes = crate::files::read_bytes(path).map_err(|e| Error::io(path, e))?;
-    let sha256 = hex::encode(Sha256::digest(&bytes));
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes.as_slice()));
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
     let (mut chart_yaml, mut values_yaml, mut schema_json) = (None, None, None);
     for entry in archive.entries().map_err(|e| bad(e.to_string()))? {
         let mut entry = entry.map_err(|e| bad(e.to_string()))?;

@@ -175,6 +175,8 @@ pub fn load_each_then(root: &Path, walked: impl FnOnce(&Tree)) -> Result<Tree> {
         builder: None,
         kustomize_allowed: true,
         declined_kustomize: false,
+        keep: BTreeSet::new(),
+        kept: BTreeSet::new(),
     };
     loader.included = identity::included_bases(&loader.real_root);
     loader.dir(root)?;
@@ -286,6 +288,10 @@ struct Loader {
     /// with kustomize instead).
     kustomize_allowed: bool,
     declined_kustomize: bool,
+    /// Files (as the tree names them) whose walked objects stand for this sub-load: not read again, only listed in
+    /// `kept` ([`Self::flux_kustomizations`], a path read as it is).
+    keep: BTreeSet<PathBuf>,
+    kept: BTreeSet<PathBuf>,
 }
 
 /// What a path in the tree is, after resolving symlinks.
@@ -399,31 +405,44 @@ impl Loader {
                 .strip_prefix(&self.real_root)
                 .map(Path::to_path_buf)
                 .unwrap_or_default();
+            // a path read as it is (no transformation): a file the walk read and whose objects still stand for it
+            // is not read again, its walked objects are kept (the objects of a Flux install are not copied twice)
+            let as_it_is = !needs_build(spec)
+                && ["targetNamespace", "namePrefix", "nameSuffix"]
+                    .iter()
+                    .all(|k| spec[*k].as_str().is_none_or(str::is_empty));
+            if as_it_is {
+                sub.keep = walked.difference(&replaced).cloned().collect();
+            }
             if !self.flux_build(&ks, &rel_dir, &shown, &mut sub)? {
                 sub.dir(&shown)?;
                 apply_flux_kustomization(&mut sub.tree.objects, spec);
             }
-            let known: Vec<Object> = self
-                .tree
-                .objects
-                .iter()
-                .chain(sub.tree.objects.iter())
-                .filter(|o| o.is("", "ConfigMap") || o.is("", "Secret"))
-                .cloned()
-                .collect();
+            let known: Vec<Object> = if spec["postBuild"].is_object() {
+                self.tree
+                    .objects
+                    .iter()
+                    .chain(sub.tree.objects.iter())
+                    .filter(|o| o.is("", "ConfigMap") || o.is("", "Secret"))
+                    .cloned()
+                    .collect()
+            } else {
+                Vec::new()
+            };
             let found = substitute::post_build(&ks, &mut sub.tree.objects, &sub.texts, &known);
             self.tree.findings.extend(found);
             let fresh: Vec<&PathBuf> = sub
                 .tree
                 .files
                 .iter()
-                .filter(|f| walked.contains(*f) && !replaced.contains(*f))
+                .filter(|f| walked.contains(*f) && !replaced.contains(*f) && !sub.kept.contains(*f))
                 .collect();
             let fresh: BTreeSet<PathBuf> = fresh.into_iter().cloned().collect();
             self.tree
                 .objects
                 .retain(|o| !(o.origin == Origin::Plain && fresh.contains(&o.file)));
             replaced.extend(fresh);
+            replaced.extend(sub.kept.iter().cloned());
             for f in &sub.tree.files {
                 if !self.tree.files.contains(f) {
                     self.tree.files.push(f.clone());
@@ -459,6 +478,8 @@ impl Loader {
             builder: None,
             kustomize_allowed: true,
             declined_kustomize: false,
+            keep: BTreeSet::new(),
+            kept: BTreeSet::new(),
         }
     }
 
@@ -892,6 +913,11 @@ impl Loader {
             return Ok(());
         }
         let rel = self.rel(path);
+        if self.keep.contains(&rel) {
+            self.tree.files.push(rel.clone());
+            self.kept.insert(rel);
+            return Ok(());
+        }
         let known = self.parsed.borrow().get(&real).cloned();
         let docs = match known {
             Some(docs) => docs,

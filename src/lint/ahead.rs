@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 use tokio::task::JoinSet;
 
-use super::{Release, chart_ref, load_chart, manifest_fields};
+use super::{Release, chart_ref, manifest_fields};
 use crate::chart::{Chart, ChartRef, ChartStore, Helm};
 use crate::error::Result;
 use crate::gitops::{self, Object, Tree};
@@ -87,23 +87,6 @@ pub fn rewrites_helm_releases(spec: &Value) -> bool {
             .is_some_and(|ps| ps.iter().any(patch_may_hit))
 }
 
-/// What the walk handed over: the releases to render ahead and the objects it read.
-#[derive(Debug, Default)]
-pub struct Walked {
-    pub releases: Vec<Release>,
-    pub objects: Vec<Object>,
-}
-
-impl Walked {
-    /// Taken from the tree as the directory walk read it (in the loading thread: nothing here runs a process).
-    pub fn of(tree: &Tree) -> Walked {
-        Walked {
-            releases: predictable(tree),
-            objects: tree.objects.clone(),
-        }
-    }
-}
-
 /// Work started ahead, for [`super::prepare_with`].
 #[derive(Debug, Default)]
 pub struct Ahead {
@@ -117,52 +100,86 @@ pub struct Ahead {
     pub fields: Option<tokio::task::JoinHandle<manifest_fields::Checked>>,
 }
 
-/// Start the typed field checks of the walked objects on a blocking thread, load each chart of the predicted
-/// releases once and start their renders on `helm`'s slots (no renders without a `helm`). A chart that cannot be
-/// had is kept with why, for [`super::prepare`] to report; a render that fails here is not kept ([`Helm::render`]):
+/// Load each chart of the predicted `releases` once and start their renders on `helm`'s slots (no renders without a
+/// `helm`), then the typed field checks of the walked `objects` on a blocking thread. A render starts as soon as its
+/// chart archive's digest (its cache key) is known, before the chart's files are read. A chart that cannot be had is
+/// kept with why, for [`super::prepare`] to report; a render that fails here is not kept ([`Helm::render`]):
 /// `prepare` runs it again and reports it (a helm error costs one more helm process).
-pub async fn start(walked: Walked, store: &ChartStore, helm: Option<&Helm>) -> Ahead {
-    // the field checks after the renders are started: helm is the longer chain
-    let objects = walked.objects;
-    let check = move || {
-        Some(tokio::task::spawn_blocking(move || {
-            manifest_fields::check_each(objects)
-        }))
-    };
-    let Some(helm) = helm else {
-        return Ahead {
-            fields: check(),
-            ..Ahead::default()
-        };
-    };
-    let releases = walked.releases;
+pub async fn start(
+    releases: Vec<Release>,
+    objects: impl std::future::Future<Output = Vec<Object>>,
+    store: &ChartStore,
+    helm: Option<&Helm>,
+) -> Ahead {
     let mut charts: HashMap<ChartRef, Result<Chart>> = HashMap::new();
     let mut renders = JoinSet::new();
-    for r in releases {
-        let cref = chart_ref(&r);
-        if !charts.contains_key(&cref) {
-            let loaded = load_chart(&cref, store, helm).await;
-            charts.insert(cref.clone(), loaded);
-        }
-        let Some(Ok(chart)) = charts.get(&cref).map(|c| c.as_ref().cloned()) else {
-            continue;
-        };
-        let helm = helm.clone();
-        renders.spawn(async move {
-            if let Err(e) = helm
-                .render(&chart, &r.release_name, &r.namespace, &r.values)
-                .await
-            {
-                let why = crate::report::redact::redact(&e.to_string());
-                tracing::debug!(release = %r.id(), "lint: render ahead failed (rendered again later): {why}");
+    if let Some(helm) = helm {
+        for r in releases {
+            let cref = chart_ref(&r);
+            match charts.entry(cref) {
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    // the first release of a chart starts its render as soon as the archive's digest is known
+                    let read = match store.fetch_with(slot.key(), Some(helm)).await {
+                        Ok(path) => read_starting_renders(path, slot.key(), helm, &mut renders, &r),
+                        Err(e) => Err(e),
+                    };
+                    slot.insert(read);
+                }
+                std::collections::hash_map::Entry::Occupied(slot) => {
+                    if let Ok(chart) = slot.get() {
+                        spawn_render(&mut renders, helm, chart.clone(), r);
+                    }
+                }
             }
-        });
+        }
     }
+    // the field checks after the renders are started: helm is the longer chain
+    let objects = objects.await;
+    let fields = Some(tokio::task::spawn_blocking(move || {
+        manifest_fields::check_each(objects)
+    }));
     Ahead {
         charts,
         renders,
-        fields: check(),
+        fields,
     }
+}
+
+/// The chart at `path`: the render of `first` starts on the archive's digest, then the chart's files are read.
+fn read_starting_renders(
+    path: PathBuf,
+    cref: &ChartRef,
+    helm: &Helm,
+    renders: &mut JoinSet<()>,
+    first: &Release,
+) -> Result<Chart> {
+    let bytes = crate::files::read_bytes(&path).map_err(|e| crate::error::Error::io(&path, e))?;
+    let digest = crate::chart::digest(&bytes);
+    let shell = Chart {
+        path: path.clone(),
+        name: cref.name.clone(),
+        version: cref.version.clone(),
+        app_version: None,
+        defaults: Value::Null,
+        schema: None,
+        sha256: digest.clone(),
+    };
+    spawn_render(renders, helm, shell, first.clone());
+    crate::chart::read_chart_bytes(&path, &bytes, digest)
+}
+
+fn spawn_render(renders: &mut JoinSet<()>, helm: &Helm, chart: Chart, r: Release) {
+    let helm = helm.clone();
+    renders.spawn(async move {
+        // only the archive's path and digest are used (the render key)
+        if let Err(e) = helm
+            .render(&chart, &r.release_name, &r.namespace, &r.values)
+            .await
+        {
+            let why = crate::report::redact::redact(&e.to_string());
+            tracing::debug!(release = %r.id(), "lint: render ahead failed (rendered again later): {why}");
+        }
+    });
 }
 
 #[cfg(test)]

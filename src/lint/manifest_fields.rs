@@ -10,7 +10,9 @@
 //! `kubectl apply --validate=strict` does: `spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem`.
 
 mod crd;
-mod typed;
+
+use headlamp_e2e_typed as typed;
+use headlamp_e2e_typed::{child_index, child_key};
 
 use std::path::Path;
 
@@ -31,32 +33,7 @@ pub const FLUX_FIELDS_FILE: &str = "data/flux-crd-fields.json";
 /// The Flux install manifest it is derived from, relative to the shared directory beside the project.
 pub const FLUX_COMPONENTS_FILE: &str = "flux/flux-v2.9.4-components.yaml";
 
-/// A field the object's type does not have.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unknown {
-    /// kubectl-style path of the field.
-    pub path: String,
-    /// The field's own name (last segment of `path`).
-    pub key: String,
-    /// The fields its parent does have.
-    pub known: Vec<String>,
-}
-
-/// A value that does not deserialize into its type.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invalid {
-    /// kubectl-style path of the value (empty for the object itself).
-    pub path: String,
-    pub message: String,
-}
-
-/// What checking one object found.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Report {
-    pub unknown: Vec<Unknown>,
-    /// Values of the wrong type (each one was removed to read on).
-    pub invalid: Vec<Invalid>,
-}
+pub use headlamp_e2e_typed::{Invalid, Report, Unknown};
 
 /// Does this rule have a schema for objects of this apiVersion and kind?
 pub fn knows(api_version: &str, kind: &str) -> bool {
@@ -403,18 +380,6 @@ pub fn closest(key: &str, known: &[String]) -> Option<String> {
         .filter(|(distance, score, _)| *distance <= 2 && *score >= 0.7)
         .max_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(_, _, k)| k.clone())
-}
-
-fn child_key(parent: &str, key: &str) -> String {
-    if parent.is_empty() {
-        key.to_string()
-    } else {
-        format!("{parent}.{key}")
-    }
-}
-
-fn child_index(parent: &str, index: usize) -> String {
-    format!("{parent}[{index}]")
 }
 
 #[cfg(test)]

@@ -316,11 +316,6 @@ pub struct LintReport {
 /// Read `root`, fetch and render every HelmRelease, run the rules.
 pub async fn lint(root: &Path, store: &ChartStore, helm: Option<&Helm>) -> Result<LintReport> {
     let started = Instant::now();
-    // the checkout's branch and HEAD are read by two git processes while the tree is parsed
-    let checkout = {
-        let root = root.to_path_buf();
-        tokio::spawn(async move { flux_source::Checkout::read(&root).await })
-    };
     // helm located once: the renders started ahead and prepare's share its memo and its slots
     let located = match helm {
         Some(h) => Some(h.clone()),
@@ -328,26 +323,35 @@ pub async fn lint(root: &Path, store: &ChartStore, helm: Option<&Helm>) -> Resul
     };
     // a file that is not valid YAML is a `yaml-invalid` finding on it; the other files are still linted. The tree is
     // read on a blocking thread; the releases its walk already predicts are rendered while it follows the Flux
-    // Kustomizations (`ahead`)
-    let (walked_tx, walked_rx) = tokio::sync::oneshot::channel();
+    // Kustomizations (`ahead`). The walk hands over the predictions first (the renders are the longest chain),
+    // then a copy of its objects for the field checks.
+    let (releases_tx, releases_rx) = tokio::sync::oneshot::channel();
+    let (objects_tx, objects_rx) = tokio::sync::oneshot::channel();
     let load = {
         let root = root.to_path_buf();
         tokio::task::spawn_blocking(move || {
             gitops::load_each_then(&root, move |walked| {
-                let _ = walked_tx.send(ahead::Walked::of(walked));
+                let _ = releases_tx.send(ahead::predictable(walked));
+                let _ = objects_tx.send(walked.objects.clone());
             })
         })
     };
     let start_ahead = async {
-        match walked_rx.await {
-            Ok(walked) => {
-                tracing::debug!(elapsed = ?started.elapsed(), releases = walked.releases.len(), "lint: tree walked; rendering ahead");
-                ahead::start(walked, store, located.as_ref()).await
-            }
-            Err(_) => ahead::Ahead::default(),
-        }
+        let releases = releases_rx.await.unwrap_or_default();
+        tracing::debug!(elapsed = ?started.elapsed(), releases = releases.len(), "lint: tree walked; rendering ahead");
+        let ahead = ahead::start(
+            releases,
+            async { objects_rx.await.unwrap_or_default() },
+            store,
+            located.as_ref(),
+        )
+        .await;
+        // the checkout's branch and HEAD: two git processes, started once the renders are (they run beside helm)
+        let root = root.to_path_buf();
+        let checkout = tokio::spawn(async move { flux_source::Checkout::read(&root).await });
+        (ahead, checkout)
     };
-    let (tree, ahead) = tokio::join!(load, start_ahead);
+    let (tree, (ahead, checkout)) = tokio::join!(load, start_ahead);
     let tree = tree.map_err(|e| Error::Other(format!("reading {}: {e}", root.display())))??;
     tracing::debug!(elapsed = ?started.elapsed(), objects = tree.objects.len(), "lint: tree read");
     if tree.objects.is_empty() && tree.unreadable.is_empty() {
@@ -372,10 +376,17 @@ pub async fn lint(root: &Path, store: &ChartStore, helm: Option<&Helm>) -> Resul
         .counts
         .insert("helmreleases".into(), input.releases.len() as u64);
     summary.counts.insert("rendered".into(), rendered as u64);
+    let elapsed = started.elapsed();
+    tracing::debug!(?elapsed, "lint: done");
+    // the objects (every CRD of a Flux install, each rendered manifest) are freed on a thread of their own: the
+    // report does not wait for it, and a process that exits first leaves it to the OS
+    let _ = std::thread::Builder::new()
+        .name("lint-free".into())
+        .spawn(move || drop(input));
     Ok(LintReport {
         findings,
         summary,
-        elapsed: started.elapsed(),
+        elapsed,
     })
 }
 

@@ -192,5 +192,8 @@ fn main() -> ExitCode {
         }
     });
     headlamp_e2e::process::kill_all();
+    // nothing the command started is needed any more: the runtime is not waited for (a worker may still be freeing
+    // a lint's objects), the process exits
+    runtime.shutdown_background();
     ExitCode::from(code)
 }

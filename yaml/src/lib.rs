@@ -1045,6 +1045,26 @@ mod tests {
     }
 
     #[test]
+    fn plain_scalars_are_the_unquoted_ones() {
+        let text = "- op: add\n  path: /spec/x\n  value: {a: yes, b: \"on\", c: 'off'}\n  d: |\n    0777\n";
+        assert_eq!(
+            plain_scalars(text).unwrap(),
+            Some(
+                [
+                    "op", "add", "path", "/spec/x", "value", "a", "yes", "b", "c", "d"
+                ]
+                .map(String::from)
+                .to_vec()
+            )
+        );
+        // a tag, an anchor or an alias: another reader may not agree, so no list
+        assert_eq!(plain_scalars("a: !!str 1\n").unwrap(), None);
+        assert_eq!(plain_scalars("a: &x 1\nb: *x\n").unwrap(), None);
+        assert_eq!(plain_scalars("a: &m {b: 1}\n").unwrap(), None);
+        assert!(plain_scalars("a: [\n").is_err());
+    }
+
+    #[test]
     fn integers_as_go_yaml_v3_resolves_them() {
         assert_eq!(v("0400"), json!(256));
         assert_eq!(v("0o400"), json!(256));

@@ -1,3 +1,10 @@
+//! Built-in Kubernetes kinds checked against their k8s-openapi types: the fields a type does not have and the values
+//! of the wrong type, with kubectl-style paths (`manifest-unknown-field`, `manifest-invalid` in headlamp-e2e lint).
+//!
+//! A crate of its own only so that it is built optimised in the dev profile that `cargo xtask` uses (see the root
+//! Cargo.toml): deserializing into the k8s-openapi types is generic code, compiled in the crate that instantiates
+//! it, and a Flux install's CRDs made it the costliest part of a lint run in the unoptimised library.
+//!
 //! Built-in kinds: deserialize into the k8s-openapi type and collect what it ignores.
 //!
 //! The source is read through [`Track`], a deserializer over a `serde_json::Value` that knows the kubectl-style path of
@@ -24,10 +31,8 @@ use serde::de::{
 };
 use serde_json::Value;
 
-use super::{Invalid, Report, Unknown, child_index, child_key};
-
 /// Checks one object of a known type.
-pub(super) type CheckFn = fn(&Value) -> Report;
+pub type CheckFn = fn(&Value) -> Report;
 
 macro_rules! typed {
     ($($t:ty),* $(,)?) => {
@@ -36,7 +41,7 @@ macro_rules! typed {
 }
 
 /// (apiVersion, kind, check) of every built-in kind this rule knows.
-pub(super) const TYPES: &[(&str, &str, CheckFn)] = typed![
+pub const TYPES: &[(&str, &str, CheckFn)] = typed![
     core::v1::ConfigMap,
     core::v1::LimitRange,
     core::v1::Namespace,
@@ -78,7 +83,7 @@ pub(super) const TYPES: &[(&str, &str, CheckFn)] = typed![
     storage::v1::StorageClass,
 ];
 
-pub(super) fn lookup(api_version: &str, kind: &str) -> Option<CheckFn> {
+pub fn lookup(api_version: &str, kind: &str) -> Option<CheckFn> {
     TYPES
         .iter()
         .find(|(v, k, _)| *v == api_version && *k == kind)
@@ -86,7 +91,7 @@ pub(super) fn lookup(api_version: &str, kind: &str) -> Option<CheckFn> {
 }
 
 /// Check `metadata` (at `base`) of an object whose kind has no typed schema for it, e.g. a custom resource.
-pub(super) fn check_object_meta(value: &Value, base: &str) -> Report {
+pub fn check_object_meta(value: &Value, base: &str) -> Report {
     check_at::<ObjectMeta>(value, base)
 }
 
@@ -453,4 +458,45 @@ impl<'de> MapAccess<'de> for Map<'de, '_, '_> {
     fn size_hint(&self) -> Option<usize> {
         Some(self.iter.len())
     }
+}
+
+/// A field the object's type does not have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unknown {
+    /// kubectl-style path of the field.
+    pub path: String,
+    /// The field's own name (last segment of `path`).
+    pub key: String,
+    /// The fields its parent does have.
+    pub known: Vec<String>,
+}
+
+/// A value that does not deserialize into its type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// kubectl-style path of the value (empty for the object itself).
+    pub path: String,
+    pub message: String,
+}
+
+/// What checking one object found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    pub unknown: Vec<Unknown>,
+    /// Values of the wrong type (each one was removed to read on).
+    pub invalid: Vec<Invalid>,
+}
+
+/// `parent.key` (kubectl's path of a field).
+pub fn child_key(parent: &str, key: &str) -> String {
+    if parent.is_empty() {
+        key.to_string()
+    } else {
+        format!("{parent}.{key}")
+    }
+}
+
+/// `parent[index]` (kubectl's path of a list item).
+pub fn child_index(parent: &str, index: usize) -> String {
+    format!("{parent}[{index}]")
 }
