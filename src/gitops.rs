@@ -2,6 +2,7 @@
 //! that file lists; a directory without one is every YAML file below it (stopping at directories that have one).
 //! Kustomizations that do more than list resources are rendered with the real kustomize (`kubectl kustomize`).
 
+pub mod big_files;
 pub mod flux_build;
 pub mod flux_patch;
 pub mod identity;
@@ -177,7 +178,11 @@ pub fn load_each_then(root: &Path, walked: impl FnOnce(&Tree)) -> Result<Tree> {
         declined_kustomize: false,
         keep: BTreeSet::new(),
         kept: BTreeSet::new(),
+        big: None,
     };
+    loader.big = Some(std::rc::Rc::new(big_files::BigFiles::start(
+        &loader.real_root,
+    )));
     loader.included = identity::included_bases(&loader.real_root);
     loader.dir(root)?;
     // the renders lint predicts are started first (the longest chain), then the builds
@@ -292,6 +297,8 @@ struct Loader {
     /// `kept` ([`Self::flux_kustomizations`], a path read as it is).
     keep: BTreeSet<PathBuf>,
     kept: BTreeSet<PathBuf>,
+    /// The big files, parsed on another thread while this (the directory walk) reads the rest.
+    big: Option<std::rc::Rc<big_files::BigFiles>>,
 }
 
 /// What a path in the tree is, after resolving symlinks.
@@ -480,6 +487,7 @@ impl Loader {
             declined_kustomize: false,
             keep: BTreeSet::new(),
             kept: BTreeSet::new(),
+            big: self.big.clone(),
         }
     }
 
@@ -922,8 +930,14 @@ impl Loader {
         let docs = match known {
             Some(docs) => docs,
             None => {
-                let text = crate::files::read_text(path).map_err(|e| Error::io(path, e))?;
-                match parse_yaml_documents(&text, &rel) {
+                let parsed = match self.big.as_ref().and_then(|b| b.take(&real)) {
+                    Some(parsed) => parsed,
+                    None => crate::files::read_text(path).map(|t| crate::yaml::parse_documents(&t)),
+                };
+                let parsed = parsed
+                    .map_err(|e| Error::io(path, e))?
+                    .map_err(|e| yaml_error(e, &rel));
+                match parsed {
                     Ok(docs) => {
                         self.parsed.borrow_mut().insert(real, docs.clone());
                         docs
@@ -1018,12 +1032,16 @@ fn is_k8s_object(v: &Value) -> bool {
 /// Parse a (multi-document) YAML text into JSON values as Flux's kustomize-controller reads it ([`crate::yaml`]:
 /// go-yaml v3 then `encoding/json`); `file` names it in errors (with line and column).
 pub fn parse_yaml_documents(text: &str, file: &Path) -> Result<Vec<Value>> {
-    crate::yaml::parse_documents(text).map_err(|e| Error::Yaml {
+    crate::yaml::parse_documents(text).map_err(|e| yaml_error(e, file))
+}
+
+fn yaml_error(e: crate::yaml::YamlError, file: &Path) -> Error {
+    Error::Yaml {
         file: file.to_path_buf(),
         line: e.line,
         column: e.column,
         message: e.message,
-    })
+    }
 }
 
 #[cfg(test)]

@@ -32,8 +32,8 @@ fn git_result(r: Result<crate::process::Output, crate::process::ProcessError>) -
 }
 
 /// What the git checkout holding the GitOps dir says, read once per lint: its current branch (None outside git or on
-/// a detached HEAD) and HEAD's short hash. `lint` starts reading it before the tree (two `git` processes, run at the
-/// same time as the tree is parsed), so the rule costs no wall time.
+/// a detached HEAD) and HEAD's short hash. `lint` starts reading it once the renders ahead are started (two `git`
+/// processes, run beside helm), so the rule costs no wall time.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Checkout {
     pub branch: Option<String>,
