@@ -161,25 +161,7 @@ pub fn load_each_then(root: &Path, walked: impl FnOnce(&Tree)) -> Result<Tree> {
         return Err(Error::GitopsDirMissing(root.to_path_buf()));
     }
     let real_root = root.canonicalize().map_err(|e| Error::io(root, e))?;
-    let mut loader = Loader {
-        root: root.to_path_buf(),
-        real_root,
-        tree: Tree {
-            root: root.to_path_buf(),
-            ..Tree::default()
-        },
-        seen: BTreeSet::new(),
-        dirs: BTreeSet::new(),
-        parsed: Default::default(),
-        included: BTreeSet::new(),
-        texts: Vec::new(),
-        builder: None,
-        kustomize_allowed: true,
-        declined_kustomize: false,
-        keep: BTreeSet::new(),
-        kept: BTreeSet::new(),
-        big: None,
-    };
+    let mut loader = Loader::new(root, real_root);
     loader.big = Some(std::rc::Rc::new(big_files::BigFiles::start(
         &loader.real_root,
     )));
@@ -471,23 +453,33 @@ impl Loader {
     /// A new loader for one Flux Kustomization's path, sharing this load's parse cache and included bases.
     fn sub_loader(&self) -> Loader {
         Loader {
-            root: self.root.clone(),
-            real_root: self.real_root.clone(),
+            parsed: self.parsed.clone(),
+            included: self.included.clone(),
+            big: self.big.clone(),
+            ..Loader::new(&self.root, self.real_root.clone())
+        }
+    }
+
+    /// A loader of the GitOps directory `root` (`real_root`: its canonical path) that has read nothing yet.
+    fn new(root: &Path, real_root: PathBuf) -> Loader {
+        Loader {
+            root: root.to_path_buf(),
+            real_root,
             tree: Tree {
-                root: self.root.clone(),
+                root: root.to_path_buf(),
                 ..Tree::default()
             },
             seen: BTreeSet::new(),
             dirs: BTreeSet::new(),
-            parsed: self.parsed.clone(),
-            included: self.included.clone(),
+            parsed: Default::default(),
+            included: BTreeSet::new(),
             texts: Vec::new(),
             builder: None,
             kustomize_allowed: true,
             declined_kustomize: false,
             keep: BTreeSet::new(),
             kept: BTreeSet::new(),
-            big: self.big.clone(),
+            big: None,
         }
     }
 

@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -54,6 +54,24 @@ pub enum ProcessError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// `Command::spawn`, again (up to 5 times, 20 ms apart) while exec fails with "Text file busy" (ETXTBSY): a
+/// program written a moment ago (a tool just installed, a test's stand-in script) can still be held open for writing
+/// by a child that another thread forked meanwhile and that has not reached its own exec yet. That is transient by
+/// nature; Go's maintainers advise retrying (golang/go#22315), and Rust's std has the same race
+/// (rust-lang/rust#114554).
+fn spawn_retrying_busy(c: &mut Command) -> std::io::Result<std::process::Child> {
+    let mut tries = 0;
+    loop {
+        match c.spawn() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 4 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// The deadline of an external command: `$HEADLAMP_E2E_HELM_TIMEOUT` when set, else [`DEFAULT_TIMEOUT`]. A value
@@ -288,7 +306,7 @@ impl Cmd {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
         let started = Instant::now();
-        let mut child = c.spawn().map_err(|source| ProcessError::Spawn {
+        let mut child = spawn_retrying_busy(&mut c).map_err(|source| ProcessError::Spawn {
             program: self.program.display().to_string(),
             source,
         })?;
@@ -432,6 +450,25 @@ mod tests {
 
     fn script(dir: &Path, body: &str) -> PathBuf {
         crate::testing::script(&dir.join("tool"), body)
+    }
+
+    #[test]
+    fn a_program_held_open_for_writing_is_busy_after_the_retries() {
+        // the file stays open for writing for the whole call: every exec is ETXTBSY, and the error says so
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("tool");
+        let mut held = std::fs::File::create(&path).unwrap();
+        std::io::Write::write_all(&mut held, b"#!/bin/sh\nexit 0\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let err = spawn_retrying_busy(&mut Command::new(&path)).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::ExecutableFileBusy);
+        drop(held);
+        let status = spawn_retrying_busy(&mut Command::new(&path))
+            .unwrap()
+            .wait()
+            .unwrap();
+        assert!(status.success());
     }
 
     #[test]

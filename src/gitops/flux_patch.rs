@@ -35,7 +35,8 @@
 //!   re-identifies a renamed object, and the next patch selects by the original id), none uses a negative index
 //!   (evanphx/json-patch v4 accepts `-1`) or `-` other than as the end of an `add`;
 //! - the path's kustomizations are plain (read here without kustomize), read without a warning or finding, no object
-//!   is a `…List`, a namespace selector meets only objects with an explicit namespace of a namespaced kind;
+//!   is a `…List`, has no name or shares its id with another (kustomize refuses those builds, in its own words), a
+//!   namespace selector meets only objects with an explicit namespace of a namespaced kind;
 //! - every operation applies (`json-patch` crate). One that does not is left to kustomize, so its error is
 //!   kustomize's own.
 
@@ -239,6 +240,14 @@ impl Plan {
     pub fn apply(&self, objects: &mut [Object]) -> Result<(), Declined> {
         if let Some(o) = objects.iter().find(|o| o.kind().ends_with("List")) {
             return declined(format!("{} is a list kustomize expands", o.id()));
+        }
+        // what kustomize refuses to build (it says why, in its own words)
+        if let Some(o) = objects.iter().find(|o| o.name().is_empty()) {
+            return declined(format!("{} has no name", o.id()));
+        }
+        let mut ids = std::collections::HashSet::new();
+        if let Some(o) = objects.iter().find(|o| !ids.insert(o.id())) {
+            return declined(format!("{} is there twice", o.id()));
         }
         let mut patched: Vec<Option<Value>> = vec![None; objects.len()];
         for (i, p) in self.patches.iter().enumerate() {
@@ -521,6 +530,14 @@ mod tests {
         let before = objects[0].value.clone();
         assert!(p.apply(&mut objects).is_err());
         assert_eq!(objects[0].value, before, "nothing changed");
+        // two objects with one id, or one without a name: kustomize refuses the build, and says so
+        let p = plan(&spec(SCALE, json!({"kind": "Deployment"}))).unwrap();
+        let mut twice = vec![obj(deployment("a")), obj(deployment("a"))];
+        assert!(p.apply(&mut twice).unwrap_err().0.contains("twice"));
+        let mut nameless = vec![obj(
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}}),
+        )];
+        assert!(p.apply(&mut nameless).unwrap_err().0.contains("no name"));
         // a namespace selector on an object without a namespace: kustomize's EffectiveNamespace decides
         let p = plan(&spec(SCALE, json!({"namespace": "default"}))).unwrap();
         let mut objects = vec![obj(
