@@ -167,6 +167,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // lint leaves nothing behind that needs waiting for; the others may (e2e's container cleanup)
+    let lint = matches!(cli.command, Command::Lint(_));
     let code = runtime.block_on(async {
         // helm, kubectl and git run in their own process groups (so they can be killed with their children): on
         // Ctrl-C, kill them, then leave. (e2e leaves SIGINT to the testcontainers watchdog, which removes its
@@ -192,8 +194,10 @@ fn main() -> ExitCode {
         }
     });
     headlamp_e2e::process::kill_all();
-    // nothing the command started is needed any more: the runtime is not waited for (a worker may still be freeing
-    // a lint's objects), the process exits
-    runtime.shutdown_background();
+    if lint {
+        // nothing lint started is needed any more: its runtime is not waited for (a worker may still be freeing
+        // objects), the process exits
+        runtime.shutdown_background();
+    }
     ExitCode::from(code)
 }
