@@ -491,6 +491,7 @@ impl Loader {
         let plan = match flux_patch::plan(spec) {
             Ok(plan) => plan,
             Err(flux_patch::Declined(why)) => {
+                let why = crate::report::redact::redact(&why);
                 tracing::debug!(kustomization = %ks.id(), "patches built with kustomize: {why}");
                 return Ok(None);
             }
@@ -511,6 +512,7 @@ impl Loader {
                 .map(|flux_patch::Declined(why)| why)
         };
         if let Some(why) = why {
+            let why = crate::report::redact::redact(&why);
             tracing::debug!(kustomization = %ks.id(), "patches built with kustomize: {why}");
             return Ok(None);
         }

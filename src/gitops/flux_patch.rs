@@ -3,8 +3,9 @@
 //!
 //! Starting `kubectl kustomize` costs about as much as one `helm template` (kubectl's own start is ~50 ms of CPU),
 //! and the common Flux patch is one JSON 6902 patch on one kind and name (the fixture's e2e cluster scales a
-//! Deployment to 0). What kustomize does with it, read in the source (kustomize v5.7.1, what kubectl v1.35 and
-//! kustomize-controller v1.9.x build with):
+//! Deployment to 0). What kustomize does with it, read in the stored kustomize and fluxcd/pkg sources (their newest
+//! copies: no v5.7.1 tag is stored) and checked case by case against kubectl v1.35.2, which bundles kustomize v5.7.1
+//! (`tests/flux_patch.rs`):
 //!
 //! - fluxcd/pkg `kustomize/kustomize_generator.go`: each `spec.patches[]` becomes a kustomization `patches` entry
 //!   (`patch` + `target`), applied in the kustomization of `spec.path`, before its namespace and name prefix/suffix
@@ -111,10 +112,11 @@ fn one_patch(p: &Value) -> Result<Json6902, Declined> {
     } else {
         match headlamp_e2e_yaml::plain_scalars(text) {
             Ok(Some(plain)) => {
-                if let Some(s) = plain.iter().find(|s| !same_in_yaml_1_1(s)) {
-                    return declined(format!(
-                        "the plain scalar {s:?} may read otherwise in kustomize's YAML 1.1 decoder"
-                    ));
+                // the value is not quoted in the reason: a patch may set a secret
+                if plain.iter().any(|s| !same_in_yaml_1_1(s)) {
+                    return declined(
+                        "a plain scalar may read otherwise in kustomize's YAML 1.1 decoder (yes, on, 0777, …)",
+                    );
                 }
             }
             Ok(None) => return declined("a tag, anchor or alias"),
@@ -463,11 +465,11 @@ mod tests {
             ),
             (
                 spec("- op: add\n  path: /spec/paused\n  value: yes\n", t.clone()),
-                "\"yes\"",
+                "YAML 1.1",
             ),
             (
                 spec("- op: add\n  path: /spec/x\n  value: 0777\n", t.clone()),
-                "\"0777\"",
+                "YAML 1.1",
             ),
             (
                 spec("- op: add\n  path: /spec/x\n  value: !!str 1\n", t.clone()),
