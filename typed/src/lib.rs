@@ -140,9 +140,45 @@ fn remove_field(value: &mut Value, pointer: &str) -> bool {
     }
 }
 
-/// One read: the unknown fields met and the error that stopped it.
+/// One read: the unknown fields met and the error that stopped it. The fields each struct accepts (for the
+/// messages) are recorded only when there is an unknown field: then the value is read a second time, recording.
+/// A clean object (nearly all of them: every CRD of a Flux install) builds no path for its structs.
 fn pass<T: DeserializeOwned>(value: &Value, base: &str) -> (Vec<Unknown>, Option<DeError>) {
-    let fields: Fields = RefCell::new(HashMap::new());
+    let first = read::<T>(value, base, false);
+    if first.ignored.is_empty() {
+        return (Vec::new(), first.error);
+    }
+    let Read {
+        ignored,
+        error,
+        fields,
+    } = read::<T>(value, base, true);
+    let unknown = ignored
+        .into_iter()
+        .map(|(parent, key)| Unknown {
+            path: child_key(&parent, &key),
+            known: fields
+                .get(&parent)
+                .map(|f| f.iter().map(|s| s.to_string()).collect())
+                .unwrap_or_default(),
+            key,
+        })
+        .collect();
+    (unknown, error)
+}
+
+/// What one read of a value gave.
+struct Read {
+    /// The fields the type ignored: (parent path, key).
+    ignored: Vec<(String, String)>,
+    /// The error that stopped the read.
+    error: Option<DeError>,
+    /// The fields each struct accepts, by path (empty unless recorded).
+    fields: HashMap<String, &'static [&'static str]>,
+}
+
+fn read<T: DeserializeOwned>(value: &Value, base: &str, record: bool) -> Read {
+    let fields: Fields = RefCell::new(record.then(HashMap::new));
     let mut ignored: Vec<(String, String)> = Vec::new();
     let de = Track {
         value,
@@ -157,19 +193,11 @@ fn pass<T: DeserializeOwned>(value: &Value, base: &str) -> (Vec<Unknown>, Option
             ignored.push((render_path(parent, base), key.clone()));
         }
     });
-    let fields = fields.into_inner();
-    let unknown = ignored
-        .into_iter()
-        .map(|(parent, key)| Unknown {
-            path: child_key(&parent, &key),
-            known: fields
-                .get(&parent)
-                .map(|f| f.iter().map(|s| s.to_string()).collect())
-                .unwrap_or_default(),
-            key,
-        })
-        .collect();
-    (unknown, result.err())
+    Read {
+        ignored,
+        error: result.err(),
+        fields: fields.into_inner().unwrap_or_default(),
+    }
 }
 
 /// serde_ignored's path (`spec.?.template.spec.?.containers.0.x`) as kubectl prints it (`spec.template.spec.containers[0].x`).
@@ -185,8 +213,8 @@ fn render_path(p: &serde_ignored::Path<'_>, base: &str) -> String {
     }
 }
 
-/// Field names each struct accepts, by the path of the value it was read from.
-type Fields = RefCell<HashMap<String, &'static [&'static str]>>;
+/// Field names each struct accepts, by the path of the value it was read from, when they are being recorded.
+type Fields = RefCell<Option<HashMap<String, &'static [&'static str]>>>;
 
 /// A deserialization error with the path of the value that caused it (the innermost one).
 #[derive(Debug)]
@@ -346,8 +374,10 @@ impl<'de> de::Deserializer<'de> for Track<'de, '_, '_> {
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, DeError> {
-        if self.value.is_object() {
-            self.fields.borrow_mut().insert(self.loc.path(), fields);
+        if self.value.is_object()
+            && let Some(recorded) = self.fields.borrow_mut().as_mut()
+        {
+            recorded.insert(self.loc.path(), fields);
         }
         self.deserialize_any(visitor)
     }
