@@ -303,7 +303,7 @@ fn rss(pid: u32) -> u64 {
 
 /// Run `f` while sampling every 5 ms the summed VmRSS of this process's descendants (the lint process and all helm
 /// processes it runs; not this bench process); the peak.
-fn peak_tree_rss(f: impl FnOnce() -> anyhow::Result<Duration>) -> anyhow::Result<u64> {
+pub(crate) fn peak_tree_rss(f: impl FnOnce() -> anyhow::Result<Duration>) -> anyhow::Result<u64> {
     let me = std::process::id();
     let done = AtomicBool::new(false);
     let peak = AtomicUsize::new(0);

@@ -1,6 +1,7 @@
 //! `cargo xtask …`: the command line of headlamp-e2e. A thin layer over the `headlamp_e2e` library: parse
 //! arguments, call the library, print, choose the exit code (0 good, 1 findings/failures, 2 could not run).
 
+mod bench_hostile;
 mod bench_lint;
 mod chart_diff;
 mod doctor;
@@ -35,6 +36,8 @@ enum Command {
     Lint(lint::Args),
     /// Time `lint` (whole processes, cold and warm render cache, N=1 and N=50) against `helm template`; the targets
     BenchLint(bench_lint::Args),
+    /// Lint hostile GitOps trees (issue 23's inputs), each held to a time and memory bound
+    BenchHostile(bench_hostile::Args),
     /// The main job: ephemeral k3s, Flux and Headlamp through the GitOps path; the scenarios (needs Docker)
     E2e(e2e::Args),
     /// Diff the rendered manifests of each HelmRelease between a base git ref and the working tree
@@ -185,6 +188,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Lint(args) => lint::run(args).await,
             Command::BenchLint(args) => bench_lint::run(args).await,
+            Command::BenchHostile(args) => bench_hostile::run(args).await,
             Command::ChartDiff(args) => chart_diff::run(args).await,
             Command::Doctor(args) => doctor::run(args).await,
             Command::Snapshot(args) => snapshot::run(args).await,

@@ -1,0 +1,7 @@
+//! bench-hostile cases: chart.
+
+use super::Case;
+
+pub fn cases() -> Vec<Case> {
+    Vec::new()
+}
