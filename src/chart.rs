@@ -39,6 +39,13 @@ pub struct Chart {
     pub sha256: String,
 }
 
+/// The Headlamp chart archives this project carries (`data/upstream/charts`, each with its provenance and sha256 in
+/// `data/upstream/provenance.json`): what the tests render and what `cargo xtask lint` of the fixtures renders
+/// offline. `None` when the binary runs away from its checkout.
+pub fn bundled_charts_dir() -> Option<PathBuf> {
+    Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("data/upstream/charts")).filter(|d| d.is_dir())
+}
+
 /// Where charts are looked for, in order: `$HEADLAMP_E2E_CHARTS`, the per-user cache, the repository.
 #[derive(Debug, Clone)]
 pub struct ChartStore {
@@ -48,11 +55,13 @@ pub struct ChartStore {
 }
 
 impl ChartStore {
-    /// `$HEADLAMP_E2E_CHARTS`, and the cache at `$HEADLAMP_E2E_CACHE/charts` or the user cache dir.
+    /// `$HEADLAMP_E2E_CHARTS` (else the project's own Headlamp charts, [`bundled_charts_dir`]), and the cache at
+    /// `$HEADLAMP_E2E_CACHE/charts` or the user cache dir.
     pub fn from_env() -> Self {
         let charts_dir = std::env::var_os("HEADLAMP_E2E_CHARTS")
             .filter(|v| !v.is_empty())
-            .map(PathBuf::from);
+            .map(PathBuf::from)
+            .or_else(bundled_charts_dir);
         ChartStore {
             charts_dir,
             cache_dir: cache_root().map(|d| d.join("charts")),

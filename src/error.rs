@@ -88,7 +88,7 @@ pub enum Error {
     ChartArchive { path: PathBuf, message: String },
 
     #[error(
-        "helm not found ({tried}): install helm 3 or 4, or set HELM_BIN (on machines without get.helm.sh: ../shared/tools/fetch-helm)"
+        "helm not found ({tried}): install helm 3 or 4 (https://helm.sh/docs/intro/install/), or set HELM_BIN"
     )]
     HelmMissing { tried: String },
 

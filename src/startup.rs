@@ -1,7 +1,7 @@
 //! What the Headlamp server does at start with a given pod spec and image: the one model behind lint's
 //! `rootfs-unwritable-path`, doctor's reading of pod logs, and the outcome every e2e scenario expects.
 //!
-//! Read in the source of kubernetes-sigs/headlamp (tag v0.41.0 unless said otherwise) and ../shared/docs/FACTS.md:
+//! Read in the source of kubernetes-sigs/headlamp (tag v0.41.0 unless said otherwise):
 //! - backend/pkg/config/config.go `flagset()` registers `-plugins-dir` with the default `defaultPluginDir()` and
 //!   `-user-plugins-dir` with `defaultUserPluginDir()`: both run before the flags are parsed. Each does
 //!   `os.MkdirAll(<os.UserConfigDir()>/Headlamp/plugins|user-plugins)`; on a read-only `$HOME` it logs at error level

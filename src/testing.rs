@@ -1,8 +1,9 @@
 //! Helpers for this project's own tests (render tier and CLI tests). Not part of the harness API.
 //!
-//! Tools are found through `HELM_BIN` / `HEADLAMP_E2E_CHARTS`, falling back to what `../shared/tools/fetch-helm` and
-//! `../shared/charts` provide beside the checkout. With `HEADLAMP_E2E_REQUIRE_TOOLS=1` a missing tool fails the test;
-//! otherwise the test is skipped with a printed reason.
+//! Everything a test reads lives in the repository: the upstream copies under `data/upstream/` (their provenance in
+//! `data/upstream/provenance.json`, checked by `tests/upstream_data.rs`) and the fixtures. helm is `$HELM_BIN`, else
+//! `helm` on PATH; the chart archives are `$HEADLAMP_E2E_CHARTS`, else the project's `data/upstream/charts`. With
+//! `HEADLAMP_E2E_REQUIRE_TOOLS=1` a missing tool fails the test; otherwise the test is skipped with a printed reason.
 
 use std::path::{Path, PathBuf};
 
@@ -13,9 +14,14 @@ pub fn project_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `../shared` beside the checkout.
-pub fn shared_dir() -> PathBuf {
-    project_root().join("../shared")
+/// The project's copies of upstream data (`data/upstream/`).
+pub fn upstream_dir() -> PathBuf {
+    project_root().join("data/upstream")
+}
+
+/// Flux v2.9.4's components (`flux install --export`), as the GitOps fixture commits them.
+pub fn flux_components_file() -> PathBuf {
+    project_root().join("fixtures/gitops/clusters/home/flux-system/gotk-components.yaml")
 }
 
 pub fn tools_required() -> bool {
@@ -31,32 +37,30 @@ pub fn skip<T>(reason: &str) -> Option<T> {
     None
 }
 
-/// The chart archive dir: `$HEADLAMP_E2E_CHARTS`, else `../shared/charts`.
+/// The chart archive dir: `$HEADLAMP_E2E_CHARTS`, else the project's `data/upstream/charts`.
 pub fn charts_dir() -> Option<PathBuf> {
     match std::env::var_os("HEADLAMP_E2E_CHARTS").filter(|v| !v.is_empty()) {
         Some(d) => Some(PathBuf::from(d)),
-        None => Some(shared_dir().join("charts")).filter(|d| d.is_dir()),
+        None => crate::chart::bundled_charts_dir(),
     }
 }
 
-/// helm: `$HELM_BIN`, `helm` on PATH, else where fetch-helm installs it.
+/// helm: `$HELM_BIN`, else `helm` on PATH.
 pub fn helm() -> Option<Helm> {
-    if let Ok(h) = Helm::locate() {
-        return Some(h);
-    }
-    let fetched = std::env::var_os("HOME")
-        .map(|h| Path::new(&h).join(".cache/headlamp-e2e-tools/bin/helm"))
-        .filter(|p| p.is_file())?;
-    Some(Helm::new(fetched))
+    Helm::locate().ok()
 }
 
 /// helm and a chart store that has `chart-version.tgz`, or a skip.
 pub fn render_tools(chart: &str, version: &str) -> Option<(Helm, ChartStore)> {
     let Some(helm) = helm() else {
-        return skip("helm not found (set HELM_BIN or run ../shared/tools/fetch-helm)");
+        return skip(
+            "helm not found (install helm 3 or 4, or set HELM_BIN): the render tier needs it",
+        );
     };
     let Some(dir) = charts_dir() else {
-        return skip("no chart archives (set HEADLAMP_E2E_CHARTS or provide ../shared/charts)");
+        return skip(
+            "no chart archives (data/upstream/charts is missing, or set HEADLAMP_E2E_CHARTS)",
+        );
     };
     if !dir.join(format!("{chart}-{version}.tgz")).is_file() {
         return skip(&format!(

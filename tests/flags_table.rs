@@ -1,31 +1,21 @@
-//! The embedded Headlamp flag table must match the source table in ../shared (when it is there).
+//! The embedded Headlamp flag table must match the source table the project carries
+//! (data/upstream/headlamp/server-flags-by-version.json; provenance in data/upstream/provenance.json).
 //! Regenerate with `HEADLAMP_E2E_BLESS=1 cargo test --test flags_table`.
 
 use std::path::PathBuf;
 
 use headlamp_e2e::lint::flags;
 
-fn shared() -> PathBuf {
+fn source_table() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/headlamp/server-flags-by-version.json")
+        .join("data/upstream/headlamp/server-flags-by-version.json")
 }
 
 #[test]
 fn embedded_flag_table_matches_the_source_table() {
-    let path = shared();
-    let Ok(source) = std::fs::read_to_string(&path) else {
-        if std::env::var("HEADLAMP_E2E_REQUIRE_TOOLS").as_deref() == Ok("1") {
-            panic!(
-                "{} is missing and HEADLAMP_E2E_REQUIRE_TOOLS=1",
-                path.display()
-            );
-        }
-        eprintln!(
-            "SKIP: {} not found; cannot compare the embedded flag table",
-            path.display()
-        );
-        return;
-    };
+    let path = source_table();
+    let source =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let derived = flags::derive(&source).expect("source table derives");
     if std::env::var("HEADLAMP_E2E_BLESS").as_deref() == Ok("1") {
         let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/headlamp-server-flags.json");

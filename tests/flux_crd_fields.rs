@@ -1,5 +1,6 @@
-//! `data/flux-crd-fields.json` is derived from the Flux release's `flux install` output in ../shared (not part of the
-//! project). When that file is here, derive it again and require the committed data to be identical.
+//! `data/flux-crd-fields.json` is derived from the Flux release's `flux install --export` output, committed as the GitOps
+//! fixture's gotk-components.yaml (provenance and sha256 in data/upstream/provenance.json). Derive it again and require
+//! the committed data to be identical.
 
 use std::path::{Path, PathBuf};
 
@@ -15,31 +16,14 @@ fn project() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `../shared/flux/flux-v2.9.4-components.yaml`, relative to the project's parent directory.
+/// Flux v2.9.4's components, in the project.
 fn components() -> PathBuf {
-    project()
-        .parent()
-        .unwrap_or(project())
-        .join("shared")
-        .join(FLUX_COMPONENTS_FILE)
-}
-
-fn require_tools() -> bool {
-    std::env::var("HEADLAMP_E2E_REQUIRE_TOOLS").is_ok_and(|v| v == "1")
+    project().join(FLUX_COMPONENTS_FILE)
 }
 
 #[test]
 fn committed_flux_fields_match_the_flux_release() {
     let src = components();
-    if !src.is_file() {
-        let reason = format!(
-            "{} not found: cannot re-derive {FLUX_FIELDS_FILE}",
-            src.display()
-        );
-        assert!(!require_tools(), "{reason} (HEADLAMP_E2E_REQUIRE_TOOLS=1)");
-        eprintln!("skipped: {reason}");
-        return;
-    }
     let text = std::fs::read_to_string(&src).expect("read the Flux components");
     let derived =
         render_flux_fields(&derive_flux_fields(&text).expect("derive the Flux CRD fields"));
@@ -79,7 +63,7 @@ fn committed_flux_fields_are_small_and_cover_the_flux_kinds() {
     }
 }
 
-/// Rewrites the data file from ../shared; run on purpose only (see `REGENERATE`).
+/// Rewrites the data file from the components file; run on purpose only (see `REGENERATE`).
 #[test]
 #[ignore = "writes data/flux-crd-fields.json; run it to regenerate"]
 fn regenerate_flux_crd_fields() {

@@ -229,7 +229,7 @@ fn a_resource_file_outside_the_kustomization_root_is_reported_as_flux_and_kustom
     write(
         d.path(),
         "apps/headlamp/kustomization.yaml",
-        "resources:\n  - ../shared/namespace.yaml\n  - cm.yaml\n",
+        "resources:\n  - ../common/namespace.yaml\n  - cm.yaml\n",
     );
     write(
         d.path(),
@@ -238,7 +238,7 @@ fn a_resource_file_outside_the_kustomization_root_is_reported_as_flux_and_kustom
     );
     write(
         d.path(),
-        "apps/shared/namespace.yaml",
+        "apps/common/namespace.yaml",
         "apiVersion: v1\nkind: Namespace\nmetadata: {name: headlamp}\n",
     );
     let t = gitops::load(d.path()).unwrap();

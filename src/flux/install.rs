@@ -1,8 +1,8 @@
 //! Install Flux v2.9.4 into a cluster: apply the components (CRDs first), then wait for each controller Deployment
 //! in `flux-system` to be Available.
 //!
-//! The components come from a file (a GitOps repo's `gotk-components.yaml`, or
-//! `../shared/flux/flux-v2.9.4-components.yaml`: `flux install` output, four controllers) or else from the release's
+//! The components come from a file (a GitOps repo's `gotk-components.yaml`, as this project's fixture commits it:
+//! `flux install --export` output, four controllers) or else from the release's
 //! `install.yaml` (all controllers), downloaded once into the per-user cache and checked against [`INSTALL_SHA256`].
 
 use std::path::{Path, PathBuf};
@@ -179,8 +179,8 @@ pub(crate) async fn fetch_verified(
             url: url.into(),
             message: format!(
                 "no sha256 is pinned for it in this build, and unverified content is not applied to a cluster: \
-                 pass --flux-components FILE (e.g. ../shared/flux/flux-{FLUX_VERSION}-components.yaml or your \
-                 repository's clusters/<name>/flux-system/gotk-components.yaml)"
+                 pass --flux-components FILE (your repository's clusters/<name>/flux-system/gotk-components.yaml, \
+                 or `flux install --version {FLUX_VERSION} --export` written to a file)"
             ),
         });
     };
@@ -342,10 +342,10 @@ mod tests {
             Some("v2.9.4")
         );
         assert_eq!(manifest_flux_version("apiVersion: v1\n"), None);
-        let path = crate::testing::shared_dir().join("flux/flux-v2.9.4-components.yaml");
-        if let Ok(text) = std::fs::read_to_string(&path) {
-            assert_eq!(manifest_flux_version(&text), Some(FLUX_VERSION));
-        }
+        let path = crate::testing::flux_components_file();
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(manifest_flux_version(&text), Some(FLUX_VERSION));
         assert!(INSTALL_URL.contains(FLUX_VERSION));
         if let Some(s) = INSTALL_SHA256 {
             assert!(s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()));

@@ -141,11 +141,9 @@ mod tests {
     /// The pinned components file serves every kind at the version above.
     #[test]
     fn components_file_serves_these_versions() {
-        let path = crate::testing::shared_dir().join("flux/flux-v2.9.4-components.yaml");
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            let _: Option<()> = crate::testing::skip(&format!("{} not found", path.display()));
-            return;
-        };
+        let path = crate::testing::flux_components_file();
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let docs = crate::gitops::parse_yaml_documents(&text, &path).unwrap();
         for k in FluxKind::ALL {
             let crd = docs

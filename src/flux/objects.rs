@@ -203,11 +203,9 @@ mod tests {
     /// The objects pass the served CRDs' required fields (read from the pinned components file).
     #[test]
     fn objects_have_the_crd_required_fields() {
-        let path = crate::testing::shared_dir().join("flux/flux-v2.9.4-components.yaml");
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            let _: Option<()> = crate::testing::skip(&format!("{} not found", path.display()));
-            return;
-        };
+        let path = crate::testing::flux_components_file();
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let docs = crate::gitops::parse_yaml_documents(&text, &path).unwrap();
         let git = GitRepositorySpec::new("http://172.17.0.1:8419/e2e.git").to_value();
         let ks = KustomizationSpec::new("flux-system").to_value();

@@ -30,8 +30,10 @@ pub const INVALID_RULE: &str = "manifest-invalid";
 
 /// Where the derived Flux field tree is committed, relative to the project root.
 pub const FLUX_FIELDS_FILE: &str = "data/flux-crd-fields.json";
-/// The Flux install manifest it is derived from, relative to the shared directory beside the project.
-pub const FLUX_COMPONENTS_FILE: &str = "flux/flux-v2.9.4-components.yaml";
+/// The Flux install manifest it is derived from (Flux v2.9.4's `flux install --export`, as the GitOps fixture commits
+/// it; provenance in data/upstream/provenance.json), relative to the project root.
+pub const FLUX_COMPONENTS_FILE: &str =
+    "fixtures/gitops/clusters/home/flux-system/gotk-components.yaml";
 
 pub use headlamp_e2e_typed::{Invalid, Report, Unknown};
 

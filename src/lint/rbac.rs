@@ -316,7 +316,7 @@ mod tests {
 
     #[test]
     fn flux_view_aggregation_is_not_a_secrets_grant() {
-        // as Flux v2.9.4's components ship it (../shared/flux/flux-v2.9.4-components.yaml)
+        // as Flux v2.9.4's components ship it (fixtures/gitops/clusters/home/flux-system/gotk-components.yaml)
         let flux_view = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: flux-view-flux-system\n  labels: {rbac.authorization.k8s.io/aggregate-to-view: 'true'}\nrules:\n- {apiGroups: [notification.toolkit.fluxcd.io, source.toolkit.fluxcd.io, source.extensions.fluxcd.io, helm.toolkit.fluxcd.io, image.toolkit.fluxcd.io, kustomize.toolkit.fluxcd.io], resources: ['*'], verbs: [get, list, watch]}\n";
         assert!(run(vec![obj(flux_view)], vec![]).is_empty());
         let everything = flux_view.replace(

@@ -48,23 +48,18 @@ fn matrix_ids_are_unique_and_stable() {
 // ---- an RBAC rule evaluator over the real roles ----------------------------------------------------------------
 
 /// The rules `view` grants, read from the sources, not copied: every ClusterRole labelled
-/// `rbac.authorization.k8s.io/aggregate-to-view: "true"` in ../shared/kubernetes/view-clusterrole.yaml (Kubernetes'
-/// bootstrap policy) and in Flux v2.9.4's components (`flux-view-flux-system`, committed as the GitOps repo's
-/// gotk-components.yaml and identical to ../shared/flux/flux-v2.9.4-components.yaml), plus the roles the bootstrap
+/// `rbac.authorization.k8s.io/aggregate-to-view: "true"` in data/upstream/kubernetes/view-clusterrole.yaml
+/// (Kubernetes' bootstrap policy; provenance in data/upstream/provenance.json) and in Flux v2.9.4's components
+/// (`flux-view-flux-system`, committed as the GitOps fixture's gotk-components.yaml), plus the roles the bootstrap
 /// policy binds to every authenticated user (system:basic-user, system:discovery, system:public-info-viewer).
 fn view_rules() -> (Vec<serde_json::Value>, Vec<String>) {
-    let shared = crate::testing::shared_dir();
     let mut roles = Vec::new();
     for path in [
-        shared.join("kubernetes/view-clusterrole.yaml"),
-        shared.join("flux/flux-v2.9.4-components.yaml"),
+        crate::testing::upstream_dir().join("kubernetes/view-clusterrole.yaml"),
+        crate::testing::flux_components_file(),
     ] {
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-            panic!(
-                "{}: {e} (../shared must be beside the checkout)",
-                path.display()
-            )
-        });
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         for doc in crate::gitops::parse_yaml_documents(&text, &path).unwrap() {
             let items = match doc["kind"].as_str() {
                 Some("List") => doc["items"].as_array().cloned().unwrap_or_default(),

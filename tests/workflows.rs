@@ -1,0 +1,191 @@
+//! The GitHub workflows, checked structurally (Actions cannot run here): a fork's CI runs exactly the README test
+//! command with nothing skipped, installs every tool that command needs at a pinned version, and no workflow needs a
+//! file outside the repository.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+fn workflow(name: &str) -> Value {
+    let rel = format!(".github/workflows/{name}");
+    serde_norway::from_str(&read(&rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// The README's test command: the `cargo test` line of "The two commands", without its comment.
+fn readme_test_command() -> String {
+    let readme = read("README.md");
+    let section = readme
+        .split("## The two commands")
+        .nth(1)
+        .expect("README has a section \"The two commands\"");
+    let block = section
+        .split("```")
+        .nth(1)
+        .expect("the section has a code block");
+    block
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .find(|l| l.starts_with("cargo test"))
+        .expect("the code block has the test command")
+        .to_string()
+}
+
+fn steps(job: &Value) -> &Vec<Value> {
+    job["steps"].as_array().expect("a job has steps")
+}
+
+/// `uses` of a step without its version (`azure/setup-helm@v4` → `azure/setup-helm`).
+fn action(step: &Value) -> Option<&str> {
+    step["uses"]
+        .as_str()
+        .map(|u| u.split('@').next().unwrap_or(u))
+}
+
+/// The tools the README test command needs with `HEADLAMP_E2E_REQUIRE_*` set, and the action that installs each
+/// (docker and git ship with GitHub's Ubuntu runner images).
+const TOOLS: [(&str, &str, &str); 2] = [
+    ("helm", "azure/setup-helm", "HELM_VERSION"),
+    ("kubectl", "azure/setup-kubectl", "KUBECTL_VERSION"),
+];
+
+#[test]
+fn ci_runs_exactly_the_readme_test_command_with_nothing_skipped() {
+    let command = readme_test_command();
+    assert_eq!(command, "cargo test --workspace");
+    let ci = workflow("ci.yml");
+    for var in ["HEADLAMP_E2E_REQUIRE_TOOLS", "HEADLAMP_E2E_REQUIRE_DOCKER"] {
+        assert_eq!(ci["env"][var], "1", "ci.yml sets {var}=1");
+    }
+    assert!(
+        ci["env"].get("HEADLAMP_E2E_CHARTS").is_none(),
+        "the charts are the project's own"
+    );
+    let job = &ci["jobs"]["test"];
+    assert!(
+        job["runs-on"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("ubuntu-")),
+        "an Ubuntu runner (it has Docker and git)"
+    );
+    let runs: Vec<&str> = steps(job)
+        .iter()
+        .filter_map(|s| s["run"].as_str())
+        .map(str::trim)
+        .collect();
+    assert!(
+        runs.contains(&command.as_str()),
+        "ci.yml runs `{command}`: {runs:?}"
+    );
+    assert!(
+        runs.contains(&"cargo xtask lint"),
+        "ci.yml lints the fixtures"
+    );
+    // .ci/run, this repository's own CI, runs the same command
+    let ci_run = read(".ci/run");
+    assert!(
+        ci_run.lines().any(|l| l.trim() == command),
+        ".ci/run runs `{command}`"
+    );
+}
+
+#[test]
+fn ci_installs_every_tool_the_test_command_needs_at_a_pinned_version() {
+    let ci = workflow("ci.yml");
+    let job = &ci["jobs"]["test"];
+    let steps = steps(job);
+    let test_at = steps
+        .iter()
+        .position(|s| s["run"].as_str().map(str::trim) == Some("cargo test --workspace"))
+        .expect("the test step");
+    for (tool, installer, version_var) in TOOLS {
+        let at = steps
+            .iter()
+            .position(|s| action(s) == Some(installer))
+            .unwrap_or_else(|| panic!("ci.yml installs {tool} with {installer}"));
+        assert!(at < test_at, "{tool} is installed before the tests run");
+        assert_eq!(
+            steps[at]["with"]["version"],
+            format!("${{{{ env.{version_var} }}}}"),
+            "{installer} installs the pinned version"
+        );
+        let pinned = ci["env"][version_var]
+            .as_str()
+            .unwrap_or_else(|| panic!("ci.yml pins {version_var}"));
+        assert!(
+            pinned.starts_with('v') && pinned[1..].split('.').count() == 3,
+            "{version_var}={pinned} is an exact version"
+        );
+        // README says which versions the tests were run with
+        assert!(
+            read("README.md").contains(&format!("{tool} {pinned}")),
+            "README names {tool} {pinned}"
+        );
+    }
+}
+
+#[test]
+fn no_workflow_needs_a_file_outside_the_repository() {
+    let dir = root().join(".github/workflows");
+    let mut seen = 0;
+    for e in std::fs::read_dir(&dir).expect(".github/workflows") {
+        let p = e.expect("entry").path();
+        let text = std::fs::read_to_string(&p).expect("a workflow");
+        let name = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("?")
+            .to_string();
+        for bad in ["../", "shared/", "HEADLAMP_E2E_CHARTS", "fetch-helm"] {
+            assert!(!text.contains(bad), "{name} mentions {bad:?}");
+        }
+        seen += 1;
+    }
+    assert!(seen >= 3, "ci.yml, e2e.yml and chart-bump.yml");
+}
+
+#[test]
+fn the_chart_bump_lint_installs_the_tools_it_runs() {
+    let wf = workflow("chart-bump.yml");
+    for job in ["lint", "chart-diff"] {
+        let steps = steps(&wf["jobs"][job]);
+        for (tool, installer, _) in TOOLS {
+            assert!(
+                steps.iter().any(|s| action(s) == Some(installer)),
+                "chart-bump.yml job {job} installs {tool}"
+            );
+        }
+    }
+}
+
+#[test]
+fn nothing_in_the_code_reads_beside_the_checkout() {
+    // the project stands alone: no source, test or CLI file names a path into the directory beside the checkout
+    fn walk(dir: &Path, hits: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, hits);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                let text = std::fs::read_to_string(&p).unwrap_or_default();
+                for (i, l) in text.lines().enumerate() {
+                    if l.contains(concat!("../", "shared")) {
+                        hits.push(format!("{}:{}", p.display(), i + 1));
+                    }
+                }
+            }
+        }
+    }
+    let mut hits = Vec::new();
+    for d in ["src", "tests", "xtask", "yaml", "typed"] {
+        walk(&root().join(d), &mut hits);
+    }
+    assert!(hits.is_empty(), "paths beside the checkout: {hits:?}");
+}
