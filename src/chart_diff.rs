@@ -336,16 +336,19 @@ pub fn to_text(d: &ChartDiff, color: bool) -> String {
         };
         format!("{style}{line}{style:#}")
     };
+    use crate::report::redact::{for_terminal, no_workflow_commands, one_line};
     let mut out = String::new();
     if d.is_empty() {
-        let _ = writeln!(out, "no rendered changes against {}", d.base_ref);
+        let _ = writeln!(out, "no rendered changes against {}", one_line(&d.base_ref));
         return out;
     }
     for r in &d.releases {
-        let _ = writeln!(out, "{}", headline(r));
+        let _ = writeln!(out, "{}", one_line(&headline(r)));
         for diff in std::iter::once(&r.defaults_diff).chain(r.objects.iter().map(|o| &o.diff)) {
+            // object ids and chart names are in the headers, values in the lines: all from input
             for line in diff.lines() {
-                let _ = writeln!(out, "{}", paint(line));
+                let line = no_workflow_commands(&for_terminal(line));
+                let _ = writeln!(out, "{}", paint(&line));
             }
         }
         out.push('\n');
@@ -353,18 +356,26 @@ pub fn to_text(d: &ChartDiff, color: bool) -> String {
     out
 }
 
-/// GitHub-flavoured markdown (for `$GITHUB_STEP_SUMMARY` and PR comments).
+/// GitHub-flavoured markdown (for `$GITHUB_STEP_SUMMARY` and PR comments). Every text from input (ref, release and
+/// object ids, chart versions) is shown as text, never as markup ([`markdown_inline`]); each diff sits in a fence
+/// its content cannot close ([`markdown_fence`]).
 pub fn to_markdown(d: &ChartDiff) -> String {
-    let mut out = format!("## Rendered manifests: `{}` → this change\n\n", d.base_ref);
+    use crate::report::redact::{for_terminal, markdown_fence, markdown_inline};
+    let mut out = format!(
+        "## Rendered manifests: <code>{}</code> → this change\n\n",
+        markdown_inline(&d.base_ref)
+    );
     if d.is_empty() {
         out.push_str("No rendered changes.\n");
         return out;
     }
     for r in &d.releases {
-        let _ = writeln!(out, "### `{}`\n", r.release);
+        let _ = writeln!(out, "### <code>{}</code>\n", markdown_inline(&r.release));
         let _ = writeln!(out, "| | base | head |\n|---|---|---|");
         let cell = |s: &Option<Side>, f: fn(&Side) -> String| {
-            s.as_ref().map(f).unwrap_or_else(|| "—".into())
+            s.as_ref()
+                .map(|s| markdown_inline(&f(s)))
+                .unwrap_or_else(|| "—".into())
         };
         let _ = writeln!(
             out,
@@ -388,8 +399,8 @@ pub fn to_markdown(d: &ChartDiff) -> String {
         let mut block = |title: String, diff: &str| {
             let _ = writeln!(
                 out,
-                "<details><summary>{title}</summary>\n\n```diff\n{}```\n</details>\n",
-                diff
+                "<details><summary>{title}</summary>\n\n{}\n</details>\n",
+                markdown_fence("diff", &for_terminal(diff))
             );
         };
         if !r.defaults_diff.is_empty() {
@@ -404,7 +415,10 @@ pub fn to_markdown(d: &ChartDiff) -> String {
                 Change::Removed => "removed",
                 Change::Changed => "changed",
             };
-            block(format!("<code>{}</code> ({verb})", o.object), &o.diff);
+            block(
+                format!("<code>{}</code> ({verb})", markdown_inline(&o.object)),
+                &o.diff,
+            );
         }
     }
     out
@@ -472,6 +486,64 @@ mod tests {
         );
         assert!(!to_text(&cd, false).contains('\u{1b}'));
         assert!(to_text(&cd, true).contains('\u{1b}'));
+    }
+
+    /// Names and values from a hostile tree: a newline that starts a workflow command, markup that leaves its code span
+    /// or table cell, a fence in a value, a terminal escape, a right-to-left override.
+    #[test]
+    fn hostile_names_and_values_stay_text() {
+        let (mut b, mut h) = (helmrelease("{}"), helmrelease("{}"));
+        let cm = |v: &str| {
+            let mut o = rendered(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: headlamp}\n",
+            );
+            o.value["metadata"]["name"] = "x\n::error file=a::pwned</code><img src=q>|`".into();
+            o.value["data"] = serde_json::json!({"k": v});
+            o
+        };
+        with(&mut b, "0.41.0", vec![cm("old")]);
+        with(
+            &mut h,
+            "0.45.0\u{202E}",
+            vec![cm("new\n```\n</details>\n\u{1b}[31mred\n::warning::w")],
+        );
+        let cd = ChartDiff {
+            base_ref: "main\n::error::ref".into(),
+            releases: vec![diff_release(
+                "HelmRelease/headlamp/headlamp",
+                Some(&b),
+                Some(&h),
+            )],
+        };
+        let text = to_text(&cd, false);
+        for line in text.lines() {
+            assert!(
+                !line.trim_start().starts_with("::"),
+                "a workflow command line: {line:?}"
+            );
+        }
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{202E}'),
+            "{text}"
+        );
+        let md = to_markdown(&cd);
+        // markup only where markdown reads it (the diff's lines are literal inside their fence)
+        for line in md
+            .lines()
+            .filter(|l| l.starts_with('#') || l.starts_with("| ") || l.starts_with("<details>"))
+        {
+            assert!(
+                !line.contains("<img") && !line.contains("</code><"),
+                "{line}"
+            );
+        }
+        assert!(!md.contains('\u{1b}') && !md.contains('\u{202E}'), "{md}");
+        // the value's ``` does not close the diff's fence: the fence is longer
+        assert!(md.contains("````diff"), "{md}");
+        // every table row keeps its three columns
+        for row in md.lines().filter(|l| l.starts_with("| ")) {
+            assert_eq!(row.matches('|').count(), 4, "{row}");
+        }
     }
 
     #[test]

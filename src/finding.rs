@@ -130,9 +130,12 @@ pub fn to_json(findings: &[Finding], summary: &Summary) -> serde_json::Value {
 }
 
 /// Text report grouped by file. `color` adds ANSI styles (only when stdout is a terminal). Every text from input is
-/// redacted and has its control characters escaped ([`crate::report::redact::for_terminal`]).
+/// redacted and has its control characters escaped ([`crate::report::redact::for_terminal`]); the one-line fields
+/// (file, object, path) cannot break their line ([`crate::report::redact::one_line`]), and no line of a message or
+/// fix is a CI workflow command ([`crate::report::redact::no_workflow_commands`]).
 pub fn to_text(findings: &[Finding], color: bool) -> String {
-    use crate::report::redact::for_terminal;
+    use crate::report::redact::{no_workflow_commands, one_line};
+    let for_terminal = |t: &str| no_workflow_commands(&crate::report::redact::for_terminal(t));
     use anstyle::{AnsiColor, Style};
     let paint = |style: Style, s: &str| -> String {
         if color {
@@ -152,7 +155,7 @@ pub fn to_text(findings: &[Finding], color: bool) -> String {
     }
     let mut out = String::new();
     for (file, items) in by_file {
-        let file = for_terminal(file);
+        let file = one_line(file);
         let _ = writeln!(
             out,
             "{}",
@@ -168,8 +171,8 @@ pub fn to_text(findings: &[Finding], color: bool) -> String {
             } else {
                 format!("{} {}", f.object, f.path)
             };
-            let at = for_terminal(&at);
-            let _ = writeln!(out, "  {sev}[{}] {}", f.rule, paint(dim, &at));
+            let at = one_line(&at);
+            let _ = writeln!(out, "  {sev}[{}] {}", one_line(&f.rule), paint(dim, &at));
             for line in for_terminal(&f.message).lines() {
                 let _ = writeln!(out, "    {line}");
             }

@@ -334,18 +334,28 @@ fn redact_pairs(text: &str) -> String {
     out
 }
 
-/// Escape control characters (other than newline and tab) as `\u{1b}`: text from a cluster, a chart or a file must
-/// not move the cursor or recolour a terminal.
+/// Characters that reorder or hide text where it is shown (Trojan Source, CVE-2021-42574): the bidirectional
+/// embeddings, overrides and isolates, and the directional marks. Like control characters, they are shown escaped.
+fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+    )
+}
+
+fn must_escape(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t') || is_bidi_control(c)
+}
+
+/// Escape control characters (other than newline and tab) and bidirectional controls as `\u{1b}`: text from a
+/// cluster, a chart or a file must not move the cursor, recolour a terminal or reorder what a reviewer reads.
 pub fn escape_controls(text: &str) -> String {
-    if !text
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
+    if !text.chars().any(must_escape) {
         return text.to_string();
     }
     text.chars()
         .map(|c| {
-            if c.is_control() && c != '\n' && c != '\t' {
+            if must_escape(c) {
                 c.escape_unicode().to_string()
             } else {
                 c.to_string()
@@ -357,6 +367,96 @@ pub fn escape_controls(text: &str) -> String {
 /// [`redact`], then [`escape_controls`]: what any text from input goes through before it is printed.
 pub fn for_terminal(text: &str) -> String {
     escape_controls(&redact(text))
+}
+
+/// [`for_terminal`] for a field shown on one line (a file, an object id, a path): newline, carriage return and tab
+/// are escaped too, so a name cannot start a line of its own in a log.
+pub fn one_line(text: &str) -> String {
+    let t = for_terminal(text);
+    if !t.contains(['\n', '\r', '\t']) {
+        return t;
+    }
+    t.replace('\n', "\\u{a}")
+        .replace('\r', "\\u{d}")
+        .replace('\t', "\\u{9}")
+}
+
+/// Lines of text from input made inert for a CI log: GitHub's runner takes a line whose first non-blank characters
+/// are `::` as a workflow command (`::error file=…::`, `::add-mask::`, `::stop-commands::`), and `##[` anywhere in a
+/// line as one in the older form (actions/runner `src/Runner.Common/ActionCommand.cs` `TryParseV2`: `TrimStart`, then
+/// `StartsWith("::")`; `TryParse`: `IndexOf("##[")`). Such a `::` is shown as `\u{3a}:`, such a `##[` as `#\u{23}[`;
+/// every other line is unchanged.
+pub fn no_workflow_commands(text: &str) -> String {
+    if !text.contains("::") && !text.contains("##[") {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let blank = line.len() - line.trim_start().len();
+        let (lead, rest) = line.split_at(blank);
+        out.push_str(lead);
+        let rest = match rest.strip_prefix("::") {
+            Some(after) => {
+                out.push_str("\\u{3a}:");
+                after
+            }
+            None => rest,
+        };
+        out.push_str(&rest.replace("##[", "#\\u{23}["));
+    }
+    out
+}
+
+/// Text from input inside markdown or HTML (a table cell, a `<summary>`, a heading): redacted, controls escaped,
+/// on one line, and every character that markdown or HTML would read as markup shown as an entity, so a name cannot
+/// close a code span, add a table column, open a tag or a link.
+pub fn markdown_inline(text: &str) -> String {
+    let t = one_line(text);
+    let mut out = String::with_capacity(t.len());
+    for c in t.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '|' => out.push_str("&#124;"),
+            '`' => out.push_str("&#96;"),
+            '[' => out.push_str("&#91;"),
+            ']' => out.push_str("&#93;"),
+            '*' => out.push_str("&#42;"),
+            '_' => out.push_str("&#95;"),
+            '\\' => out.push_str("&#92;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A fenced code block of `info` holding `body` (already redacted): the fence is longer than any run of backticks in
+/// the body, so the body cannot close it (CommonMark: a closing fence is at least as long as the opening one).
+pub fn markdown_fence(info: &str, body: &str) -> String {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in body.chars() {
+        if c == '`' {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    let fence = "`".repeat((longest + 1).max(3));
+    let body = escape_controls(body);
+    let nl = if body.ends_with('\n') || body.is_empty() {
+        ""
+    } else {
+        "\n"
+    };
+    format!("{fence}{info}\n{body}{nl}{fence}")
 }
 
 /// Redact an object (a parsed YAML or JSON artifact) in place, by key at any depth and for every kind:
@@ -415,6 +515,16 @@ fn walk(value: &mut Value, parent: Option<&str>) {
                     }
                     continue;
                 }
+                if is_secret
+                    && key == "metadata"
+                    && let Some(Value::Object(annotations)) = v.get_mut("annotations")
+                {
+                    for (k, a) in annotations.iter_mut() {
+                        if k != LAST_APPLIED && !secret_annotation_names_only(k) && !a.is_null() {
+                            *a = redacted();
+                        }
+                    }
+                }
                 if key == "annotations"
                     && let Value::Object(annotations) = v
                     && let Some(applied) = annotations.get_mut(LAST_APPLIED)
@@ -446,6 +556,22 @@ fn walk(value: &mut Value, parent: Option<&str>) {
         }
         _ => {}
     }
+}
+
+/// A Secret's annotations are kept only where they are known to hold names, not values: the ServiceAccount a token
+/// Secret is for (what doctor and verify read), and what Helm and Flux write to own an object. Any other annotation of
+/// a Secret (a copied value, a tool's cache of its data) goes, like its `data`.
+fn secret_annotation_names_only(key: &str) -> bool {
+    matches!(
+        key,
+        "kubernetes.io/service-account.name" | "kubernetes.io/service-account.uid"
+    ) || [
+        "meta.helm.sh/",
+        "kustomize.toolkit.fluxcd.io/",
+        "helm.toolkit.fluxcd.io/",
+    ]
+    .iter()
+    .any(|p| key.starts_with(p))
 }
 
 /// The value of a credential key: scalars go, lists lose their scalars, maps are walked (their keys decide).

@@ -700,6 +700,27 @@ mod tests {
         assert!(v["metadata"].get("managedFields").is_none());
     }
 
+    /// A Secret annotation other than last-applied (a tool's copy of a value) is not written; the names doctor and
+    /// verify read (the token's ServiceAccount) are.
+    #[test]
+    fn a_secrets_other_annotations_are_not_written() {
+        let s = serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "t", "namespace": "headlamp", "annotations": {
+                "kubernetes.io/service-account.name": "headlamp-login",
+                "backup.example.com/copy": "cGxhaW4tY29weS1vZi10aGUtdG9rZW4="}},
+            "type": "kubernetes.io/service-account-token",
+            "data": {"token": "ZXlKaGJHY2lPaUpT"}
+        });
+        let v = sanitize(s);
+        let text = serde_norway::to_string(&v).unwrap();
+        assert!(!text.contains("cGxhaW4tY29weS1vZi10aGUtdG9rZW4="), "{text}");
+        assert_eq!(
+            v["metadata"]["annotations"]["kubernetes.io/service-account.name"],
+            "headlamp-login"
+        );
+    }
+
     #[tokio::test]
     async fn writer_round_trips_through_a_live_view_and_redacts() {
         let fake = FakeApi::new(SnapshotView::open(&fixture("pinned-image-tag")).unwrap())

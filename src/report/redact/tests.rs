@@ -472,3 +472,88 @@ fn non_secret_data_is_kept() {
     redact_object(&mut cm);
     assert_eq!(cm, before);
 }
+
+// ---- hostile text (issue 23 item 9) ----------------------------------------------------------------------------
+
+#[test]
+fn bidi_controls_are_shown_escaped() {
+    // "evil" written right to left: a reviewer would read another name
+    let t = for_terminal("ConfigMap/app/\u{202E}live\u{202C}.yaml and \u{2067}x\u{2069}");
+    assert!(!t.contains('\u{202E}') && !t.contains('\u{2067}'), "{t}");
+    assert!(t.contains("\\u{202e}") && t.contains("\\u{2067}"), "{t}");
+    // ordinary non-ASCII text stays
+    assert_eq!(for_terminal("café ünïcode"), "café ünïcode");
+}
+
+#[test]
+fn one_line_fields_cannot_start_a_line() {
+    let t = one_line("HelmRelease/ns/x\n::error file=a::pwned\r\tz");
+    assert!(!t.contains(['\n', '\r', '\t']), "{t}");
+    assert_eq!(
+        t,
+        "HelmRelease/ns/x\\u{a}::error file=a::pwned\\u{d}\\u{9}z"
+    );
+}
+
+#[test]
+fn workflow_commands_in_text_are_made_inert() {
+    let t = no_workflow_commands(
+        "ok line\n  ::add-mask::x\n::error::y\nnot::a command\nsee ##[warning]z",
+    );
+    let lines: Vec<&str> = t.lines().collect();
+    assert_eq!(lines[0], "ok line");
+    for l in &lines {
+        assert!(!l.trim_start().starts_with("::"), "{l}");
+        assert!(!l.contains("##["), "{l}");
+    }
+    assert_eq!(lines[1], "  \\u{3a}:add-mask::x");
+    assert_eq!(
+        lines[3], "not::a command",
+        "a `::` inside a line is no command"
+    );
+    // nothing to do: the same text
+    assert_eq!(no_workflow_commands("a: b"), "a: b");
+}
+
+#[test]
+fn markdown_inline_text_cannot_leave_its_cell_or_span() {
+    let t = markdown_inline("x` | <img src=y> [a](http://z) *b*\nc");
+    for bad in ['`', '|', '<', '>', '[', ']', '*', '\n'] {
+        assert!(!t.contains(bad), "{bad:?} in {t}");
+    }
+    assert!(t.starts_with("x&#96; &#124; &lt;img"), "{t}");
+}
+
+#[test]
+fn a_markdown_fence_outlasts_every_backtick_run_in_its_body() {
+    let body = "a\n```\n</details>\n````x\n";
+    let f = markdown_fence("diff", body);
+    assert!(f.starts_with("`````diff\n"), "{f}");
+    assert!(f.ends_with("\n`````"), "{f}");
+    assert_eq!(markdown_fence("diff", "plain\n"), "```diff\nplain\n```");
+}
+
+#[test]
+fn a_secrets_annotations_keep_only_names() {
+    let mut s = json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "login", "annotations": {
+            "kubernetes.io/service-account.name": "headlamp-login",
+            "meta.helm.sh/release-name": "headlamp",
+            "example.com/backup-of-password": "hunter2-plain-copy",
+            "notes": "Zm9vYmFyYmF6"
+        }},
+        "data": {"token": "c2VjcmV0"}
+    });
+    redact_object(&mut s);
+    let a = &s["metadata"]["annotations"];
+    assert_eq!(a["kubernetes.io/service-account.name"], "headlamp-login");
+    assert_eq!(a["meta.helm.sh/release-name"], "headlamp");
+    assert_eq!(a["example.com/backup-of-password"], REDACTED);
+    assert_eq!(a["notes"], REDACTED);
+    // a ConfigMap's annotations are not a Secret's: kept
+    let mut cm =
+        json!({"kind": "ConfigMap", "metadata": {"annotations": {"notes": "Zm9vYmFyYmF6"}}});
+    redact_object(&mut cm);
+    assert_eq!(cm["metadata"]["annotations"]["notes"], "Zm9vYmFyYmF6");
+}
