@@ -51,6 +51,9 @@ use super::{KUSTOMIZATION_NAMES, normalise};
 pub const MAX_SANDBOX_BYTES: u64 = 512 * 1024 * 1024;
 /// The files, directories and links one build's mirror may hold, and the kustomizations its graph may have.
 pub const MAX_SANDBOX_ENTRIES: usize = 20_000;
+/// How deep kustomizations may include each other (a base of a base of …): deeper is refused, so that a hostile
+/// chain cannot exhaust the stack of this check (nor kustomize's).
+pub const MAX_NESTING: usize = 100;
 /// With `--allow-remote-bases`: every build that fetches a remote base, together, within this time.
 pub const REMOTE_DEADLINE: Duration = Duration::from_secs(120);
 
@@ -375,6 +378,8 @@ struct Graph<'a> {
     /// Paths (lexical, relative to root) to mirror.
     paths: BTreeSet<PathBuf>,
     fetches: bool,
+    /// How deep the kustomization being checked is included.
+    depth: usize,
 }
 
 /// What a local reference resolved to.
@@ -392,6 +397,7 @@ impl<'a> Graph<'a> {
             kustomizations: BTreeMap::new(),
             paths: BTreeSet::new(),
             fetches: false,
+            depth: 0,
         }
     }
 
@@ -695,8 +701,21 @@ impl<'a> Graph<'a> {
         }
         match self.local(dir, r) {
             Ok((lexical, Local::Dir(real))) => {
+                if self.depth >= MAX_NESTING {
+                    self.problem(
+                        file,
+                        field,
+                        r,
+                        Refusal::Refused(format!(
+                            "kustomizations included more than {MAX_NESTING} deep"
+                        )),
+                    );
+                    return false;
+                }
                 self.paths.insert(lexical);
+                self.depth += 1;
                 self.kustomization(&real, None);
+                self.depth -= 1;
                 true
             }
             Ok((lexical, Local::File)) => {
@@ -941,6 +960,38 @@ mod tests {
         let p = dir.join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, text).unwrap();
+    }
+
+    #[test]
+    fn a_deep_chain_of_bases_is_refused_not_followed_to_the_end() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().canonicalize().unwrap();
+        let mut dir = PathBuf::from("k");
+        for _ in 0..(MAX_NESTING + 5) {
+            write(
+                &root,
+                &dir.join("kustomization.yaml").display().to_string(),
+                "resources: [n]\n",
+            );
+            dir.push("n");
+        }
+        write(
+            &root,
+            &dir.join("kustomization.yaml").display().to_string(),
+            "resources: []\n",
+        );
+        let p = prepare(&root, Path::new("k"), None);
+        assert!(p.sandbox.is_none());
+        assert_eq!(p.problems.len(), 1, "{:?}", p.problems);
+        assert!(matches!(&p.problems[0].refusal, Refusal::Refused(w) if w.contains("deep")));
+        // 95 deep (from ten levels down): within the bound, built
+        let mut shallow = PathBuf::from("k");
+        for _ in 0..10 {
+            shallow.push("n");
+        }
+        let ok = prepare(&root, &shallow, None);
+        assert!(ok.problems.is_empty(), "{:?}", ok.problems);
+        assert!(ok.sandbox.is_some());
     }
 
     #[test]
