@@ -6,6 +6,7 @@ pub mod big_files;
 pub mod flux_build;
 pub mod flux_patch;
 pub mod identity;
+pub mod sandbox;
 pub mod substitute;
 
 use std::collections::{BTreeSet, HashMap};
@@ -125,6 +126,14 @@ impl Tree {
 /// Rule of the findings on a kustomization file that loads a file from outside its own directory.
 pub const OUTSIDE_ROOT_RULE: &str = "kustomize-resource-outside-root";
 
+/// Rule of the findings on a kustomization that is not built as written: kustomize cannot build it, or lint refused
+/// a reference of it before kustomize ran ([`sandbox`]).
+pub const KUSTOMIZATION_BUILD_RULE: &str = "kustomization-build";
+
+/// How many times one Flux Kustomization (by id) is followed with a spec not seen before: a Kustomization read
+/// again through its own path with a changed spec ends there ([`Loader::flux_kustomizations`]).
+pub const MAX_FLUX_ROUNDS: usize = 4;
+
 /// Rule of the findings on a Flux Kustomization whose path does not build with its kustomize features.
 pub const FLUX_BUILD_RULE: &str = "flux-kustomization-build";
 
@@ -186,6 +195,16 @@ pub fn repository_root(dir: &Path) -> PathBuf {
         .find(|d| d.join(".git").exists())
         .map(Path::to_path_buf)
         .unwrap_or(start)
+}
+
+/// `rel` (relative to the repository root `repo_root`) relative to the GitOps directory `real_root` when it is inside
+/// it, else as it is.
+fn shown_in(repo_root: &Path, real_root: &Path, rel: &Path) -> PathBuf {
+    repo_root
+        .join(rel)
+        .strip_prefix(real_root)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| rel.to_path_buf())
 }
 
 /// Kinds the API server keeps without a namespace (the built-in ones and Flux's/cert-manager's cluster-wide kinds
@@ -347,6 +366,8 @@ impl Loader {
         let walked: BTreeSet<PathBuf> = self.tree.files.iter().cloned().collect();
         let mut replaced: BTreeSet<PathBuf> = BTreeSet::new();
         let mut done = BTreeSet::new();
+        // how often each Flux Kustomization was followed (with a spec not seen before): bounded, see below
+        let mut rounds: HashMap<String, usize> = HashMap::new();
         let mut queue: Vec<Object> = self
             .tree
             .find("kustomize.toolkit.fluxcd.io", "Kustomization")
@@ -382,6 +403,26 @@ impl Loader {
                     .collect::<Vec<_>>(),
                 spec["postBuild"].to_string(),
             )) {
+                continue;
+            }
+            // a Kustomization whose path holds itself with a spec that changes each time it is read (postBuild
+            // substituting `N: "${N}1"` into its own spec) is a new key every round: it is followed at most
+            // MAX_FLUX_ROUNDS times, then a finding says so (Flux would change it at every reconciliation)
+            let n = rounds.entry(ks.id()).or_insert(0);
+            *n += 1;
+            if *n > MAX_FLUX_ROUNDS {
+                if *n == MAX_FLUX_ROUNDS + 1 {
+                    self.tree.findings.push(
+                        Finding::new(FLUX_BUILD_RULE, Severity::Error)
+                            .file(ks.file_display())
+                            .object(ks.id())
+                            .path("spec")
+                            .message(format!(
+                                "its spec changes each time its own path is read (a postBuild substitution of the Kustomization itself?): lint followed it {MAX_FLUX_ROUNDS} times and stopped; Flux would change it again at every reconciliation"
+                            ))
+                            .fix("do not substitute variables into the Kustomization's own spec from its own path (keep the Kustomization outside the path it applies, or escape the variable with $${...})"),
+                    );
+                }
                 continue;
             }
             // `dir` as the tree names it: under the GitOps root (classify checked it resolves inside)
@@ -559,8 +600,9 @@ impl Loader {
             .get_or_insert_with(|| flux_build::Builder::new(&real_root))
             .build(rel_dir, spec);
         match built {
-            Ok(objects) => {
-                for b in objects {
+            Ok(out) => {
+                self.reference_findings(out.skipped);
+                for b in out.objects {
                     if !is_k8s_object(&b.value) {
                         continue;
                     }
@@ -579,6 +621,11 @@ impl Loader {
                 {
                     sub.tree.files.push(k);
                 }
+                Ok(true)
+            }
+            Err(flux_build::BuildError::Refused(problems)) => {
+                // the references are named by their findings; the path is not read without them either
+                self.reference_findings(problems);
                 Ok(true)
             }
             Err(flux_build::BuildError::NoKubectl(e)) => {
@@ -741,10 +788,7 @@ impl Loader {
             .map(String::as_str)
             .filter(|key| !PLAIN_KUSTOMIZATION_KEYS.contains(key))
             .collect();
-        let remote = k
-            .resources
-            .iter()
-            .any(|r| r.contains("://") || r.starts_with("github.com/"));
+        let remote = k.resources.iter().any(|r| sandbox::is_remote(r));
         let mut visited = BTreeSet::new();
         let nested = !features.is_empty() || remote;
         self.check_outside_root(dir, file, nested, &mut visited);
@@ -821,7 +865,7 @@ impl Loader {
         }
         let mut bases = Vec::new();
         for (field, r) in loads {
-            if r.contains("://") || r.starts_with("github.com/") {
+            if sandbox::is_remote(&r) {
                 continue;
             }
             let p = dir.join(&r);
@@ -832,6 +876,10 @@ impl Loader {
                 continue;
             }
             if real.starts_with(&real_dir) {
+                continue;
+            }
+            // built with kustomize: the sandbox refuses a reference outside the repository, naming it (one finding)
+            if nested && !real.starts_with(&repo_root) {
                 continue;
             }
             let refused = format!(
@@ -871,30 +919,67 @@ impl Loader {
         }
     }
 
-    /// Render an overlay with the real kustomize; never a home-made one.
+    /// Render an overlay with the real kustomize; never a home-made one. Its kustomization graph is checked and
+    /// mirrored into a sandbox first ([`sandbox`]): a reference outside the repository, a remote one (unless
+    /// `--allow-remote-bases`) or anything else kustomize would run or read beyond the tree is a finding naming it,
+    /// and kustomize builds only the mirror.
     fn kustomize(&mut self, dir: &Path, rel: &Path, features: &str) -> Result<()> {
         if !self.kustomize_allowed {
             self.declined_kustomize = true;
             return Ok(());
         }
+        let repo_root = repository_root(&self.real_root);
+        let start = dir
+            .canonicalize()
+            .ok()
+            .and_then(|r| r.strip_prefix(&repo_root).ok().map(Path::to_path_buf));
+        let Some(start) = start else {
+            self.warn(format!(
+                "skipping {}: it resolves outside the repository {}",
+                rel.display(),
+                repo_root.display()
+            ));
+            return Ok(());
+        };
+        let prepared = sandbox::prepare(&repo_root, &start, None);
+        let problems: Vec<sandbox::Problem> = prepared
+            .problems
+            .into_iter()
+            .map(|mut p| {
+                p.file = shown_in(&repo_root, &self.real_root, &p.file);
+                p
+            })
+            .collect();
+        self.reference_findings(problems);
+        let Some(sb) = prepared.sandbox else {
+            // refused: the findings say why; nothing in it is built or linted
+            self.tree.files.push(rel.to_path_buf());
+            return Ok(());
+        };
         // LoadRestrictionsNone, as kustomize-controller builds (files outside the kustomization's directory are
-        // reported by `check_outside_root`, not fatal here)
+        // reported by `check_outside_root`, not fatal here); the sandbox holds nothing else to read
         // a kustomization kustomize cannot build (or no kubectl to build it) is listed, and the rest is read
-        let out = match flux_build::kustomize_cmd(dir).run_blocking() {
+        let mut cmd = flux_build::kustomize_cmd(&sb.start());
+        if sb.fetches {
+            cmd = cmd.timeout(sandbox::remote_time_left().max(std::time::Duration::from_secs(1)));
+        }
+        let mirror = format!("{}/", sb.root().display());
+        let out = match cmd.run_blocking() {
             Ok(out) => out,
             Err(e) => {
                 return self.unreadable(Error::Kustomize {
                     file: rel.to_path_buf(),
                     features: features.to_string(),
-                    message: e.to_string(),
+                    message: e.to_string().replace(&mirror, ""),
                 });
             }
         };
+        drop(sb);
         if !out.success() {
             return self.unreadable(Error::Kustomize {
                 file: rel.to_path_buf(),
                 features: features.to_string(),
-                message: out.complaint(),
+                message: out.complaint().replace(&mirror, ""),
             });
         }
         let text = String::from_utf8_lossy(&out.stdout);
@@ -905,6 +990,35 @@ impl Loader {
             }
         }
         Ok(())
+    }
+
+    /// The findings of the references [`sandbox`] refused or left out (files relative to the GitOps root): outside
+    /// the repository is [`OUTSIDE_ROOT_RULE`], a remote base left out a warning of [`KUSTOMIZATION_BUILD_RULE`],
+    /// anything else refused an error of it.
+    fn reference_findings(&mut self, problems: Vec<sandbox::Problem>) {
+        for p in problems {
+            let (rule, severity) = match p.refusal {
+                sandbox::Refusal::Absolute | sandbox::Refusal::OutsideRoot => {
+                    (OUTSIDE_ROOT_RULE, Severity::Error)
+                }
+                sandbox::Refusal::RemoteSkipped => (KUSTOMIZATION_BUILD_RULE, Severity::Warning),
+                _ => (KUSTOMIZATION_BUILD_RULE, Severity::Error),
+            };
+            let mut message = p.describe();
+            if p.fatal() {
+                message
+                    .push_str("; the kustomization is not built, and nothing it holds is linted");
+            } else {
+                self.warn(format!("{}: {message}", p.file.display()));
+            }
+            self.tree.findings.push(
+                Finding::new(rule, severity)
+                    .file(p.file.display().to_string())
+                    .path(p.field.clone())
+                    .message(message)
+                    .fix(p.fix().to_string()),
+            );
+        }
     }
 
     fn file(&mut self, path: &Path) -> Result<()> {

@@ -12,13 +12,14 @@
 //! - it builds with `krusty` and `LoadRestrictions: LoadRestrictionsNone` on a secure filesystem rooted at the source
 //!   artifact: files outside the kustomization directory are allowed, files outside the source root are not.
 //!
-//! Here the GitOps directory is copied to a temporary directory (the user's tree is never written), the kustomization
-//! file is written there as the controller writes it, and `kubectl kustomize --load-restrictor LoadRestrictionsNone`
-//! builds it. `buildMetadata: [originAnnotations]` is added so that each object names the file it came from; the
+//! Here the kustomization is written as the controller writes it, its graph is checked and mirrored into a sandbox
+//! ([`super::sandbox`]: nothing outside the repository is read, no remote base is fetched unless asked, the user's
+//! tree is never written), and `kubectl kustomize --load-restrictor LoadRestrictionsNone` builds it there. `buildMetadata: [originAnnotations]` is added so that each object names the file it came from; the
 //! annotation is removed again.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 
@@ -53,6 +54,13 @@ pub struct Built {
 
 const ORIGIN: &str = "config.kubernetes.io/origin";
 
+/// A build: its objects, and the remote bases left out of it ([`super::sandbox::Refusal::RemoteSkipped`], files
+/// relative to the GitOps root).
+pub struct BuildOutput {
+    pub objects: Vec<Built>,
+    pub skipped: Vec<super::sandbox::Problem>,
+}
+
 /// Why a build did not happen.
 #[derive(Debug)]
 pub enum BuildError {
@@ -60,41 +68,67 @@ pub enum BuildError {
     NoKubectl(String),
     /// The spec is one kustomize-controller refuses, or kustomize failed on it.
     Failed(String),
+    /// A reference of the kustomization graph was refused before kustomize ran ([`super::sandbox`]): the problems
+    /// (files relative to the GitOps root), at least one fatal.
+    Refused(Vec<super::sandbox::Problem>),
 }
 
-/// A copy of the GitOps directory to build in, made once per load.
+/// Where the builds of one load happen: the GitOps directory `real_root` inside the repository `repo_root` (both
+/// canonical). Each build resolves its kustomization graph and builds in a mirror of what it names
+/// ([`super::sandbox`]): nothing outside the repository is read, and the user's tree is never written.
 pub struct Workspace {
-    dir: tempfile::TempDir,
+    real_root: PathBuf,
+    repo_root: PathBuf,
 }
 
 impl Workspace {
-    /// Copy the regular files and directories of `real_root` (symlinks resolved inside it; `.git` and anything
-    /// outside it left out).
-    pub fn copy_of(real_root: &Path) -> std::io::Result<Workspace> {
-        let dir = tempfile::Builder::new()
-            .prefix("headlamp-e2e-flux-build")
-            .tempdir()?;
-        let mut seen = BTreeSet::new();
-        copy_dir(real_root, real_root, &dir.path().join("root"), &mut seen)?;
-        Ok(Workspace { dir })
-    }
-
-    fn root(&self) -> PathBuf {
-        self.dir.path().join("root")
+    pub fn new(real_root: &Path) -> Workspace {
+        let repo_root = super::repository_root(real_root);
+        let repo_root = if real_root.starts_with(&repo_root) {
+            repo_root
+        } else {
+            real_root.to_path_buf()
+        };
+        Workspace {
+            real_root: real_root.to_path_buf(),
+            repo_root,
+        }
     }
 
     /// Build `rel` (a directory relative to the GitOps root) with the Flux Kustomization `spec`. Returns each object
     /// with the file it came from (relative to the GitOps root), when kustomize named one.
-    pub fn build(&self, rel: &Path, spec: &Value) -> Result<Vec<Built>, BuildError> {
-        let dir = self.root().join(rel);
-        let (file, original, mut kus) = match KUSTOMIZATION_NAMES
+    pub fn build(&self, rel: &Path, spec: &Value) -> Built_ {
+        let dir = self.real_root.join(rel);
+        let real_dir = dir
+            .canonicalize()
+            .map_err(|e| BuildError::Failed(format!("{}: {e}", rel.display())))?;
+        let Ok(start) = real_dir
+            .strip_prefix(&self.repo_root)
+            .map(Path::to_path_buf)
+        else {
+            return Err(BuildError::Failed(format!(
+                "{} resolves outside the repository",
+                rel.display()
+            )));
+        };
+        let present: Vec<&str> = KUSTOMIZATION_NAMES
             .iter()
-            .map(|n| dir.join(n))
-            .find(|p| p.is_file())
-        {
-            Some(f) => {
-                let text = std::fs::read_to_string(&f)
-                    .map_err(|e| BuildError::Failed(format!("reading {}: {e}", f.display())))?;
+            .copied()
+            .filter(|n| real_dir.join(n).is_file())
+            .collect();
+        if present.len() > 1 {
+            return Err(BuildError::Failed(format!(
+                "{} holds more than one kustomization file ({}): kustomize refuses it",
+                rel.display(),
+                present.join(", ")
+            )));
+        }
+        let (name, mut kus) = match present.first() {
+            Some(name) => {
+                let f = real_dir.join(name);
+                let text = crate::files::read_text(&f).map_err(|e| {
+                    BuildError::Failed(format!("reading {}: {e}", rel.join(name).display()))
+                })?;
                 let doc: Value = serde_norway::from_str(&text).map_err(|e| {
                     BuildError::Failed(format!("{} is not a kustomization: {e}", rel.display()))
                 })?;
@@ -104,12 +138,19 @@ impl Workspace {
                         rel.display()
                     )));
                 };
-                (f, Some(text), map)
+                (*name, map)
             }
             None => {
                 let mut resources = Vec::new();
-                scan_manifests(&dir, &dir, &mut resources)
-                    .map_err(|e| BuildError::Failed(format!("scanning {}: {e}", rel.display())))?;
+                let mut seen = BTreeSet::new();
+                scan_manifests(
+                    &self.repo_root,
+                    &real_dir,
+                    &real_dir,
+                    &mut resources,
+                    &mut seen,
+                )
+                .map_err(|e| BuildError::Failed(format!("scanning {}: {e}", rel.display())))?;
                 let mut map = Map::new();
                 map.insert(
                     "apiVersion".into(),
@@ -117,10 +158,10 @@ impl Workspace {
                 );
                 map.insert("kind".into(), "Kustomization".into());
                 map.insert("resources".into(), resources.into());
-                (dir.join("kustomization.yaml"), None, map)
+                ("kustomization.yaml", map)
             }
         };
-        merge_spec(&mut kus, spec, &dir)?;
+        merge_spec(&mut kus, spec, &real_dir)?;
         let metadata = kus
             .entry("buildMetadata")
             .or_insert_with(|| Value::Array(vec![]));
@@ -129,27 +170,34 @@ impl Workspace {
         {
             list.push("originAnnotations".into());
         }
-        let text = serde_norway::to_string(&Value::Object(kus))
-            .map_err(|e| BuildError::Failed(format!("writing the kustomization: {e}")))?;
-        std::fs::write(&file, text)
-            .map_err(|e| BuildError::Failed(format!("writing {}: {e}", file.display())))?;
-        let root = format!("{}/", self.root().display());
-        let out = run_kustomize(&dir).map_err(|e| match e {
-            // the temporary directory means nothing to the user: paths are shown relative to the GitOps directory
+        let prepared = super::sandbox::prepare(&self.repo_root, &start, Some((name, kus)));
+        let Some(sandbox) = prepared.sandbox else {
+            return Err(BuildError::Refused(
+                prepared
+                    .problems
+                    .into_iter()
+                    .map(|mut p| {
+                        p.file = self.shown(&p.file);
+                        p
+                    })
+                    .collect(),
+            ));
+        };
+        let skipped: Vec<super::sandbox::Problem> = prepared
+            .problems
+            .into_iter()
+            .map(|mut p| {
+                p.file = self.shown(&p.file);
+                p
+            })
+            .collect();
+        let root = format!("{}/", sandbox.root().display());
+        let out = run_kustomize(&sandbox.start(), sandbox.fetches).map_err(|e| match e {
+            // the temporary directory means nothing to the user: paths are shown relative to the repository
             BuildError::Failed(m) => BuildError::Failed(m.replace(&root, "")),
             other => other,
         });
-        // the next Kustomization with this path sees the file as the repository has it
-        let restored = match &original {
-            Some(t) => std::fs::write(&file, t),
-            None => std::fs::remove_file(&file),
-        };
-        if let Err(e) = restored {
-            return Err(BuildError::Failed(format!(
-                "restoring {}: {e}",
-                file.display()
-            )));
-        }
+        drop(sandbox);
         let text = out?;
         let mut built = Vec::new();
         for doc_text in split_documents(&text) {
@@ -165,7 +213,18 @@ impl Workspace {
                 });
             }
         }
-        Ok(built)
+        Ok(BuildOutput {
+            objects: built,
+            skipped,
+        })
+    }
+
+    /// A path relative to the repository root, shown relative to the GitOps root when it is inside it.
+    fn shown(&self, rel_to_repo: &Path) -> PathBuf {
+        let abs = self.repo_root.join(rel_to_repo);
+        abs.strip_prefix(&self.real_root)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|_| rel_to_repo.to_path_buf())
     }
 }
 
@@ -182,12 +241,12 @@ pub fn kustomize_cmd(dir: &Path) -> crate::process::Cmd {
         .short_lived_go()
 }
 
-/// The builds of one load, run one at a time by a worker thread that owns the [`Workspace`] (made on its first
-/// build): builds share the copy and each writes its kustomization into it, so two never run at once. A build can be
+/// The builds of one load, run one at a time by a worker thread that owns the [`Workspace`] (each build in a
+/// sandbox of its own, removed when it is done). A build can be
 /// asked for ahead ([`Builder::prefetch`]: when the directory walk has found the Flux Kustomizations, before the
 /// loader gets to them), so kustomize already runs while the loader reads the rest and lint's renders run; the
 /// loader then takes the result ([`Builder::build`]). Builds asked for ahead and never taken are skipped once the
-/// builder is dropped (the worker is told to stop, and waited for, so the copy is removed before the load returns).
+/// builder is dropped (the worker is told to stop, and waited for, so no sandbox outlives the load).
 pub struct Builder {
     jobs: Option<std::sync::mpsc::Sender<Job>>,
     pending: std::collections::HashMap<(PathBuf, String), std::sync::mpsc::Receiver<Built_>>,
@@ -195,7 +254,7 @@ pub struct Builder {
     worker: Option<std::thread::JoinHandle<()>>,
 }
 
-type Built_ = Result<Vec<Built>, BuildError>;
+type Built_ = Result<BuildOutput, BuildError>;
 
 struct Job {
     rel: PathBuf,
@@ -213,21 +272,12 @@ impl Builder {
         let worker = std::thread::Builder::new()
             .name("flux-build".into())
             .spawn(move || {
-                let mut workspace: Option<Result<Workspace, String>> = None;
+                let ws = Workspace::new(&real_root);
                 for job in rx {
                     if stopped.load(std::sync::atomic::Ordering::Relaxed) {
                         break;
                     }
-                    let ws = workspace.get_or_insert_with(|| {
-                        Workspace::copy_of(&real_root).map_err(|e| e.to_string())
-                    });
-                    let built = match ws {
-                        Ok(ws) => ws.build(&job.rel, &job.spec),
-                        Err(e) => Err(BuildError::Failed(format!(
-                            "copying the GitOps directory to build in: {e}"
-                        ))),
-                    };
-                    let _ = job.reply.send(built);
+                    let _ = job.reply.send(ws.build(&job.rel, &job.spec));
                 }
             })
             .ok();
@@ -281,8 +331,13 @@ impl Drop for Builder {
     }
 }
 
-fn run_kustomize(dir: &Path) -> Result<String, BuildError> {
-    let out = kustomize_cmd(dir).run_blocking();
+fn run_kustomize(dir: &Path, fetches: bool) -> Result<String, BuildError> {
+    let mut cmd = kustomize_cmd(dir);
+    if fetches {
+        // --allow-remote-bases: every build that fetches shares one deadline
+        cmd = cmd.timeout(super::sandbox::remote_time_left().max(Duration::from_secs(1)));
+    }
+    let out = cmd.run_blocking();
     match out {
         Err(e @ crate::process::ProcessError::Spawn { .. }) => {
             Err(BuildError::NoKubectl(e.to_string()))
@@ -402,8 +457,23 @@ fn selector(target: &Value) -> Value {
 }
 
 /// `scanManifests`: every YAML file below `dir`, and each subdirectory with a kustomization file (not descended).
-/// Hidden entries are left out, as the directory walk of this tool leaves them out.
-fn scan_manifests(base: &Path, dir: &Path, out: &mut Vec<Value>) -> std::io::Result<()> {
+/// Hidden entries are left out, as the directory walk of this tool leaves them out. A symlink is followed only
+/// inside the repository `repo_root` (one that leaves it is listed, and refused by the sandbox, naming it), and
+/// each real directory is scanned once (a symlink loop ends).
+fn scan_manifests(
+    repo_root: &Path,
+    base: &Path,
+    dir: &Path,
+    out: &mut Vec<Value>,
+    seen: &mut BTreeSet<PathBuf>,
+) -> std::io::Result<()> {
+    let real = dir.canonicalize()?;
+    if !real.starts_with(repo_root)
+        || !seen.insert(real)
+        || seen.len() > super::sandbox::MAX_SANDBOX_ENTRIES
+    {
+        return Ok(());
+    }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
@@ -416,17 +486,28 @@ fn scan_manifests(base: &Path, dir: &Path, out: &mut Vec<Value>) -> std::io::Res
             continue;
         }
         let rel = || format!("./{}", p.strip_prefix(base).unwrap_or(&p).display());
+        let inside = p.canonicalize().is_ok_and(|r| r.starts_with(repo_root));
+        if !inside {
+            if is_yaml_name(&p) {
+                out.push(rel().into());
+            }
+            continue;
+        }
         if p.is_dir() {
             if KUSTOMIZATION_NAMES.iter().any(|n| p.join(n).is_file()) {
                 out.push(rel().into());
             } else {
-                scan_manifests(base, &p, out)?;
+                scan_manifests(repo_root, base, &p, out, seen)?;
             }
-        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+        } else if is_yaml_name(&p) {
             out.push(rel().into());
         }
     }
     Ok(())
+}
+
+fn is_yaml_name(p: &Path) -> bool {
+    matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
 }
 
 /// kustomize's output, one text per document (it separates them with `---` lines).
@@ -457,42 +538,6 @@ pub(super) fn take_origin(doc: &mut Value) -> Option<PathBuf> {
     parsed["path"].as_str().map(PathBuf::from)
 }
 
-fn copy_dir(
-    real_root: &Path,
-    from: &Path,
-    to: &Path,
-    seen: &mut BTreeSet<PathBuf>,
-) -> std::io::Result<()> {
-    let real = from.canonicalize()?;
-    if !real.starts_with(real_root) || !seen.insert(real) {
-        return Ok(());
-    }
-    std::fs::create_dir_all(to)?;
-    for e in std::fs::read_dir(from)? {
-        let e = e?;
-        let name = e.file_name();
-        if name == ".git" {
-            continue;
-        }
-        let p = e.path();
-        let Ok(target) = p.canonicalize() else {
-            continue;
-        };
-        if !target.starts_with(real_root) {
-            continue;
-        }
-        let Ok(meta) = std::fs::metadata(&target) else {
-            continue;
-        };
-        if meta.is_dir() {
-            copy_dir(real_root, &p, &to.join(&name), seen)?;
-        } else if meta.is_file() && meta.len() <= crate::files::MAX_FILE_BYTES {
-            std::fs::copy(&target, to.join(&name))?;
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -511,8 +556,9 @@ mod tests {
                 "patch": format!("- op: replace\n  path: /spec/replicas\n  value: {n}\n"),
             }]})
         };
-        let of = |built: Vec<Built>| {
+        let of = |built: BuildOutput| {
             built
+                .objects
                 .into_iter()
                 .find(|b| {
                     b.value["metadata"]["name"] == "cloudflared" && b.value["kind"] == "Deployment"
@@ -527,7 +573,7 @@ mod tests {
         // taken in another order than asked: each spec gets its own build
         assert_eq!(of(b.build(rel, &replicas(2)).unwrap()), Some(2.into()));
         assert_eq!(of(b.build(rel, &replicas(0)).unwrap()), Some(0.into()));
-        // not asked ahead: built on demand; the copy's kustomization was restored after each build
+        // not asked ahead: built on demand; each build had a sandbox of its own
         assert_eq!(of(b.build(rel, &replicas(3)).unwrap()), Some(3.into()));
         // one asked for and never taken: dropping the builder stops its worker and waits for it (no hang)
         b.prefetch(rel, &replicas(4));

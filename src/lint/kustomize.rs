@@ -15,7 +15,7 @@ pub const FAILED_RULE: &str = substitute::FAILED_RULE;
 pub const OUTSIDE_ROOT_RULE: &str = gitops::OUTSIDE_ROOT_RULE;
 /// A kustomization.yaml in the tree that kustomize cannot build (a resource that does not exist, kustomize's own
 /// error, no kubectl to build it with): that directory is left out, every other one is linted.
-pub const KUSTOMIZATION_RULE: &str = "kustomization-build";
+pub const KUSTOMIZATION_RULE: &str = gitops::KUSTOMIZATION_BUILD_RULE;
 
 /// The finding for a file the loader left out ([`crate::gitops::Tree::unreadable`]): `yaml-invalid` for YAML that
 /// kustomize cannot read, `kustomization-build` for a kustomization it cannot build.

@@ -7,7 +7,8 @@
 //! `patches` (patch + target), `patchesStrategicMerge` and `patchesJson6902` (both deprecated in the v2 API, still
 //! read; a JSON 6902 patch list is marshalled to a JSON string with its target) and `images`, then builds it with
 //! `LoadRestrictionsNone` and builtin plugins only. Here the same kustomization is built in a temporary directory by
-//! `kubectl kustomize --load-restrictor LoadRestrictionsNone` through [`crate::process::Cmd`] (its deadline).
+//! `kubectl kustomize --load-restrictor LoadRestrictionsNone` through [`crate::process::Cmd`] (its deadline), after
+//! [`crate::gitops::sandbox::check`] found that it names nothing but the files written there.
 //!
 //! Not modelled: the origin labels helm-controller adds to every object afterwards (`helm.toolkit.fluxcd.io/name`,
 //! `…/namespace`, `origin_labels.go`); they change no rule's outcome here.
@@ -81,7 +82,9 @@ pub async fn apply(hr: &Value, text: &str) -> Result<String, String> {
         let Some(k) = p.get("kustomize").filter(|k| k.is_object()) else {
             continue;
         };
-        let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+        // registered: an interrupted lint removes it (crate::gitops::sandbox::remove_all)
+        let dir = crate::gitops::sandbox::TempDir::new("headlamp-e2e-post-render")
+            .map_err(|e| format!("temporary directory: {e}"))?;
         let write = |name: &str, body: &[u8]| {
             std::fs::write(dir.path().join(name), body)
                 .map_err(|e| format!("writing {name} in a temporary directory: {e}"))
@@ -91,6 +94,19 @@ pub async fn apply(hr: &Value, text: &str) -> Result<String, String> {
             "kustomization.yaml",
             kustomization(k).to_string().as_bytes(),
         )?;
+        // the kustomization is written here from the HelmRelease: its graph is checked as every other one
+        // (crate::gitops::sandbox), so that nothing but the two files written here is read
+        let real = dir
+            .path()
+            .canonicalize()
+            .map_err(|e| format!("temporary directory: {e}"))?;
+        let refused: Vec<String> = crate::gitops::sandbox::check(&real, std::path::Path::new(""))
+            .iter()
+            .map(|p| format!("postRenderers[{i}].kustomize: {}", p.describe()))
+            .collect();
+        if !refused.is_empty() {
+            return Err(refused.join("; "));
+        }
         let out = crate::gitops::flux_build::kustomize_cmd(dir.path())
             .run()
             .await

@@ -22,10 +22,16 @@ pub struct Args {
     /// Render every HelmRelease with helm, bypassing the render cache ($HEADLAMP_E2E_CACHE/renders)
     #[arg(long)]
     no_cache: bool,
+    /// Let kustomize fetch the remote bases kustomizations name (https only, `?ref=` a plain name, 120 s for all
+    /// of them). By default none is fetched: each is left out with a warning naming it, as kustomize-controller's
+    /// `--no-remote-bases` does
+    #[arg(long)]
+    allow_remote_bases: bool,
 }
 
 pub async fn run(args: Args) -> u8 {
     let dir = crate::gitops_dir(args.gitops);
+    headlamp_e2e::gitops::sandbox::set_allow_remote_bases(args.allow_remote_bases);
     let store = ChartStore::from_env();
     // helm is located (a PATH lookup, nothing run) only to set the cache; when it is missing, lint says so if a
     // HelmRelease needs rendering

@@ -180,8 +180,22 @@ fn main() -> ExitCode {
             tokio::spawn(async {
                 if tokio::signal::ctrl_c().await.is_ok() {
                     headlamp_e2e::process::kill_all();
+                    // exit runs no destructor: the kustomize sandboxes still there are removed here
+                    headlamp_e2e::gitops::sandbox::remove_all();
                     eprintln!("interrupted");
                     std::process::exit(130);
+                }
+            });
+            // SIGTERM (a CI job cancelled, `timeout`) ends it the same way
+            tokio::spawn(async {
+                use tokio::signal::unix::{SignalKind, signal};
+                if let Ok(mut term) = signal(SignalKind::terminate())
+                    && term.recv().await.is_some()
+                {
+                    headlamp_e2e::process::kill_all();
+                    headlamp_e2e::gitops::sandbox::remove_all();
+                    eprintln!("terminated");
+                    std::process::exit(143);
                 }
             });
         }
