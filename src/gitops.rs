@@ -926,7 +926,8 @@ impl Loader {
             None => {
                 let parsed = match self.big.as_ref().and_then(|b| b.take(&real)) {
                     Some(parsed) => parsed,
-                    None => crate::files::read_text(path).map(|t| crate::yaml::parse_documents(&t)),
+                    // bytes: a file that is not UTF-8 is a yaml-invalid finding on it (UTF-16 with a BOM is read)
+                    None => crate::files::read_bytes(path).map(|b| crate::yaml::parse_bytes(&b)),
                 };
                 let parsed = parsed
                     .map_err(|e| Error::io(path, e))?

@@ -9,9 +9,20 @@
 
 use serde_json::{Map, Value};
 
-/// `MaxIndex` and `MaxNestedNameLevel` of parser.go.
-const MAX_INDEX: i64 = 65536;
-const MAX_NESTED_NAME_LEVEL: usize = 30;
+/// `MaxIndex` and `MaxNestedNameLevel` of parser.go (helm/helm `pkg/strvals/parser.go`: "MaxIndex is the maximum
+/// index that will be allowed by setIndex", 65536; "MaxNestedNameLevel", 30).
+pub const MAX_INDEX: i64 = 65536;
+pub const MAX_NESTED_NAME_LEVEL: usize = 30;
+
+/// Deepest nesting of list indexes in one path (`a[0][0]…`): 100. Helm counts only `.` levels against
+/// `MaxNestedNameLevel` and recurses once per `[i]` (Go's stack grows); here each level is a frame on a fixed stack,
+/// so a deeper path is refused with these words. No chart's values nest lists this deep.
+pub const MAX_NESTED_INDEX_LEVEL: usize = 100;
+
+/// The most list elements the values may hold after a `targetPath` is set: 262144 (4 × `MaxIndex`). Helm bounds one
+/// index (`a[65536]` is fine), not their sum: a hundred such paths in one HelmRelease are 6.5 million elements,
+/// written out for `helm template` and read back by it. Real values hold a few hundred.
+pub const MAX_LIST_ELEMENTS: usize = 4 * MAX_INDEX as usize;
 
 #[derive(Debug)]
 enum PErr {
@@ -25,6 +36,25 @@ struct Parser {
     pos: usize,
     /// `ParseIntoString`: every value stays a string.
     strings: bool,
+    /// `[i]` levels of the path being read ([`MAX_NESTED_INDEX_LEVEL`]).
+    index_level: usize,
+}
+
+/// The elements of every list in `v`, nested ones included.
+fn list_elements(v: &Map<String, Value>) -> usize {
+    let mut n = 0;
+    let mut stack: Vec<&Value> = v.values().collect();
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Array(a) => {
+                n += a.len();
+                stack.extend(a);
+            }
+            Value::Object(m) => stack.extend(m.values()),
+            _ => {}
+        }
+    }
+    n
 }
 
 /// `strvals.ParseInto(s, dest)` (`strings == false`) or `strvals.ParseIntoString(s, dest)` (`strings == true`).
@@ -33,15 +63,23 @@ pub fn parse_into(s: &str, dest: &mut Map<String, Value>, strings: bool) -> Resu
         chars: s.chars().collect(),
         pos: 0,
         strings,
+        index_level: 0,
     };
-    loop {
+    let r = loop {
         match p.key(dest, 0) {
             Ok(()) => continue,
-            Err(PErr::Eof) => return Ok(()),
-            Err(PErr::NotList) => return Err("not a list".into()),
-            Err(PErr::Msg(m)) => return Err(m),
+            Err(PErr::Eof) => break Ok(()),
+            Err(PErr::NotList) => break Err("not a list".into()),
+            Err(PErr::Msg(m)) => break Err(m),
         }
+    };
+    if s.contains('[') && list_elements(dest) > MAX_LIST_ELEMENTS {
+        return Err(format!(
+            "the values would hold more than {MAX_LIST_ELEMENTS} list elements (lint's bound on list indexes set by \
+             targetPath; Helm's own is an index of at most {MAX_INDEX} per path)"
+        ));
     }
+    r
 }
 
 fn set(data: &mut Map<String, Value>, key: &str, val: Value) {
@@ -204,7 +242,29 @@ impl Parser {
             .ok_or_else(|| PErr::Msg(format!("strconv.Atoi: parsing {v:?}: invalid syntax")))
     }
 
+    /// `listItem`, with [`MAX_NESTED_INDEX_LEVEL`] (every `[i]` of a path is one level of recursion, `a[0][0]` and
+    /// `a[0].b[0]` alike).
     fn list_item(
+        &mut self,
+        list: Vec<Value>,
+        i: i64,
+        level: usize,
+    ) -> (Vec<Value>, Result<(), PErr>) {
+        if self.index_level >= MAX_NESTED_INDEX_LEVEL {
+            return (
+                list,
+                Err(PErr::Msg(format!(
+                    "more than {MAX_NESTED_INDEX_LEVEL} list indexes in one path (lint's bound on `[i][j]…`)"
+                ))),
+            );
+        }
+        self.index_level += 1;
+        let r = self.list_item_inner(list, i, level);
+        self.index_level -= 1;
+        r
+    }
+
+    fn list_item_inner(
         &mut self,
         list: Vec<Value>,
         i: i64,
