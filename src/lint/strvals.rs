@@ -38,6 +38,16 @@ struct Parser {
     strings: bool,
     /// `[i]` levels of the path being read ([`MAX_NESTED_INDEX_LEVEL`]).
     index_level: usize,
+    /// List elements this parse may still add ([`MAX_LIST_ELEMENTS`]).
+    list_budget: usize,
+}
+
+/// Whether `s` has an index of three digits or more (`[100]`): only such a path can grow the values' lists by much,
+/// and only then are the values' lists counted against [`MAX_LIST_ELEMENTS`].
+fn has_big_index(s: &str) -> bool {
+    s.split('[')
+        .skip(1)
+        .any(|rest| rest.bytes().take_while(u8::is_ascii_digit).count() >= 3)
 }
 
 /// The elements of every list in `v`, nested ones included.
@@ -64,22 +74,20 @@ pub fn parse_into(s: &str, dest: &mut Map<String, Value>, strings: bool) -> Resu
         pos: 0,
         strings,
         index_level: 0,
+        list_budget: if has_big_index(s) {
+            MAX_LIST_ELEMENTS.saturating_sub(list_elements(dest))
+        } else {
+            usize::MAX
+        },
     };
-    let r = loop {
+    loop {
         match p.key(dest, 0) {
             Ok(()) => continue,
-            Err(PErr::Eof) => break Ok(()),
-            Err(PErr::NotList) => break Err("not a list".into()),
-            Err(PErr::Msg(m)) => break Err(m),
+            Err(PErr::Eof) => return Ok(()),
+            Err(PErr::NotList) => return Err("not a list".into()),
+            Err(PErr::Msg(m)) => return Err(m),
         }
-    };
-    if s.contains('[') && list_elements(dest) > MAX_LIST_ELEMENTS {
-        return Err(format!(
-            "the values would hold more than {MAX_LIST_ELEMENTS} list elements (lint's bound on list indexes set by \
-             targetPath; Helm's own is an index of at most {MAX_INDEX} per path)"
-        ));
     }
-    r
 }
 
 fn set(data: &mut Map<String, Value>, key: &str, val: Value) {
@@ -88,7 +96,13 @@ fn set(data: &mut Map<String, Value>, key: &str, val: Value) {
     }
 }
 
-fn set_index(mut list: Vec<Value>, index: i64, val: Value) -> Result<Vec<Value>, PErr> {
+/// `setIndex`; a list that would grow past the parse's share of [`MAX_LIST_ELEMENTS`] is refused before it grows.
+fn set_index(
+    mut list: Vec<Value>,
+    index: i64,
+    val: Value,
+    budget: &mut usize,
+) -> Result<Vec<Value>, PErr> {
     if index < 0 {
         return Err(PErr::Msg(format!("negative {index} index not allowed")));
     }
@@ -98,6 +112,14 @@ fn set_index(mut list: Vec<Value>, index: i64, val: Value) -> Result<Vec<Value>,
         )));
     }
     let i = index as usize;
+    let growth = (i + 1).saturating_sub(list.len());
+    if growth > *budget {
+        return Err(PErr::Msg(format!(
+            "the values would hold more than {MAX_LIST_ELEMENTS} list elements (lint's bound on the lists that \
+             targetPath indexes make; Helm's own is an index of at most {MAX_INDEX} per path)"
+        )));
+    }
+    *budget -= growth;
     if list.len() <= i {
         list.resize(i + 1, Value::Null);
     }
@@ -292,15 +314,23 @@ impl Parser {
         match last {
             None => (list, Err(PErr::Eof)),
             Some('=') => match self.val_list() {
-                Ok(vl) => done(set_index(list.clone(), i, Value::Array(vl)), list),
+                Ok(vl) => done(
+                    set_index(list.clone(), i, Value::Array(vl), &mut self.list_budget),
+                    list,
+                ),
                 Err(PErr::Eof) => done(
-                    set_index(list.clone(), i, Value::String(String::new())),
+                    set_index(
+                        list.clone(),
+                        i,
+                        Value::String(String::new()),
+                        &mut self.list_budget,
+                    ),
                     list,
                 ),
                 Err(PErr::NotList) => {
                     let (rs, _) = self.until(&[',']);
                     let v = self.typed(&rs);
-                    done(set_index(list.clone(), i, v), list)
+                    done(set_index(list.clone(), i, v, &mut self.list_budget), list)
                 }
                 Err(e) => (list, Err(e)),
             },
@@ -330,7 +360,10 @@ impl Parser {
                 if let Err(e) = res {
                     return (list, Err(e));
                 }
-                done(set_index(list.clone(), i, Value::Array(list2)), list)
+                done(
+                    set_index(list.clone(), i, Value::Array(list2), &mut self.list_budget),
+                    list,
+                )
             }
             Some(_) => {
                 // '.': a map in the list
@@ -341,7 +374,10 @@ impl Parser {
                 if let Err(e) = self.key(&mut inner, level) {
                     return (list, Err(e));
                 }
-                done(set_index(list.clone(), i, Value::Object(inner)), list)
+                done(
+                    set_index(list.clone(), i, Value::Object(inner), &mut self.list_budget),
+                    list,
+                )
             }
         }
     }

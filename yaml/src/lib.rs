@@ -55,6 +55,11 @@ pub const MAX_DEPTH: usize = 1000;
 /// server refuses a request body over 3 MiB (k8s.io/apiserver `pkg/server/config.go` `MaxRequestBodyBytes`).
 pub const MAX_ALIAS_EXPANSION: usize = 16 << 20;
 
+/// The most nodes (scalars, sequences, mappings, aliases) one YAML stream may hold: 1,000,000. go-yaml has no such
+/// bound; each node read here is a value of some hundred bytes held by lint while it lints the tree, so a 50 MB
+/// block list (3.6 million items) would take gigabytes. A 10 MB bundle of CRDs is about half this many nodes.
+pub const MAX_NODES: usize = 1_000_000;
+
 /// What one node decoded through an alias counts against [`MAX_ALIAS_EXPANSION`] besides its text (about the
 /// memory of a JSON value and its place in its parent).
 pub const ALIAS_NODE_COST: usize = 64;
@@ -288,6 +293,8 @@ struct Doc {
 
 struct Reader<'a> {
     parser: Parser<'a, saphyr_parser::StrInput<'a>>,
+    /// Nodes read so far in the stream ([`MAX_NODES`]).
+    nodes: usize,
 }
 
 fn syntax(e: &saphyr_parser::ScanError) -> YamlError {
@@ -311,6 +318,7 @@ impl<'a> Reader<'a> {
     fn new(text: &'a str) -> Self {
         Reader {
             parser: Parser::new_from_str(text),
+            nodes: 0,
         }
     }
 
@@ -349,6 +357,21 @@ impl<'a> Reader<'a> {
         loop {
             let (ev, span) = self.next()?;
             let mark = Mark::of(&span);
+            if matches!(
+                ev,
+                Event::Alias(_)
+                    | Event::Scalar(..)
+                    | Event::SequenceStart(..)
+                    | Event::MappingStart(..)
+            ) {
+                self.nodes += 1;
+                if self.nodes > MAX_NODES {
+                    return Err(mark.err(format!(
+                        "more than {MAX_NODES} YAML nodes (scalars, lists, maps) in one file: lint's bound on what \
+                         one file may hold (its values take some hundred bytes each); split the file"
+                    )));
+                }
+            }
             let (id, opens) = match ev {
                 Event::DocumentEnd => break,
                 Event::StreamEnd => break,

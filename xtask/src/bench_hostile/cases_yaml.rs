@@ -24,6 +24,11 @@ pub fn cases() -> Vec<Case> {
         ),
         Case::new("yaml-block-list-50mb", "a 50 MB block sequence", block_list),
         Case::new(
+            "yaml-nodes-990k",
+            "a block sequence just under the node bound",
+            nodes_under_bound,
+        ),
+        Case::new(
             "yaml-flow-deep-100k",
             "flow sequences nested 100k deep",
             flow_deep,
@@ -106,6 +111,15 @@ fn block_list(dir: &Path) -> anyhow::Result<Prepared> {
     Ok(Prepared::default())
 }
 
+fn nodes_under_bound(dir: &Path) -> anyhow::Result<Prepared> {
+    let mut s = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: list}\nitems:\n");
+    for i in 0..990_000 {
+        writeln!(s, "- item-{i:08}")?;
+    }
+    write(dir, "apps/list.yaml", s)?;
+    Ok(Prepared::default())
+}
+
 fn flow_deep(dir: &Path) -> anyhow::Result<Prepared> {
     let n = 100_000;
     let s = format!(
@@ -174,7 +188,7 @@ fn nested_default(dir: &Path) -> anyhow::Result<Prepared> {
 /// A HelmRelease whose valuesFrom entries put the key `v` of a ConfigMap at each of `paths`.
 fn helm_release(dir: &Path, paths: &[String]) -> anyhow::Result<Prepared> {
     let mut hr = String::from(
-        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: hl, namespace: tools}\nspec:\n  interval: 1h\n  chart:\n    spec:\n      chart: headlamp\n      version: 0.30.0\n      sourceRef: {kind: HelmRepository, name: hl, namespace: flux-system}\n  valuesFrom:\n",
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: hl, namespace: tools}\nspec:\n  interval: 1h\n  chart:\n    spec:\n      chart: headlamp\n      version: 0.30.1\n      sourceRef: {kind: HelmRepository, name: hl, namespace: flux-system}\n  valuesFrom:\n",
     );
     for p in paths {
         writeln!(
@@ -183,6 +197,12 @@ fn helm_release(dir: &Path, paths: &[String]) -> anyhow::Result<Prepared> {
         )?;
     }
     write(dir, "apps/hr.yaml", hr)?;
+    // the chart comes from $HEADLAMP_E2E_CHARTS (headlamp-0.30.1.tgz), rendered with $HELM_BIN when both are set
+    write(
+        dir,
+        "apps/repo.yaml",
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {name: hl, namespace: flux-system}\nspec: {interval: 1h, url: 'https://kubernetes-sigs.github.io/headlamp/'}\n",
+    )?;
     write(
         dir,
         "apps/vals.yaml",
