@@ -332,3 +332,29 @@ fn a_tree_with_unreadable_files_still_loads_the_others() {
     assert!(bad[1].contains("apps/latin1.yaml"), "{bad:?}");
     assert!(bad[1].contains("not UTF-8"), "{bad:?}");
 }
+
+#[test]
+fn a_file_past_the_node_bound_is_refused_with_the_bound_s_words() {
+    let n = yaml::MAX_NODES + 10;
+    let mut text = String::with_capacity(2 * n + 8);
+    text.push_str("x: [");
+    for _ in 0..n {
+        text.push_str("a,");
+    }
+    text.push_str("]\n");
+    let e = yaml::parse_documents(&text).unwrap_err();
+    assert!(
+        e.message
+            .contains(&format!("more than {} YAML nodes", yaml::MAX_NODES)),
+        "{e}"
+    );
+    // just under it: read
+    let under = format!("x: [{}]\n", "a,".repeat(yaml::MAX_NODES - 10));
+    assert_eq!(
+        yaml::parse_documents(&under).unwrap()[0]["x"]
+            .as_array()
+            .unwrap()
+            .len(),
+        yaml::MAX_NODES - 10
+    );
+}

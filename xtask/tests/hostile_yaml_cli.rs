@@ -43,6 +43,12 @@ fn one_bad_encoding_is_a_finding_and_the_others_are_linted() {
         "apps/concat.yaml",
         format!("\u{FEFF}{}---\n\u{FEFF}{}", cm("first"), cm("second")).as_bytes(),
     );
+    // a kustomization file that is not UTF-8: that kustomization is a finding, the rest is linted
+    write(
+        &tree,
+        "other/kustomization.yaml",
+        b"resources: [caf\xe9.yaml]\n",
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args(["lint", "--gitops"])
         .arg(&tree)
@@ -69,13 +75,16 @@ fn one_bad_encoding_is_a_finding_and_the_others_are_linted() {
             )
         })
         .collect();
-    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings.len(), 2, "{findings:?}");
     assert_eq!(findings[0].0, "yaml-invalid");
     assert_eq!(findings[0].1, "apps/latin1.yaml");
     assert!(
         findings[0].2.contains("invalid trailing UTF-8 octet"),
         "{findings:?}"
     );
+    assert_eq!(findings[1].0, "yaml-invalid");
+    assert_eq!(findings[1].1, "other/kustomization.yaml");
+    assert!(findings[1].2.contains("not UTF-8"), "{findings:?}");
     // plain, both UTF-16 files and both documents of concat.yaml
     assert_eq!(report["summary"]["objects"], 5, "{stdout}");
 }
