@@ -23,7 +23,11 @@
 //!   (`json: unsupported type: map[interface {}]interface {}`), and so do `.inf` / `.nan`
 //!   (`json: unsupported value: +Inf`): all three are errors here, with the line and column;
 //! - alias expansion is bounded by go-yaml v3's own rule (`allowedAliasRatio`, "document contains excessive
-//!   aliasing"): a "YAML bomb" is an error at the document's first alias, never an allocation without end.
+//!   aliasing"): a "YAML bomb" is an error at the document's first alias, never an allocation without end; and by
+//!   the bytes the copies take ([`MAX_ALIAS_EXPANSION`]: go-yaml shares an aliased value, each copy here is its own);
+//! - a file's bytes are decoded as go-yaml decodes them ([`decode_text`]: UTF-16 after its BOM, invalid UTF-8 is
+//!   go-yaml's reader error), and a BOM starting a line is skipped as go-yaml's scanner skips it;
+//! - one file holds at most [`MAX_NODES`] nodes and nests at most [`MAX_DEPTH`] collections (lint's bounds).
 //!
 //! An integral float is held as a JSON integer when it fits one, since that is what `encoding/json` writes
 //! (`1.0` → `1`, `1e3` → `1000`) and what the API server reads back.
