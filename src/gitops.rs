@@ -761,10 +761,10 @@ impl Loader {
         if !self.seen.insert(real) {
             return Ok(());
         }
-        let text = crate::files::read_text(file).map_err(|e| Error::io(file, e))?;
+        let bytes = crate::files::read_bytes(file).map_err(|e| Error::io(file, e))?;
         let rel = self.rel(file);
-        // a kustomization that cannot be read: that kustomization is left out (listed), the rest is read
-        let docs = match parse_yaml_documents(&text, &rel) {
+        // a kustomization that cannot be read (not UTF-8 too): that kustomization is left out (listed), the rest is read
+        let docs = match crate::yaml::parse_bytes(&bytes).map_err(|e| yaml_error(e, &rel)) {
             Ok(docs) => docs,
             Err(e) => return self.unreadable(e),
         };
@@ -1040,7 +1040,8 @@ impl Loader {
             None => {
                 let parsed = match self.big.as_ref().and_then(|b| b.take(&real)) {
                     Some(parsed) => parsed,
-                    None => crate::files::read_text(path).map(|t| crate::yaml::parse_documents(&t)),
+                    // bytes: a file that is not UTF-8 is a yaml-invalid finding on it (UTF-16 with a BOM is read)
+                    None => crate::files::read_bytes(path).map(|b| crate::yaml::parse_bytes(&b)),
                 };
                 let parsed = parsed
                     .map_err(|e| Error::io(path, e))?

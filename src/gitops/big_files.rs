@@ -5,8 +5,8 @@
 //! Only regular files at least [`BIG`] bytes, under the directory, reached without a symlink and without a hidden
 //! component (the walk's own rules decide whether a file is used at all: a file parsed here and never asked for is
 //! only wasted work). The walker asks with [`BigFiles::take`]: a file that is not listed here is `None` (the walker
-//! reads it itself), a listed one is waited for. Reading and parsing are the walker's own ([`crate::files::read_text`],
-//! [`crate::yaml::parse_documents`]), so the result and its errors are the same as if the walker had read it.
+//! reads it itself), a listed one is waited for. Reading and parsing are the walker's own ([`crate::files::read_bytes`],
+//! [`crate::yaml::parse_bytes`]), so the result and its errors are the same as if the walker had read it.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -51,8 +51,8 @@ impl BigFiles {
                     .listed = Some(found.iter().map(|(_, p)| p.clone()).collect());
                 ready.notify_all();
                 for (_, path) in found {
-                    let parsed = crate::files::read_text(&path)
-                        .map(|text| crate::yaml::parse_documents(&text));
+                    let parsed =
+                        crate::files::read_bytes(&path).map(|b| crate::yaml::parse_bytes(&b));
                     lock.lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .done

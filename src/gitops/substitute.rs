@@ -44,13 +44,43 @@ pub fn valid_name(name: &str) -> bool {
 /// refuses (`bad substitution`, `missing closing brace`, …): Flux fails the Kustomization with it.
 pub fn eval(text: &str, vars: &BTreeMap<String, String>) -> Result<Substituted, String> {
     let chars: Vec<char> = text.chars().collect();
-    let mut p = Parser { s: &chars, i: 0 };
+    let mut p = Parser {
+        s: &chars,
+        i: 0,
+        depth: 0,
+    };
     let nodes = p.top()?;
     let mut out = Substituted::default();
+    let budget = MAX_OUTPUT_BYTES.max(text.len());
     for n in &nodes {
-        n.eval(vars, &mut out);
+        n.eval(vars, &mut out, budget)?;
     }
     Ok(out)
+}
+
+/// Deepest nesting of `${…}` inside the arguments of another read here: 64. fluxcd/pkg envsubst has no bound of its
+/// own (Go's stack grows); no Flux repository nests substitutions more than a few deep, and the parser and the
+/// evaluation here recurse once per level, so a deeper text (`${a:=${a:=…` 5000 times) is refused with this bound's
+/// words instead of overflowing the stack.
+pub const MAX_NESTING: usize = 64;
+
+/// The largest text one substitution may produce (the object's text after substitution, and every intermediate
+/// value): 16 MiB, or the input's size when that is larger. envsubst has no bound (`${X//a/${Y}}` with long X and Y
+/// is |X|·|Y| bytes); no object that large can be applied: the API server refuses a request body over 3 MiB
+/// (k8s.io/apiserver `pkg/server/config.go` `MaxRequestBodyBytes`).
+pub const MAX_OUTPUT_BYTES: usize = 16 << 20;
+
+/// The most steps one trimming pattern (`${X#p}` …) may take matching a value: 50 million (value length times pattern
+/// length, after runs of `*` are folded as Go's `path.Match` folds them). Far above any real pattern; a hostile one
+/// on a long value is refused with these words instead of running for minutes.
+pub const MAX_MATCH_STEPS: usize = 50_000_000;
+
+fn too_big(budget: usize) -> String {
+    format!(
+        "the substituted text would be over {} MiB (lint's bound on substitution output; the API server refuses a \
+         request body over 3 MiB)",
+        budget >> 20
+    )
 }
 
 #[derive(Debug)]
@@ -63,53 +93,105 @@ enum Node {
     },
 }
 
-fn eval_all(nodes: &[Node], vars: &BTreeMap<String, String>, out: &mut Substituted) -> String {
+fn eval_all(
+    nodes: &[Node],
+    vars: &BTreeMap<String, String>,
+    out: &mut Substituted,
+    budget: usize,
+) -> Result<String, String> {
     let mut sub = Substituted::default();
     for n in nodes {
-        n.eval(vars, &mut sub);
+        n.eval(vars, &mut sub, budget)?;
     }
     for u in sub.unresolved {
         if !out.unresolved.contains(&u) {
             out.unresolved.push(u);
         }
     }
-    sub.text
+    Ok(sub.text)
 }
 
 impl Node {
-    fn eval(&self, vars: &BTreeMap<String, String>, out: &mut Substituted) {
-        match self {
-            Node::Text(t) => out.text.push_str(t),
+    /// Append this node's value to `out`; an error when `out.text` would pass `budget` bytes.
+    fn eval(
+        &self,
+        vars: &BTreeMap<String, String>,
+        out: &mut Substituted,
+        budget: usize,
+    ) -> Result<(), String> {
+        let piece = match self {
+            Node::Text(t) => {
+                if out.text.len() + t.len() > budget {
+                    return Err(too_big(budget));
+                }
+                out.text.push_str(t);
+                return Ok(());
+            }
             Node::Func { param, name, args } => {
-                let args: Vec<String> = args.iter().map(|a| eval_all(a, vars, out)).collect();
+                let args = args
+                    .iter()
+                    .map(|a| eval_all(a, vars, out, budget))
+                    .collect::<Result<Vec<String>, String>>()?;
                 let value = vars.get(param);
                 // template.go: a missing variable is "not set" unless a default operator handles it
                 if value.is_none() && !is_default_op(name) && !out.unresolved.contains(param) {
                     out.unresolved.push(param.clone());
                 }
                 let v = value.map(String::as_str).unwrap_or("");
-                out.text.push_str(&apply(name, v, &args));
+                apply(name, v, &args, budget)?
             }
+        };
+        if out.text.len() + piece.len() > budget {
+            return Err(too_big(budget));
         }
+        out.text.push_str(&piece);
+        Ok(())
     }
+}
+
+/// The length of `s` with every `from` (non-overlapping, left to right, at most `limit` of them) replaced by `to`,
+/// computed without building it.
+fn replaced_len(s: &str, from: &str, to: &str, limit: usize) -> usize {
+    let n = if from.is_empty() {
+        // Go's strings.Replace with an empty old string inserts `to` before every character and at the end
+        s.chars().count() + 1
+    } else {
+        s.matches(from).count()
+    };
+    let n = n.min(limit);
+    (s.len() - n * from.len()).saturating_add(n.saturating_mul(to.len()))
 }
 
 fn is_default_op(name: &str) -> bool {
     matches!(name, "-" | "+" | "=" | "?" | ":-" | ":+" | ":=" | ":?")
 }
 
-/// template.go `lookupFunc` and funcs.go.
-fn apply(name: &str, s: &str, args: &[String]) -> String {
-    match name {
+/// template.go `lookupFunc` and funcs.go; an error when the result would pass `budget` bytes (a replacement or a
+/// default can grow the text) or a trimming pattern would take more than [`MAX_MATCH_STEPS`].
+fn apply(name: &str, s: &str, args: &[String], budget: usize) -> Result<String, String> {
+    let grows = match (name, args) {
+        ("/" | "/#", [from, to, ..]) => replaced_len(s, from, to, 1),
+        ("//", [from]) => replaced_len(s, from, "", usize::MAX),
+        ("//", [from, to, ..]) => replaced_len(s, from, to, usize::MAX),
+        ("/%", [_, to]) => s.len().saturating_add(to.len()),
+        _ if s.is_empty() => args.iter().map(String::len).sum(),
+        // casing can make a character longer (at most 3 bytes for 1 in Unicode's mappings)
+        (",," | "^^" | "," | "^", _) => s.len().saturating_mul(3),
+        _ => s.len(),
+    };
+    if grows > budget {
+        return Err(too_big(budget));
+    }
+    Ok(match name {
         "," => first(s, |c| c.to_lowercase().collect()),
         ",," => s.to_lowercase(),
         "^" => first(s, |c| c.to_uppercase().collect()),
         "^^" => s.to_uppercase(),
         "#" if args.is_empty() => s.len().to_string(),
-        "#" => trim_prefix(s, &args[0], false),
-        "##" => trim_prefix(s, &args[0], true),
-        "%" => trim_suffix(s, &args[0], false),
-        "%%" => trim_suffix(s, &args[0], true),
+        "#" => trim_prefix(s, &args[0], false)?,
+        "##" => trim_prefix(s, &args[0], true)?,
+        "%" => trim_suffix(s, &args[0], false)?,
+        "%%" => trim_suffix(s, &args[0], true)?,
         ":" => substr(s, args),
         "/#" => match args {
             [from, to] if s.starts_with(from.as_str()) => s.replacen(from.as_str(), to, 1),
@@ -139,7 +221,7 @@ fn apply(name: &str, s: &str, args: &[String]) -> String {
                 s.to_string()
             }
         }
-    }
+    })
 }
 
 fn first(s: &str, f: impl Fn(char) -> String) -> String {
@@ -190,51 +272,122 @@ fn substr(s: &str, args: &[String]) -> String {
     slice(pos, pos + length)
 }
 
-/// Go's `path.Match` for the patterns trimming uses: `*` (any run without `/`), `?` (one character but `/`), `\x`
-/// (a literal x) and literal characters. Character classes (`[a-z]`) are compared literally.
-fn glob(pattern: &[char], s: &[char]) -> bool {
-    match pattern.split_first() {
-        None => s.is_empty(),
-        Some(('*', rest)) => (0..=s.len())
-            .take_while(|&k| k == 0 || s[k - 1] != '/')
-            .any(|k| glob(rest, &s[k..])),
-        Some(('?', rest)) => {
-            matches!(s.split_first(), Some((c, tail)) if *c != '/' && glob(rest, tail))
+/// One element of a trimming pattern.
+#[derive(Clone, Copy, PartialEq)]
+enum Pat {
+    /// A run of `*`: any characters but `/` (Go's `path.Match` folds a run into one star, `scanChunk`).
+    Star,
+    /// `?`: one character but `/`.
+    One,
+    /// A literal character (`\x` is a literal x).
+    Lit(char),
+}
+
+/// The elements of `pattern`: `*` (any run without `/`), `?` (one character but `/`), `\x` (a literal x) and literal
+/// characters; character classes (`[a-z]`) are compared literally.
+fn compile(pattern: &str) -> Vec<Pat> {
+    let mut out = Vec::new();
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        let p = match c {
+            '*' => Pat::Star,
+            '?' => Pat::One,
+            '\\' => match chars.next() {
+                Some(n) => Pat::Lit(n),
+                None => Pat::Lit('\\'),
+            },
+            c => Pat::Lit(c),
+        };
+        if !(p == Pat::Star && out.last() == Some(&Pat::Star)) {
+            out.push(p);
         }
-        Some(('\\', rest)) if !rest.is_empty() => {
-            matches!(s.split_first(), Some((c, tail)) if *c == rest[0] && glob(&rest[1..], tail))
-        }
-        Some((p, rest)) => matches!(s.split_first(), Some((c, tail)) if c == p && glob(rest, tail)),
     }
+    out
+}
+
+/// For every prefix length of `s` (`0..=s.len()`), whether `pat` matches that whole prefix, as Go's `path.Match`
+/// would (what funcs.go `trimShortest`/`trimLongest` ask, one `path.Match` per prefix). All prefixes are found in
+/// one pass over `s` that tracks the set of pattern positions reached, so the time is at most `s.len()` times the
+/// pattern's length (no backtracking, no recursion), and bounded by [`MAX_MATCH_STEPS`].
+fn matching_prefixes(pat: &[Pat], s: &[char]) -> Result<Vec<bool>, String> {
+    let steps = s.len().saturating_add(1).saturating_mul(pat.len() + 1);
+    if steps > MAX_MATCH_STEPS {
+        return Err(format!(
+            "the pattern ({} elements) on a value of {} characters would take more than {} million matching \
+             steps (lint's bound on trimming patterns)",
+            pat.len(),
+            s.len(),
+            MAX_MATCH_STEPS / 1_000_000
+        ));
+    }
+    let m = pat.len();
+    // reached[i]: the pattern's first i elements match the characters read so far
+    let mut reached = vec![false; m + 1];
+    let close = |r: &mut Vec<bool>| {
+        for i in 0..m {
+            if r[i] && pat[i] == Pat::Star {
+                r[i + 1] = true;
+            }
+        }
+    };
+    reached[0] = true;
+    close(&mut reached);
+    let mut out = Vec::with_capacity(s.len() + 1);
+    out.push(reached[m]);
+    let mut next = vec![false; m + 1];
+    for &c in s {
+        next.iter_mut().for_each(|x| *x = false);
+        let mut any = false;
+        for i in 0..m {
+            if !reached[i] {
+                continue;
+            }
+            match pat[i] {
+                Pat::Star if c != '/' => next[i] = true,
+                Pat::One if c != '/' => next[i + 1] = true,
+                Pat::Lit(l) if l == c => next[i + 1] = true,
+                _ => continue,
+            }
+            any = true;
+        }
+        close(&mut next);
+        std::mem::swap(&mut reached, &mut next);
+        out.push(reached[m]);
+        if !any {
+            // nothing can match a longer prefix
+            out.resize(s.len() + 1, false);
+            break;
+        }
+    }
+    Ok(out)
 }
 
 /// funcs.go `trimShortest`/`trimLongest`: the prefixes tried are `s[0:len-i]` for i in 0..len (never the empty one).
-fn trim_prefix(s: &str, pattern: &str, longest: bool) -> String {
+fn trim_prefix(s: &str, pattern: &str, longest: bool) -> Result<String, String> {
     let chars: Vec<char> = s.chars().collect();
-    let pat: Vec<char> = pattern.chars().collect();
-    let mut found: Option<usize> = None;
-    for end in (1..=chars.len()).rev() {
-        if glob(&pat, &chars[..end]) {
-            found = Some(end);
-            if longest {
-                break;
-            }
-        }
-    }
-    match found {
+    let matches = matching_prefixes(&compile(pattern), &chars)?;
+    let mut ends = (1..=chars.len()).filter(|&end| matches[end]);
+    let found = if longest {
+        ends.next_back()
+    } else {
+        ends.next()
+    };
+    Ok(match found {
         Some(end) => chars[end..].iter().collect(),
         None => s.to_string(),
-    }
+    })
 }
 
-fn trim_suffix(s: &str, pattern: &str, longest: bool) -> String {
+fn trim_suffix(s: &str, pattern: &str, longest: bool) -> Result<String, String> {
     let rev = |t: &str| t.chars().rev().collect::<String>();
-    rev(&trim_prefix(&rev(s), &rev(pattern), longest))
+    Ok(rev(&trim_prefix(&rev(s), &rev(pattern), longest)?))
 }
 
 struct Parser<'a> {
     s: &'a [char],
     i: usize,
+    /// `${` opened and not closed yet ([`MAX_NESTING`]).
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -325,8 +478,20 @@ impl Parser<'_> {
         Ok(vec![Node::Text(text)])
     }
 
-    /// parse.go `parseFunc`, after `${`.
+    /// parse.go `parseFunc`, after `${`, with [`MAX_NESTING`].
     fn func(&mut self) -> Result<Node, String> {
+        if self.depth >= MAX_NESTING {
+            return Err(format!(
+                "`${{` nested more than {MAX_NESTING} deep (lint's bound on nested substitutions)"
+            ));
+        }
+        self.depth += 1;
+        let r = self.func_inner();
+        self.depth -= 1;
+        r
+    }
+
+    fn func_inner(&mut self) -> Result<Node, String> {
         if self.peek() == Some('#') {
             self.i += 1;
             let param = self.ident();
@@ -615,6 +780,20 @@ pub fn post_build(
         };
         let result = match eval(&text, &v.vars) {
             Ok(r) => r,
+            Err(e) if e.contains("lint's bound") => {
+                // a bound of lint's own, not Flux's words: the object is linted as it is, unsubstituted
+                findings.push(
+                    Finding::new(FAILED_RULE, Severity::Error)
+                        .file(o.file_display())
+                        .object(o.id())
+                        .message(format!(
+                            "the substitution of Kustomization {} in this object is not evaluated: {e}",
+                            ks.id()
+                        ))
+                        .fix("simplify the substitution (no object needs this much); the object is linted unsubstituted".to_string()),
+                );
+                continue;
+            }
             Err(e) => {
                 findings.push(failed(format!(
                     "kustomize-controller fails Kustomization {} here: variable substitution failed: {e}",

@@ -9,9 +9,20 @@
 
 use serde_json::{Map, Value};
 
-/// `MaxIndex` and `MaxNestedNameLevel` of parser.go.
-const MAX_INDEX: i64 = 65536;
-const MAX_NESTED_NAME_LEVEL: usize = 30;
+/// `MaxIndex` and `MaxNestedNameLevel` of parser.go (helm/helm `pkg/strvals/parser.go`: "MaxIndex is the maximum
+/// index that will be allowed by setIndex", 65536; "MaxNestedNameLevel", 30).
+pub const MAX_INDEX: i64 = 65536;
+pub const MAX_NESTED_NAME_LEVEL: usize = 30;
+
+/// Deepest nesting of list indexes in one path (`a[0][0]…`): 100. Helm counts only `.` levels against
+/// `MaxNestedNameLevel` and recurses once per `[i]` (Go's stack grows); here each level is a frame on a fixed stack,
+/// so a deeper path is refused with these words. No chart's values nest lists this deep.
+pub const MAX_NESTED_INDEX_LEVEL: usize = 100;
+
+/// The most list elements the values may hold after a `targetPath` is set: 262144 (4 × `MaxIndex`). Helm bounds one
+/// index (`a[65536]` is fine), not their sum: a hundred such paths in one HelmRelease are 6.5 million elements,
+/// written out for `helm template` and read back by it. Real values hold a few hundred.
+pub const MAX_LIST_ELEMENTS: usize = 4 * MAX_INDEX as usize;
 
 #[derive(Debug)]
 enum PErr {
@@ -25,6 +36,35 @@ struct Parser {
     pos: usize,
     /// `ParseIntoString`: every value stays a string.
     strings: bool,
+    /// `[i]` levels of the path being read ([`MAX_NESTED_INDEX_LEVEL`]).
+    index_level: usize,
+    /// List elements this parse may still add ([`MAX_LIST_ELEMENTS`]).
+    list_budget: usize,
+}
+
+/// Whether `s` has an index of three digits or more (`[100]`): only such a path can grow the values' lists by much,
+/// and only then are the values' lists counted against [`MAX_LIST_ELEMENTS`].
+fn has_big_index(s: &str) -> bool {
+    s.split('[')
+        .skip(1)
+        .any(|rest| rest.bytes().take_while(u8::is_ascii_digit).count() >= 3)
+}
+
+/// The elements of every list in `v`, nested ones included.
+fn list_elements(v: &Map<String, Value>) -> usize {
+    let mut n = 0;
+    let mut stack: Vec<&Value> = v.values().collect();
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Array(a) => {
+                n += a.len();
+                stack.extend(a);
+            }
+            Value::Object(m) => stack.extend(m.values()),
+            _ => {}
+        }
+    }
+    n
 }
 
 /// `strvals.ParseInto(s, dest)` (`strings == false`) or `strvals.ParseIntoString(s, dest)` (`strings == true`).
@@ -33,6 +73,12 @@ pub fn parse_into(s: &str, dest: &mut Map<String, Value>, strings: bool) -> Resu
         chars: s.chars().collect(),
         pos: 0,
         strings,
+        index_level: 0,
+        list_budget: if has_big_index(s) {
+            MAX_LIST_ELEMENTS.saturating_sub(list_elements(dest))
+        } else {
+            usize::MAX
+        },
     };
     loop {
         match p.key(dest, 0) {
@@ -50,7 +96,13 @@ fn set(data: &mut Map<String, Value>, key: &str, val: Value) {
     }
 }
 
-fn set_index(mut list: Vec<Value>, index: i64, val: Value) -> Result<Vec<Value>, PErr> {
+/// `setIndex`; a list that would grow past the parse's share of [`MAX_LIST_ELEMENTS`] is refused before it grows.
+fn set_index(
+    mut list: Vec<Value>,
+    index: i64,
+    val: Value,
+    budget: &mut usize,
+) -> Result<Vec<Value>, PErr> {
     if index < 0 {
         return Err(PErr::Msg(format!("negative {index} index not allowed")));
     }
@@ -60,6 +112,14 @@ fn set_index(mut list: Vec<Value>, index: i64, val: Value) -> Result<Vec<Value>,
         )));
     }
     let i = index as usize;
+    let growth = (i + 1).saturating_sub(list.len());
+    if growth > *budget {
+        return Err(PErr::Msg(format!(
+            "the values would hold more than {MAX_LIST_ELEMENTS} list elements (lint's bound on the lists that \
+             targetPath indexes make; Helm's own is an index of at most {MAX_INDEX} per path)"
+        )));
+    }
+    *budget -= growth;
     if list.len() <= i {
         list.resize(i + 1, Value::Null);
     }
@@ -204,7 +264,29 @@ impl Parser {
             .ok_or_else(|| PErr::Msg(format!("strconv.Atoi: parsing {v:?}: invalid syntax")))
     }
 
+    /// `listItem`, with [`MAX_NESTED_INDEX_LEVEL`] (every `[i]` of a path is one level of recursion, `a[0][0]` and
+    /// `a[0].b[0]` alike).
     fn list_item(
+        &mut self,
+        list: Vec<Value>,
+        i: i64,
+        level: usize,
+    ) -> (Vec<Value>, Result<(), PErr>) {
+        if self.index_level >= MAX_NESTED_INDEX_LEVEL {
+            return (
+                list,
+                Err(PErr::Msg(format!(
+                    "more than {MAX_NESTED_INDEX_LEVEL} list indexes in one path (lint's bound on `[i][j]…`)"
+                ))),
+            );
+        }
+        self.index_level += 1;
+        let r = self.list_item_inner(list, i, level);
+        self.index_level -= 1;
+        r
+    }
+
+    fn list_item_inner(
         &mut self,
         list: Vec<Value>,
         i: i64,
@@ -232,15 +314,23 @@ impl Parser {
         match last {
             None => (list, Err(PErr::Eof)),
             Some('=') => match self.val_list() {
-                Ok(vl) => done(set_index(list.clone(), i, Value::Array(vl)), list),
+                Ok(vl) => done(
+                    set_index(list.clone(), i, Value::Array(vl), &mut self.list_budget),
+                    list,
+                ),
                 Err(PErr::Eof) => done(
-                    set_index(list.clone(), i, Value::String(String::new())),
+                    set_index(
+                        list.clone(),
+                        i,
+                        Value::String(String::new()),
+                        &mut self.list_budget,
+                    ),
                     list,
                 ),
                 Err(PErr::NotList) => {
                     let (rs, _) = self.until(&[',']);
                     let v = self.typed(&rs);
-                    done(set_index(list.clone(), i, v), list)
+                    done(set_index(list.clone(), i, v, &mut self.list_budget), list)
                 }
                 Err(e) => (list, Err(e)),
             },
@@ -270,7 +360,10 @@ impl Parser {
                 if let Err(e) = res {
                     return (list, Err(e));
                 }
-                done(set_index(list.clone(), i, Value::Array(list2)), list)
+                done(
+                    set_index(list.clone(), i, Value::Array(list2), &mut self.list_budget),
+                    list,
+                )
             }
             Some(_) => {
                 // '.': a map in the list
@@ -281,7 +374,10 @@ impl Parser {
                 if let Err(e) = self.key(&mut inner, level) {
                     return (list, Err(e));
                 }
-                done(set_index(list.clone(), i, Value::Object(inner)), list)
+                done(
+                    set_index(list.clone(), i, Value::Object(inner), &mut self.list_budget),
+                    list,
+                )
             }
         }
     }

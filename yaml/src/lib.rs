@@ -23,13 +23,18 @@
 //!   (`json: unsupported type: map[interface {}]interface {}`), and so do `.inf` / `.nan`
 //!   (`json: unsupported value: +Inf`): all three are errors here, with the line and column;
 //! - alias expansion is bounded by go-yaml v3's own rule (`allowedAliasRatio`, "document contains excessive
-//!   aliasing"): a "YAML bomb" is an error at the document's first alias, never an allocation without end.
+//!   aliasing"): a "YAML bomb" is an error at the document's first alias, never an allocation without end; and by
+//!   the bytes the copies take ([`MAX_ALIAS_EXPANSION`]: go-yaml shares an aliased value, each copy here is its own);
+//! - a file's bytes are decoded as go-yaml decodes them ([`decode_text`]: UTF-16 after its BOM, invalid UTF-8 is
+//!   go-yaml's reader error), and a BOM starting a line is skipped as go-yaml's scanner skips it;
+//! - one file holds at most [`MAX_NODES`] nodes and nests at most [`MAX_DEPTH`] collections (lint's bounds).
 //!
 //! An integral float is held as a JSON integer when it fits one, since that is what `encoding/json` writes
 //! (`1.0` → `1`, `1e3` → `1000`) and what the API server reads back.
 //!
 //! The text is parsed into events by `saphyr-parser` (a YAML 1.2 parser); the values are built here.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
@@ -48,8 +53,142 @@ pub struct YamlError {
 /// the recursive decoder far from the end of a thread's stack).
 pub const MAX_DEPTH: usize = 1000;
 
+/// The most that the nodes decoded through aliases may cost in one document: 16 MiB, counted as each scalar's text
+/// plus [`ALIAS_NODE_COST`] per node. go-yaml v3 bounds aliasing by node count only (`decode.go` `allowedAliasRatio`,
+/// applied in [`Decoder::count`] too); its values share memory, these do not. No object reaches this bound: the API
+/// server refuses a request body over 3 MiB (k8s.io/apiserver `pkg/server/config.go` `MaxRequestBodyBytes`).
+pub const MAX_ALIAS_EXPANSION: usize = 16 << 20;
+
+/// The most nodes (scalars, sequences, mappings, aliases) one YAML stream may hold: 1,000,000. go-yaml has no such
+/// bound; each node read here is a value of some hundred bytes held by lint while it lints the tree, so a 50 MB
+/// block list (3.6 million items) would take gigabytes. A 10 MB bundle of CRDs is about half this many nodes.
+pub const MAX_NODES: usize = 1_000_000;
+
+/// What one node decoded through an alias counts against [`MAX_ALIAS_EXPANSION`] besides its text (about the
+/// memory of a JSON value and its place in its parent).
+pub const ALIAS_NODE_COST: usize = 64;
+
+/// The text of a file's bytes as go-yaml v3 reads them (`readerc.go` `yaml_parser_determine_encoding` and
+/// `yaml_parser_update_buffer`): a UTF-16LE (`FF FE`) or UTF-16BE (`FE FF`) byte order mark makes the rest UTF-16,
+/// a UTF-8 one (`EF BB BF`) is dropped, anything else is UTF-8. Bytes that are not valid in that encoding are
+/// go-yaml's reader error (`invalid leading UTF-8 octet`, `incomplete UTF-16 character`, …) at their line and column.
+pub fn decode_text(bytes: &[u8]) -> Result<Cow<'_, str>, YamlError> {
+    match bytes {
+        [0xFF, 0xFE, rest @ ..] => utf16(rest, u16::from_le_bytes).map(Cow::Owned),
+        [0xFE, 0xFF, rest @ ..] => utf16(rest, u16::from_be_bytes).map(Cow::Owned),
+        _ => {
+            let rest = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+            std::str::from_utf8(rest)
+                .map(Cow::Borrowed)
+                .map_err(|e| utf8_error(rest, &e))
+        }
+    }
+}
+
+/// Line and column (1-based) just after `text`.
+fn end_mark(text: &str) -> Mark {
+    let line = text.matches('\n').count() + 1;
+    let column = text.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    Mark { line, column }
+}
+
+/// go-yaml's words for the first invalid UTF-8 sequence in `bytes`.
+fn utf8_error(bytes: &[u8], e: &std::str::Utf8Error) -> YamlError {
+    let at = e.valid_up_to();
+    let valid = std::str::from_utf8(&bytes[..at]).unwrap_or_default();
+    let b = &bytes[at..];
+    let width = match b[0] {
+        c if c & 0xE0 == 0xC0 => 2,
+        c if c & 0xF0 == 0xE0 => 3,
+        c if c & 0xF8 == 0xF0 => 4,
+        _ => 0,
+    };
+    let problem = if width == 0 {
+        "invalid leading UTF-8 octet"
+    } else if b.len() < width {
+        "incomplete UTF-8 octet sequence"
+    } else if b[1..width].iter().any(|c| c & 0xC0 != 0x80) {
+        "invalid trailing UTF-8 octet"
+    } else {
+        // well formed, but too long for its value (overlong), a surrogate or past U+10FFFF
+        let mut v = u32::from(b[0]) & (0x7F >> width);
+        for c in &b[1..width] {
+            v = (v << 6) | (u32::from(*c) & 0x3F);
+        }
+        let shortest = match width {
+            2 => v >= 0x80,
+            3 => v >= 0x800,
+            _ => v >= 0x10000,
+        };
+        if shortest {
+            "invalid Unicode character"
+        } else {
+            "invalid length of a UTF-8 sequence"
+        }
+    };
+    end_mark(valid).err(format!("{problem} (the file is not UTF-8 text)"))
+}
+
+/// UTF-16 after its byte order mark, as go-yaml decodes it (its errors: an odd byte, a lone surrogate).
+fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> Result<String, YamlError> {
+    let mut out = String::with_capacity(bytes.len() / 2);
+    let units: Vec<u16> = bytes.chunks_exact(2).map(|c| unit([c[0], c[1]])).collect();
+    let mut i = 0;
+    while i < units.len() {
+        let u = units[i];
+        let fail = |out: &str, problem: &str| end_mark(out).err(format!("{problem} (UTF-16 text)"));
+        let c = match u {
+            0xDC00..=0xDFFF => return Err(fail(&out, "unexpected low surrogate area")),
+            0xD800..=0xDBFF => {
+                let Some(&low) = units.get(i + 1) else {
+                    return Err(fail(&out, "incomplete UTF-16 surrogate pair"));
+                };
+                if low & 0xFC00 != 0xDC00 {
+                    return Err(fail(&out, "expected low surrogate area"));
+                }
+                i += 1;
+                0x10000 + ((u32::from(u) & 0x3FF) << 10) + (u32::from(low) & 0x3FF)
+            }
+            _ => u32::from(u),
+        };
+        out.push(char::from_u32(c).unwrap_or(char::REPLACEMENT_CHARACTER));
+        i += 1;
+    }
+    if bytes.len() % 2 == 1 {
+        return Err(end_mark(&out).err("incomplete UTF-16 character (UTF-16 text)"));
+    }
+    Ok(out)
+}
+
+/// [`parse_documents`] of a file's bytes ([`decode_text`]).
+pub fn parse_bytes(bytes: &[u8]) -> Result<Vec<Value>, YamlError> {
+    parse_documents(&decode_text(bytes)?)
+}
+
+/// `text` without the byte order marks that start a line: go-yaml's scanner skips a BOM at column 0 wherever it
+/// looks for the next token (`scannerc.go` `yaml_parser_scan_to_next_token`: "Allow the BOM mark to start a line"),
+/// so a document after `---` that starts with one (files concatenated) reads as if it had none. (A BOM at the start
+/// of a line inside a quoted or block scalar is text to go-yaml; here it is dropped too.)
+fn without_line_boms(text: &str) -> Cow<'_, str> {
+    if !text.contains('\u{FEFF}') {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut line_start = true;
+    for c in text.chars() {
+        if c == '\u{FEFF}' && line_start {
+            line_start = false;
+            continue;
+        }
+        line_start = matches!(c, '\n' | '\r');
+        out.push(c);
+    }
+    Cow::Owned(out)
+}
+
 /// Parse every document of `text` into JSON values (empty and `null` documents are skipped).
 pub fn parse_documents(text: &str) -> Result<Vec<Value>, YamlError> {
+    let text = &*without_line_boms(text);
     let mut docs = Vec::new();
     let mut reader = Reader::new(text);
     while let Some(doc) = reader.document()? {
@@ -158,6 +297,8 @@ struct Doc {
 
 struct Reader<'a> {
     parser: Parser<'a, saphyr_parser::StrInput<'a>>,
+    /// Nodes read so far in the stream ([`MAX_NODES`]).
+    nodes: usize,
 }
 
 fn syntax(e: &saphyr_parser::ScanError) -> YamlError {
@@ -181,6 +322,7 @@ impl<'a> Reader<'a> {
     fn new(text: &'a str) -> Self {
         Reader {
             parser: Parser::new_from_str(text),
+            nodes: 0,
         }
     }
 
@@ -219,6 +361,21 @@ impl<'a> Reader<'a> {
         loop {
             let (ev, span) = self.next()?;
             let mark = Mark::of(&span);
+            if matches!(
+                ev,
+                Event::Alias(_)
+                    | Event::Scalar(..)
+                    | Event::SequenceStart(..)
+                    | Event::MappingStart(..)
+            ) {
+                self.nodes += 1;
+                if self.nodes > MAX_NODES {
+                    return Err(mark.err(format!(
+                        "more than {MAX_NODES} YAML nodes (scalars, lists, maps) in one file: lint's bound on what \
+                         one file may hold (its values take some hundred bytes each); split the file"
+                    )));
+                }
+            }
             let (id, opens) = match ev {
                 Event::DocumentEnd => break,
                 Event::StreamEnd => break,
@@ -717,6 +874,8 @@ struct Decoder<'d> {
     decodes: usize,
     alias_decodes: usize,
     alias_depth: usize,
+    /// What the nodes decoded through an alias cost here ([`MAX_ALIAS_EXPANSION`]).
+    alias_bytes: usize,
     /// Alias nodes being expanded (one inside itself is go-yaml's "anchor 'x' value contains itself").
     expanding: HashSet<usize>,
 }
@@ -729,6 +888,7 @@ impl<'d> Decoder<'d> {
             decodes: 0,
             alias_decodes: 0,
             alias_depth: 0,
+            alias_bytes: 0,
             expanding: HashSet::new(),
         }
     }
@@ -748,6 +908,34 @@ impl<'d> Decoder<'d> {
                 "repetition limit exceeded (anchors expanded through aliases beyond go-yaml's limit, \
                  \"document contains excessive aliasing\": a \"YAML bomb\"; the first alias is here)",
             ));
+        }
+        Ok(())
+    }
+
+    /// [`Decoder::count`], and for node `id` decoded through an alias its cost against [`MAX_ALIAS_EXPANSION`]: its
+    /// text and [`ALIAS_NODE_COST`]. go-yaml shares the aliased values (a Go string is not copied); each copy here
+    /// is a value of its own, so a 1 MB scalar aliased 900 times would be 900 MB (and more in what reads it next).
+    fn count_node(&mut self, id: usize) -> Result<(), YamlError> {
+        self.count()?;
+        if self.alias_depth == 0 {
+            return Ok(());
+        }
+        let text = match &self.doc.nodes[id] {
+            Node::Scalar { value, .. } => value.len(),
+            _ => 0,
+        };
+        self.alias_bytes = self
+            .alias_bytes
+            .saturating_add(text)
+            .saturating_add(ALIAS_NODE_COST);
+        if self.alias_bytes > MAX_ALIAS_EXPANSION {
+            let mark = self.doc.first_alias.unwrap_or(Mark { line: 1, column: 1 });
+            return Err(mark.err(format!(
+                "aliases expand to more than {} MiB in this document (lint's bound on alias expansion; go-yaml \
+                 shares aliased values, but kustomize writes each copy out, and the API server refuses a request \
+                 body over 3 MiB); the first alias is here",
+                MAX_ALIAS_EXPANSION >> 20
+            )));
         }
         Ok(())
     }
@@ -822,7 +1010,7 @@ impl<'d> Decoder<'d> {
     }
 
     fn decode(&mut self, id: usize, root: bool, depth: usize) -> Result<Value, YamlError> {
-        self.count()?;
+        self.count_node(id)?;
         let node = &self.doc.nodes[id];
         if depth > MAX_DEPTH {
             return Err(node.mark().err(format!(
@@ -873,8 +1061,8 @@ impl<'d> Decoder<'d> {
     /// go-yaml's key of a mapping that decodes into a string-keyed map: the scalar's text (`None`: a null key,
     /// which go-yaml drops from such a map).
     fn key(&mut self, key: usize) -> Result<Option<String>, YamlError> {
-        self.count()?;
         let k = self.target(key);
+        self.count_node(k)?;
         match &self.doc.nodes[k] {
             Node::Scalar { .. } if self.scalar(k)? == Scalar::Null => Ok(None),
             Node::Scalar { value, .. } => Ok(Some(value.clone())),
@@ -898,30 +1086,39 @@ impl<'d> Decoder<'d> {
         let Node::Map { pairs, .. } = &doc.nodes[id] else {
             return Err(doc.nodes[id].mark().err("not a mapping"));
         };
-        // go-yaml `uniqueKeys`: two keys of the same kind and text (`a` and `"a"` too)
-        for (i, (ki, _)) in pairs.iter().enumerate() {
-            for (kj, _) in &pairs[i + 1..] {
-                if let (
-                    Node::Scalar {
-                        value: vi,
-                        mark: mi,
-                        ..
-                    },
-                    Node::Scalar {
-                        value: vj,
-                        mark: mj,
-                        ..
-                    },
-                ) = (&doc.nodes[*ki], &doc.nodes[*kj])
-                    && vi == vj
-                {
-                    return Err(mj.err(format!(
-                        "mapping key {} already defined at line {}",
-                        serde_json::to_string(vi).unwrap_or_default(),
-                        mi.line
-                    )));
+        // go-yaml `uniqueKeys` (v3 `decode.go` `d.mapping`): two keys of the same kind and text (`a` and `"a"` too).
+        // go-yaml compares every pair and reports the first pair (i, j) in that order; the same pair is found here in
+        // one pass with a map from each key's text to its first occurrence (the smallest i with a later duplicate is
+        // always a first occurrence), so 200k keys are read in linear time, not quadratic.
+        let mut first: HashMap<&str, usize> = HashMap::with_capacity(pairs.len());
+        let mut dup: Option<(usize, usize)> = None;
+        for (j, (kj, _)) in pairs.iter().enumerate() {
+            if let Node::Scalar { value, .. } = &doc.nodes[*kj] {
+                match first.get(value.as_str()) {
+                    Some(&i) => {
+                        if dup.is_none_or(|(di, dj)| (i, j) < (di, dj)) {
+                            dup = Some((i, j));
+                        }
+                    }
+                    None => {
+                        first.insert(value.as_str(), j);
+                    }
                 }
             }
+        }
+        if let Some((i, j)) = dup
+            && let (
+                Node::Scalar {
+                    value, mark: mi, ..
+                },
+                Node::Scalar { mark: mj, .. },
+            ) = (&doc.nodes[pairs[i].0], &doc.nodes[pairs[j].0])
+        {
+            return Err(mj.err(format!(
+                "mapping key {} already defined at line {}",
+                serde_json::to_string(value).unwrap_or_default(),
+                mi.line
+            )));
         }
         // a mapping decoded into `interface{}` is `map[string]interface{}` only when every key is a string (go-yaml
         // `isStringMap`); anything else is `map[interface{}]interface{}`, which `encoding/json` refuses. The
