@@ -135,12 +135,21 @@ pub struct Chart {
 }
 
 /// Where charts are looked for, in order: `$HEADLAMP_E2E_CHARTS`, the per-user cache, the repository.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ChartStore {
     pub charts_dir: Option<PathBuf>,
     pub cache_dir: Option<PathBuf>,
     pub offline: bool,
+    /// Each repository's `index.yaml` as this store (and its clones) got it: however many charts one lint fetches
+    /// from a repository, its index is asked for once ([`ChartStore::fetch_all`]).
+    pub indexes: IndexMemo,
 }
+
+/// Parsed repository indexes by index URL, or why one could not be had (`(url, message)`), shared by clones.
+#[derive(Debug, Clone, Default)]
+pub struct IndexMemo(Arc<std::sync::Mutex<HashMap<String, Arc<IndexCell>>>>);
+
+type IndexCell = tokio::sync::OnceCell<std::result::Result<Arc<RepoIndex>, (String, String)>>;
 
 impl ChartStore {
     /// `$HEADLAMP_E2E_CHARTS`, and the cache at `$HEADLAMP_E2E_CACHE/charts` or the user cache dir.
@@ -152,6 +161,7 @@ impl ChartStore {
             charts_dir,
             cache_dir: cache_root().map(|d| d.join("charts")),
             offline: false,
+            indexes: IndexMemo::default(),
         }
     }
 
@@ -195,7 +205,7 @@ impl ChartStore {
 
     /// The archives of `refs`, each fetched once ([`ChartStore::fetch_with`]), at most [`MAX_PARALLEL_DOWNLOADS`] at
     /// once, all within [`DOWNLOADS_DEADLINE`]: a chart not had by then is an error naming the deadline (a finding on
-    /// its releases). Each repository's `index.yaml` is asked for once per process ([`download_from_index`]).
+    /// its releases). Each repository's `index.yaml` is asked for once per store ([`ChartStore::indexes`]).
     pub async fn fetch_all(
         &self,
         refs: impl IntoIterator<Item = ChartRef>,
@@ -275,17 +285,19 @@ impl ChartStore {
             };
             return pull_oci(&helm, &chart_url, r, &dir, &name).await;
         }
-        let bytes = download_from_index(url, r).await.map_err(|e| match e {
-            Error::ChartNotFound { .. } => {
-                tried.push(format!("{}/index.yaml", url.trim_end_matches('/')));
-                Error::ChartNotFound {
-                    chart: r.name.clone(),
-                    version: r.version.clone(),
-                    tried: tried.join(", "),
+        let bytes = download_with(&self.indexes, url, r)
+            .await
+            .map_err(|e| match e {
+                Error::ChartNotFound { .. } => {
+                    tried.push(format!("{}/index.yaml", url.trim_end_matches('/')));
+                    Error::ChartNotFound {
+                        chart: r.name.clone(),
+                        version: r.version.clone(),
+                        tried: tried.join(", "),
+                    }
                 }
-            }
-            other => other,
-        })?;
+                other => other,
+            })?;
         // the archive must be the chart the index listed it as, before it is kept
         check_archive_identity(Path::new(url), &bytes, r)?;
         write_atomic(&dir, &name, &bytes)
@@ -419,13 +431,13 @@ fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
     Ok(dest)
 }
 
-#[derive(Deserialize)]
-struct RepoIndex {
+#[derive(Debug, Deserialize)]
+pub struct RepoIndex {
     #[serde(default)]
     entries: HashMap<String, Vec<IndexEntry>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 struct IndexEntry {
     version: String,
     #[serde(default)]
@@ -533,17 +545,13 @@ async fn get_bytes(client: &reqwest::Client, url: &str, limit: u64) -> Result<Ve
     Ok(body)
 }
 
-/// Each repository's parsed `index.yaml` (or why it could not be had: `(url, message)`), by index URL, for this
-/// process: however many charts a repository serves, its index is asked for once.
-type IndexMemo = HashMap<
-    String,
-    Arc<tokio::sync::OnceCell<std::result::Result<Arc<RepoIndex>, (String, String)>>>,
->;
-static INDEXES: std::sync::LazyLock<std::sync::Mutex<IndexMemo>> =
-    std::sync::LazyLock::new(Default::default);
-
-async fn repo_index(client: &reqwest::Client, index_url: &str) -> Result<Arc<RepoIndex>> {
-    let cell = INDEXES
+async fn repo_index(
+    memo: &IndexMemo,
+    client: &reqwest::Client,
+    index_url: &str,
+) -> Result<Arc<RepoIndex>> {
+    let cell = memo
+        .0
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .entry(index_url.to_string())
@@ -571,13 +579,18 @@ async fn repo_index(client: &reqwest::Client, index_url: &str) -> Result<Arc<Rep
         .map_err(|(url, message)| Error::Download { url, message })
 }
 
-/// Resolve `r` in the repository's `index.yaml` (at most [`MAX_INDEX_BYTES`], asked for once per process), download
+/// Resolve `r` in the repository's `index.yaml` (at most [`MAX_INDEX_BYTES`]), download
 /// it (at most [`MAX_ARCHIVE_BYTES`]) and check its sha256 digest.
 pub async fn download_from_index(repo_url: &str, r: &ChartRef) -> Result<Vec<u8>> {
+    download_with(&IndexMemo::default(), repo_url, r).await
+}
+
+/// [`download_from_index`], the index asked for once per `memo`.
+async fn download_with(memo: &IndexMemo, repo_url: &str, r: &ChartRef) -> Result<Vec<u8>> {
     let client = http_client()?;
     let base = repo_url.trim_end_matches('/');
     let index_url = format!("{base}/index.yaml");
-    let index = repo_index(&client, &index_url).await?;
+    let index = repo_index(memo, &client, &index_url).await?;
     let not_found = || Error::ChartNotFound {
         chart: r.name.clone(),
         version: r.version.clone(),
@@ -1163,6 +1176,7 @@ mod tests {
             charts_dir: Some(d.path().to_path_buf()),
             cache_dir: None,
             offline: true,
+            ..Default::default()
         };
         let r = |v: &str| ChartRef {
             name: "headlamp".into(),
@@ -1241,6 +1255,7 @@ mod tests {
             charts_dir: None,
             cache_dir: Some(PathBuf::from("/nonexistent/cache")),
             offline: true,
+            ..Default::default()
         };
         let evil = ChartRef {
             name: "../../../x/evil".into(),
