@@ -627,6 +627,30 @@ mod tests {
         assert!(gone, "grandchild {pid} still runs");
     }
 
+    #[test]
+    fn output_past_the_cap_kills_the_program_and_names_the_limit() {
+        let d = tempfile::tempdir().unwrap();
+        // a program that never stops printing, and one that prints exactly the cap
+        let endless = script(d.path(), "while :; do echo xxxxxxxxxxxxxxxxxxxxxxxx; done");
+        let e = Cmd::new(&endless)
+            .max_stdout(1024 * 1024)
+            .timeout(Duration::from_secs(60))
+            .run_blocking()
+            .unwrap_err();
+        assert!(
+            matches!(e, ProcessError::OutputTooLarge { limit, .. } if limit == 1024 * 1024),
+            "{e}"
+        );
+        assert!(e.to_string().contains("more than 1 MiB"), "{e}");
+        let exact = crate::testing::script(&d.path().join("exact"), "head -c 1048576 /dev/zero");
+        let o = Cmd::new(&exact)
+            .max_stdout(1024 * 1024)
+            .timeout(Duration::from_secs(60))
+            .run_blocking()
+            .unwrap();
+        assert_eq!(o.stdout.len(), 1024 * 1024);
+    }
+
     #[tokio::test]
     async fn async_run_and_missing_program() {
         let o = Cmd::new("sh")
