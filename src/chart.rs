@@ -15,6 +15,101 @@ use crate::error::{Error, Result};
 use crate::gitops::parse_yaml_documents;
 use crate::process::{Cmd, ProcessError};
 
+/// The most bytes of a repository's `index.yaml` read ([`download_from_index`]): a larger answer is refused with an
+/// error naming this limit, before it is parsed. The biggest public index this was checked against (Bitnami's, before
+/// it was trimmed) is about 20 MiB.
+pub const MAX_INDEX_BYTES: u64 = 64 * 1024 * 1024;
+/// The most bytes of a chart archive: a download (its body is read up to this, then refused), a cached or local
+/// `.tgz` ([`read_archive`]). Helm itself decompresses at most 100 MiB of a chart (below), so a valid archive is
+/// smaller.
+pub const MAX_ARCHIVE_BYTES: u64 = 100 * 1024 * 1024;
+/// The most bytes all the files of a chart archive decompress to, as Helm's loader bounds them:
+/// `MaxDecompressedChartSize` = 100 MiB (helm/helm `pkg/chart/loader/archive/archive.go`, v4; v3:
+/// `pkg/chart/loader/archive.go`).
+pub const MAX_CHART_DECOMPRESSED_BYTES: u64 = 100 * 1024 * 1024;
+/// The most bytes of each chart file lint parses itself (`Chart.yaml`, `values.yaml`, `values.schema.json`): Helm's
+/// per-file `MaxDecompressedFileSize` (5 MiB, same file; still enforced by Helm 3, kept as a variable by Helm 4).
+/// Parsed into memory a YAML file grows tens of times over, so a bigger one is refused.
+pub const MAX_CHART_FILE_BYTES: u64 = 5 * 1024 * 1024;
+/// The most bytes of `helm template` output read ([`Helm::template`]): the Headlamp chart renders 20 KiB, a large
+/// chart (kube-prometheus-stack without its CRDs) about 2 MiB. More is a `render-failed` finding naming the limit;
+/// helm is killed when it writes past it.
+pub const MAX_RENDER_BYTES: u64 = 32 * 1024 * 1024;
+/// How many chart downloads run at once ([`ChartStore::fetch_all`]).
+pub const MAX_PARALLEL_DOWNLOADS: usize = 8;
+/// One deadline for all the downloads of one [`ChartStore::fetch_all`] (each request has its own 60 s timeout too):
+/// three repositories that never finish answering cost this once, not three times.
+pub const DOWNLOADS_DEADLINE: Duration = Duration::from_secs(60);
+
+/// The longest release name Helm accepts, `maxReleaseNameLen` (helm/helm `pkg/chart/v2/util/validate_name.go`, Helm
+/// 4; `pkg/chartutil/validate_name.go` in Helm 3); the HelmRelease CRD's `spec.releaseName` has the same
+/// `MaxLength=53` (fluxcd/helm-controller `api/v2/helmrelease_types.go`).
+pub const MAX_RELEASE_NAME: usize = 53;
+/// The longest namespace name: a DNS-1123 label (k8s.io/apimachinery `pkg/util/validation/validation.go`,
+/// `DNS1123LabelMaxLength`).
+pub const MAX_NAMESPACE_NAME: usize = 63;
+
+/// `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, one DNS-1123 label's characters (no length check).
+fn dns_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    let ok = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    match (b.first(), b.last()) {
+        (Some(f), Some(l)) => ok(f) && ok(l) && b.iter().all(|c| ok(c) || *c == b'-'),
+        _ => false,
+    }
+}
+
+/// Why Helm refuses `name` as a release name, or `None`. Helm's `ValidateReleaseName` (helm/helm
+/// `pkg/chart/v2/util/validate_name.go`, the helm v4.1.4 lint uses prints the same rule): at most 53 characters and a
+/// full match of `^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`. So a release name never
+/// starts with `-`: it can never be read as one of helm's options.
+pub fn release_name_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("the release name is empty".into());
+    }
+    if name.len() > MAX_RELEASE_NAME {
+        return Some(format!(
+            "the release name is {} characters long; Helm allows at most {MAX_RELEASE_NAME}",
+            name.len()
+        ));
+    }
+    if !name.split('.').all(dns_label) {
+        return Some(
+            "the release name is not a valid Helm release name (lowercase letters, digits, `-` and `.`, starting and ending with a letter or digit: Helm's ^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$)".into(),
+        );
+    }
+    None
+}
+
+/// Why Kubernetes refuses `ns` as a namespace name (a DNS-1123 label, at most 63 characters), or `None`.
+pub fn namespace_problem(ns: &str) -> Option<String> {
+    if ns.len() > MAX_NAMESPACE_NAME {
+        return Some(format!(
+            "the namespace is {} characters long; Kubernetes allows at most {MAX_NAMESPACE_NAME}",
+            ns.len()
+        ));
+    }
+    if !dns_label(ns) {
+        return Some(
+            "the namespace is not a DNS-1123 label (lowercase letters, digits and `-`, starting and ending with a letter or digit)".into(),
+        );
+    }
+    None
+}
+
+/// The release name helm-controller installs under: a name longer than 53 characters is cut to 40, then `-` and
+/// the first 12 hex digits of its sha256 (fluxcd/helm-controller `internal/release/name.go` `ShortenName`, applied
+/// to `GetReleaseName()` in `internal/action/install.go`).
+pub fn shorten_release_name(name: &str) -> String {
+    if name.len() <= MAX_RELEASE_NAME {
+        return name.to_string();
+    }
+    let sum = hex::encode(Sha256::digest(name.as_bytes()));
+    // Go slices bytes; a name cut inside a character is not a valid name anyway (and is reported as such)
+    let head = String::from_utf8_lossy(&name.as_bytes()[..MAX_RELEASE_NAME - 13]);
+    format!("{head}-{}", &sum[..12])
+}
+
 /// The chart a HelmRelease asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ChartRef {
@@ -47,12 +142,21 @@ pub fn bundled_charts_dir() -> Option<PathBuf> {
 }
 
 /// Where charts are looked for, in order: `$HEADLAMP_E2E_CHARTS`, the per-user cache, the repository.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ChartStore {
     pub charts_dir: Option<PathBuf>,
     pub cache_dir: Option<PathBuf>,
     pub offline: bool,
+    /// Each repository's `index.yaml` as this store (and its clones) got it: however many charts one lint fetches
+    /// from a repository, its index is asked for once ([`ChartStore::fetch_all`]).
+    pub indexes: IndexMemo,
 }
+
+/// Parsed repository indexes by index URL, or why one could not be had (`(url, message)`), shared by clones.
+#[derive(Debug, Clone, Default)]
+pub struct IndexMemo(Arc<std::sync::Mutex<HashMap<String, Arc<IndexCell>>>>);
+
+type IndexCell = tokio::sync::OnceCell<std::result::Result<Arc<RepoIndex>, (String, String)>>;
 
 impl ChartStore {
     /// `$HEADLAMP_E2E_CHARTS` (else the project's own Headlamp charts, [`bundled_charts_dir`]), and the cache at
@@ -66,6 +170,7 @@ impl ChartStore {
             charts_dir,
             cache_dir: cache_root().map(|d| d.join("charts")),
             offline: false,
+            indexes: IndexMemo::default(),
         }
     }
 
@@ -82,13 +187,23 @@ impl ChartStore {
         Ok(format!("{}-{}.tgz", r.name, r.version))
     }
 
-    /// A local archive for `r`, without touching the network.
+    /// The download cache's directory for `r`'s repository: `<cache>/<first 32 hex digits of sha256(URL)>`. The
+    /// cache is keyed by the repository a chart came from, so a chart one tree's repository served is never used for
+    /// another repository's chart of the same name and version. `None` without a repository URL or a cache.
+    pub fn repo_cache_dir(&self, r: &ChartRef) -> Option<PathBuf> {
+        let url = r.repo_url.as_deref()?;
+        let key = hex::encode(Sha256::digest(url.trim_end_matches('/').as_bytes()));
+        Some(self.cache_dir.as_ref()?.join(&key[..32]))
+    }
+
+    /// A local archive for `r`, without touching the network: `$HEADLAMP_E2E_CHARTS/<name>-<version>.tgz` (the
+    /// user's own), else the download cache of `r`'s repository.
     pub fn local(&self, r: &ChartRef) -> Option<PathBuf> {
         let name = Self::file_name(r).ok()?;
-        [&self.charts_dir, &self.cache_dir]
+        [self.charts_dir.clone(), self.repo_cache_dir(r)]
             .into_iter()
             .flatten()
-            .filter_map(|d| under(d, &name).ok())
+            .filter_map(|d| under(&d, &name).ok())
             .find(|p| p.is_file())
     }
 
@@ -97,13 +212,58 @@ impl ChartStore {
         self.fetch_with(r, None).await
     }
 
+    /// The archives of `refs`, each fetched once ([`ChartStore::fetch_with`]), at most [`MAX_PARALLEL_DOWNLOADS`] at
+    /// once, all within [`DOWNLOADS_DEADLINE`]: a chart not had by then is an error naming the deadline (a finding on
+    /// its releases). Each repository's `index.yaml` is asked for once per store ([`ChartStore::indexes`]).
+    pub async fn fetch_all(
+        &self,
+        refs: impl IntoIterator<Item = ChartRef>,
+        helm: Option<&Helm>,
+    ) -> HashMap<ChartRef, Result<PathBuf>> {
+        self.fetch_all_within(refs, helm, DOWNLOADS_DEADLINE).await
+    }
+
+    /// [`ChartStore::fetch_all`] with another overall deadline.
+    pub async fn fetch_all_within(
+        &self,
+        refs: impl IntoIterator<Item = ChartRef>,
+        helm: Option<&Helm>,
+        deadline: Duration,
+    ) -> HashMap<ChartRef, Result<PathBuf>> {
+        use futures::StreamExt;
+        let mut unique: Vec<ChartRef> = Vec::new();
+        for r in refs {
+            if !unique.contains(&r) {
+                unique.push(r);
+            }
+        }
+        let until = tokio::time::Instant::now() + deadline;
+        futures::stream::iter(unique)
+            .map(|r| async move {
+                let got = match tokio::time::timeout_at(until, self.fetch_with(&r, helm)).await {
+                    Ok(got) => got,
+                    Err(_) => Err(Error::Download {
+                        url: r.repo_url.clone().unwrap_or_default(),
+                        message: format!(
+                            "the chart downloads did not finish within {} s (one deadline for all of them); the repository is slow or does not answer: retry, or put the archive in $HEADLAMP_E2E_CHARTS",
+                            deadline.as_secs()
+                        ),
+                    }),
+                };
+                (r, got)
+            })
+            .buffer_unordered(MAX_PARALLEL_DOWNLOADS)
+            .collect()
+            .await
+    }
+
     /// [`ChartStore::fetch`], pulling OCI charts with `helm` (else [`Helm::locate`]).
     pub async fn fetch_with(&self, r: &ChartRef, helm: Option<&Helm>) -> Result<PathBuf> {
         let name = Self::file_name(r)?;
         if let Some(p) = self.local(r) {
             return Ok(p);
         }
-        let mut tried: Vec<String> = [&self.charts_dir, &self.cache_dir]
+        let mut tried: Vec<String> = [self.charts_dir.clone(), self.repo_cache_dir(r)]
             .into_iter()
             .flatten()
             .map(|d| d.join(&name).display().to_string())
@@ -118,41 +278,44 @@ impl ChartStore {
                 tried: tried.join(", "),
             });
         };
+        // no cache dir: the download is kept in a temp dir for this process, keyed the same way
+        let dir = self.repo_cache_dir(r).unwrap_or_else(|| {
+            let key = hex::encode(Sha256::digest(url.trim_end_matches('/').as_bytes()));
+            std::env::temp_dir()
+                .join("headlamp-e2e-charts")
+                .join(&key[..32])
+        });
         if url.starts_with("oci://") {
             // an OCI registry (HelmRepository `type: oci`, or an OCIRepository): the real client pulls it
             let chart_url = format!("{}/{}", url.trim_end_matches('/'), r.name);
-            let dir = match &self.cache_dir {
-                Some(c) => c.clone(),
-                None => std::env::temp_dir().join("headlamp-e2e-charts"),
-            };
             let helm = match helm {
                 Some(h) => h.clone(),
                 None => Helm::locate()?,
             };
             return pull_oci(&helm, &chart_url, r, &dir, &name).await;
         }
-        let bytes = download_from_index(url, r).await.map_err(|e| match e {
-            Error::ChartNotFound { .. } => {
-                tried.push(format!("{}/index.yaml", url.trim_end_matches('/')));
-                Error::ChartNotFound {
-                    chart: r.name.clone(),
-                    version: r.version.clone(),
-                    tried: tried.join(", "),
+        let bytes = download_with(&self.indexes, url, r)
+            .await
+            .map_err(|e| match e {
+                Error::ChartNotFound { .. } => {
+                    tried.push(format!("{}/index.yaml", url.trim_end_matches('/')));
+                    Error::ChartNotFound {
+                        chart: r.name.clone(),
+                        version: r.version.clone(),
+                        tried: tried.join(", "),
+                    }
                 }
-            }
-            other => other,
-        })?;
-        let Some(cache) = &self.cache_dir else {
-            // No cache dir: keep the download in a temp file for this process.
-            let dir = std::env::temp_dir().join("headlamp-e2e-charts");
-            return write_atomic(&dir, &name, &bytes);
-        };
-        write_atomic(cache, &name, &bytes)
+                other => other,
+            })?;
+        // the archive must be the chart the index listed it as, before it is kept
+        check_archive_identity(Path::new(url), &bytes, r)?;
+        write_atomic(&dir, &name, &bytes)
     }
 }
 
-/// `helm pull oci://… --version V` into a fresh temp dir under `dir`, then moved to `dir/<name>` (within the
-/// [`crate::process`] deadline). The version must be exact; helm checks the registry's manifest digest.
+/// `helm pull oci://… --version=V` into a fresh temp dir under `dir`, then moved to `dir/<name>` (within the
+/// [`crate::process`] deadline). The version must be exact; helm checks the registry's manifest digest. Its options
+/// come first and `--` ends them: the URL (it starts with `oci://`) and nothing else is positional.
 async fn pull_oci(
     helm: &Helm,
     chart_url: &str,
@@ -164,11 +327,11 @@ async fn pull_oci(
     let tmp = tempfile::tempdir_in(dir).map_err(|e| Error::io(dir, e))?;
     let out = Cmd::new(&helm.bin)
         .arg("pull")
-        .arg(chart_url)
-        .arg("--version")
-        .arg(&r.version)
+        .arg(format!("--version={}", r.version))
         .arg("--destination")
         .arg(tmp.path())
+        .arg("--")
+        .arg(chart_url)
         .run()
         .await
         .map_err(|e| match e {
@@ -196,9 +359,36 @@ async fn pull_oci(
             url: chart_url.to_string(),
             message: "helm pull succeeded but wrote no .tgz".into(),
         })?;
+    let bytes = read_archive(&pulled)?;
+    check_archive_identity(Path::new(chart_url), &bytes, r)?;
     let dest = under(dir, name)?;
     std::fs::rename(&pulled, &dest).map_err(|e| Error::io(&dest, e))?;
     Ok(dest)
+}
+
+/// Refuse an archive whose `Chart.yaml` is not the chart `r` names: Helm's own name/version check when it pulls a
+/// chart by version is the index's, so an index that lists `demo 1.2.3` at an archive of another chart would
+/// otherwise be rendered (and cached) as `demo 1.2.3`.
+fn check_archive_identity(source: &Path, bytes: &[u8], r: &ChartRef) -> Result<()> {
+    let chart = read_chart_bytes(source, bytes, String::new())?;
+    check_identity(&chart, r)
+}
+
+/// `chart`'s `Chart.yaml` names the chart and version `r` asks for (a leading `v` of either version aside), else an
+/// error naming both.
+pub fn check_identity(chart: &Chart, r: &ChartRef) -> Result<()> {
+    let v = |s: &str| s.trim_start_matches('v').to_string();
+    if chart.name == r.name && v(&chart.version) == v(&r.version) {
+        return Ok(());
+    }
+    Err(Error::Other(format!(
+        "{}: its Chart.yaml says chart {:?} version {:?}, but the release asks for chart {:?} version {:?} (and the repository index lists it as that): refusing a chart that is not the one asked for; fix the repository or the HelmRelease",
+        chart.path.display(),
+        chart.name,
+        chart.version,
+        r.name,
+        r.version
+    )))
 }
 
 /// A name that can be one path component and nothing more: not empty, no `/` or `\`, no `..`, no NUL or other
@@ -250,13 +440,13 @@ fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
     Ok(dest)
 }
 
-#[derive(Deserialize)]
-struct RepoIndex {
+#[derive(Debug, Deserialize)]
+pub struct RepoIndex {
     #[serde(default)]
     entries: HashMap<String, Vec<IndexEntry>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 struct IndexEntry {
     version: String,
     #[serde(default)]
@@ -327,8 +517,10 @@ fn status_cause(status: reqwest::StatusCode) -> String {
     format!("HTTP {status}: {fix}")
 }
 
-async fn get_bytes(client: &reqwest::Client, url: &str) -> Result<Vec<u8>> {
-    let resp = client.get(url).send().await.map_err(|e| Error::Download {
+/// The body of `url`, at most `limit` bytes: a larger one (by its Content-Length, or once that many bytes came) is
+/// refused with an error naming the limit, before more is read.
+async fn get_bytes(client: &reqwest::Client, url: &str, limit: u64) -> Result<Vec<u8>> {
+    let mut resp = client.get(url).send().await.map_err(|e| Error::Download {
         url: url.to_string(),
         message: transport_cause(&e),
     })?;
@@ -339,24 +531,75 @@ async fn get_bytes(client: &reqwest::Client, url: &str) -> Result<Vec<u8>> {
             message: status_cause(status),
         });
     }
-    let bytes = resp.bytes().await.map_err(|e| Error::Download {
+    let too_large = || Error::Download {
+        url: url.to_string(),
+        message: format!(
+            "the answer is larger than lint's limit of {} MiB for it; refusing to read more (a Helm repository index or chart archive is far smaller)",
+            limit / (1024 * 1024)
+        ),
+    };
+    if resp.content_length().is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| Error::Download {
         url: url.to_string(),
         message: transport_cause(&e),
-    })?;
-    Ok(bytes.to_vec())
+    })? {
+        if body.len() as u64 + chunk.len() as u64 > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
-/// Resolve `r` in the repository's `index.yaml`, download it and check its sha256 digest.
+async fn repo_index(
+    memo: &IndexMemo,
+    client: &reqwest::Client,
+    index_url: &str,
+) -> Result<Arc<RepoIndex>> {
+    let cell = memo
+        .0
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .entry(index_url.to_string())
+        .or_default()
+        .clone();
+    let got = cell
+        .get_or_init(|| async {
+            let bytes = get_bytes(client, index_url, MAX_INDEX_BYTES)
+                .await
+                .map_err(|e| match e {
+                    Error::Download { url, message } => (url, message),
+                    other => (index_url.to_string(), other.to_string()),
+                })?;
+            serde_norway::from_slice::<RepoIndex>(&bytes)
+                .map(Arc::new)
+                .map_err(|e| {
+                    (
+                        index_url.to_string(),
+                        format!("not a Helm repository index: {e}"),
+                    )
+                })
+        })
+        .await;
+    got.clone()
+        .map_err(|(url, message)| Error::Download { url, message })
+}
+
+/// Resolve `r` in the repository's `index.yaml` (at most [`MAX_INDEX_BYTES`]), download
+/// it (at most [`MAX_ARCHIVE_BYTES`]) and check its sha256 digest.
 pub async fn download_from_index(repo_url: &str, r: &ChartRef) -> Result<Vec<u8>> {
+    download_with(&IndexMemo::default(), repo_url, r).await
+}
+
+/// [`download_from_index`], the index asked for once per `memo`.
+async fn download_with(memo: &IndexMemo, repo_url: &str, r: &ChartRef) -> Result<Vec<u8>> {
     let client = http_client()?;
     let base = repo_url.trim_end_matches('/');
     let index_url = format!("{base}/index.yaml");
-    let index_bytes = get_bytes(&client, &index_url).await?;
-    let index_text = String::from_utf8_lossy(&index_bytes);
-    let index: RepoIndex = serde_norway::from_str(&index_text).map_err(|e| Error::Download {
-        url: index_url.clone(),
-        message: format!("not a Helm repository index: {e}"),
-    })?;
+    let index = repo_index(memo, &client, &index_url).await?;
     let not_found = || Error::ChartNotFound {
         chart: r.name.clone(),
         version: r.version.clone(),
@@ -376,7 +619,7 @@ pub async fn download_from_index(repo_url: &str, r: &ChartRef) -> Result<Vec<u8>
     } else {
         format!("{base}/{}", url.trim_start_matches('/'))
     };
-    let bytes = get_bytes(&client, &url).await?;
+    let bytes = get_bytes(&client, &url, MAX_ARCHIVE_BYTES).await?;
     let actual = hex::encode(Sha256::digest(&bytes));
     match &entry.digest {
         Some(expected) if expected.trim_start_matches("sha256:") != actual => {
@@ -399,9 +642,58 @@ pub async fn download_from_index(repo_url: &str, r: &ChartRef) -> Result<Vec<u8>
 /// Read `Chart.yaml`, `values.yaml` and `values.schema.json` from a chart archive.
 pub fn read_chart(path: &Path) -> Result<Chart> {
     // read once: the same bytes give the digest (the render cache's key) and the files
-    let bytes = crate::files::read_bytes(path).map_err(|e| Error::io(path, e))?;
+    let bytes = read_archive(path)?;
     let sha256 = digest(&bytes);
     read_chart_bytes(path, &bytes, sha256)
+}
+
+/// The bytes of the chart archive at `path`: a regular file of at most [`MAX_ARCHIVE_BYTES`].
+pub fn read_archive(path: &Path) -> Result<Vec<u8>> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::ChartArchive {
+            path: path.to_path_buf(),
+            message: "not a regular file".into(),
+        });
+    }
+    let too_large = || Error::ChartArchive {
+        path: path.to_path_buf(),
+        message: format!(
+            "the archive is larger than lint's limit of {} MiB for a chart archive",
+            MAX_ARCHIVE_BYTES / (1024 * 1024)
+        ),
+    };
+    if meta.len() > MAX_ARCHIVE_BYTES {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_ARCHIVE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > MAX_ARCHIVE_BYTES {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+/// A reader that fails once more than `left` bytes came through it: the decompressed size of a chart archive.
+struct Bounded<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n as u64 > self.left {
+            return Err(std::io::Error::other(format!(
+                "the chart decompresses to more than {} MiB, Helm's limit (MaxDecompressedChartSize)",
+                MAX_CHART_DECOMPRESSED_BYTES / (1024 * 1024)
+            )));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
 }
 
 /// The sha256 (hex) of a chart archive's bytes: [`Chart::sha256`], part of a render's key.
@@ -418,15 +710,22 @@ pub fn read_chart_bytes(path: &Path, bytes: &[u8], sha256: String) -> Result<Cha
     let text_of = |entry: &mut dyn Read, name: &str| -> Result<String> {
         let mut s = String::new();
         entry
-            .take(crate::files::MAX_FILE_BYTES + 1)
+            .take(MAX_CHART_FILE_BYTES + 1)
             .read_to_string(&mut s)
             .map_err(|e| bad(format!("{name}: {e}")))?;
-        if s.len() as u64 > crate::files::MAX_FILE_BYTES {
-            return Err(bad(format!("{name} is larger than the file size limit")));
+        if s.len() as u64 > MAX_CHART_FILE_BYTES {
+            return Err(bad(format!(
+                "{name} is larger than lint's limit of {} MiB for a chart file (Helm's MaxDecompressedFileSize); the chart was not read",
+                MAX_CHART_FILE_BYTES / (1024 * 1024)
+            )));
         }
         Ok(s)
     };
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+    // every entry is decompressed while walking the archive: the whole is bounded as Helm bounds it
+    let mut archive = tar::Archive::new(Bounded {
+        inner: flate2::read::GzDecoder::new(bytes),
+        left: MAX_CHART_DECOMPRESSED_BYTES,
+    });
     let (mut chart_yaml, mut values_yaml, mut schema_json) = (None, None, None);
     for entry in archive.entries().map_err(|e| bad(e.to_string()))? {
         let mut entry = entry.map_err(|e| bad(e.to_string()))?;
@@ -587,19 +886,19 @@ impl Helm {
             .as_deref()
     }
 
-    /// The arguments of a render, without the chart path (it goes after the release name).
+    /// The arguments of a render, without the chart path (it goes last, after the release name). Options first,
+    /// then `--`, then the positionals: whatever the release name is, helm (cobra/pflag: `--` ends the flags) reads
+    /// it as a name, never as an option; the namespace is one `--namespace=NS` argument.
     fn template_args(release: &str, namespace: &str) -> Vec<String> {
         // no --kube-version / --api-versions: helm's built-in defaults, part of the binary's identity
-        [
-            "template",
-            release,
-            "--namespace",
-            namespace,
-            "--values",
-            "-",
+        vec![
+            "template".to_string(),
+            format!("--namespace={namespace}"),
+            "--values".to_string(),
+            "-".to_string(),
+            "--".to_string(),
+            release.to_string(),
         ]
-        .map(str::to_string)
-        .to_vec()
     }
 
     /// Run one helm command in a slot: waits while [`parallelism`](Helm::parallelism) helm processes run. The
@@ -620,8 +919,8 @@ impl Helm {
         }
     }
 
-    /// `helm template RELEASE CHART --namespace NS --values -` (values on stdin) and its stdout, within the
-    /// [`crate::process`] deadline. Not cached: [`Helm::render`] is.
+    /// `helm template --namespace=NS --values - -- RELEASE CHART` (values on stdin) and its stdout (at most
+    /// [`MAX_RENDER_BYTES`]), within the [`crate::process`] deadline. Not cached: [`Helm::render`] is.
     pub async fn template(
         &self,
         chart: &Path,
@@ -630,16 +929,39 @@ impl Helm {
         values: &Value,
     ) -> Result<String> {
         // the values travel on stdin (`--values -`): no file with them is ever written
+        // a name helm or Kubernetes would refuse never reaches helm (the lint reports it as helmrelease-invalid)
+        if release_name_problem(release).is_some() {
+            return Err(Error::UnsafeName {
+                what: "release name",
+                value: release.to_string(),
+            });
+        }
+        if namespace_problem(namespace).is_some() {
+            return Err(Error::UnsafeName {
+                what: "namespace",
+                value: namespace.to_string(),
+            });
+        }
         let values = serde_json::to_vec(values).map_err(|e| Error::Other(e.to_string()))?;
-        let args = Self::template_args(release, namespace);
-        let (head, tail) = args.split_at(2);
         let cmd = Cmd::new(&self.bin)
-            .args(head)
+            .args(Self::template_args(release, namespace))
             .arg(chart)
-            .args(tail)
             .stdin(values)
+            .max_stdout(MAX_RENDER_BYTES)
             .short_lived_go();
-        let out = self.run(cmd).await?;
+        let out = match self.run(cmd).await {
+            // the render's output is this release's problem (a finding), not the tool's
+            Err(Error::Process(ProcessError::OutputTooLarge { limit, .. })) => {
+                return Err(Error::HelmTemplate {
+                    release: format!("{namespace}/{release}"),
+                    stderr: format!(
+                        "its output is larger than lint's limit of {} MiB for a render; helm was stopped there",
+                        limit / (1024 * 1024)
+                    ),
+                });
+            }
+            other => other?,
+        };
         if !out.success() {
             return Err(Error::HelmTemplate {
                 release: format!("{namespace}/{release}"),
@@ -863,6 +1185,7 @@ mod tests {
             charts_dir: Some(d.path().to_path_buf()),
             cache_dir: None,
             offline: true,
+            ..Default::default()
         };
         let r = |v: &str| ChartRef {
             name: "headlamp".into(),
@@ -941,6 +1264,7 @@ mod tests {
             charts_dir: None,
             cache_dir: Some(PathBuf::from("/nonexistent/cache")),
             offline: true,
+            ..Default::default()
         };
         let evil = ChartRef {
             name: "../../../x/evil".into(),
@@ -951,7 +1275,7 @@ mod tests {
     }
 
     /// A stand-in helm: logs each run to `runs`, counts how many run at once in `running/` (the most it saw goes to
-    /// `max`), and prints a ConfigMap named after the release.
+    /// `max`), and prints a ConfigMap named after the release (the argument after `--`).
     fn stand_in_helm(dir: &Path) -> PathBuf {
         let p = dir.join("helm");
         let running = dir.join("running");
@@ -959,7 +1283,7 @@ mod tests {
         crate::testing::script(
             &p,
             &format!(
-                "cat > /dev/null\necho \"$*\" >> {d}/runs\ntouch {r}/$$\nn=$(ls {r} | wc -l)\necho $n >> {d}/seen\nsleep 0.2\nrm {r}/$$\nprintf -- '---\\n# Source: x/templates/cm.yaml\\napiVersion: v1\\nkind: ConfigMap\\nmetadata:\\n  name: %s\\n' \"$2\"\n",
+                "cat > /dev/null\necho \"$*\" >> {d}/runs\nrel=; seen=0; for a in \"$@\"; do if [ $seen = 1 ]; then rel=$a; break; fi; [ \"$a\" = -- ] && seen=1; done\ntouch {r}/$$\nn=$(ls {r} | wc -l)\necho $n >> {d}/seen\nsleep 0.2\nrm {r}/$$\nprintf -- '---\\n# Source: x/templates/cm.yaml\\napiVersion: v1\\nkind: ConfigMap\\nmetadata:\\n  name: %s\\n' \"$rel\"\n",
                 d = dir.display(),
                 r = running.display()
             ),

@@ -46,6 +46,12 @@ pub enum ProcessError {
     /// `$HEADLAMP_E2E_HELM_TIMEOUT` is not a duration.
     #[error("{0}")]
     BadTimeout(String),
+    /// The program wrote more than [`Cmd::max_stdout`] bytes to stdout; it was killed there.
+    #[error(
+        "`{command}` wrote more than {} MiB to its output, the limit for it; it was stopped there",
+        limit / (1024 * 1024)
+    )]
+    OutputTooLarge { command: String, limit: u64 },
     #[error("`{command}` was interrupted")]
     Cancelled { command: String },
     #[error("{command}: {source}")]
@@ -101,6 +107,7 @@ pub struct Cmd {
     dir: Option<PathBuf>,
     stdin: Option<Vec<u8>>,
     timeout: Option<Duration>,
+    max_stdout: Option<u64>,
 }
 
 /// What a finished command gave.
@@ -160,6 +167,7 @@ impl Cmd {
             dir: None,
             stdin: None,
             timeout: None,
+            max_stdout: None,
         }
     }
     pub fn arg(mut self, a: impl AsRef<OsStr>) -> Self {
@@ -215,6 +223,12 @@ impl Cmd {
     /// This command's deadline (instead of [`default_timeout`]).
     pub fn timeout(mut self, d: Duration) -> Self {
         self.timeout = Some(d);
+        self
+    }
+    /// Read at most `limit` bytes of the program's stdout: when it writes more, its process group is killed at once
+    /// and the run is [`ProcessError::OutputTooLarge`] (memory stays bounded by the limit, whatever it prints).
+    pub fn max_stdout(mut self, limit: u64) -> Self {
+        self.max_stdout = Some(limit);
         self
     }
     pub fn program(&self) -> &Path {
@@ -318,8 +332,12 @@ impl Cmd {
             })),
             _ => None,
         };
-        let out = reader(child.stdout.take());
-        let err = reader(child.stderr.take());
+        let overflow = Arc::new(AtomicBool::new(false));
+        let out = match self.max_stdout {
+            Some(limit) => bounded_reader(child.stdout.take(), limit, child.id(), overflow.clone()),
+            None => reader(child.stdout.take()),
+        };
+        let err = stderr_reader(child.stderr.take());
         // a thread waits for the exit, so the run ends the moment the program does (no polling delay); this one
         // wakes at least every 20 ms for the deadline and cancellation
         let (done_tx, done_rx) = std::sync::mpsc::channel();
@@ -357,6 +375,9 @@ impl Cmd {
         let rest = timeout.saturating_sub(started.elapsed()) + Duration::from_secs(1);
         let stdout = out.recv_timeout(rest).unwrap_or_default();
         let stderr = err.recv_timeout(rest).unwrap_or_default();
+        if let (true, Some(limit)) = (overflow.load(Ordering::SeqCst), self.max_stdout) {
+            return Err(ProcessError::OutputTooLarge { command, limit });
+        }
         Ok(Output {
             status,
             stdout,
@@ -371,6 +392,54 @@ fn reader<R: Read + Send + 'static>(pipe: Option<R>) -> std::sync::mpsc::Receive
         std::thread::spawn(move || {
             let mut buf = Vec::new();
             let _ = pipe.read_to_end(&mut buf);
+            let _ = tx.send(buf);
+        });
+    } else {
+        let _ = tx.send(Vec::new());
+    }
+    rx
+}
+
+/// The most of a program's stderr kept ([`Cmd`] reads the rest and drops it): what it says about a failure is at its
+/// start, and never this long.
+pub const MAX_STDERR_BYTES: u64 = 4 * 1024 * 1024;
+
+/// [`reader`], keeping at most `limit` bytes: past them `overflow` is set and the process group led by `pid` is
+/// killed (its stdout is not drained: the program dies with it), and what was read is dropped.
+fn bounded_reader<R: Read + Send + 'static>(
+    pipe: Option<R>,
+    limit: u64,
+    pid: u32,
+    overflow: Arc<AtomicBool>,
+) -> std::sync::mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    if let Some(pipe) = pipe {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let mut pipe = pipe.take(limit + 1);
+            let _ = pipe.read_to_end(&mut buf);
+            if buf.len() as u64 > limit {
+                overflow.store(true, Ordering::SeqCst);
+                kill_group(pid);
+                buf = Vec::new();
+            }
+            let _ = tx.send(buf);
+        });
+    } else {
+        let _ = tx.send(Vec::new());
+    }
+    rx
+}
+
+/// [`reader`] for stderr, which is only ever a complaint: its first [`MAX_STDERR_BYTES`] are kept, the rest is read
+/// and dropped (the program is never blocked on a full pipe).
+fn stderr_reader<R: Read + Send + 'static>(pipe: Option<R>) -> std::sync::mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    if let Some(mut pipe) = pipe {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = (&mut pipe).take(MAX_STDERR_BYTES).read_to_end(&mut buf);
+            let _ = std::io::copy(&mut pipe, &mut std::io::sink());
             let _ = tx.send(buf);
         });
     } else {
@@ -556,6 +625,30 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         assert!(gone, "grandchild {pid} still runs");
+    }
+
+    #[test]
+    fn output_past_the_cap_kills_the_program_and_names_the_limit() {
+        let d = tempfile::tempdir().unwrap();
+        // a program that never stops printing, and one that prints exactly the cap
+        let endless = script(d.path(), "while :; do echo xxxxxxxxxxxxxxxxxxxxxxxx; done");
+        let e = Cmd::new(&endless)
+            .max_stdout(1024 * 1024)
+            .timeout(Duration::from_secs(60))
+            .run_blocking()
+            .unwrap_err();
+        assert!(
+            matches!(e, ProcessError::OutputTooLarge { limit, .. } if limit == 1024 * 1024),
+            "{e}"
+        );
+        assert!(e.to_string().contains("more than 1 MiB"), "{e}");
+        let exact = crate::testing::script(&d.path().join("exact"), "head -c 1048576 /dev/zero");
+        let o = Cmd::new(&exact)
+            .max_stdout(1024 * 1024)
+            .timeout(Duration::from_secs(60))
+            .run_blocking()
+            .unwrap();
+        assert_eq!(o.stdout.len(), 1024 * 1024);
     }
 
     #[tokio::test]

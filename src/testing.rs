@@ -72,6 +72,7 @@ pub fn render_tools(chart: &str, version: &str) -> Option<(Helm, ChartStore)> {
         charts_dir: Some(dir),
         cache_dir: None,
         offline: true,
+        ..Default::default()
     };
     Some((helm, store))
 }

@@ -72,9 +72,13 @@ async fn downloads_verifies_and_caches() {
         charts_dir: None,
         cache_dir: Some(cache.path().to_path_buf()),
         offline: false,
+        ..Default::default()
     };
     let p = store.fetch(&demo(&server, "1.2.3")).await.unwrap();
-    assert_eq!(p, cache.path().join("demo-1.2.3.tgz"));
+    // cached under the repository's own directory (the cache is keyed by repository)
+    let repo_dir = store.repo_cache_dir(&demo(&server, "1.2.3")).unwrap();
+    assert!(repo_dir.starts_with(cache.path()));
+    assert_eq!(p, repo_dir.join("demo-1.2.3.tgz"));
     assert_eq!(std::fs::read(&p).unwrap(), chart);
     let meta = read_chart(&p).unwrap();
     assert_eq!(
@@ -82,10 +86,11 @@ async fn downloads_verifies_and_caches() {
         ("demo", Some("4.5.6"))
     );
 
-    // second lookup is served from the cache: the repository is gone
-    drop(server);
-    let offline = MockServer::start().await;
-    assert_eq!(store.fetch(&demo(&offline, "1.2.3")).await.unwrap(), p);
+    // second lookup of the same repository is served from the cache: the repository no longer answers
+    let again = demo(&server, "1.2.3");
+    server.reset().await;
+    assert_eq!(store.fetch(&again).await.unwrap(), p);
+    assert!(server.received_requests().await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -102,10 +107,11 @@ async fn digest_mismatch_is_refused_and_not_cached() {
         charts_dir: None,
         cache_dir: Some(cache.path().to_path_buf()),
         offline: false,
+        ..Default::default()
     };
     let e = store.fetch(&demo(&server, "1.2.3")).await.unwrap_err();
     assert!(matches!(e, Error::DigestMismatch { .. }), "{e}");
-    assert!(!cache.path().join("demo-1.2.3.tgz").exists());
+    assert!(store.local(&demo(&server, "1.2.3")).is_none());
 }
 
 #[tokio::test]
@@ -116,6 +122,7 @@ async fn version_missing_from_index_names_what_was_tried() {
         charts_dir: None,
         cache_dir: Some(tempfile::tempdir().unwrap().path().to_path_buf()),
         offline: false,
+        ..Default::default()
     };
     let e = store
         .fetch(&demo(&server, "9.9.9"))
@@ -139,6 +146,7 @@ async fn absolute_chart_urls_and_http_errors() {
         charts_dir: None,
         cache_dir: Some(tempfile::tempdir().unwrap().path().to_path_buf()),
         offline: false,
+        ..Default::default()
     };
     assert!(store.fetch(&demo(&server, "1.2.3")).await.is_ok());
     // 1.0.0 is listed but its file is not served
@@ -172,6 +180,7 @@ async fn lint_asks_a_repository_that_fails_once_per_chart() {
         charts_dir: None,
         cache_dir: Some(d.path().join("cache")),
         offline: false,
+        ..Default::default()
     };
     // no helm runs: the chart cannot be had
     let helm = headlamp_e2e::chart::Helm::new("/nonexistent/helm").with_cache(None);

@@ -445,7 +445,8 @@ fn logging_helm(dir: &Path, real: &Path) -> PathBuf {
     headlamp_e2e::testing::script(
         &dir.join("helm"),
         &format!(
-            "echo \"$2 $5\" >> '{}'\nexec '{}' \"$@\"",
+            // `template --namespace=NS --values - -- RELEASE CHART`
+            "echo \"$6 ${{2#--namespace=}}\" >> '{}'\nexec '{}' \"$@\"",
             dir.join("runs").display(),
             real.display()
         ),

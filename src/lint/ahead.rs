@@ -114,12 +114,20 @@ pub async fn start(
     let mut charts: HashMap<ChartRef, Result<Chart>> = HashMap::new();
     let mut renders = JoinSet::new();
     if let Some(helm) = helm {
+        // the archives fetched in parallel, under one deadline (`ChartStore::fetch_all`)
+        let mut fetched = store
+            .fetch_all(releases.iter().map(chart_ref), Some(helm))
+            .await;
         for r in releases {
             let cref = chart_ref(&r);
             match charts.entry(cref) {
                 std::collections::hash_map::Entry::Vacant(slot) => {
                     // the first release of a chart starts its render as soon as the archive's digest is known
-                    let read = match store.fetch_with(slot.key(), Some(helm)).await {
+                    let path = match fetched.remove(slot.key()) {
+                        Some(path) => path,
+                        None => store.fetch_with(slot.key(), Some(helm)).await,
+                    };
+                    let read = match path {
                         Ok(path) => read_starting_renders(path, slot.key(), helm, &mut renders, &r),
                         Err(e) => Err(e),
                     };
@@ -153,7 +161,7 @@ fn read_starting_renders(
     renders: &mut JoinSet<()>,
     first: &Release,
 ) -> Result<Chart> {
-    let bytes = crate::files::read_bytes(&path).map_err(|e| crate::error::Error::io(&path, e))?;
+    let bytes = crate::chart::read_archive(&path)?;
     let digest = crate::chart::digest(&bytes);
     let shell = Chart {
         path: path.clone(),

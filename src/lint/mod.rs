@@ -68,10 +68,15 @@ impl Release {
         let name = object.name().to_string();
         let hr_ns = object.namespace().unwrap_or("default").to_string();
         let target = spec["targetNamespace"].as_str().filter(|s| !s.is_empty());
-        let release_name = match (spec["releaseName"].as_str(), target) {
-            (Some(r), _) if !r.is_empty() => r.to_string(),
-            (_, Some(t)) => format!("{t}-{name}"),
-            _ => name.clone(),
+        // helm-controller `GetReleaseName()` then `release.ShortenName` (a derived name over 53 characters is cut
+        // and hashed); an explicit spec.releaseName is limited to 53 by the CRD and used as it is
+        let (release_name, name_from) = match (spec["releaseName"].as_str(), target) {
+            (Some(r), _) if !r.is_empty() => (r.to_string(), "spec.releaseName"),
+            (_, Some(t)) => (
+                chart::shorten_release_name(&format!("{t}-{name}")),
+                "metadata.name",
+            ),
+            _ => (chart::shorten_release_name(&name), "metadata.name"),
         };
         let resolved = release_source::resolve(spec, &hr_ns, tree);
         let invalid = |message: &str| Error::HelmReleaseInvalid {
@@ -104,10 +109,43 @@ impl Release {
         // valuesFrom (ConfigMaps/Secrets of the tree) merged in order, then spec.values, as helm-controller does
         let (values, from_problems) = values_from::merged_values(object, tree);
         problems.extend(from_problems);
+        let namespace = target.map(str::to_string).unwrap_or(hr_ns);
+        // the release name and the namespace are helm's arguments: one that Helm or Kubernetes refuses is a finding
+        // and the release is never rendered ([`Release::renderable`])
+        let ns_from = if target.is_some() {
+            "spec.targetNamespace"
+        } else {
+            "metadata.namespace"
+        };
+        for (path, value, problem) in [
+            (
+                name_from,
+                &release_name,
+                chart::release_name_problem(&release_name),
+            ),
+            (ns_from, &namespace, chart::namespace_problem(&namespace)),
+        ] {
+            if let Some(why) = problem {
+                problems.push(
+                    Finding::new(release_source::INVALID_RULE, finding::Severity::Error)
+                        .file(object.file_display())
+                        .object(object.id())
+                        .path(path)
+                        .message(format!(
+                            "{path} gives {value:?}: {why}; helm-controller cannot install it, and lint did not render it"
+                        ))
+                        .fix(if path == "spec.releaseName" {
+                            "set spec.releaseName to a valid release name (e.g. `headlamp`), or remove it to use the HelmRelease's name"
+                        } else {
+                            "use a name of lowercase letters, digits and `-` (at most 53 characters for a release, 63 for a namespace)"
+                        }),
+                );
+            }
+        }
         Ok(Release {
             object: object.clone(),
             release_name,
-            namespace: target.map(str::to_string).unwrap_or(hr_ns),
+            namespace,
             chart_name,
             chart_version: resolved.chart_version,
             repo_url: resolved.repo_url,
@@ -133,6 +171,14 @@ impl Release {
         !self.chart_name.is_empty()
             && self.pinned_version().is_some()
             && chart_ref::unsafe_fields(self).is_empty()
+            && self.helm_arguments_valid()
+    }
+
+    /// The release name and namespace are ones Helm and Kubernetes accept ([`chart::release_name_problem`],
+    /// [`chart::namespace_problem`]): they are helm's arguments, so nothing else ever reaches its command line.
+    pub fn helm_arguments_valid(&self) -> bool {
+        chart::release_name_problem(&self.release_name).is_none()
+            && chart::namespace_problem(&self.namespace).is_none()
     }
 
     /// The chart version when it is an exact version (a pin), not a range; a leading `v` is dropped (`v0.41.0` is
@@ -289,7 +335,8 @@ pub fn pipeline_findings(input: &LintInput, rule: &str) -> Vec<Finding> {
         .collect()
 }
 
-/// Apply every rule. Reports all findings, not the first.
+/// Apply every rule. Reports all findings, not the first. No finding quotes a value a release reads from a Secret
+/// ([`secret_values`], [`redact_secret_values`]).
 pub fn run_rules(input: &LintInput) -> Vec<Finding> {
     let mut findings: Vec<Finding> = RULES
         .iter()
@@ -300,9 +347,90 @@ pub fn run_rules(input: &LintInput) -> Vec<Finding> {
             found
         })
         .collect();
+    redact_secret_values(&mut findings, &secret_values(input));
     finding::sort(&mut findings);
     findings.dedup();
     findings
+}
+
+/// The shortest Secret value replaced in findings: shorter strings (`on`, `v1`, `443`) are words of every message,
+/// and no credential.
+pub const MIN_SECRET_VALUE_CHARS: usize = 4;
+
+/// Every value a HelmRelease's `spec.valuesFrom` can read from a Secret of the tree: each `data` (base64-decoded) and
+/// `stringData` entry of a referenced Secret, whole and as the string leaves of it read as YAML values, longest
+/// first. They reach the values helm renders, so a rule may quote one (an image tag, a flag, helm's own error);
+/// [`redact_secret_values`] takes them out of every finding.
+pub fn secret_values(input: &LintInput) -> Vec<String> {
+    use base64::Engine;
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |s: &str| {
+        let s = s.trim();
+        if s.chars().count() >= MIN_SECRET_VALUE_CHARS {
+            out.push(s.to_string());
+        }
+    };
+    fn leaves(v: &Value, add: &mut dyn FnMut(&str)) {
+        match v {
+            Value::String(s) => add(s),
+            Value::Array(a) => a.iter().for_each(|x| leaves(x, add)),
+            Value::Object(m) => m.values().for_each(|x| leaves(x, add)),
+            _ => {}
+        }
+    }
+    for r in &input.releases {
+        let ns = r.object.namespace().unwrap_or("default");
+        let Some(refs) = r.object.value["spec"]["valuesFrom"].as_array() else {
+            continue;
+        };
+        for reference in refs.iter().filter(|x| x["kind"] == "Secret") {
+            let name = reference["name"].as_str().unwrap_or("");
+            let secrets = input.objects.iter().filter(|o| {
+                o.is("", "Secret") && o.name() == name && o.namespace().unwrap_or("default") == ns
+            });
+            for secret in secrets {
+                let mut texts: Vec<String> = Vec::new();
+                if let Some(m) = secret.value["stringData"].as_object() {
+                    texts.extend(m.values().filter_map(|v| v.as_str().map(str::to_string)));
+                }
+                if let Some(m) = secret.value["data"].as_object() {
+                    texts.extend(m.values().filter_map(|v| {
+                        let b = base64::engine::general_purpose::STANDARD
+                            .decode(v.as_str()?.trim())
+                            .ok()?;
+                        String::from_utf8(b).ok()
+                    }));
+                }
+                for text in texts {
+                    add(&text);
+                    if let Ok(docs) = gitops::parse_yaml_documents(&text, Path::new("Secret data"))
+                    {
+                        docs.iter().for_each(|d| leaves(d, &mut add));
+                    }
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    out.dedup();
+    out
+}
+
+/// Replace each of `secrets` (longest first) in every finding's message, fix, path and object with
+/// [`crate::report::redact::REDACTED`].
+pub fn redact_secret_values(findings: &mut [Finding], secrets: &[String]) {
+    if secrets.is_empty() {
+        return;
+    }
+    for f in findings.iter_mut() {
+        for text in [&mut f.message, &mut f.fix, &mut f.path, &mut f.object] {
+            for s in secrets {
+                if text.contains(s.as_str()) {
+                    *text = text.replace(s.as_str(), crate::report::redact::REDACTED);
+                }
+            }
+        }
+    }
 }
 
 /// What `lint` returns.
@@ -429,20 +557,37 @@ pub async fn prepare_with(
     // refusing its values) is a finding on it, never an abort. A failure of the tool itself (helm hanging past the
     // deadline, interrupted, not runnable) still stops the lint: no result would be trustworthy.
     // Each chart archive is fetched and read once per (chart, version), however many releases use it.
+    // The archives not had ahead are fetched in parallel (bounded, one deadline for all: [`ChartStore::fetch_all`]).
     let mut charts: HashMap<ChartRef, Result<Chart>> = HashMap::new();
     if let Some(h) = &helm {
-        for r in releases.iter().filter(|r| r.renderable()) {
-            let cref = chart_ref(r);
-            if let std::collections::hash_map::Entry::Vacant(slot) = charts.entry(cref) {
-                let loaded = match loaded.remove(slot.key()) {
-                    Some(result) => result,
-                    None => load_chart(slot.key(), store, h).await,
-                };
-                match loaded {
-                    Err(e) if is_tool_failure(&e) => return Err(e),
-                    loaded => {
-                        slot.insert(loaded);
-                    }
+        let wanted: Vec<ChartRef> = releases
+            .iter()
+            .filter(|r| r.renderable())
+            .map(chart_ref)
+            .collect();
+        let missing: Vec<ChartRef> = wanted
+            .iter()
+            .filter(|c| !loaded.contains_key(*c))
+            .cloned()
+            .collect();
+        let mut fetched = store.fetch_all(missing, Some(h)).await;
+        for cref in wanted {
+            if charts.contains_key(&cref) {
+                continue;
+            }
+            let read = match loaded.remove(&cref) {
+                Some(result) => result,
+                None => match fetched.remove(&cref) {
+                    Some(path) => path.and_then(|p| chart::read_chart(&p)),
+                    None => load_chart(&cref, store, h).await,
+                },
+            };
+            // the archive must be the chart asked for (a cached or local one too)
+            let read = read.and_then(|c| chart::check_identity(&c, &cref).map(|()| c));
+            match read {
+                Err(e) if is_tool_failure(&e) => return Err(e),
+                read => {
+                    charts.insert(cref, read);
                 }
             }
         }
@@ -531,7 +676,9 @@ pub fn chart_ref(r: &Release) -> ChartRef {
 /// Fetch the archive (OCI through `helm pull`) and read what the rules need from it.
 async fn load_chart(cref: &ChartRef, store: &ChartStore, helm: &Helm) -> Result<Chart> {
     let path = store.fetch_with(cref, Some(helm)).await?;
-    chart::read_chart(&path)
+    let chart = chart::read_chart(&path)?;
+    chart::check_identity(&chart, cref)?;
+    Ok(chart)
 }
 
 /// A failure of the tool itself (helm past its deadline, interrupted, not runnable, failing for itself): it stops
