@@ -1,7 +1,9 @@
 //! `rbac-not-read-only`: the Headlamp pod's ServiceAccount and the login ServiceAccounts (those with a
 //! `kubernetes.io/service-account-token` Secret in the manifests) may be bound only to the built-in `view` ClusterRole.
 //! A binding to anything else is an error, with the grants that make it unsafe when the role is in the manifests; so
-//! is a ClusterRole that aggregates secrets or write verbs into `view`.
+//! is a ClusterRole that aggregates secrets or write verbs into `view`. A binding to a Role/ClusterRole of the
+//! manifests whose every rule is read-only (get/list/watch, no Secrets, no `*`) is not reported, even when it covers
+//! more than `view`: it cannot change the cluster or read a credential.
 
 use std::collections::BTreeSet;
 
@@ -168,9 +170,10 @@ pub fn check(input: &LintInput) -> Vec<Finding> {
                 Some(g) if !g.is_empty() => {
                     format!(" {role_kind} {role_name} grants: {}.", g.join("; "))
                 }
-                Some(_) => format!(
-                    " ({role_kind} {role_name} is read-only today, but only `view` is kept read-only by Kubernetes itself.)"
-                ),
+                // A role in the manifests that only gets/lists/watches non-secret resources is read-only: not an
+                // error, whatever it covers beyond `view` (issue 19 cause 4). Errors are the grants
+                // [`unsafe_grants`] lists: write verbs, escalate/bind/impersonate, `*`, Secrets.
+                Some(_) => continue,
                 None if role_name == "cluster-admin"
                     || role_name == "admin"
                     || role_name == "edit" =>
@@ -303,6 +306,59 @@ mod tests {
             "{}",
             f[0].message
         );
+    }
+
+    #[test]
+    fn a_custom_read_only_cluster_role_broader_than_view_is_not_an_error() {
+        // the homelab shape of issue 19 cause 4: a login token bound to its own ClusterRole that reads nodes,
+        // namespaces and CRDs (more than `view`), with get/list/watch only and no Secrets
+        let role = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: headlamp-readonly}\nrules:\n- {apiGroups: ['', apps, batch, networking.k8s.io], resources: [pods, pods/log, services, configmaps, nodes, namespaces, events, persistentvolumes, deployments, statefulsets, daemonsets, jobs, cronjobs, ingresses], verbs: [get, list, watch]}\n- {apiGroups: [apiextensions.k8s.io, helm.toolkit.fluxcd.io], resources: ['*'], verbs: [get, list, watch]}\n- {nonResourceURLs: ['/metrics'], verbs: [get]}\n";
+        let binding = crb(
+            "headlamp-login-readonly",
+            "headlamp-readonly",
+            "headlamp-login",
+        );
+        assert!(
+            run(vec![obj(LOGIN), obj(role), obj(&binding)], vec![]).is_empty(),
+            "a read-only role is not an error"
+        );
+        // each grant that is not read-only makes the same binding an error, and names the grant
+        for (rule, why) in [
+            (
+                "{apiGroups: [''], resources: [secrets], verbs: [get]}",
+                "(secrets)",
+            ),
+            (
+                "{apiGroups: [''], resources: ['*'], verbs: [list]}",
+                "(secrets)",
+            ),
+            (
+                "{apiGroups: [apps], resources: [deployments], verbs: ['*']}",
+                "(verbs *)",
+            ),
+            (
+                "{apiGroups: [rbac.authorization.k8s.io], resources: [clusterroles], verbs: [escalate]}",
+                "(verbs escalate)",
+            ),
+            (
+                "{apiGroups: [rbac.authorization.k8s.io], resources: [clusterroles], verbs: [bind]}",
+                "(verbs bind)",
+            ),
+            (
+                "{apiGroups: [''], resources: [serviceaccounts], verbs: [impersonate]}",
+                "(verbs impersonate)",
+            ),
+            (
+                "{apiGroups: [''], resources: [pods/exec], verbs: [create]}",
+                "(verbs create)",
+            ),
+        ] {
+            let wider = format!("{role}- {rule}\n");
+            let f = run(vec![obj(LOGIN), obj(&wider), obj(&binding)], vec![]);
+            assert_eq!(f.len(), 1, "{rule}: {f:?}");
+            assert_eq!(f[0].severity, Severity::Error);
+            assert!(f[0].message.contains(why), "{rule}: {}", f[0].message);
+        }
     }
 
     #[test]
