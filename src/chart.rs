@@ -702,6 +702,50 @@ pub fn digest(bytes: &[u8]) -> String {
 }
 
 /// [`read_chart`] of the archive `path` already read into `bytes`, whose [`digest`] is `sha256`.
+/// The chart's own templates (`<chart>/templates/…`, not those of its subcharts) as (path, text), read with the same
+/// bounds as [`read_chart_bytes`]. For rules that must know how a template uses a value (`image-tag-override`: does
+/// the image tag default to `.Chart.AppVersion` or to `printf "v%s" .Chart.AppVersion`).
+pub fn template_texts(path: &Path) -> Result<Vec<(String, String)>> {
+    let bytes = read_archive(path)?;
+    let bad = |message: String| Error::ChartArchive {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut archive = tar::Archive::new(Bounded {
+        inner: flate2::read::GzDecoder::new(bytes.as_slice()),
+        left: MAX_CHART_DECOMPRESSED_BYTES,
+    });
+    let mut out = Vec::new();
+    for entry in archive.entries().map_err(|e| bad(e.to_string()))? {
+        let mut entry = entry.map_err(|e| bad(e.to_string()))?;
+        let name = entry
+            .path()
+            .map_err(|e| bad(e.to_string()))?
+            .to_string_lossy()
+            .into_owned();
+        let mut parts = name.splitn(2, '/');
+        let (_, Some(rest)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        if !rest.starts_with("templates/") {
+            continue;
+        }
+        let mut s = String::new();
+        (&mut entry)
+            .take(MAX_CHART_FILE_BYTES + 1)
+            .read_to_string(&mut s)
+            .map_err(|e| bad(format!("{rest}: {e}")))?;
+        if s.len() as u64 > MAX_CHART_FILE_BYTES {
+            return Err(bad(format!(
+                "{rest} is larger than lint's limit of {} MiB for a chart file",
+                MAX_CHART_FILE_BYTES / (1024 * 1024)
+            )));
+        }
+        out.push((rest.to_string(), s));
+    }
+    Ok(out)
+}
+
 pub fn read_chart_bytes(path: &Path, bytes: &[u8], sha256: String) -> Result<Chart> {
     let bad = |message: String| Error::ChartArchive {
         path: path.to_path_buf(),
@@ -1159,6 +1203,57 @@ fn split_documents(text: &str) -> Vec<&str> {
     }
     docs.push(&text[start..]);
     docs.into_iter().filter(|d| !d.trim().is_empty()).collect()
+}
+
+/// Test charts: a directory of `fixtures/charts/` packed into a chart archive, as `helm package` lays it out.
+#[cfg(test)]
+pub(crate) mod test_charts {
+    use super::*;
+
+    /// Pack `fixtures/charts/<fixture>` (files replaced or added by `overrides`, `(path, text)`) into
+    /// `<tmp>/<fixture>.tgz` and read it. The directory must outlive the chart.
+    pub fn pack(fixture: &str, overrides: &[(&str, &str)]) -> (tempfile::TempDir, Chart) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/charts")
+            .join(fixture);
+        let mut files: std::collections::BTreeMap<String, Vec<u8>> = Default::default();
+        fn walk(dir: &Path, base: &Path, files: &mut std::collections::BTreeMap<String, Vec<u8>>) {
+            for e in std::fs::read_dir(dir).expect("fixture chart directory") {
+                let p = e.expect("fixture entry").path();
+                if p.is_dir() {
+                    walk(&p, base, files);
+                } else {
+                    let rel = p.strip_prefix(base).expect("under base");
+                    files.insert(
+                        rel.to_string_lossy().replace('\\', "/"),
+                        std::fs::read(&p).expect("fixture file"),
+                    );
+                }
+            }
+        }
+        walk(&root, &root, &mut files);
+        for (path, text) in overrides {
+            files.insert(path.to_string(), text.as_bytes().to_vec());
+        }
+        let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
+        for (file, body) in &files {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(body.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            tar.append_data(&mut h, format!("{fixture}/{file}"), body.as_slice())
+                .expect("tar entry");
+        }
+        let bytes = tar.into_inner().and_then(|gz| gz.finish()).expect("gzip");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(format!("{fixture}.tgz"));
+        std::fs::write(&path, bytes).expect("write chart");
+        let chart = read_chart(&path).expect("read packed chart");
+        (dir, chart)
+    }
 }
 
 #[cfg(test)]

@@ -97,6 +97,46 @@ pub fn headlamp_containers(o: &Object) -> Vec<HeadlampContainer> {
         .collect()
 }
 
+/// A tag reduced to the release it names: the digest (`v0.14.0@sha256:…`) and an architecture suffix
+/// (`480-amd64`) dropped, then a leading `v`. `v0.14.0@sha256:…` and appVersion `0.14.0` are one release; so are
+/// `480-amd64` and `480`.
+pub fn release_of_tag(tag: &str) -> String {
+    let t = tag.split_once('@').map_or(tag, |(t, _)| t);
+    const ARCH: [&str; 7] = ["amd64", "arm64", "arm", "armv7", "ppc64le", "s390x", "386"];
+    let mut t = t;
+    for arch in ARCH {
+        for sep in ["-linux-", "-", "_"] {
+            if let Some(rest) = t.strip_suffix(&format!("{sep}{arch}")) {
+                t = rest;
+            }
+        }
+    }
+    t.trim_start_matches('v').to_string()
+}
+
+/// The image tag a chart gives when `image.tag` is unset: `v<appVersion>` when a template prefixes it
+/// (`printf "v%s" .Chart.AppVersion`, the Headlamp chart's `templates/deployment.yaml`), else the appVersion as it
+/// is (`default .Chart.AppVersion`, the common form). `None` when the chart has no appVersion.
+pub fn chart_default_tag(chart: &crate::chart::Chart) -> Option<String> {
+    let app = chart.app_version.as_deref()?;
+    let prefixed = crate::chart::template_texts(&chart.path)
+        .map(|ts| {
+            ts.iter().any(|(_, t)| {
+                let t: String = t.split_whitespace().collect::<Vec<_>>().join(" ");
+                t.contains("printf \"v%s\" .Chart.AppVersion")
+                    || t.contains("print \"v\" .Chart.AppVersion")
+                    || t.contains(":v{{ .Chart.AppVersion")
+                    || t.contains(":v{{.Chart.AppVersion")
+            })
+        })
+        .unwrap_or(false);
+    Some(if prefixed && !app.starts_with('v') {
+        format!("v{app}")
+    } else {
+        app.to_string()
+    })
+}
+
 pub fn check_tag_override(input: &LintInput) -> Vec<Finding> {
     let mut out = Vec::new();
     for r in &input.releases {
@@ -105,32 +145,49 @@ pub fn check_tag_override(input: &LintInput) -> Vec<Finding> {
             Value::Number(n) => n.to_string(),
             _ => continue,
         };
-        let (chart_desc, app) = match &r.chart {
-            Some(c) => (
-                format!("chart {} {}", c.name, c.version),
-                c.app_version.clone(),
+        // only a Headlamp release speaks of Headlamp
+        let headlamp = r.chart_name == "headlamp"
+            || r.rendered
+                .iter()
+                .any(|o| !headlamp_containers(o).is_empty());
+        let message = match &r.chart {
+            Some(c) => {
+                let chart_desc = format!("chart {} {}", c.name, c.version);
+                let app = c.app_version.clone();
+                let same = app
+                    .as_deref()
+                    .is_some_and(|a| release_of_tag(a) == release_of_tag(&tag));
+                if same {
+                    // today's tag is the chart's own: harmless now, the risk is the next chart bump
+                    format!(
+                        "image.tag is pinned to `{tag}`, the appVersion of {chart_desc}: harmless today, but a chart bump will not move the image. The next chart version's templates may pass flags and settings this binary does not know{}.",
+                        if headlamp {
+                            " (how a chart bump breaks Headlamp at start)"
+                        } else {
+                            ""
+                        }
+                    )
+                } else {
+                    let ships = match (&app, chart_default_tag(c)) {
+                        (Some(a), Some(t)) if *a != t => {
+                            format!(" ships appVersion {a} (image tag {t})")
+                        }
+                        (Some(a), _) => format!(" ships appVersion {a}"),
+                        (None, _) => " has no appVersion".to_string(),
+                    };
+                    format!(
+                        "image.tag is pinned to `{tag}`, but {chart_desc}{ships}. Chart and image ship as a tested pair: the chart's templates pass flags and settings that its own appVersion knows, an older or newer image may not."
+                    )
+                }
+            }
+            None => format!(
+                "image.tag is pinned to `{tag}`; chart {}{} could not be read, so the tag was not compared with its appVersion. Chart and image ship as a tested pair: a chart bump will not move a pinned image.",
+                r.chart_name,
+                r.chart_version
+                    .as_deref()
+                    .map(|v| format!(" {v}"))
+                    .unwrap_or_default()
             ),
-            None => (format!("chart {}", r.chart_name), None),
-        };
-        let ships = match &app {
-            Some(a) => format!(
-                " ships appVersion {a} (image tag v{})",
-                a.trim_start_matches('v')
-            ),
-            None => String::new(),
-        };
-        let same = app
-            .as_deref()
-            .is_some_and(|a| a.trim_start_matches('v') == tag.trim_start_matches('v'));
-        let message = if same {
-            // today's tag is the chart's own: harmless now, the risk is the next chart bump
-            format!(
-                "image.tag is pinned to `{tag}`, the appVersion of {chart_desc}: harmless today, but a chart bump will not move the image. The next chart version's templates will pass flags and settings to this old binary, which may not know them (how a chart bump breaks Headlamp at start)."
-            )
-        } else {
-            format!(
-                "image.tag is pinned to `{tag}`, but {chart_desc}{ships}. Chart and binary ship as a tested pair: the chart's templates pass flags and settings that its own appVersion knows, an older or newer image may not."
-            )
         };
         out.push(
             Finding::new(TAG_RULE, Severity::Warning)
@@ -138,9 +195,11 @@ pub fn check_tag_override(input: &LintInput) -> Vec<Finding> {
                 .object(r.id())
                 .path("image.tag")
                 .message(message)
-                .fix(
-                    "remove `image.tag` from the HelmRelease values and let the chart use its appVersion; to change the Headlamp version, change the chart version",
-                ),
+                .fix(if headlamp {
+                    "remove `image.tag` from the HelmRelease values and let the chart use its appVersion; to change the Headlamp version, change the chart version"
+                } else {
+                    "remove `image.tag` from the HelmRelease values and let the chart use its appVersion; to run another release, change the chart version"
+                }),
         );
     }
     out
@@ -208,6 +267,7 @@ pub fn check_flags(input: &LintInput) -> Vec<Finding> {
 mod tests {
     use super::super::testutil::*;
     use super::*;
+    use crate::lint::Release;
 
     #[test]
     fn image_refs() {
@@ -280,5 +340,100 @@ mod tests {
         );
         let r = helmrelease("image:\n  tag: \"\"\n  registry: ghcr.io");
         assert!(check_tag_override(&input(vec![], vec![r])).is_empty());
+    }
+
+    #[test]
+    fn tags_name_their_release() {
+        assert_eq!(release_of_tag("v0.14.0@sha256:0123abcd"), "0.14.0");
+        assert_eq!(release_of_tag("480-amd64"), "480");
+        assert_eq!(release_of_tag("1.2.3-linux-arm64"), "1.2.3");
+        assert_eq!(release_of_tag("v0.41.0"), "0.41.0");
+        // a suffix that is not an architecture stays: 1.2.3-alpine is not 1.2.3
+        assert_eq!(release_of_tag("1.2.3-alpine"), "1.2.3-alpine");
+    }
+
+    /// A release of the test chart `fixtures/charts/appversion-default` (appVersion given) with `image.tag`.
+    fn other_chart_release(app_version: &str, tag: &str) -> (tempfile::TempDir, Release) {
+        let chart_yaml = format!(
+            "apiVersion: v2\nname: appversion-default\nversion: 1.2.3\nappVersion: \"{app_version}\"\n"
+        );
+        let (dir, chart) =
+            crate::chart::test_charts::pack("appversion-default", &[("Chart.yaml", &chart_yaml)]);
+        let mut r = helmrelease(&format!("image:\n  tag: \"{tag}\""));
+        r.chart_name = "appversion-default".into();
+        r.chart = Some(chart);
+        (dir, r)
+    }
+
+    #[test]
+    fn digest_and_arch_suffixed_tags_equal_the_app_version_and_say_nothing_of_headlamp() {
+        for (app, tag) in [("0.14.0", "v0.14.0@sha256:0123abcd"), ("480", "480-amd64")] {
+            let (_dir, r) = other_chart_release(app, tag);
+            let f = check_tag_override(&input(vec![], vec![r]));
+            assert_eq!(f.len(), 1, "{tag}");
+            assert!(
+                f[0].message.contains("harmless today")
+                    && f[0]
+                        .message
+                        .contains("the appVersion of chart appversion-default 1.2.3"),
+                "{tag}: {}",
+                f[0].message
+            );
+            assert!(
+                !f[0].message.contains("Headlamp") && !f[0].fix.contains("Headlamp"),
+                "{tag}: {}",
+                f[0].message
+            );
+        }
+    }
+
+    #[test]
+    fn a_chart_that_defaults_to_the_bare_app_version_is_not_given_a_v() {
+        // the chart's template is `.Values.image.tag | default .Chart.AppVersion`: its own tag is `481`, not `v481`
+        let (_dir, r) = other_chart_release("481", "480-amd64");
+        let f = check_tag_override(&input(vec![], vec![r]));
+        assert_eq!(f.len(), 1);
+        assert!(
+            f[0].message
+                .contains("but chart appversion-default 1.2.3 ships appVersion 481."),
+            "{}",
+            f[0].message
+        );
+        assert!(!f[0].message.contains("v481") && !f[0].message.contains("Headlamp"));
+    }
+
+    #[test]
+    fn the_headlamp_chart_prefixes_v_and_says_so() {
+        let dir = crate::chart::bundled_charts_dir().expect("data/upstream/charts");
+        let chart = crate::chart::read_chart(&dir.join("headlamp-0.41.0.tgz")).expect("chart");
+        let mut r = helmrelease("image:\n  tag: v0.38.0");
+        r.chart = Some(chart);
+        let f = check_tag_override(&input(vec![], vec![r]));
+        assert_eq!(f.len(), 1);
+        // templates/deployment.yaml: `.Values.image.tag | default (printf "v%s" .Chart.AppVersion)`
+        assert!(
+            f[0].message
+                .contains("but chart headlamp 0.41.0 ships appVersion 0.41.0 (image tag v0.41.0)."),
+            "{}",
+            f[0].message
+        );
+        assert!(f[0].fix.contains("Headlamp version"));
+    }
+
+    #[test]
+    fn a_chart_that_could_not_be_had_gives_a_whole_message() {
+        let mut r = helmrelease("image:\n  tag: \"RELEASE.2025-01-01\"");
+        r.chart_name = "rustfs".into();
+        r.chart_version = Some("0.0.50".into());
+        r.chart = None;
+        let f = check_tag_override(&input(vec![], vec![r]));
+        assert_eq!(f.len(), 1);
+        assert!(
+            f[0].message
+                .contains("chart rustfs 0.0.50 could not be read, so the tag was not compared with its appVersion."),
+            "{}",
+            f[0].message
+        );
+        assert!(!f[0].message.contains("Headlamp") && !f[0].fix.contains("Headlamp"));
     }
 }
