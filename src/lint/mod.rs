@@ -26,7 +26,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use futures::future::{join_all, try_join_all};
+use futures::future::join_all;
 use serde_json::Value;
 
 use crate::chart::{self, Chart, ChartRef, ChartStore, Helm};
@@ -762,7 +762,8 @@ pub async fn render_release_with(r: Release, chart: Chart, helm: &Helm) -> Resul
         return Ok(r);
     };
 
-    // values-unknown-key, exactly: a candidate is reported only when removing it leaves the output unchanged.
+    // values-unknown-key, exactly: a candidate is reported only when removing it and changing it both leave the
+    // output unchanged ([`values::probe_unused`]; a failed probe render means the key is read).
     // Checked against Helm's own output (before any postRenderers), the output the removal renders compare with.
     let helm_objects: Vec<Value> = chart::split_rendered(&base_text)?
         .into_iter()
@@ -776,44 +777,16 @@ pub async fn render_release_with(r: Release, chart: Chart, helm: &Helm) -> Resul
                 !values::passed_through(&c.path, &r.values, &chart.defaults, &rendered_values)
             })
             .collect();
-    if !candidates.is_empty() {
-        let without = |paths: &[&values::Candidate]| {
-            let mut v = r.values.clone();
-            for c in paths {
-                values::remove_path(&mut v, &c.path);
-            }
-            v
-        };
-        let all: Vec<&values::Candidate> = candidates.iter().collect();
-        let all_removed = helm
-            .render(&chart, &r.release_name, &r.namespace, &without(&all))
-            .await?;
-        let unused: Vec<&values::Candidate> = if all_removed == base_text {
-            all
-        } else if candidates.len() == 1 {
-            Vec::new()
-        } else {
-            let outputs = try_join_all(candidates.iter().map(|c| {
-                let v = without(&[c]);
-                let (chart, release, ns) = (&chart, &r.release_name, &r.namespace);
-                async move { helm.render(chart, release, ns, &v).await }
-            }))
-            .await?;
-            candidates
-                .iter()
-                .zip(outputs)
-                .filter(|(_, out)| *out == base_text)
-                .map(|(c, _)| c)
-                .collect()
-        };
-        r.unused_values = unused
-            .into_iter()
-            .map(|c| values::UnusedValue {
-                path: c.path.clone(),
-                suggestion: c.suggestion.clone(),
-            })
-            .collect();
-    }
+    r.unused_values = values::probe_unused(
+        helm,
+        &chart,
+        &r.release_name,
+        &r.namespace,
+        &r.values,
+        &base_text,
+        &candidates,
+    )
+    .await;
     Ok(r)
 }
 

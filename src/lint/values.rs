@@ -92,9 +92,11 @@ fn walk(
                 .and_then(|d| d.as_array())
                 .and_then(|a| a.first())
                 .filter(|i| i.as_object().is_some_and(|m| !m.is_empty()));
+            // A bare `{"type": "object"}` item schema (Headlamp 0.40 `ingress.hosts[].paths[]`) names no keys: every
+            // key of such an item is a candidate, and only the renders (removed, then changed) can prove one unread.
             let s_item = s
                 .map(|s| &s["items"])
-                .filter(|i| i["properties"].is_object());
+                .filter(|i| i["properties"].is_object() || bare_object(i));
             if d_item.is_some() || s_item.is_some() {
                 for (i, item) in items.iter().enumerate() {
                     if let Value::Object(inner) = item {
@@ -107,6 +109,14 @@ fn walk(
         }
         path.pop();
     }
+}
+
+/// `{"type": "object"}` and nothing that names or opens its keys.
+fn bare_object(schema: &Value) -> bool {
+    schema["type"] == "object"
+        && schema["properties"].is_null()
+        && schema["additionalProperties"].is_null()
+        && schema["patternProperties"].is_null()
 }
 
 /// The defined key at this level closest to `key`: same name ignoring case, then a defined key that `key` ends or
@@ -242,6 +252,195 @@ pub fn dotted(path: &[String]) -> String {
         out.push_str(seg);
     }
     out
+}
+
+/// A value of the same type and shape as `v` but different in every scalar leaf: a string gets a suffix, a number
+/// one more, a boolean its negation. `None` when there is nothing to change (null, `{}`, `[]`).
+pub fn perturbed(v: &Value) -> Option<Value> {
+    match v {
+        Value::String(s) => Some(Value::String(format!("{s}-lintprobe"))),
+        Value::Bool(b) => Some(Value::Bool(!b)),
+        Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => Some(Value::from(i.wrapping_add(1))),
+            (None, Some(f)) => Some(Value::from(f + 1.0)),
+            _ => None,
+        },
+        Value::Object(m) => {
+            let mut changed = false;
+            let out: Map<String, Value> = m
+                .iter()
+                .map(|(k, x)| match perturbed(x) {
+                    Some(p) => {
+                        changed = true;
+                        (k.clone(), p)
+                    }
+                    None => (k.clone(), x.clone()),
+                })
+                .collect();
+            changed.then_some(Value::Object(out))
+        }
+        Value::Array(a) => {
+            let mut changed = false;
+            let out: Vec<Value> = a
+                .iter()
+                .map(|x| match perturbed(x) {
+                    Some(p) => {
+                        changed = true;
+                        p
+                    }
+                    None => x.clone(),
+                })
+                .collect();
+            changed.then_some(Value::Array(out))
+        }
+        Value::Null => None,
+    }
+}
+
+/// Set the value at `path` (a no-op when its parent is absent).
+pub fn set_path(v: &mut Value, path: &[String], value: Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut cur = v;
+    for p in parents {
+        let next = match index(p) {
+            Some(i) => cur.as_array_mut().and_then(|a| a.get_mut(i)),
+            None => cur.get_mut(p.as_str()),
+        };
+        match next {
+            Some(next) => cur = next,
+            None => return,
+        }
+    }
+    if let Value::Object(m) = cur {
+        m.insert(last.clone(), value);
+    }
+}
+
+/// What a probe render is compared with: the user's render, and which of its lines change from one render to the
+/// next on their own (`randAlphaNum` passwords, checksums of them). `noise` is `None` when two renders of the same
+/// values are byte-identical.
+#[derive(Debug, Clone)]
+pub struct Baseline {
+    pub text: String,
+    pub noise: Option<Vec<bool>>,
+}
+
+impl Baseline {
+    /// From two renders of the user's values. `None` when they differ in their number of lines: the random parts
+    /// cannot be lined up, so no key of this release can be proved unused (none is reported).
+    pub fn new(first: &str, second: &str) -> Option<Baseline> {
+        if first == second {
+            return Some(Baseline {
+                text: first.to_string(),
+                noise: None,
+            });
+        }
+        let (a, b): (Vec<&str>, Vec<&str>) = (first.lines().collect(), second.lines().collect());
+        (a.len() == b.len()).then(|| Baseline {
+            text: first.to_string(),
+            noise: Some(a.iter().zip(&b).map(|(x, y)| x != y).collect()),
+        })
+    }
+
+    /// Is `out` the user's render, the random lines aside?
+    pub fn same(&self, out: &str) -> bool {
+        match &self.noise {
+            None => out == self.text,
+            Some(noise) => {
+                let (a, b): (Vec<&str>, Vec<&str>) =
+                    (self.text.lines().collect(), out.lines().collect());
+                a.len() == b.len()
+                    && a.iter()
+                        .zip(&b)
+                        .zip(noise)
+                        .all(|((x, y), random)| *random || x == y)
+            }
+        }
+    }
+}
+
+/// The candidates the chart provably does not read. A candidate is unused when the render without it **and** the
+/// render with it changed (a different value of the same type, [`perturbed`]) are both the user's render (random
+/// lines aside, [`Baseline`]). A key whose default the user's value happens to render the same as (reloader's
+/// `podMonitor.namespace: "{{ .Release.Namespace }}"`, read with `tpl`) differs once perturbed. A probe render that
+/// fails means the chart read the key (a `required`, a `fail`, a type the template cannot use): it is never an error
+/// of the user's values, which rendered, and never a finding (issue 19 causes 1–3).
+pub async fn probe_unused(
+    helm: &crate::chart::Helm,
+    chart: &crate::chart::Chart,
+    release: &str,
+    namespace: &str,
+    values: &Value,
+    base_text: &str,
+    candidates: &[Candidate],
+) -> Vec<UnusedValue> {
+    if candidates.is_empty() {
+        return Vec::new();
+    }
+    // a second, uncached render of the user's values: are parts of the output random?
+    let Ok(again) = helm.template(&chart.path, release, namespace, values).await else {
+        return Vec::new();
+    };
+    let Some(base) = Baseline::new(base_text, &again) else {
+        return Vec::new();
+    };
+    let same = |v: Value| {
+        let base = &base;
+        async move {
+            match helm.render(chart, release, namespace, &v).await {
+                Ok(out) => base.same(&out),
+                Err(_) => false,
+            }
+        }
+    };
+    let without = |paths: &[&Candidate]| {
+        let mut v = values.clone();
+        for c in paths {
+            remove_path(&mut v, &c.path);
+        }
+        v
+    };
+    let all: Vec<&Candidate> = candidates.iter().collect();
+    let removed: Vec<&Candidate> = if same(without(&all)).await {
+        all
+    } else if candidates.len() == 1 {
+        Vec::new()
+    } else {
+        let each = futures::future::join_all(candidates.iter().map(|c| same(without(&[c])))).await;
+        candidates
+            .iter()
+            .zip(each)
+            .filter(|(_, same)| *same)
+            .map(|(c, _)| c)
+            .collect()
+    };
+    let changed = futures::future::join_all(removed.iter().map(|c| {
+        let probe = get_path(values, &c.path).and_then(perturbed).map(|p| {
+            let mut v = values.clone();
+            set_path(&mut v, &c.path, p);
+            v
+        });
+        let same = &same;
+        async move {
+            match probe {
+                Some(v) => same(v).await,
+                // nothing to change (an empty map or list): the removal is the proof
+                None => true,
+            }
+        }
+    }))
+    .await;
+    removed
+        .into_iter()
+        .zip(changed)
+        .filter(|(_, same)| *same)
+        .map(|(c, _)| UnusedValue {
+            path: c.path.clone(),
+            suggestion: c.suggestion.clone(),
+        })
+        .collect()
 }
 
 /// Report the values the render step proved unused.
@@ -394,5 +593,132 @@ mod tests {
         assert_eq!(v, json!({"a": {"c": 2}}));
         remove_path(&mut v, &["x".into(), "y".into()]);
         assert_eq!(v, json!({"a": {"c": 2}}));
+    }
+
+    #[test]
+    fn perturbed_changes_every_scalar_and_keeps_the_shape() {
+        assert_eq!(
+            perturbed(&json!("{{ .Release.Namespace }}")),
+            Some(json!("{{ .Release.Namespace }}-lintprobe"))
+        );
+        assert_eq!(perturbed(&json!(2)), Some(json!(3)));
+        assert_eq!(perturbed(&json!(true)), Some(json!(false)));
+        assert_eq!(
+            perturbed(&json!({"name": "svc", "port": {"number": 80}, "x": null})),
+            Some(json!({"name": "svc-lintprobe", "port": {"number": 81}, "x": null}))
+        );
+        assert_eq!(perturbed(&json!({})), None);
+        assert_eq!(perturbed(&json!([])), None);
+        assert_eq!(perturbed(&Value::Null), None);
+    }
+
+    #[test]
+    fn a_baseline_masks_only_the_lines_that_change_on_their_own() {
+        let first = "kind: Secret\npassword: abc\nreplicas: 1\n";
+        let second = "kind: Secret\npassword: xyz\nreplicas: 1\n";
+        let b = Baseline::new(first, second).expect("same layout");
+        assert!(b.same("kind: Secret\npassword: qqq\nreplicas: 1\n"));
+        assert!(!b.same("kind: Secret\npassword: qqq\nreplicas: 2\n"));
+        assert!(!b.same("kind: Secret\npassword: qqq\n"));
+        let exact = Baseline::new(first, first).expect("identical");
+        assert!(exact.same(first) && !exact.same(second));
+        // random parts that change the number of lines cannot be lined up: nothing is proved
+        assert!(Baseline::new(first, "kind: Secret\n").is_none());
+    }
+
+    #[test]
+    fn keys_of_bare_object_list_items_are_candidates() {
+        // Headlamp chart 0.40.0: ingress.hosts[].paths[] has the item schema {"type": "object"}; the template reads
+        // `.path` and `.type`, so `service` (a common mistake) is ignored
+        let dir = crate::chart::bundled_charts_dir().expect("data/upstream/charts");
+        let chart = crate::chart::read_chart(&dir.join("headlamp-0.40.0.tgz")).expect("chart");
+        let values = json!({"ingress": {"enabled": true, "hosts": [{"host": "h.example", "paths": [
+            {"path": "/", "type": "Prefix", "service": {"name": "other", "port": {"number": 8080}}}
+        ]}]}});
+        let c = unused_candidates(&values, &chart.defaults, chart.schema.as_ref());
+        assert!(
+            paths(&c).contains(&"ingress.hosts[0].paths[0].service".to_string()),
+            "{:?}",
+            paths(&c)
+        );
+        // `host` is named by the schema: not a candidate
+        assert!(!paths(&c).contains(&"ingress.hosts[0].host".to_string()));
+    }
+
+    /// The release `headlamp` of `chart` with `values_yaml`, rendered: its unused values as dotted paths, and
+    /// its problems' rules. `None` (a skip) without helm.
+    async fn probe(
+        chart: crate::chart::Chart,
+        values_yaml: &str,
+    ) -> Option<(Vec<String>, Vec<String>)> {
+        let (helm, _) = crate::testing::render_tools("headlamp", "0.41.0")?;
+        let mut r = super::super::testutil::helmrelease(values_yaml);
+        r.chart_name = chart.name.clone();
+        let r = super::super::render_release_with(r, chart, &helm)
+            .await
+            .expect("the user's values render");
+        Some((
+            r.unused_values.iter().map(|u| dotted(&u.path)).collect(),
+            r.problems.iter().map(|f| f.rule.clone()).collect(),
+        ))
+    }
+
+    #[tokio::test]
+    async fn a_key_read_with_tpl_that_renders_like_the_default_is_not_unknown() {
+        // issue 19 cause 1: reloader `podMonitor.namespace: "{{ .Release.Namespace }}"` renders what the chart
+        // renders without it; changed, it moves the object
+        let (_dir, chart) = crate::chart::test_charts::pack("tpl-namespace", &[]);
+        let Some((unused, problems)) = probe(
+            chart,
+            "reloader:\n  podMonitor:\n    enabled: true\n    namespace: \"{{ .Release.Namespace }}\"\n    nameSpace: typo",
+        )
+        .await
+        else {
+            return;
+        };
+        assert_eq!(unused, vec!["reloader.podMonitor.nameSpace"]);
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    #[tokio::test]
+    async fn a_probe_render_that_fails_means_the_key_is_read() {
+        // issue 19 cause 3: without `servers` the chart's `required` fails; the user's values render
+        let (_dir, chart) = crate::chart::test_charts::pack("required-servers", &[]);
+        let Some((unused, problems)) =
+            probe(chart, "servers:\n- zone: .\n  port: 53\nserverz: []").await
+        else {
+            return;
+        };
+        assert_eq!(unused, vec!["serverz"]);
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    #[tokio::test]
+    async fn random_output_neither_hides_nor_invents_unknown_keys() {
+        // issue 19 cause 2: a grafana subchart whose Secret is randAlphaNum per render; `grafana.replicas` is the
+        // subchart's, `grafana.replica` is read by nothing
+        let (_dir, chart) = crate::chart::test_charts::pack("random-secret", &[]);
+        let Some((unused, problems)) = probe(chart, "grafana:\n  replicas: 2\n  replica: 3").await
+        else {
+            return;
+        };
+        assert_eq!(unused, vec!["grafana.replica"]);
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    #[tokio::test]
+    async fn an_ignored_key_in_a_bare_object_list_item_is_reported() {
+        // issue 19 cause 8 (first item), the real chart: Headlamp 0.40.0 ignores ingress.hosts[].paths[].service
+        let dir = crate::chart::bundled_charts_dir().expect("data/upstream/charts");
+        let chart = crate::chart::read_chart(&dir.join("headlamp-0.40.0.tgz")).expect("chart");
+        let Some((unused, _)) = probe(
+            chart,
+            "ingress:\n  enabled: true\n  hosts:\n  - host: headlamp.example\n    paths:\n    - path: /\n      type: Prefix\n      service: {name: other, port: {number: 8080}}",
+        )
+        .await
+        else {
+            return;
+        };
+        assert_eq!(unused, vec!["ingress.hosts[0].paths[0].service"]);
     }
 }
