@@ -70,7 +70,7 @@ fn walk(
         if d.is_none() && s.is_none() {
             out.push(Candidate {
                 path: path.clone(),
-                suggestion: closest_key(key, defaults, schema),
+                suggestion: closest_key(key, value, defaults, schema),
             });
         } else if let Value::Object(inner) = value {
             // Descend only where the chart defines the inner keys; an empty default map is the user's to fill.
@@ -119,9 +119,66 @@ fn bare_object(schema: &Value) -> bool {
         && schema["patternProperties"].is_null()
 }
 
-/// The defined key at this level closest to `key`: same name ignoring case, then a defined key that `key` ends or
-/// starts with (`extraVolumes` → `volumes`), then the most similar name (normalised Damerau-Levenshtein ≥ 0.6).
-pub fn closest_key(key: &str, defaults: Option<&Value>, schema: Option<&Value>) -> Option<String> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Map,
+    List,
+    Scalar,
+    /// null, or a schema without a type: matches any shape
+    Any,
+}
+
+fn shape_of_value(v: &Value) -> Shape {
+    match v {
+        Value::Object(_) => Shape::Map,
+        Value::Array(_) => Shape::List,
+        Value::Null => Shape::Any,
+        _ => Shape::Scalar,
+    }
+}
+
+fn shape_of_schema(s: &Value) -> Shape {
+    match s["type"].as_str() {
+        Some("object") => Shape::Map,
+        Some("array") => Shape::List,
+        Some(_) => Shape::Scalar,
+        None => Shape::Any,
+    }
+}
+
+fn same_shape(a: Shape, b: Shape) -> bool {
+    a == b || a == Shape::Any || b == Shape::Any
+}
+
+/// A key the chart defines at this level (its default or schema) with the shape of `value`.
+fn defined_with_shape(
+    k: &str,
+    value: &Value,
+    defaults: Option<&Value>,
+    schema: Option<&Value>,
+) -> bool {
+    let want = shape_of_value(value);
+    let d = defaults.and_then(|d| d.get(k)).map(shape_of_value);
+    let s = schema_property(schema, k).map(shape_of_schema);
+    match (d, s) {
+        (None, None) => false,
+        (d, s) => d.is_none_or(|d| same_shape(d, want)) && s.is_none_or(|s| same_shape(s, want)),
+    }
+}
+
+/// What the chart most likely means by an undefined `key` holding `value`, for the fix text only (the finding itself
+/// is proved by the render). In order: the same name in another case; the same name one level down, where the chart
+/// moved it (Headlamp chart 0.43.0 moved `livenessProbe` to `probes.livenessProbe`); a defined key that `key` ends or
+/// starts with (`extraVolumes` → `volumes`); a defined key at a Damerau-Levenshtein distance of at most 2 (1 for
+/// names under 6 characters), a typo. Every suggestion has the shape of the user's value (a map for a map, a list
+/// for a list, a scalar for a scalar): `staleReplicaTimeout` (distance 5 from `engineReplicaTimeout`, another
+/// setting) gets none.
+pub fn closest_key(
+    key: &str,
+    value: &Value,
+    defaults: Option<&Value>,
+    schema: Option<&Value>,
+) -> Option<String> {
     let mut known: Vec<&str> = Vec::new();
     if let Some(Value::Object(m)) = defaults {
         known.extend(m.keys().map(String::as_str));
@@ -131,9 +188,30 @@ pub fn closest_key(key: &str, defaults: Option<&Value>, schema: Option<&Value>) 
     }
     known.sort();
     known.dedup();
+    known.retain(|k| defined_with_shape(k, value, defaults, schema));
     let lower = key.to_ascii_lowercase();
     if let Some(k) = known.iter().find(|k| k.to_ascii_lowercase() == lower) {
         return Some(k.to_string());
+    }
+    // moved one level down: `<parent>.<key>` with the same shape
+    let mut parents: Vec<&str> = Vec::new();
+    if let Some(Value::Object(m)) = defaults {
+        parents.extend(m.keys().map(String::as_str));
+    }
+    if let Some(Value::Object(m)) = schema.map(|s| &s["properties"]) {
+        parents.extend(m.keys().map(String::as_str));
+    }
+    parents.sort();
+    parents.dedup();
+    if let Some(p) = parents.iter().find(|p| {
+        defined_with_shape(
+            key,
+            value,
+            defaults.and_then(|d| d.get(**p)).filter(|d| d.is_object()),
+            schema_property(schema, p).filter(|s| s["properties"].is_object()),
+        )
+    }) {
+        return Some(format!("{p}.{key}"));
     }
     let contained = known
         .iter()
@@ -146,16 +224,17 @@ pub fn closest_key(key: &str, defaults: Option<&Value>, schema: Option<&Value>) 
     if let Some(k) = contained {
         return Some(k.to_string());
     }
+    let limit = if key.chars().count() < 6 { 1 } else { 2 };
     known
         .iter()
         .map(|k| {
             (
-                strsim::normalized_damerau_levenshtein(&lower, &k.to_ascii_lowercase()),
+                strsim::damerau_levenshtein(&lower, &k.to_ascii_lowercase()),
                 *k,
             )
         })
-        .filter(|(score, _)| *score >= 0.6)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k.to_string())
 }
 
@@ -451,7 +530,7 @@ pub fn check(input: &LintInput) -> Vec<Finding> {
         for u in &r.unused_values {
             let key = dotted(&u.path);
             let mut message = format!(
-                "`{key}` is not a value of chart {} {}: the chart defines no such key and the rendered manifests are identical without it, so Helm and Flux drop it silently.",
+                "`{key}` is not a value of chart {} {}: the chart defines no such key and the rendered manifests are identical without it and with it changed, so Helm and Flux drop it silently.",
                 chart.name, chart.version
             );
             let fix = match &u.suggestion {
@@ -460,8 +539,17 @@ pub fn check(input: &LintInput) -> Vec<Finding> {
                     if let Some(last) = real.last_mut() {
                         *last = s.clone();
                     }
-                    message.push_str(&format!(" Did you mean `{}`?", dotted(&real)));
-                    format!("rename `{key}` to `{}`", dotted(&real))
+                    if s.contains('.') {
+                        // moved one level down by the chart ([`closest_key`])
+                        message.push_str(&format!(
+                            " The chart reads this setting as `{}`.",
+                            dotted(&real)
+                        ));
+                        format!("move `{key}` to `{}`", dotted(&real))
+                    } else {
+                        message.push_str(&format!(" Did you mean `{}`?", dotted(&real)));
+                        format!("rename `{key}` to `{}`", dotted(&real))
+                    }
                 }
                 None => format!(
                     "remove `{key}`, or look up the chart's values: helm show values {} --version {}",
@@ -529,14 +617,60 @@ mod tests {
     fn suggestions() {
         let d = defaults();
         assert_eq!(
-            closest_key("extraVolumeMounts", Some(&d), None).as_deref(),
+            closest_key("extraVolumeMounts", &json!([]), Some(&d), None).as_deref(),
             Some("volumeMounts")
         );
         assert_eq!(
-            closest_key("Image", Some(&d), None).as_deref(),
+            closest_key("Image", &json!({"tag": "x"}), Some(&d), None).as_deref(),
             Some("image")
         );
-        assert_eq!(closest_key("zzzzzz", Some(&d), None), None);
+        assert_eq!(closest_key("zzzzzz", &json!(1), Some(&d), None), None);
+        // a typo of the same shape
+        assert_eq!(
+            closest_key("securityContex", &json!({}), Some(&d), None).as_deref(),
+            Some("securityContext")
+        );
+        // the same name with another shape is not the key meant
+        assert_eq!(
+            closest_key("image", &json!("ghcr.io/x:1"), Some(&d), None),
+            None
+        );
+    }
+
+    #[test]
+    fn a_different_setting_at_a_long_edit_distance_is_not_suggested() {
+        // longhorn: staleReplicaTimeout and engineReplicaTimeout are two settings (distance 5)
+        let d = json!({"persistence": {"defaultClass": true}, "defaultSettings": {"engineReplicaTimeout": 8}});
+        assert_eq!(
+            closest_key(
+                "staleReplicaTimeout",
+                &json!(30),
+                d.get("defaultSettings"),
+                None
+            ),
+            None
+        );
+        assert_eq!(
+            closest_key(
+                "engineReplicaTimeot",
+                &json!(30),
+                d.get("defaultSettings"),
+                None
+            )
+            .as_deref(),
+            Some("engineReplicaTimeout")
+        );
+    }
+
+    #[test]
+    fn a_moved_key_names_its_new_home() {
+        // Headlamp chart 0.43.0 and later: the probes live under `probes:`
+        let dir = crate::chart::bundled_charts_dir().expect("data/upstream/charts");
+        let chart = crate::chart::read_chart(&dir.join("headlamp-0.45.0.tgz")).expect("chart");
+        let values = json!({"livenessProbe": {"initialDelaySeconds": 30}});
+        let c = unused_candidates(&values, &chart.defaults, chart.schema.as_ref());
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(c[0].suggestion.as_deref(), Some("probes.livenessProbe"));
     }
 
     #[test]
