@@ -207,6 +207,41 @@ impl ChartStore {
             .find(|p| p.is_file())
     }
 
+    /// The newest version of chart `name` whose archive is at hand (`$HEADLAMP_E2E_CHARTS`, the download cache of
+    /// `repo_url`'s repository) and matches the version range `range` (`0.41.x`, `>=0.41.0`, `~0.41`, `^0.41.0`,
+    /// `*`, comparators separated by spaces or commas). Flux's helm-controller installs the newest chart of the
+    /// repository's index that matches (fluxcd/source-controller `internal/helm/repository/chart_repository.go`
+    /// `GetChartVersion`, Masterminds semver constraints, prereleases excluded); lint renders the newest one it has,
+    /// without looking the index up. `None` when the range does not parse or nothing at hand matches.
+    pub fn newest_at_hand(
+        &self,
+        name: &str,
+        repo_url: Option<&str>,
+        range: &str,
+    ) -> Option<String> {
+        let req = parse_range(range)?;
+        let cref = ChartRef {
+            name: name.to_string(),
+            version: String::new(),
+            repo_url: repo_url.map(str::to_string),
+        };
+        let prefix = format!("{name}-");
+        [self.charts_dir.clone(), self.repo_cache_dir(&cref)]
+            .into_iter()
+            .flatten()
+            .filter_map(|d| std::fs::read_dir(d).ok())
+            .flatten()
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let file = e.file_name().into_string().ok()?;
+                let v = file.strip_prefix(&prefix)?.strip_suffix(".tgz")?;
+                let parsed = semver::Version::parse(v).ok()?;
+                (parsed.pre.is_empty() && req.matches(&parsed)).then_some(parsed)
+            })
+            .max()
+            .map(|v| v.to_string())
+    }
+
     /// The archive for `r`: local dir, cache, else downloaded from the repository's index (digest verified, cached).
     pub async fn fetch(&self, r: &ChartRef) -> Result<PathBuf> {
         self.fetch_with(r, None).await
@@ -702,6 +737,35 @@ pub fn digest(bytes: &[u8]) -> String {
 }
 
 /// [`read_chart`] of the archive `path` already read into `bytes`, whose [`digest`] is `sha256`.
+/// A Flux chart version range as a [`semver::VersionReq`]: Masterminds' `x`/`X` wildcards and space-separated
+/// comparators (`>=0.40.0 <0.42.0`) are rewritten to the forms the semver crate reads. An exact version is not a
+/// range (`None`).
+pub fn parse_range(range: &str) -> Option<semver::VersionReq> {
+    let range = range.trim();
+    if range.is_empty() || semver::Version::parse(range.trim_start_matches('v')).is_ok() {
+        return None;
+    }
+    // join an operator written apart from its version (`>= 0.40.0`), then comparators with commas
+    let mut parts: Vec<String> = Vec::new();
+    for tok in range.split([' ', ',']).filter(|t| !t.is_empty()) {
+        match parts.last_mut() {
+            Some(last) if last.chars().all(|c| "<>=~^!".contains(c)) => last.push_str(tok),
+            _ => parts.push(tok.to_string()),
+        }
+    }
+    let text = parts
+        .iter()
+        .map(|p| {
+            p.replace(['x', 'X'], "*")
+                .trim_start_matches('v')
+                .replace(">v", ">")
+                .replace("=v", "=")
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    semver::VersionReq::parse(&text).ok()
+}
+
 /// The chart's own templates (`<chart>/templates/…`, not those of its subcharts) as (path, text), read with the same
 /// bounds as [`read_chart_bytes`]. For rules that must know how a template uses a value (`image-tag-override`: does
 /// the image tag default to `.Chart.AppVersion` or to `printf "v%s" .Chart.AppVersion`).

@@ -58,6 +58,9 @@ pub struct Release {
     pub rendered: Vec<Object>,
     /// Values paths the chart provably ignores (see [`values::unused_candidates`]), with a suggested real key.
     pub unused_values: Vec<values::UnusedValue>,
+    /// For a version range: the newest matching chart at hand, which the release is rendered at (as Flux would
+    /// install it; `chart-version-not-pinned` still reports the range). See [`ChartStore::newest_at_hand`].
+    pub range_pick: Option<String>,
 }
 
 impl Release {
@@ -156,6 +159,7 @@ impl Release {
             chart: None,
             rendered: Vec::new(),
             unused_values: Vec::new(),
+            range_pick: None,
         })
     }
 
@@ -169,7 +173,7 @@ impl Release {
     /// never reach a path).
     pub fn renderable(&self) -> bool {
         !self.chart_name.is_empty()
-            && self.pinned_version().is_some()
+            && self.render_version().is_some()
             && chart_ref::unsafe_fields(self).is_empty()
             && self.helm_arguments_valid()
     }
@@ -179,6 +183,11 @@ impl Release {
     pub fn helm_arguments_valid(&self) -> bool {
         chart::release_name_problem(&self.release_name).is_none()
             && chart::namespace_problem(&self.namespace).is_none()
+    }
+
+    /// The chart version lint renders: the pin, else the newest chart at hand that the range matches.
+    pub fn render_version(&self) -> Option<&str> {
+        self.pinned_version().or(self.range_pick.as_deref())
     }
 
     /// The chart version when it is an exact version (a pin), not a range; a leading `v` is dropped (`v0.41.0` is
@@ -543,7 +552,15 @@ pub async fn prepare_with(
     for o in tree.find("helm.toolkit.fluxcd.io", "HelmRelease") {
         // one unreadable HelmRelease is a finding on it; the others are still linted
         match Release::from_object(o, Some(&tree)) {
-            Ok(r) => releases.push(r),
+            Ok(mut r) => {
+                // a range is rendered at the newest matching chart at hand (chart-version-not-pinned still errs)
+                if r.pinned_version().is_none() && r.digest.is_none() {
+                    r.range_pick = r.chart_version.as_deref().and_then(|v| {
+                        store.newest_at_hand(&r.chart_name, r.repo_url.as_deref(), v)
+                    });
+                }
+                releases.push(r)
+            }
             Err(e) => problems.push(release_source::invalid(o, &e)),
         }
     }
@@ -668,7 +685,7 @@ pub async fn prepare_with(
 pub fn chart_ref(r: &Release) -> ChartRef {
     ChartRef {
         name: r.chart_name.clone(),
-        version: r.pinned_version().unwrap_or_default().to_string(),
+        version: r.render_version().unwrap_or_default().to_string(),
         repo_url: r.repo_url.clone(),
     }
 }
