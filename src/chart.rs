@@ -810,6 +810,101 @@ pub fn template_texts(path: &Path) -> Result<Vec<(String, String)>> {
     Ok(out)
 }
 
+/// `Chart.yaml` and `values.yaml` of a packed subchart (`charts/<name>-<version>.tgz`), read with the same bounds
+/// as the chart; `None` when the archive cannot be read.
+fn packed_subchart(bytes: &[u8]) -> Option<(Option<String>, Option<String>)> {
+    let mut archive = tar::Archive::new(Bounded {
+        inner: flate2::read::GzDecoder::new(bytes),
+        left: MAX_CHART_DECOMPRESSED_BYTES,
+    });
+    let (mut chart_yaml, mut values_yaml) = (None, None);
+    for entry in archive.entries().ok()? {
+        let mut entry = entry.ok()?;
+        let name = entry.path().ok()?.to_string_lossy().into_owned();
+        let slot = match name.splitn(2, '/').nth(1) {
+            Some("Chart.yaml") => &mut chart_yaml,
+            Some("values.yaml") => &mut values_yaml,
+            _ => continue,
+        };
+        let mut s = String::new();
+        (&mut entry)
+            .take(MAX_CHART_FILE_BYTES + 1)
+            .read_to_string(&mut s)
+            .ok()?;
+        if s.len() as u64 > MAX_CHART_FILE_BYTES {
+            return None;
+        }
+        *slot = Some(s);
+    }
+    Some((chart_yaml, values_yaml))
+}
+
+/// Helm's view of a subchart's values: the parent's `<alias or name>:` map over the subchart's own `values.yaml`
+/// (helm `pkg/chart/common/util/coalesce.go` `coalesceDeps`/`coalesceValues`: the parent's values win, maps merge).
+/// A key under a dependency's name or alias is then judged against that subchart's defaults too (issue 19 cause 2:
+/// `grafana.replicas` under kube-prometheus-stack is grafana's). The alias comes from the parent's `Chart.yaml`
+/// `dependencies`; a subchart no dependency names is keyed by its own name, as Helm loads every chart in `charts/`.
+/// A subchart whose files cannot be parsed adds nothing (its keys are left to the renders).
+fn merge_subchart_defaults(
+    defaults: &mut Value,
+    meta: &Value,
+    subcharts: &std::collections::BTreeMap<String, (Option<String>, Option<String>)>,
+) {
+    let Value::Object(top) = defaults else {
+        return;
+    };
+    let first_doc = |text: &Option<String>, name: &str| -> Option<Value> {
+        parse_yaml_documents(text.as_deref()?, Path::new(name))
+            .ok()?
+            .into_iter()
+            .next()
+    };
+    for (chart_yaml, values_yaml) in subcharts.values() {
+        let Some(name) = first_doc(chart_yaml, "Chart.yaml")
+            .and_then(|m| m["name"].as_str().map(str::to_string))
+        else {
+            continue;
+        };
+        let sub_values = first_doc(values_yaml, "values.yaml")
+            .filter(Value::is_object)
+            .unwrap_or(Value::Object(Default::default()));
+        let mut keys: Vec<String> = meta["dependencies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|d| d["name"].as_str() == Some(name.as_str()))
+            .map(|d| d["alias"].as_str().unwrap_or(name.as_str()).to_string())
+            .collect();
+        if keys.is_empty() {
+            keys.push(name.clone());
+        }
+        for key in keys {
+            let mut merged = sub_values.clone();
+            if let Some(parent) = top.get(&key) {
+                coalesce(&mut merged, parent);
+            }
+            top.insert(key, merged);
+        }
+    }
+}
+
+/// `over` onto `base`: maps merge key by key, anything else in `over` replaces.
+fn coalesce(base: &mut Value, over: &Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(k) {
+                    Some(existing) => coalesce(existing, v),
+                    None => {
+                        b.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o.clone(),
+    }
+}
+
 pub fn read_chart_bytes(path: &Path, bytes: &[u8], sha256: String) -> Result<Chart> {
     let bad = |message: String| Error::ChartArchive {
         path: path.to_path_buf(),
@@ -835,6 +930,9 @@ pub fn read_chart_bytes(path: &Path, bytes: &[u8], sha256: String) -> Result<Cha
         left: MAX_CHART_DECOMPRESSED_BYTES,
     });
     let (mut chart_yaml, mut values_yaml, mut schema_json) = (None, None, None);
+    // subcharts (`charts/<dir>/…` unpacked, `charts/<name>-<version>.tgz` packed): (their Chart.yaml, values.yaml)
+    let mut subcharts: std::collections::BTreeMap<String, (Option<String>, Option<String>)> =
+        Default::default();
     for entry in archive.entries().map_err(|e| bad(e.to_string()))? {
         let mut entry = entry.map_err(|e| bad(e.to_string()))?;
         let name = entry
@@ -847,6 +945,34 @@ pub fn read_chart_bytes(path: &Path, bytes: &[u8], sha256: String) -> Result<Cha
         let (_, Some(rest)) = (parts.next(), parts.next()) else {
             continue;
         };
+        if let Some(sub) = rest.strip_prefix("charts/") {
+            match sub.split('/').collect::<Vec<_>>()[..] {
+                [dir, file @ ("Chart.yaml" | "values.yaml")] => {
+                    let text = text_of(&mut entry, rest)?;
+                    let e = subcharts.entry(dir.to_string()).or_default();
+                    if file == "Chart.yaml" {
+                        e.0 = Some(text);
+                    } else {
+                        e.1 = Some(text);
+                    }
+                }
+                [file] if file.ends_with(".tgz") => {
+                    let mut inner = Vec::new();
+                    (&mut entry)
+                        .take(MAX_ARCHIVE_BYTES + 1)
+                        .read_to_end(&mut inner)
+                        .map_err(|e| bad(format!("{rest}: {e}")))?;
+                    // an unreadable packed subchart only loses its defaults: its keys are then probed by render
+                    if inner.len() as u64 <= MAX_ARCHIVE_BYTES
+                        && let Some(files) = packed_subchart(&inner)
+                    {
+                        subcharts.insert(file.to_string(), files);
+                    }
+                }
+                _ => {}
+            }
+            continue;
+        }
         let slot = match rest {
             "Chart.yaml" => &mut chart_yaml,
             "values.yaml" => &mut values_yaml,
@@ -867,6 +993,8 @@ pub fn read_chart_bytes(path: &Path, bytes: &[u8], sha256: String) -> Result<Cha
             .unwrap_or(Value::Object(Default::default())),
         None => Value::Object(Default::default()),
     };
+    let mut defaults = defaults;
+    merge_subchart_defaults(&mut defaults, &meta, &subcharts);
     let schema = match schema_json {
         Some(s) => {
             Some(serde_json::from_str(&s).map_err(|e| bad(format!("values.schema.json: {e}")))?)

@@ -855,4 +855,24 @@ mod tests {
         };
         assert_eq!(unused, vec!["ingress.hosts[0].paths[0].service"]);
     }
+
+    #[test]
+    fn a_key_under_a_subchart_is_judged_by_the_subchart_defaults() {
+        // issue 19 cause 2: kube-prometheus-stack's `grafana:` is the grafana subchart's values
+        let (_dir, chart) = crate::chart::test_charts::pack("random-secret", &[]);
+        let values = json!({"grafana": {"replicas": 2, "replica": 3, "adminPassword": "x"}});
+        let c = unused_candidates(&values, &chart.defaults, chart.schema.as_ref());
+        assert_eq!(paths(&c), vec!["grafana.replica"]);
+        assert_eq!(c[0].suggestion.as_deref(), Some("replicas"));
+        // the parent's own `grafana:` keys stay, over the subchart's
+        assert_eq!(chart.defaults["grafana"]["enabled"], json!(true));
+        assert_eq!(chart.defaults["grafana"]["adminUser"], json!("admin"));
+        // under an alias the subchart's values live under the alias
+        let aliased = "apiVersion: v2\nname: random-secret\nversion: 0.1.0\ndependencies:\n  - {name: grafana, version: 0.1.0, alias: dashboards}\n";
+        let (_dir2, chart) =
+            crate::chart::test_charts::pack("random-secret", &[("Chart.yaml", aliased)]);
+        assert_eq!(chart.defaults["dashboards"]["replicas"], json!(1));
+        let values = json!({"dashboards": {"replicas": 2}});
+        assert!(unused_candidates(&values, &chart.defaults, chart.schema.as_ref()).is_empty());
+    }
 }
