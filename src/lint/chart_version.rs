@@ -20,7 +20,7 @@ pub fn check(input: &LintInput) -> Vec<Finding> {
                 format!("chart {} has no version: Flux installs the newest chart the repository serves", r.chart_name)
             } else {
                 let rendered = match &r.range_pick {
-                    Some(pick) => format!("lint rendered it at {pick}, the newest matching chart at hand, as Flux would install it today"),
+                    Some(pick) => format!("lint rendered it at {pick}, the newest matching chart it has (Flux installs the newest its repository serves), so the other rules ran on that chart"),
                     None => "no chart at hand matches it, so the chart-rendered rules were skipped for this release".to_string(),
                 };
                 format!(
@@ -88,7 +88,7 @@ mod tests {
         assert_eq!(f.len(), 1, "a range stays an error");
         assert!(
             f[0].message
-                .contains("rendered it at 0.41.0, the newest matching chart at hand"),
+                .contains("rendered it at 0.41.0, the newest matching chart it has"),
             "{}",
             f[0].message
         );
