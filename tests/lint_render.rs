@@ -84,6 +84,38 @@ async fn broken_variant_yields_its_rules(#[case] name: &str, #[case] expected: &
     }
 }
 
+/// Issue 19: a version range is still an error, but the release is rendered at the newest matching chart at hand
+/// (data/upstream/charts: 0.41.0 for `0.41.x`), so the rules on its render run too.
+#[tokio::test]
+async fn a_version_range_is_rendered_at_the_newest_matching_chart() {
+    let d = variant(|t| {
+        t.replace("version: 0.41.0", "version: \"0.41.x\"")
+            .replacen(
+                "  values:\n",
+                "  values:\n    image:\n      tag: v0.38.0\n",
+                1,
+            )
+    });
+    let Some(findings) = lint_dir(d.path()).await else {
+        return;
+    };
+    let range = findings
+        .iter()
+        .find(|f| f.rule == "chart-version-not-pinned")
+        .expect("the range is still an error");
+    assert_eq!(range.severity, Severity::Error);
+    assert!(
+        range.message.contains("rendered it at 0.41.0"),
+        "{}",
+        range.message
+    );
+    // the render ran: the pinned old image under chart 0.41.0 is found
+    assert!(
+        findings.iter().any(|f| f.rule == "image-flag-unsupported"),
+        "{findings:#?}"
+    );
+}
+
 /// Lint every HelmRelease of `dir` with the chart version its HelmRelease pins.
 async fn lint_dir_at(dir: &Path, version: &str) -> Option<Vec<Finding>> {
     let (helm, store) = render_tools("headlamp", version)?;
