@@ -821,7 +821,7 @@ fn packed_subchart(bytes: &[u8]) -> Option<(Option<String>, Option<String>)> {
     for entry in archive.entries().ok()? {
         let mut entry = entry.ok()?;
         let name = entry.path().ok()?.to_string_lossy().into_owned();
-        let slot = match name.splitn(2, '/').nth(1) {
+        let slot = match name.split_once('/').map(|(_, rest)| rest) {
             Some("Chart.yaml") => &mut chart_yaml,
             Some("values.yaml") => &mut values_yaml,
             _ => continue,
