@@ -269,8 +269,13 @@ pub fn apply_flux_kustomization(objects: &mut [Object], spec: &Value) {
 
 struct Loader {
     root: PathBuf,
-    /// `root`, symlinks resolved: nothing outside it is read.
+    /// `root`, symlinks resolved.
     real_root: PathBuf,
+    /// The repository root (`.git` top level at or above `real_root`, else `real_root`), symlinks resolved: nothing
+    /// outside it is read. `--gitops` says where to start, not where the repository ends: an overlay passed directly
+    /// (`apps/production/headlamp` with `resources: [../../base/headlamp]`) reads its base, as kustomize and
+    /// kustomize-controller (whose filesystem is rooted at the source artifact, fluxcd/pkg `kustomize/filesys`) do.
+    bound: PathBuf,
     tree: Tree,
     /// Files read, by canonical path.
     seen: BTreeSet<PathBuf>,
@@ -368,12 +373,33 @@ impl Loader {
         let mut done = BTreeSet::new();
         // how often each Flux Kustomization was followed (with a spec not seen before): bounded, see below
         let mut rounds: HashMap<String, usize> = HashMap::new();
-        let mut queue: Vec<Object> = self
+        // (Kustomization, read by the directory walk): the walk reads a child Kustomization (`apps/*/ks.yaml`) as
+        // committed, but Flux applies it as its parent's path builds it, and a parent may patch its children (the
+        // cluster-template `cluster-apps` Kustomization adds `postBuild.substituteFrom: cluster-secrets` to each).
+        // The walked Kustomizations that another one's path holds are taken last (the stack's bottom), and one that
+        // a parent's path has already given (same id) is not followed again as committed: only as Flux applies it.
+        let walked_ks: Vec<Object> = self
             .tree
             .find("kustomize.toolkit.fluxcd.io", "Kustomization")
             .cloned()
             .collect();
-        while let Some(ks) = queue.pop() {
+        let held = self.held_by_another(&walked_ks, &repo_root);
+        let (children, entries): (Vec<(usize, Object)>, Vec<(usize, Object)>) = walked_ks
+            .into_iter()
+            .enumerate()
+            .partition(|(i, _)| held.contains(i));
+        let mut queue: Vec<(Object, bool)> = children
+            .into_iter()
+            .chain(entries)
+            .map(|(_, o)| (o, true))
+            .collect();
+        // ids of the Kustomizations some followed path gave (as Flux applies them)
+        let mut reached: BTreeSet<String> = BTreeSet::new();
+        while let Some((ks, from_walk)) = queue.pop() {
+            if from_walk && reached.contains(&ks.id()) {
+                tracing::debug!(kustomization = %ks.id(), "followed as its parent's path gives it, not as committed");
+                continue;
+            }
             let spec = &ks.value["spec"];
             let dir = match flux_path(spec, &self.root, &repo_root) {
                 FluxPath::NotFollowed => continue,
@@ -391,6 +417,16 @@ impl Loader {
             let Entry::Dir(real) = self.classify(&dir) else {
                 continue;
             };
+            if !real.starts_with(&self.real_root) {
+                self.warn(format!(
+                    "{}: Flux Kustomization {} has spec.path {}, outside the GitOps directory {}; not followed (lint the repository root to follow it)",
+                    ks.file_display(),
+                    ks.id(),
+                    dir.display(),
+                    self.root.display()
+                ));
+                continue;
+            }
             // the same path with the same transformation once (a loop of Kustomizations ends)
             if !done.insert((
                 real.clone(),
@@ -478,17 +514,47 @@ impl Loader {
                     self.tree.files.push(f.clone());
                 }
             }
-            queue.extend(
-                sub.tree
-                    .find("kustomize.toolkit.fluxcd.io", "Kustomization")
-                    .cloned(),
-            );
+            for child in sub
+                .tree
+                .find("kustomize.toolkit.fluxcd.io", "Kustomization")
+            {
+                reached.insert(child.id());
+                queue.push((child.clone(), false));
+            }
             self.tree.warnings.extend(sub.tree.warnings);
             self.tree.findings.extend(sub.tree.findings);
             self.tree.unreadable.extend(sub.tree.unreadable);
             self.tree.objects.extend(sub.tree.objects);
         }
         Ok(())
+    }
+
+    /// Indexes of the Kustomizations in `all` whose file lies under the `spec.path` of another one of `all` (a
+    /// child a parent's path applies). A Kustomization under its own path only (`flux-system`) is not held.
+    fn held_by_another(&self, all: &[Object], repo_root: &Path) -> BTreeSet<usize> {
+        let paths: Vec<Option<PathBuf>> = all
+            .iter()
+            .map(
+                |ks| match flux_path(&ks.value["spec"], &self.root, repo_root) {
+                    FluxPath::Found(dir) => dir.canonicalize().ok(),
+                    _ => None,
+                },
+            )
+            .collect();
+        let mut held = BTreeSet::new();
+        for (i, ks) in all.iter().enumerate() {
+            let Ok(file) = self.real_root.join(&ks.file).canonicalize() else {
+                continue;
+            };
+            let under_other = paths
+                .iter()
+                .enumerate()
+                .any(|(j, p)| j != i && p.as_ref().is_some_and(|p| file.starts_with(p)));
+            if under_other {
+                held.insert(i);
+            }
+        }
+        held
     }
 
     /// A new loader for one Flux Kustomization's path, sharing this load's parse cache and included bases.
@@ -505,6 +571,7 @@ impl Loader {
     fn new(root: &Path, real_root: PathBuf) -> Loader {
         Loader {
             root: root.to_path_buf(),
+            bound: repository_root(&real_root),
             real_root,
             tree: Tree {
                 root: root.to_path_buf(),
@@ -684,10 +751,11 @@ impl Loader {
                 return Entry::Skip;
             }
         };
-        if !real.starts_with(&self.real_root) {
+        if !real.starts_with(&self.bound) {
             self.warn(format!(
-                "skipping {shown}: it resolves to {}, outside the GitOps directory",
-                real.display()
+                "skipping {shown}: it resolves to {}, outside the repository {}",
+                real.display(),
+                self.bound.display()
             ));
             return Entry::Skip;
         }
