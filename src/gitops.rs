@@ -134,6 +134,9 @@ pub const KUSTOMIZATION_BUILD_RULE: &str = "kustomization-build";
 /// again through its own path with a changed spec ends there ([`Loader::flux_kustomizations`]).
 pub const MAX_FLUX_ROUNDS: usize = 4;
 
+/// Rule of the one `info` finding naming the files no Flux Kustomization deploys (not linted).
+pub const NOT_DEPLOYED_RULE: &str = "gitops-not-deployed";
+
 /// Rule of the findings on a Flux Kustomization whose path does not build with its kustomize features.
 pub const FLUX_BUILD_RULE: &str = "flux-kustomization-build";
 
@@ -395,6 +398,9 @@ impl Loader {
             .collect();
         // ids of the Kustomizations some followed path gave (as Flux applies them)
         let mut reached: BTreeSet<String> = BTreeSet::new();
+        // files a followed Kustomization deploys (its own file when the walk found it: an entry point), for
+        // [`Self::drop_undeployed`]; `None` while no Kustomization path was read
+        let mut deployed: Option<BTreeSet<PathBuf>> = None;
         while let Some((ks, from_walk)) = queue.pop() {
             if from_walk && reached.contains(&ks.id()) {
                 tracing::debug!(kustomization = %ks.id(), "followed as its parent's path gives it, not as committed");
@@ -480,6 +486,10 @@ impl Loader {
             if as_it_is {
                 sub.keep = walked.difference(&replaced).cloned().collect();
             }
+            let deployed = deployed.get_or_insert_with(BTreeSet::new);
+            if from_walk {
+                deployed.insert(ks.file.clone());
+            }
             if !self.flux_build(&ks, &rel_dir, &shown, &mut sub)? {
                 sub.dir(&shown)?;
                 apply_flux_kustomization(&mut sub.tree.objects, spec);
@@ -495,6 +505,8 @@ impl Loader {
             } else {
                 Vec::new()
             };
+            deployed.extend(sub.tree.files.iter().cloned());
+            deployed.extend(sub.tree.objects.iter().map(|o| o.file.clone()));
             let found = substitute::post_build(&ks, &mut sub.tree.objects, &sub.texts, &known);
             self.tree.findings.extend(found);
             let fresh: Vec<&PathBuf> = sub
@@ -526,7 +538,51 @@ impl Loader {
             self.tree.unreadable.extend(sub.tree.unreadable);
             self.tree.objects.extend(sub.tree.objects);
         }
+        if let Some(deployed) = deployed {
+            self.drop_undeployed(&deployed);
+        }
         Ok(())
+    }
+
+    /// Issue 19 cause 6: when the tree has Flux entry points (Kustomizations whose paths were followed), lint what
+    /// they deploy. The objects of files that no followed Kustomization reads (an `apps/base/adminer` no overlay or
+    /// cluster lists) are not linted as if deployed: they leave the tree, and one `info` finding names the files.
+    fn drop_undeployed(&mut self, deployed: &BTreeSet<PathBuf>) {
+        let mut orphans: BTreeSet<PathBuf> = BTreeSet::new();
+        self.tree.objects.retain(|o| {
+            let keep = o.origin != Origin::Plain || deployed.contains(&o.file);
+            if !keep {
+                orphans.insert(o.file.clone());
+            }
+            keep
+        });
+        if orphans.is_empty() {
+            return;
+        }
+        const SHOWN: usize = 5;
+        let mut named: Vec<String> = orphans
+            .iter()
+            .take(SHOWN)
+            .map(|f| f.display().to_string())
+            .collect();
+        if orphans.len() > SHOWN {
+            named.push(format!("and {} more", orphans.len() - SHOWN));
+        }
+        tracing::debug!(
+            files = orphans.len(),
+            "files no Flux Kustomization deploys: not linted"
+        );
+        self.tree.findings.push(
+            Finding::new(NOT_DEPLOYED_RULE, Severity::Info)
+                .message(format!(
+                    "{} file{} that no Flux Kustomization deploys (not reached from the cluster entry points) {} not linted: {}",
+                    orphans.len(),
+                    if orphans.len() == 1 { "" } else { "s" },
+                    if orphans.len() == 1 { "was" } else { "were" },
+                    named.join(", ")
+                ))
+                .fix("nothing to change if they are unused; to lint one, list it in a kustomization a Flux Kustomization applies, or pass its directory to --gitops"),
+        );
     }
 
     /// Indexes of the Kustomizations in `all` whose file lies under the `spec.path` of another one of `all` (a
@@ -1229,6 +1285,65 @@ mod tests {
         let p = dir.join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, text).unwrap();
+    }
+
+    /// Issue 19 cause 6, the fluxcd/flux2-kustomize-helm-example shape: `clusters/production/apps.yaml` applies
+    /// `apps/production`, which lists `../base/podinfo`; `apps/base/adminer` is listed by no overlay. Only what the
+    /// clusters deploy is linted; the orphan is one info line.
+    #[test]
+    fn a_base_no_cluster_deploys_is_not_linted_and_is_one_info_line() {
+        let d = tempfile::tempdir().unwrap();
+        let hr = |name: &str| {
+            format!(
+                "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {{name: {name}, namespace: {name}}}\nspec:\n  chart: {{spec: {{chart: {name}, sourceRef: {{kind: HelmRepository, name: {name}}}}}}}\n"
+            )
+        };
+        write(
+            d.path(),
+            "clusters/production/apps.yaml",
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: apps, namespace: flux-system}\nspec:\n  path: ./apps/production\n  sourceRef: {kind: GitRepository, name: flux-system}\n",
+        );
+        write(
+            d.path(),
+            "apps/production/kustomization.yaml",
+            "resources:\n  - ../base/podinfo\n",
+        );
+        write(
+            d.path(),
+            "apps/base/podinfo/kustomization.yaml",
+            "resources:\n  - release.yaml\n",
+        );
+        write(d.path(), "apps/base/podinfo/release.yaml", &hr("podinfo"));
+        write(
+            d.path(),
+            "apps/base/adminer/kustomization.yaml",
+            "resources:\n  - release.yaml\n",
+        );
+        write(d.path(), "apps/base/adminer/release.yaml", &hr("adminer"));
+        let t = load(d.path()).unwrap();
+        let releases: Vec<&str> = t
+            .find("helm.toolkit.fluxcd.io", "HelmRelease")
+            .map(Object::name)
+            .collect();
+        assert_eq!(releases, ["podinfo"], "{:#?}", t.objects);
+        let notes: Vec<&Finding> = t
+            .findings
+            .iter()
+            .filter(|f| f.rule == NOT_DEPLOYED_RULE)
+            .collect();
+        assert_eq!(notes.len(), 1, "{:#?}", t.findings);
+        assert_eq!(notes[0].severity, Severity::Info);
+        assert!(
+            notes[0].message.contains("1 file ")
+                && notes[0].message.contains("apps/base/adminer/release.yaml"),
+            "{}",
+            notes[0].message
+        );
+        // without any Flux Kustomization everything is linted, as before
+        std::fs::remove_file(d.path().join("clusters/production/apps.yaml")).unwrap();
+        let t = load(d.path()).unwrap();
+        assert_eq!(t.find("helm.toolkit.fluxcd.io", "HelmRelease").count(), 2);
+        assert!(t.findings.iter().all(|f| f.rule != NOT_DEPLOYED_RULE));
     }
 
     #[test]

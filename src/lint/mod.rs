@@ -258,6 +258,10 @@ pub const RULES: &[Rule] = &[
         check: kustomize::check_outside_root,
     },
     Rule {
+        id: kustomize::NOT_DEPLOYED_RULE,
+        check: kustomize::check_not_deployed,
+    },
+    Rule {
         id: kustomize::FAILED_RULE,
         check: kustomize::check_failed,
     },
