@@ -387,15 +387,17 @@ impl Loader {
             .cloned()
             .collect();
         let held = self.held_by_another(&walked_ks, &repo_root);
-        let (children, entries): (Vec<(usize, Object)>, Vec<(usize, Object)>) = walked_ks
-            .into_iter()
-            .enumerate()
-            .partition(|(i, _)| held.contains(i));
-        let mut queue: Vec<(Object, bool)> = children
-            .into_iter()
-            .chain(entries)
-            .map(|(_, o)| (o, true))
-            .collect();
+        let mut children: Vec<(Object, bool)> = Vec::new();
+        let mut entries: Vec<(Object, bool)> = Vec::new();
+        for (i, ks) in walked_ks.into_iter().enumerate() {
+            if held.contains(&i) {
+                children.push((ks, true));
+            } else {
+                entries.push((ks, true));
+            }
+        }
+        let mut queue: Vec<(Object, bool)> = children;
+        queue.extend(entries);
         // ids of the Kustomizations some followed path gave (as Flux applies them)
         let mut reached: BTreeSet<String> = BTreeSet::new();
         // files a followed Kustomization deploys (its own file when the walk found it: an entry point), for
