@@ -376,37 +376,45 @@ impl Loader {
         let mut done = BTreeSet::new();
         // how often each Flux Kustomization was followed (with a spec not seen before): bounded, see below
         let mut rounds: HashMap<String, usize> = HashMap::new();
-        // (Kustomization, read by the directory walk): the walk reads a child Kustomization (`apps/*/ks.yaml`) as
-        // committed, but Flux applies it as its parent's path builds it, and a parent may patch its children (the
+        // (Kustomization, its index among the walked ones): the walk reads a child Kustomization (`apps/*/ks.yaml`)
+        // as committed, but Flux applies it as its parent's path builds it, and a parent may patch its children (the
         // cluster-template `cluster-apps` Kustomization adds `postBuild.substituteFrom: cluster-secrets` to each).
-        // The walked Kustomizations that another one's path holds are taken last (the stack's bottom), and one that
-        // a parent's path has already given (same id) is not followed again as committed: only as Flux applies it.
+        // A walked Kustomization that another one's path holds waits (once) until its holders are followed, and
+        // one that a parent's path has already given (same id) is not followed again as committed: only as Flux
+        // applies it. Otherwise the walk's order is kept.
         let walked_ks: Vec<Object> = self
             .tree
             .find("kustomize.toolkit.fluxcd.io", "Kustomization")
             .cloned()
             .collect();
-        let held = self.held_by_another(&walked_ks, &repo_root);
-        let mut children: Vec<(Object, bool)> = Vec::new();
-        let mut entries: Vec<(Object, bool)> = Vec::new();
-        for (i, ks) in walked_ks.into_iter().enumerate() {
-            if held.contains(&i) {
-                children.push((ks, true));
-            } else {
-                entries.push((ks, true));
-            }
-        }
-        let mut queue: Vec<(Object, bool)> = children;
-        queue.extend(entries);
+        let holders = self.holders(&walked_ks, &repo_root);
+        let mut queue: Vec<(Object, Option<usize>)> = walked_ks
+            .into_iter()
+            .enumerate()
+            .map(|(i, o)| (o, Some(i)))
+            .collect();
+        let mut followed_walked: BTreeSet<usize> = BTreeSet::new();
+        let mut deferred: BTreeSet<usize> = BTreeSet::new();
         // ids of the Kustomizations some followed path gave (as Flux applies them)
         let mut reached: BTreeSet<String> = BTreeSet::new();
         // files a followed Kustomization deploys (its own file when the walk found it: an entry point), for
         // [`Self::drop_undeployed`]; `None` while no Kustomization path was read
         let mut deployed: Option<BTreeSet<PathBuf>> = None;
-        while let Some((ks, from_walk)) = queue.pop() {
-            if from_walk && reached.contains(&ks.id()) {
-                tracing::debug!(kustomization = %ks.id(), "followed as its parent's path gives it, not as committed");
-                continue;
+        while let Some((ks, walked_at)) = queue.pop() {
+            let from_walk = walked_at.is_some();
+            if let Some(i) = walked_at {
+                if reached.contains(&ks.id()) {
+                    tracing::debug!(kustomization = %ks.id(), "followed as its parent's path gives it, not as committed");
+                    continue;
+                }
+                let waiting = holders
+                    .get(&i)
+                    .is_some_and(|h| h.iter().any(|j| !followed_walked.contains(j)));
+                if waiting && deferred.insert(i) {
+                    queue.insert(0, (ks, walked_at));
+                    continue;
+                }
+                followed_walked.insert(i);
             }
             let spec = &ks.value["spec"];
             let dir = match flux_path(spec, &self.root, &repo_root) {
@@ -533,7 +541,7 @@ impl Loader {
                 .find("kustomize.toolkit.fluxcd.io", "Kustomization")
             {
                 reached.insert(child.id());
-                queue.push((child.clone(), false));
+                queue.push((child.clone(), None));
             }
             self.tree.warnings.extend(sub.tree.warnings);
             self.tree.findings.extend(sub.tree.findings);
@@ -587,9 +595,10 @@ impl Loader {
         );
     }
 
-    /// Indexes of the Kustomizations in `all` whose file lies under the `spec.path` of another one of `all` (a
-    /// child a parent's path applies). A Kustomization under its own path only (`flux-system`) is not held.
-    fn held_by_another(&self, all: &[Object], repo_root: &Path) -> BTreeSet<usize> {
+    /// For each Kustomization of `all` (by index) whose file lies under the `spec.path` of others of `all`, the
+    /// indexes of those others (a child and the parents whose paths apply it). A Kustomization under its own path
+    /// only (`flux-system`) has none.
+    fn holders(&self, all: &[Object], repo_root: &Path) -> HashMap<usize, Vec<usize>> {
         let paths: Vec<Option<PathBuf>> = all
             .iter()
             .map(
@@ -599,20 +608,22 @@ impl Loader {
                 },
             )
             .collect();
-        let mut held = BTreeSet::new();
+        let mut out = HashMap::new();
         for (i, ks) in all.iter().enumerate() {
             let Ok(file) = self.real_root.join(&ks.file).canonicalize() else {
                 continue;
             };
-            let under_other = paths
+            let by: Vec<usize> = paths
                 .iter()
                 .enumerate()
-                .any(|(j, p)| j != i && p.as_ref().is_some_and(|p| file.starts_with(p)));
-            if under_other {
-                held.insert(i);
+                .filter(|(j, p)| *j != i && p.as_ref().is_some_and(|p| file.starts_with(p)))
+                .map(|(j, _)| j)
+                .collect();
+            if !by.is_empty() {
+                out.insert(i, by);
             }
         }
-        held
+        out
     }
 
     /// A new loader for one Flux Kustomization's path, sharing this load's parse cache and included bases.
