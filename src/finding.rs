@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 pub enum Severity {
     Error,
     Warning,
+    /// A note that needs no change (a SOPS-encrypted substitution source, files nothing deploys): never fails a
+    /// run, printed once per cause with the count of its places (`--format json` keeps each place).
+    Info,
 }
 
 impl std::fmt::Display for Severity {
@@ -17,6 +20,7 @@ impl std::fmt::Display for Severity {
         f.write_str(match self {
             Severity::Error => "error",
             Severity::Warning => "warning",
+            Severity::Info => "info",
         })
     }
 }
@@ -35,6 +39,11 @@ pub struct Finding {
     pub path: String,
     pub message: String,
     pub fix: String,
+    /// Every file this same problem was found in, when more than one (the object from a base and its overlay,
+    /// from `ks.yaml` and its parent, deployed to two clusters): one finding, its places listed
+    /// ([`merge_places`]). Empty for a problem found in one place.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub places: Vec<String>,
 }
 
 impl Finding {
@@ -64,6 +73,7 @@ impl Finding {
             path: String::new(),
             message: String::new(),
             fix: String::new(),
+            places: Vec::new(),
         }
     }
     pub fn file(mut self, file: impl Into<String>) -> Self {
@@ -93,6 +103,9 @@ impl Finding {
 pub struct Summary {
     pub errors: usize,
     pub warnings: usize,
+    /// Notes that need no change ([`Severity::Info`]).
+    #[serde(default)]
+    pub info: usize,
     /// Extra numbers a command wants to report (files read, releases rendered, …).
     #[serde(flatten)]
     pub counts: BTreeMap<String, u64>,
@@ -109,6 +122,10 @@ impl Summary {
                 .iter()
                 .filter(|f| f.severity == Severity::Warning)
                 .count(),
+            info: findings
+                .iter()
+                .filter(|f| f.severity == Severity::Info)
+                .count(),
             counts: BTreeMap::new(),
         }
     }
@@ -120,6 +137,48 @@ pub fn sort(findings: &mut [Finding]) {
         (&a.file, &a.object, a.severity, &a.rule, &a.path)
             .cmp(&(&b.file, &b.object, b.severity, &b.rule, &b.path))
     });
+}
+
+/// One finding per problem: findings that differ only in their file (the same object and path, the same message and
+/// fix, found through a base and its overlay, a `ks.yaml` and its parent, or two clusters) become the first of them,
+/// with [`Finding::places`] listing every file in order. Exact duplicates are dropped. Order is kept otherwise.
+pub fn merge_places(findings: Vec<Finding>) -> Vec<Finding> {
+    type Key = (String, Severity, String, String, String, String);
+    let key = |f: &Finding| -> Key {
+        (
+            f.rule.clone(),
+            f.severity,
+            f.object.clone(),
+            f.path.clone(),
+            f.message.clone(),
+            f.fix.clone(),
+        )
+    };
+    let mut first: BTreeMap<Key, usize> = BTreeMap::new();
+    let mut out: Vec<Finding> = Vec::new();
+    for f in findings {
+        match first.get(&key(&f)) {
+            Some(&i) => {
+                let kept = &mut out[i];
+                if kept.places.is_empty() {
+                    kept.places.push(kept.file.clone());
+                }
+                for p in std::iter::once(f.file).chain(f.places) {
+                    if !kept.places.contains(&p) {
+                        kept.places.push(p);
+                    }
+                }
+                if kept.places.len() == 1 {
+                    kept.places.clear();
+                }
+            }
+            None => {
+                first.insert(key(&f), out.len());
+                out.push(f);
+            }
+        }
+    }
+    out
 }
 
 /// The JSON document printed by `--format json`: exactly one object.
@@ -150,7 +209,19 @@ pub fn to_text(findings: &[Finding], color: bool) -> String {
     let dim = Style::new().dimmed();
 
     let mut by_file: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
+    // notes that need no change: once per cause (rule, message, fix), with the count of their places
+    let mut notes: Vec<(&Finding, Vec<&Finding>)> = Vec::new();
     for f in findings {
+        if f.severity == Severity::Info {
+            match notes
+                .iter_mut()
+                .find(|(n, _)| (&n.rule, &n.message, &n.fix) == (&f.rule, &f.message, &f.fix))
+            {
+                Some((_, places)) => places.push(f),
+                None => notes.push((f, vec![f])),
+            }
+            continue;
+        }
         by_file.entry(f.file.as_str()).or_default().push(f);
     }
     let mut out = String::new();
@@ -165,6 +236,7 @@ pub fn to_text(findings: &[Finding], color: bool) -> String {
             let sev = match f.severity {
                 Severity::Error => paint(red, "error"),
                 Severity::Warning => paint(yellow, "warning"),
+                Severity::Info => "info".to_string(),
             };
             let at = if f.path.is_empty() {
                 f.object.clone()
@@ -176,6 +248,15 @@ pub fn to_text(findings: &[Finding], color: bool) -> String {
             for line in for_terminal(&f.message).lines() {
                 let _ = writeln!(out, "    {line}");
             }
+            if f.places.len() > 1 {
+                let places: Vec<String> = f.places.iter().map(|p| one_line(p)).collect();
+                let _ = writeln!(
+                    out,
+                    "    {} {}",
+                    paint(bold, "found in:"),
+                    places.join(", ")
+                );
+            }
             let fix = for_terminal(&f.fix);
             if !fix.is_empty() {
                 let mut lines = fix.lines();
@@ -185,6 +266,53 @@ pub fn to_text(findings: &[Finding], color: bool) -> String {
                 for line in lines {
                     let _ = writeln!(out, "         {line}");
                 }
+            }
+        }
+        out.push('\n');
+    }
+    if !notes.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}",
+            paint(
+                bold,
+                "notes (nothing to change; `--format json` lists every place)"
+            )
+        );
+        for (f, places) in notes {
+            const SHOWN: usize = 3;
+            let mut named: Vec<String> = places
+                .iter()
+                .take(SHOWN)
+                .map(|p| {
+                    let at = if p.object.is_empty() {
+                        &p.file
+                    } else {
+                        &p.object
+                    };
+                    one_line(at)
+                })
+                .collect();
+            if places.len() > SHOWN {
+                named.push(format!("and {} more", places.len() - SHOWN));
+            }
+            let count = if places.len() == 1 {
+                "1 place".to_string()
+            } else {
+                format!("{} places", places.len())
+            };
+            let _ = writeln!(
+                out,
+                "  info[{}] {}",
+                one_line(&f.rule),
+                paint(dim, &format!("{count}: {}", named.join(", ")))
+            );
+            for line in for_terminal(&f.message).lines() {
+                let _ = writeln!(out, "    {line}");
+            }
+            let fix = for_terminal(&f.fix);
+            if let Some(first) = fix.lines().next() {
+                let _ = writeln!(out, "    {} {first}", paint(bold, "note:"));
             }
         }
         out.push('\n');
@@ -234,6 +362,59 @@ mod tests {
         );
         assert_eq!(first["severity"], "warning");
         assert_eq!(v["summary"]["errors"], 1);
+    }
+
+    #[test]
+    fn info_notes_print_once_per_cause_with_their_count_and_json_keeps_each() {
+        let note = |ks: &str| {
+            Finding::new("flux-substitution-source", Severity::Info)
+                .file(format!("kubernetes/apps/{ks}/ks.yaml"))
+                .object(format!("Kustomization/flux-system/{ks}"))
+                .path("spec.postBuild.substituteFrom[0]")
+                .message("substituteFrom Secret/flux-system/cluster-secrets is SOPS-encrypted")
+                .fix("nothing to change")
+        };
+        let mut f: Vec<Finding> = ["a", "b", "c", "d", "e"].iter().map(|k| note(k)).collect();
+        f.extend(sample());
+        let s = Summary::of(&f);
+        assert_eq!((s.errors, s.warnings, s.info), (1, 1, 5));
+        let t = to_text(&f, false);
+        assert_eq!(t.matches("is SOPS-encrypted").count(), 1, "{t}");
+        assert!(
+            t.contains("info[flux-substitution-source] 5 places: Kustomization/flux-system/a, Kustomization/flux-system/b, Kustomization/flux-system/c, and 2 more"),
+            "{t}"
+        );
+        let v = to_json(&f, &s);
+        let infos = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["severity"] == "info")
+            .count();
+        assert_eq!(infos, 5);
+        assert_eq!(v["summary"]["info"], 5);
+    }
+
+    #[test]
+    fn the_same_problem_from_two_files_is_one_finding_listing_both() {
+        let base = sample().remove(1);
+        let overlay = base
+            .clone()
+            .file("apps/production/headlamp/kustomization.yaml");
+        let other = base.clone().path("somethingElse");
+        let merged = merge_places(vec![base.clone(), overlay.clone(), base.clone(), other]);
+        assert_eq!(merged.len(), 2, "{merged:?}");
+        assert_eq!(merged[0].file, base.file);
+        assert_eq!(merged[0].places, [base.file.clone(), overlay.file.clone()]);
+        assert!(merged[1].places.is_empty());
+        let t = to_text(&merged, false);
+        assert!(
+            t.contains("found in: apps/base/headlamp/helmrelease.yaml, apps/production/headlamp/kustomization.yaml"),
+            "{t}"
+        );
+        // exact duplicates only: one finding, no places
+        let once = merge_places(vec![base.clone(), base.clone()]);
+        assert_eq!(once, vec![base]);
     }
 
     #[test]

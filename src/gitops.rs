@@ -134,6 +134,9 @@ pub const KUSTOMIZATION_BUILD_RULE: &str = "kustomization-build";
 /// again through its own path with a changed spec ends there ([`Loader::flux_kustomizations`]).
 pub const MAX_FLUX_ROUNDS: usize = 4;
 
+/// Rule of the one `info` finding naming the files no Flux Kustomization deploys (not linted).
+pub const NOT_DEPLOYED_RULE: &str = "gitops-not-deployed";
+
 /// Rule of the findings on a Flux Kustomization whose path does not build with its kustomize features.
 pub const FLUX_BUILD_RULE: &str = "flux-kustomization-build";
 
@@ -269,8 +272,13 @@ pub fn apply_flux_kustomization(objects: &mut [Object], spec: &Value) {
 
 struct Loader {
     root: PathBuf,
-    /// `root`, symlinks resolved: nothing outside it is read.
+    /// `root`, symlinks resolved.
     real_root: PathBuf,
+    /// The repository root (`.git` top level at or above `real_root`, else `real_root`), symlinks resolved: nothing
+    /// outside it is read. `--gitops` says where to start, not where the repository ends: an overlay passed directly
+    /// (`apps/production/headlamp` with `resources: [../../base/headlamp]`) reads its base, as kustomize and
+    /// kustomize-controller (whose filesystem is rooted at the source artifact, fluxcd/pkg `kustomize/filesys`) do.
+    bound: PathBuf,
     tree: Tree,
     /// Files read, by canonical path.
     seen: BTreeSet<PathBuf>,
@@ -368,12 +376,46 @@ impl Loader {
         let mut done = BTreeSet::new();
         // how often each Flux Kustomization was followed (with a spec not seen before): bounded, see below
         let mut rounds: HashMap<String, usize> = HashMap::new();
-        let mut queue: Vec<Object> = self
+        // (Kustomization, its index among the walked ones): the walk reads a child Kustomization (`apps/*/ks.yaml`)
+        // as committed, but Flux applies it as its parent's path builds it, and a parent may patch its children (the
+        // cluster-template `cluster-apps` Kustomization adds `postBuild.substituteFrom: cluster-secrets` to each).
+        // A walked Kustomization that another one's path holds waits (once) until its holders are followed, and
+        // one that a parent's path has already given (same id) is not followed again as committed: only as Flux
+        // applies it. Otherwise the walk's order is kept.
+        let walked_ks: Vec<Object> = self
             .tree
             .find("kustomize.toolkit.fluxcd.io", "Kustomization")
             .cloned()
             .collect();
-        while let Some(ks) = queue.pop() {
+        let holders = self.holders(&walked_ks, &repo_root);
+        let mut queue: Vec<(Object, Option<usize>)> = walked_ks
+            .into_iter()
+            .enumerate()
+            .map(|(i, o)| (o, Some(i)))
+            .collect();
+        let mut followed_walked: BTreeSet<usize> = BTreeSet::new();
+        let mut deferred: BTreeSet<usize> = BTreeSet::new();
+        // ids of the Kustomizations some followed path gave (as Flux applies them)
+        let mut reached: BTreeSet<String> = BTreeSet::new();
+        // files a followed Kustomization deploys (its own file when the walk found it: an entry point), for
+        // [`Self::drop_undeployed`]; `None` while no Kustomization path was read
+        let mut deployed: Option<BTreeSet<PathBuf>> = None;
+        while let Some((ks, walked_at)) = queue.pop() {
+            let from_walk = walked_at.is_some();
+            if let Some(i) = walked_at {
+                if reached.contains(&ks.id()) {
+                    tracing::debug!(kustomization = %ks.id(), "followed as its parent's path gives it, not as committed");
+                    continue;
+                }
+                let waiting = holders
+                    .get(&i)
+                    .is_some_and(|h| h.iter().any(|j| !followed_walked.contains(j)));
+                if waiting && deferred.insert(i) {
+                    queue.insert(0, (ks, walked_at));
+                    continue;
+                }
+                followed_walked.insert(i);
+            }
             let spec = &ks.value["spec"];
             let dir = match flux_path(spec, &self.root, &repo_root) {
                 FluxPath::NotFollowed => continue,
@@ -391,6 +433,16 @@ impl Loader {
             let Entry::Dir(real) = self.classify(&dir) else {
                 continue;
             };
+            if !real.starts_with(&self.real_root) {
+                self.warn(format!(
+                    "{}: Flux Kustomization {} has spec.path {}, outside the GitOps directory {}; not followed (lint the repository root to follow it)",
+                    ks.file_display(),
+                    ks.id(),
+                    dir.display(),
+                    self.root.display()
+                ));
+                continue;
+            }
             // the same path with the same transformation once (a loop of Kustomizations ends)
             if !done.insert((
                 real.clone(),
@@ -444,6 +496,10 @@ impl Loader {
             if as_it_is {
                 sub.keep = walked.difference(&replaced).cloned().collect();
             }
+            let deployed = deployed.get_or_insert_with(BTreeSet::new);
+            if from_walk {
+                deployed.insert(ks.file.clone());
+            }
             if !self.flux_build(&ks, &rel_dir, &shown, &mut sub)? {
                 sub.dir(&shown)?;
                 apply_flux_kustomization(&mut sub.tree.objects, spec);
@@ -459,6 +515,8 @@ impl Loader {
             } else {
                 Vec::new()
             };
+            deployed.extend(sub.tree.files.iter().cloned());
+            deployed.extend(sub.tree.objects.iter().map(|o| o.file.clone()));
             let found = substitute::post_build(&ks, &mut sub.tree.objects, &sub.texts, &known);
             self.tree.findings.extend(found);
             let fresh: Vec<&PathBuf> = sub
@@ -478,17 +536,94 @@ impl Loader {
                     self.tree.files.push(f.clone());
                 }
             }
-            queue.extend(
-                sub.tree
-                    .find("kustomize.toolkit.fluxcd.io", "Kustomization")
-                    .cloned(),
-            );
+            for child in sub
+                .tree
+                .find("kustomize.toolkit.fluxcd.io", "Kustomization")
+            {
+                reached.insert(child.id());
+                queue.push((child.clone(), None));
+            }
             self.tree.warnings.extend(sub.tree.warnings);
             self.tree.findings.extend(sub.tree.findings);
             self.tree.unreadable.extend(sub.tree.unreadable);
             self.tree.objects.extend(sub.tree.objects);
         }
+        if let Some(deployed) = deployed {
+            self.drop_undeployed(&deployed);
+        }
         Ok(())
+    }
+
+    /// Issue 19 cause 6: when the tree has Flux entry points (Kustomizations whose paths were followed), lint what
+    /// they deploy. The objects of files that no followed Kustomization reads (an `apps/base/adminer` no overlay or
+    /// cluster lists) are not linted as if deployed: they leave the tree, and one `info` finding names the files.
+    fn drop_undeployed(&mut self, deployed: &BTreeSet<PathBuf>) {
+        let mut orphans: BTreeSet<PathBuf> = BTreeSet::new();
+        self.tree.objects.retain(|o| {
+            let keep = o.origin != Origin::Plain || deployed.contains(&o.file);
+            if !keep {
+                orphans.insert(o.file.clone());
+            }
+            keep
+        });
+        if orphans.is_empty() {
+            return;
+        }
+        const SHOWN: usize = 5;
+        let mut named: Vec<String> = orphans
+            .iter()
+            .take(SHOWN)
+            .map(|f| f.display().to_string())
+            .collect();
+        if orphans.len() > SHOWN {
+            named.push(format!("and {} more", orphans.len() - SHOWN));
+        }
+        tracing::debug!(
+            files = orphans.len(),
+            "files no Flux Kustomization deploys: not linted"
+        );
+        self.tree.findings.push(
+            Finding::new(NOT_DEPLOYED_RULE, Severity::Info)
+                .message(format!(
+                    "{} file{} that no Flux Kustomization deploys (not reached from the cluster entry points) {} not linted: {}",
+                    orphans.len(),
+                    if orphans.len() == 1 { "" } else { "s" },
+                    if orphans.len() == 1 { "was" } else { "were" },
+                    named.join(", ")
+                ))
+                .fix("nothing to change if they are unused; to lint one, list it in a kustomization a Flux Kustomization applies, or pass its directory to --gitops"),
+        );
+    }
+
+    /// For each Kustomization of `all` (by index) whose file lies under the `spec.path` of others of `all`, the
+    /// indexes of those others (a child and the parents whose paths apply it). A Kustomization under its own path
+    /// only (`flux-system`) has none.
+    fn holders(&self, all: &[Object], repo_root: &Path) -> HashMap<usize, Vec<usize>> {
+        let paths: Vec<Option<PathBuf>> = all
+            .iter()
+            .map(
+                |ks| match flux_path(&ks.value["spec"], &self.root, repo_root) {
+                    FluxPath::Found(dir) => dir.canonicalize().ok(),
+                    _ => None,
+                },
+            )
+            .collect();
+        let mut out = HashMap::new();
+        for (i, ks) in all.iter().enumerate() {
+            let Ok(file) = self.real_root.join(&ks.file).canonicalize() else {
+                continue;
+            };
+            let by: Vec<usize> = paths
+                .iter()
+                .enumerate()
+                .filter(|(j, p)| *j != i && p.as_ref().is_some_and(|p| file.starts_with(p)))
+                .map(|(j, _)| j)
+                .collect();
+            if !by.is_empty() {
+                out.insert(i, by);
+            }
+        }
+        out
     }
 
     /// A new loader for one Flux Kustomization's path, sharing this load's parse cache and included bases.
@@ -505,6 +640,7 @@ impl Loader {
     fn new(root: &Path, real_root: PathBuf) -> Loader {
         Loader {
             root: root.to_path_buf(),
+            bound: repository_root(&real_root),
             real_root,
             tree: Tree {
                 root: root.to_path_buf(),
@@ -684,10 +820,11 @@ impl Loader {
                 return Entry::Skip;
             }
         };
-        if !real.starts_with(&self.real_root) {
+        if !real.starts_with(&self.bound) {
             self.warn(format!(
-                "skipping {shown}: it resolves to {}, outside the GitOps directory",
-                real.display()
+                "skipping {shown}: it resolves to {}, outside the repository {}",
+                real.display(),
+                self.bound.display()
             ));
             return Entry::Skip;
         }
@@ -1161,6 +1298,65 @@ mod tests {
         let p = dir.join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, text).unwrap();
+    }
+
+    /// Issue 19 cause 6, the fluxcd/flux2-kustomize-helm-example shape: `clusters/production/apps.yaml` applies
+    /// `apps/production`, which lists `../base/podinfo`; `apps/base/adminer` is listed by no overlay. Only what the
+    /// clusters deploy is linted; the orphan is one info line.
+    #[test]
+    fn a_base_no_cluster_deploys_is_not_linted_and_is_one_info_line() {
+        let d = tempfile::tempdir().unwrap();
+        let hr = |name: &str| {
+            format!(
+                "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {{name: {name}, namespace: {name}}}\nspec:\n  chart: {{spec: {{chart: {name}, sourceRef: {{kind: HelmRepository, name: {name}}}}}}}\n"
+            )
+        };
+        write(
+            d.path(),
+            "clusters/production/apps.yaml",
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: apps, namespace: flux-system}\nspec:\n  path: ./apps/production\n  sourceRef: {kind: GitRepository, name: flux-system}\n",
+        );
+        write(
+            d.path(),
+            "apps/production/kustomization.yaml",
+            "resources:\n  - ../base/podinfo\n",
+        );
+        write(
+            d.path(),
+            "apps/base/podinfo/kustomization.yaml",
+            "resources:\n  - release.yaml\n",
+        );
+        write(d.path(), "apps/base/podinfo/release.yaml", &hr("podinfo"));
+        write(
+            d.path(),
+            "apps/base/adminer/kustomization.yaml",
+            "resources:\n  - release.yaml\n",
+        );
+        write(d.path(), "apps/base/adminer/release.yaml", &hr("adminer"));
+        let t = load(d.path()).unwrap();
+        let releases: Vec<&str> = t
+            .find("helm.toolkit.fluxcd.io", "HelmRelease")
+            .map(Object::name)
+            .collect();
+        assert_eq!(releases, ["podinfo"], "{:#?}", t.objects);
+        let notes: Vec<&Finding> = t
+            .findings
+            .iter()
+            .filter(|f| f.rule == NOT_DEPLOYED_RULE)
+            .collect();
+        assert_eq!(notes.len(), 1, "{:#?}", t.findings);
+        assert_eq!(notes[0].severity, Severity::Info);
+        assert!(
+            notes[0].message.contains("1 file ")
+                && notes[0].message.contains("apps/base/adminer/release.yaml"),
+            "{}",
+            notes[0].message
+        );
+        // without any Flux Kustomization everything is linted, as before
+        std::fs::remove_file(d.path().join("clusters/production/apps.yaml")).unwrap();
+        let t = load(d.path()).unwrap();
+        assert_eq!(t.find("helm.toolkit.fluxcd.io", "HelmRelease").count(), 2);
+        assert!(t.findings.iter().all(|f| f.rule != NOT_DEPLOYED_RULE));
     }
 
     #[test]

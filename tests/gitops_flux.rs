@@ -169,6 +169,10 @@ fn a_missing_or_encrypted_source_is_a_warning_naming_it_never_its_values() {
         t.findings[1].message.contains("SOPS-encrypted")
             && t.findings[1].message.contains("SECRET_DOMAIN")
     );
+    // a source missing from the tree may be a real problem (a warning); a SOPS-encrypted one needs no change (a note)
+    use headlamp_e2e::finding::Severity;
+    assert_eq!(t.findings[0].severity, Severity::Warning);
+    assert_eq!(t.findings[1].severity, Severity::Info);
     for f in &t.findings {
         assert!(!f.message.contains("ENC["), "{}", f.message);
     }

@@ -183,8 +183,12 @@ fn upload_pack_in_a_remote_base_runs_nothing() {
         sandbox::set_allow_remote_bases(false);
         let tree = gitops::load_each(d.path()).unwrap();
         let ids: Vec<String> = tree.objects.iter().map(|o| o.id()).collect();
-        assert!(ids.contains(&"ConfigMap/n/p-cm".to_string()), "{ids:?}");
         assert!(ids.contains(&"ConfigMap/n/f".to_string()), "{ids:?}");
+        // `app/` is deployed by no Flux Kustomization of the tree (issue 19: not linted as if deployed): linted
+        // directly, its kustomization is built without the refused base
+        let tree = gitops::load_each(&d.path().join("app")).unwrap();
+        let ids: Vec<String> = tree.objects.iter().map(|o| o.id()).collect();
+        assert!(ids.contains(&"ConfigMap/n/p-cm".to_string()), "{ids:?}");
     }
 }
 

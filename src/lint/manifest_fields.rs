@@ -149,6 +149,17 @@ pub fn check_object(o: &Object, values: Option<&Value>) -> Vec<Finding> {
     } else {
         value
     };
+    // base64 wrapped into lines (kustomize's secretGenerator, `base64 -w`) is valid for the API server
+    // ([`super::values_from::decode_base64`]): the lines are joined before the typed check, which decodes without
+    // skipping newlines
+    let unwrapped;
+    let value = match unwrapped_base64(value) {
+        Some(v) => {
+            unwrapped = v;
+            &unwrapped
+        }
+        None => value,
+    };
     let Some(mut report) = validate(value) else {
         return Vec::new();
     };
@@ -211,6 +222,27 @@ pub fn check_object(o: &Object, values: Option<&Value>) -> Vec<Finding> {
         );
     }
     out
+}
+
+/// A copy of a core `v1` Secret (`data`) or ConfigMap (`binaryData`) whose base64 values hold line breaks, with them
+/// removed (what the API server's decoder ignores); `None` when there is none.
+fn unwrapped_base64(value: &Value) -> Option<Value> {
+    let field = match (value["apiVersion"].as_str(), value["kind"].as_str()) {
+        (Some("v1"), Some("Secret")) => "data",
+        (Some("v1"), Some("ConfigMap")) => "binaryData",
+        _ => return None,
+    };
+    let wrapped = |v: &Value| v.as_str().is_some_and(|s| s.contains(['\n', '\r']));
+    if !value[field].as_object()?.values().any(wrapped) {
+        return None;
+    }
+    let mut copy = value.clone();
+    for v in copy[field].as_object_mut()?.values_mut() {
+        if let Some(s) = v.as_str().filter(|s| s.contains(['\n', '\r'])) {
+            *v = Value::String(s.chars().filter(|c| *c != '\n' && *c != '\r').collect());
+        }
+    }
+    Some(copy)
 }
 
 /// Replace every SOPS-encrypted string (`ENC[AES256_GCM,data:…,type:…]`) by `""` (valid as a string and as base64
@@ -388,6 +420,28 @@ pub fn closest(key: &str, known: &[String]) -> Option<String> {
 mod status_tests {
     use super::*;
     use crate::lint::testutil::obj;
+
+    #[test]
+    fn base64_wrapped_into_lines_is_valid_and_a_space_inside_is_not() {
+        // as kustomize's secretGenerator writes a long value (kyaml/yaml/datamap.go encodeBase64: 70 columns, a
+        // literal block); the API server's decoder ignores the line breaks
+        let line = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAx";
+        let secret = obj(&format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: s, namespace: n}}\ntype: Opaque\ndata:\n  values.yaml: |\n    {}\n    {}MjM0NTY3ODk=\n",
+            &line[..70],
+            &line[70..]
+        ));
+        assert_eq!(check_object(&secret, None), Vec::new());
+        let cm = obj(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: n}\nbinaryData:\n  blob: |\n    QUJD\n    REVG\n",
+        );
+        assert_eq!(check_object(&cm, None), Vec::new());
+        let mut spaced = secret.clone();
+        spaced.value["data"]["values.yaml"] = "QUJD REVG".into();
+        let found = check_object(&spaced, None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].rule, INVALID_RULE);
+    }
 
     #[test]
     fn status_written_by_controllers_is_not_checked() {

@@ -267,6 +267,10 @@ pub const RULES: &[Rule] = &[
         check: kustomize::check_outside_root,
     },
     Rule {
+        id: kustomize::NOT_DEPLOYED_RULE,
+        check: kustomize::check_not_deployed,
+    },
+    Rule {
         id: kustomize::FAILED_RULE,
         check: kustomize::check_failed,
     },
@@ -358,8 +362,8 @@ pub fn run_rules(input: &LintInput) -> Vec<Finding> {
         .collect();
     redact_secret_values(&mut findings, &secret_values(input));
     finding::sort(&mut findings);
-    findings.dedup();
-    findings
+    // each problem once: the same finding read through two files is one finding naming both
+    finding::merge_places(findings)
 }
 
 /// The shortest Secret value replaced in findings: shorter strings (`on`, `v1`, `443`) are words of every message,
@@ -371,7 +375,6 @@ pub const MIN_SECRET_VALUE_CHARS: usize = 4;
 /// first. They reach the values helm renders, so a rule may quote one (an image tag, a flag, helm's own error);
 /// [`redact_secret_values`] takes them out of every finding.
 pub fn secret_values(input: &LintInput) -> Vec<String> {
-    use base64::Engine;
     let mut out: Vec<String> = Vec::new();
     let mut add = |s: &str| {
         let s = s.trim();
@@ -404,9 +407,7 @@ pub fn secret_values(input: &LintInput) -> Vec<String> {
                 }
                 if let Some(m) = secret.value["data"].as_object() {
                     texts.extend(m.values().filter_map(|v| {
-                        let b = base64::engine::general_purpose::STANDARD
-                            .decode(v.as_str()?.trim())
-                            .ok()?;
+                        let b = values_from::decode_base64(v.as_str()?).ok()?;
                         String::from_utf8(b).ok()
                     }));
                 }

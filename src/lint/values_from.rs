@@ -205,14 +205,24 @@ fn data_of(o: &Object, key: &str) -> Result<Option<String>, String> {
     match o.value["data"][key].as_str() {
         None => Ok(None),
         Some(b64) => {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(b64.trim())
-                .map_err(|_| "Secret data is not valid base64".to_string())?;
+            let bytes =
+                decode_base64(b64).map_err(|_| "Secret data is not valid base64".to_string())?;
             String::from_utf8(bytes)
                 .map(Some)
                 .map_err(|_| "Secret data is not UTF-8 text".to_string())
         }
     }
+}
+
+/// Decode a Secret `data` (or ConfigMap `binaryData`) value as the API server does. Its JSON decoder reads `[]byte`
+/// with Go's `base64.StdEncoding.Decode` (golang/go `src/encoding/json/decode.go` `literalStore`, and the
+/// sigs.k8s.io/json fork the API server uses), which ignores `\r` and `\n` (`src/encoding/base64/base64.go`
+/// `(*Encoding).Decode`: "New line characters (\r and \n) are ignored"). So base64 wrapped into lines is valid: what
+/// kustomize's `secretGenerator` writes (kubernetes-sigs/kustomize `kyaml/yaml/datamap.go` `encodeBase64`: lines of
+/// 70 columns, in a literal block) and `base64 -w 76`. Any other whitespace (a space inside) is invalid, as there.
+pub fn decode_base64(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    let compact: String = s.chars().filter(|c| *c != '\n' && *c != '\r').collect();
+    base64::engine::general_purpose::STANDARD.decode(compact)
 }
 
 /// Helm `chartutil.ReadValues`: a YAML map; empty (or `null`) is `{}`.
@@ -358,6 +368,34 @@ mod tests {
                 f.message
             );
         }
+    }
+
+    /// kubernetes-sigs/kustomize `kyaml/yaml/datamap.go` `encodeBase64`: 70 columns a line, each line ended by `\n`.
+    fn kustomize_base64(text: &str) -> String {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(text);
+        let chars: Vec<char> = b64.chars().collect();
+        chars
+            .chunks(70)
+            .map(|c| format!("{}\n", c.iter().collect::<String>()))
+            .collect()
+    }
+
+    #[test]
+    fn base64_wrapped_at_70_columns_as_kustomize_writes_it_is_read() {
+        let values = "config:\n  oidc:\n    clientID: from-a-generated-secret\n    issuerURL: https://idp.example/realms/home\n";
+        let wrapped = kustomize_base64(values);
+        assert!(wrapped.lines().count() > 1, "{wrapped}");
+        let block: String = wrapped.lines().map(|l| format!("    {l}\n")).collect();
+        let t = tree(&format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: headlamp-values-5tk8m9, namespace: tools}}\ntype: Opaque\ndata:\n  values.yaml: |\n{block}"
+        ));
+        let o = hr("valuesFrom:\n  - {kind: Secret, name: headlamp-values-5tk8m9}\n");
+        let (v, problems) = merged_values(&o, Some(&t));
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(v["config"]["oidc"]["clientID"], "from-a-generated-secret");
+        // a space inside is not a line break: Go's decoder refuses it, so does lint
+        assert!(decode_base64("Y29u Zmln").is_err());
+        assert_eq!(decode_base64("Y29u\r\nZmln\n").unwrap(), b"config");
     }
 
     #[test]

@@ -64,12 +64,17 @@ pub async fn run(args: Args) -> u8 {
             let s = &report.summary;
             let count = |k: &str| s.counts.get(k).copied().unwrap_or(0);
             println!(
-                "lint {}: {} error{}, {} warning{} ({} objects, {} of {} HelmRelease{} rendered) in {:.2}s{}",
+                "lint {}: {} error{}, {} warning{}{} ({} objects, {} of {} HelmRelease{} rendered) in {:.2}s{}",
                 dir.display(),
                 s.errors,
                 if s.errors == 1 { "" } else { "s" },
                 s.warnings,
                 if s.warnings == 1 { "" } else { "s" },
+                match s.info {
+                    0 => String::new(),
+                    1 => ", 1 note".to_string(),
+                    n => format!(", {n} notes"),
+                },
                 count("objects"),
                 count("rendered"),
                 count("helmreleases"),

@@ -557,3 +557,12 @@ fn a_secrets_annotations_keep_only_names() {
     redact_object(&mut cm);
     assert_eq!(cm["metadata"]["annotations"]["notes"], "Zm9vYmFyYmF6");
 }
+
+/// Issue 19 cause 7: kustomize's own error for a remote base that cannot be fetched (a DNS failure, as `kubectl
+/// kustomize` v1.35.2 prints it on a machine without that name) holds no secret: nothing in it is redacted.
+#[test]
+fn a_kustomize_dns_error_is_not_redacted() {
+    let e = "accumulating resources: accumulation err='accumulating resources from 'https://github.com/fluxcd/flux2-kustomize-helm-example//apps/base/podinfo?ref=main': Get \"https://github.com/fluxcd/flux2-kustomize-helm-example//apps/base/podinfo?ref=main\": dial tcp: lookup github.com on 10.255.255.53:53: no such host': failed to run '/usr/local/bin/git fetch --depth=1 https://github.com/fluxcd/flux2-kustomize-helm-example main': fatal: unable to access 'https://github.com/fluxcd/flux2-kustomize-helm-example/': Could not resolve host: github.com\n: exit status 128";
+    assert_eq!(redact(e), e);
+    assert_eq!(for_terminal(e), e);
+}
