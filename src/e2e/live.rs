@@ -11,12 +11,11 @@ use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::core::v1::{Pod, Secret, ServiceAccount};
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::{Client, ResourceExt};
-use serde_json::Value;
 
 use super::checks::{self, SubCheck};
 use crate::chart::{ChartStore, Helm};
 use crate::finding::Finding;
-use crate::flux::conditions::{self, HelmReleaseState};
+use crate::flux::conditions;
 use crate::flux::kinds::FluxKind;
 use crate::flux::reconcile;
 use crate::gitserver::GitRepo;
@@ -32,6 +31,9 @@ use crate::view::ClusterView;
 /// Label selector of the Headlamp pods (the chart's).
 pub const HEADLAMP_SELECTOR: &str = "app.kubernetes.io/name=headlamp";
 const POLL: Duration = Duration::from_secs(3);
+/// The deadlines of a reset added up: the git reset (1 min allowed), the GitRepository reconcile (2 min), both
+/// Kustomizations and the HelmRelease settled (15 min), the Deployment Available (5 min).
+pub const RESET_DEADLINE: Duration = Duration::from_secs(60 + 120 + 15 * 60 + 300);
 
 /// Everything a scenario touches.
 pub struct LiveEnv {
@@ -108,36 +110,6 @@ impl LiveEnv {
             .await
             .map(|l| l.items)
             .map_err(|e| kube_err(&format!("listing pods {selector} in {ns}"), e))
-    }
-
-    async fn helmrelease(&self, ns: &str, name: &str) -> Result<Option<Value>, String> {
-        let api = FluxKind::HelmRelease.api(self.client.clone(), ns);
-        match api.get_opt(name).await {
-            Ok(o) => Ok(o.map(|o| serde_json::to_value(o).unwrap_or_default())),
-            Err(e) => Err(kube_err(&format!("reading HelmRelease {ns}/{name}"), e)),
-        }
-    }
-
-    async fn wait_helmrelease(
-        &self,
-        ns: &str,
-        name: &str,
-        within: Duration,
-        what: &str,
-        done: impl Fn(&Value) -> bool,
-    ) -> Result<String, String> {
-        poll(
-            within,
-            &format!("HelmRelease {ns}/{name} {what}"),
-            || async {
-                Ok(match self.helmrelease(ns, name).await? {
-                    Some(v) if done(&v) => Ok(conditions::describe(&v)),
-                    Some(v) => Err(conditions::describe(&v)),
-                    None => Err("not found".to_string()),
-                })
-            },
-        )
-        .await
     }
 
     async fn token_of_secret(&self, ns: &str, name: &str) -> Result<Option<String>, String> {
@@ -446,6 +418,8 @@ impl Env for LiveEnv {
     }
 
     async fn merge(&mut self, m: &Merge) -> Result<String, String> {
+        // a merge is a commit on `into`: the generations before it are what a later Ready compares with
+        self.recorded_generations = super::waits::helmrelease_generations(&self.client).await;
         merge_in(&self.repo, m).await
     }
 
@@ -470,10 +444,15 @@ impl Env for LiveEnv {
         let within = w.within;
         match &w.condition {
             Condition::HelmReleaseReady { name, namespace } => {
-                self.wait_helmrelease(namespace, name, within, "Ready", |v| {
-                    conditions::helmrelease_progress(v) == HelmReleaseState::Ready
-                })
-                .await
+                // after a commit: Ready on a newer generation than the one recorded before it (a Ready left from
+                // the old spec does not count); before any commit in this scenario: Ready and settled
+                let recorded = self
+                    .recorded_generations
+                    .as_ref()
+                    .ok()
+                    .and_then(|m| m.get(&(namespace.clone(), name.clone())).copied());
+                super::waits::helmrelease_ready(&self.client, namespace, name, recorded, within)
+                    .await
             }
             Condition::HelmReleaseProgressing {
                 name,
@@ -675,7 +654,13 @@ impl Env for LiveEnv {
         Ok(dir)
     }
 
+    fn reset_deadline(&self) -> Duration {
+        RESET_DEADLINE
+    }
+
     async fn reset(&mut self, scenario: &str) -> Result<(), String> {
+        // the next scenario starts with no commit of its own
+        self.recorded_generations = Err("no commit yet".to_string());
         reset_repo(&self.repo, &self.baseline, scenario).await?;
         let sha = self.repo.head_sha().await.map_err(|e| e.to_string())?;
         self.reconcile(&Reconcile {

@@ -11,6 +11,7 @@
 //! stopped on a failure; then it is left running and the run says how to use it.
 
 pub mod checks;
+pub mod journal;
 pub mod live;
 pub mod outcome;
 pub mod target;
@@ -30,6 +31,7 @@ use crate::gitserver::{GitRepo, GitServer};
 use crate::report::{Assertion, PhaseTiming, Progress, RunReport};
 use crate::scenario::Scenario;
 use crate::scenario::runner::{self, RunOptions};
+pub use journal::Journal;
 pub use target::{ClusterTarget, ExistingCluster};
 
 /// What `cargo xtask e2e` asks for.
@@ -51,6 +53,9 @@ pub struct Options {
     /// Root of the private per-run directories holding the admin kubeconfig: never inside `out_root` (which CI
     /// uploads). Default [`default_private_root`].
     pub private_root: PathBuf,
+    /// `--budget`: how long the run may take from its start; a scenario (with the reset before it) whose deadlines
+    /// the time left cannot cover is skipped ("not enough budget left") instead of being killed midway.
+    pub budget: Option<Duration>,
 }
 
 /// `$TMPDIR/headlamp-e2e`: where the admin kubeconfig of a run goes (0700 directory, 0600 file).
@@ -190,60 +195,79 @@ async fn timed<T>(
 /// Setup, scenarios, reports. Errors are setup failures (exit 2 is the caller's choice); scenario failures are in
 /// the report.
 pub async fn run(opts: Options, progress: &Progress) -> Result<Outcome> {
+    let deadline = opts.budget.map(|b| tokio::time::Instant::now() + b);
     let run = RunId::generate();
     let paths = run_paths(&opts.out_root, &opts.private_root, &run)?;
     let dir = paths.run_dir.clone();
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     create_private_dir(&paths.private_dir)?;
     let mut report = RunReport::new(format!("e2e {}", run.as_str()));
+    // Always a report: rewritten after every assertion, and on SIGTERM/SIGINT (journal.rs)
+    let journal = Journal::new(
+        &dir,
+        &report.name,
+        &opts.scenarios,
+        crate::report::step_summary_path(),
+    );
+    journal.write();
+    let _watcher = spawn_signal_watcher(&journal, &opts.cluster);
 
-    let (mut env, _server, held) = match &opts.cluster {
-        ClusterTarget::K3s => {
-            let (env, server, k3s) = start_k3s(&opts, &run, &paths, &mut report, progress).await?;
-            (env, server, Held::K3s(k3s))
-        }
+    let setup = match &opts.cluster {
+        ClusterTarget::K3s => start_k3s(&opts, &run, &paths, &mut report, progress)
+            .await
+            .map(|(env, server, k3s)| (env, server, Held::K3s(k3s))),
         ClusterTarget::Existing(existing) => {
-            setup_existing(&opts, existing, &dir, &mut report, progress).await?
+            setup_existing(&opts, existing, &dir, &mut report, progress).await
         }
     };
+    let (mut env, _server, held) = match setup {
+        Ok(s) => s,
+        Err(e) => {
+            if !report.failures().any(|_| true) {
+                report.push(Assertion::failed(
+                    "setup",
+                    "setup",
+                    crate::report::redact(&e.to_string()),
+                    Duration::ZERO,
+                ));
+            }
+            journal.setup_failed(&report);
+            return Err(e);
+        }
+    };
+    journal.setup_done(&report);
 
-    let results = runner::run_all(
+    let mut observer = journal.clone();
+    let results = runner::run_all_observed(
         &mut env,
         &opts.scenarios,
         RunOptions {
             fail_fast: opts.fail_fast,
+            budget: deadline,
         },
+        &mut observer,
     )
     .await;
     drop(env);
     let failed = results.iter().any(|r| r.failed());
-    for r in results {
-        // each scenario's wall time (its steps, artifacts and the reset after it): in the table and step summary
-        report.record_phase(
-            Some(&r.name),
-            PhaseTiming {
-                name: SCENARIO_PHASE.to_string(),
-                duration: r.duration,
-                ok: !r.failed(),
-            },
-        );
-        report.extend(r.assertions);
-    }
-    if report.scenarios.is_empty() {
-        report.push(Assertion::skipped(
+    if opts.scenarios.is_empty() {
+        runner::Observer::assertions(
+            &mut observer,
             "e2e",
-            "scenarios",
-            "no scenario selected",
-        ));
+            &[Assertion::skipped(
+                "e2e",
+                "scenarios",
+                "no scenario selected",
+            )],
+        );
     }
     let junit = dir.join("junit.xml");
     // written before the teardown, which runs even when writing failed
-    let written = crate::report::write_junit(&report, &junit).and_then(|()| {
-        match crate::report::step_summary_path() {
-            Some(summary) => crate::report::append_step_summary(&summary, &report),
-            None => Ok(()),
-        }
-    });
+    let (report, write_error) = journal.finish();
+    let written = match write_error {
+        Some(e) => Err(Error::Other(format!("writing the reports: {e}"))),
+        None => Ok(()),
+    };
 
     let keep = opts.keep || (opts.fail_fast && failed);
     let kept = match held {
@@ -282,6 +306,48 @@ pub async fn run(opts: Options, progress: &Progress) -> Result<Outcome> {
         junit,
         kept,
     })
+}
+
+/// Watch for SIGTERM (CI's step timeout) and SIGINT (Ctrl-C): the journal writes the interrupted report, then the
+/// process ends. On k3s, testcontainers' watchdog (feature `watchdog`) gets the same signal, removes the container
+/// and ends the process; this waits for it up to [`SIGNAL_GRACE`] before exiting itself. On an existing cluster
+/// there is no watchdog: the process exits at once and says what may be left on the cluster. Aborted when dropped.
+fn spawn_signal_watcher(journal: &Journal, cluster: &ClusterTarget) -> Option<AbortOnDrop> {
+    let watch = match journal::watch_signals(journal.clone()) {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!(
+                "cannot watch SIGTERM/SIGINT: {e}; the report is still rewritten after every assertion"
+            );
+            return None;
+        }
+    };
+    let k3s = *cluster == ClusterTarget::K3s;
+    Some(AbortOnDrop(tokio::spawn(async move {
+        let (_, code) = watch.await;
+        if k3s {
+            tokio::time::sleep(SIGNAL_GRACE).await;
+        } else {
+            eprintln!(
+                "warning: the run's Flux, sync objects and app stay on the cluster; remove them with `flux uninstall` and `kubectl delete namespace headlamp`"
+            );
+        }
+        crate::process::kill_all();
+        std::process::exit(i32::from(code));
+    })))
+}
+
+/// How long the signal watcher leaves testcontainers' watchdog to remove the k3s container (`docker stop` waits up
+/// to 10 s for k3s to stop, then `docker rm`).
+pub const SIGNAL_GRACE: Duration = Duration::from_secs(30);
+
+/// A task aborted when this is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Start k3s and set it up. A setup failure leaves its artifacts (see [`collect_setup_artifacts`]) before the

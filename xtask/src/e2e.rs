@@ -59,6 +59,11 @@ pub struct Args {
     /// cluster's pods) [default: the Docker bridge gateway, right for kind and k3d]
     #[arg(long, value_name = "IP", requires = "kubeconfig")]
     git_address: Option<std::net::IpAddr>,
+    /// Time budget of the whole run (e.g. 70m: CI's step timeout minus a margin). A scenario, with the reset before
+    /// it, starts only if the time left covers all its deadlines; otherwise it is skipped with "not enough budget
+    /// left" instead of being killed midway
+    #[arg(long, value_name = "DURATION", value_parser = crate::go_duration)]
+    budget: Option<Duration>,
 }
 
 /// Where a bootstrapped GitOps repo keeps the Flux install (`flux bootstrap`, `flux install --export`).
@@ -174,6 +179,7 @@ pub async fn run(args: Args) -> u8 {
         out_root,
         private_root: e2e::default_private_root(),
         cluster: target,
+        budget: args.budget,
     };
     let outcome = match e2e::run(opts, &progress).await {
         Ok(o) => o,
@@ -187,12 +193,17 @@ pub async fn run(args: Args) -> u8 {
     };
     print!("{}", outcome.report.to_table(crate::use_color()));
     for s in &outcome.report.scenarios {
-        if let Some(p) = s.phases.iter().find(|p| p.name == e2e::SCENARIO_PHASE) {
-            println!(
-                "scenario {:<18} {}",
-                s.name,
-                headlamp_e2e::report::format_duration(p.duration)
-            );
+        let took = |name: &str| {
+            s.phases
+                .iter()
+                .find(|p| p.name == name)
+                .map(|p| headlamp_e2e::report::format_duration(p.duration))
+        };
+        if let Some(d) = took(e2e::SCENARIO_PHASE) {
+            match took(e2e::journal::RESET_PHASE) {
+                Some(r) => println!("scenario {:<18} {d} (reset after it: {r})", s.name),
+                None => println!("scenario {:<18} {d}", s.name),
+            }
         }
     }
     println!("JUnit: {}", outcome.junit.display());
