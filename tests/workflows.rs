@@ -189,3 +189,71 @@ fn nothing_in_the_code_reads_beside_the_checkout() {
     }
     assert!(hits.is_empty(), "paths beside the checkout: {hits:?}");
 }
+
+/// Minutes of a `--budget` argument (`190m`, `3h10m`).
+fn budget_minutes(arg: &str) -> u64 {
+    let mut total = 0;
+    let mut n = String::new();
+    for c in arg.chars() {
+        match c {
+            '0'..='9' => n.push(c),
+            'h' => total += n.drain(..).collect::<String>().parse::<u64>().unwrap() * 60,
+            'm' => total += n.drain(..).collect::<String>().parse::<u64>().unwrap(),
+            other => panic!("--budget {arg}: unexpected {other:?}"),
+        }
+    }
+    assert!(n.is_empty(), "--budget {arg}: a number without a unit");
+    total
+}
+
+#[test]
+fn the_e2e_budget_ends_the_run_before_its_step_is_killed_and_a_killed_run_still_has_a_summary() {
+    let wf = workflow("e2e.yml");
+    let job = &wf["jobs"]["e2e"];
+    let all = steps(job);
+    let pos = |name: &str| {
+        all.iter()
+            .position(|s| s["name"].as_str() == Some(name))
+            .unwrap_or_else(|| panic!("e2e.yml has no step {name:?}"))
+    };
+    let e2e = &all[pos("e2e")];
+    let step_timeout = e2e["timeout-minutes"]
+        .as_u64()
+        .expect("the e2e step has a timeout");
+    let job_timeout = job["timeout-minutes"]
+        .as_u64()
+        .expect("the job has a timeout");
+    assert!(
+        step_timeout < job_timeout,
+        "the uploads run after a step timeout"
+    );
+    let run = e2e["run"].as_str().unwrap();
+    let budgets: Vec<u64> = run
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .windows(2)
+        .filter(|w| w[0] == "--budget")
+        .map(|w| budget_minutes(w[1].trim_end_matches([')', ';'])))
+        .collect();
+    // both the sharded and the single-scenario command lines
+    assert_eq!(budgets.len(), 2, "{run}");
+    for b in budgets {
+        assert!(
+            b + 5 <= step_timeout,
+            "--budget {b}m leaves less than 5 min of the {step_timeout}-min step for teardown and reports"
+        );
+    }
+    // the build is not in the budget
+    assert!(pos("Build") < pos("e2e"));
+    // a run killed without its SIGTERM handler leaves summary.md: appended when summary.appended is absent
+    let fallback = &all[pos("Step summary of a killed run")];
+    assert_eq!(fallback["if"].as_str(), Some("always()"));
+    let script = fallback["run"].as_str().unwrap();
+    assert!(
+        script.contains("summary.md") && script.contains("summary.appended"),
+        "{script}"
+    );
+    assert!(pos("e2e") < pos("Step summary of a killed run"));
+    let upload = &all[pos("Upload artifacts")];
+    assert!(upload["if"].as_str().unwrap().contains("cancelled()"));
+}
