@@ -197,8 +197,8 @@ fn budget_minutes(arg: &str) -> u64 {
     for c in arg.chars() {
         match c {
             '0'..='9' => n.push(c),
-            'h' => total += n.drain(..).collect::<String>().parse::<u64>().unwrap() * 60,
-            'm' => total += n.drain(..).collect::<String>().parse::<u64>().unwrap(),
+            'h' => total += std::mem::take(&mut n).parse::<u64>().unwrap() * 60,
+            'm' => total += std::mem::take(&mut n).parse::<u64>().unwrap(),
             other => panic!("--budget {arg}: unexpected {other:?}"),
         }
     }

@@ -159,6 +159,19 @@ pub async fn run(args: Args) -> u8 {
         }
         return 2;
     }
+    // preflight of the machine a k3s container runs on: disk, cgroup v2, inotify (src/cluster/preflight.rs)
+    if target == ClusterTarget::K3s {
+        let verdict = cluster::preflight::judge(&cluster::preflight::gather(&out_root));
+        for note in &verdict.notes {
+            eprintln!("preflight: {note}");
+        }
+        if !verdict.problems.is_empty() {
+            for p in &verdict.problems {
+                eprintln!("error: preflight: {p}");
+            }
+            return 2;
+        }
+    }
     let names: Vec<&str> = selected.iter().map(|s| s.name.as_str()).collect();
     eprintln!(
         "e2e: {} scenario(s){}: {}",
