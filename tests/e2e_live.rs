@@ -36,6 +36,8 @@ async fn scenario_passes_on_a_fresh_cluster(#[case] name: &str) {
             cluster: Default::default(),
             private_root: e2e::default_private_root(),
             budget: None,
+            image_cache: None,
+            registry_mirror: None,
         },
         &Progress::with_stderr(),
     )

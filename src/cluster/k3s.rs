@@ -34,6 +34,8 @@ pub const K3S_NODE_NAME: &str = "headlamp-e2e-server";
 pub struct K3s {
     tag: String,
     extra_args: Vec<String>,
+    /// Bind mounts: (host path, container path, read-only).
+    binds: Vec<(String, &'static str, bool)>,
 }
 
 impl Default for K3s {
@@ -41,6 +43,7 @@ impl Default for K3s {
         Self {
             tag: K3S_DEFAULT_TAG.to_owned(),
             extra_args: Vec::new(),
+            binds: Vec::new(),
         }
     }
 }
@@ -62,6 +65,27 @@ impl K3s {
         self
     }
 
+    /// Mount `dir` at k3s's agent images directory: the tarballs there are imported when k3s starts
+    /// ([`super::images`]).
+    pub fn with_agent_images(mut self, dir: &Path) -> Self {
+        self.binds.push((
+            dir.to_string_lossy().into_owned(),
+            super::images::AGENT_IMAGES_DIR,
+            false,
+        ));
+        self
+    }
+
+    /// Mount `file` read-only as k3s's `registries.yaml` ([`super::images::registries_yaml`]).
+    pub fn with_registries_yaml(mut self, file: &Path) -> Self {
+        self.binds.push((
+            file.to_string_lossy().into_owned(),
+            super::images::REGISTRIES_YAML,
+            true,
+        ));
+        self
+    }
+
     /// The full command line after the entrypoint.
     pub fn args(&self) -> Vec<String> {
         let mut args: Vec<String> = ["server", "--snapshotter=native", "--disable=metrics-server"]
@@ -75,9 +99,20 @@ impl K3s {
 
     /// The container request [`start_k3s`] uses: privileged, host user namespace, raised startup timeout.
     pub fn request(self) -> ContainerRequest<K3s> {
-        self.with_privileged(true)
+        let binds = self.binds.clone();
+        let mut req = self
+            .with_privileged(true)
             .with_userns_mode("host")
-            .with_startup_timeout(K3S_STARTUP_TIMEOUT)
+            .with_startup_timeout(K3S_STARTUP_TIMEOUT);
+        for (host, target, read_only) in binds {
+            let mount = testcontainers::core::Mount::bind_mount(host, target);
+            req = req.with_mount(if read_only {
+                mount.with_access_mode(testcontainers::core::AccessMode::ReadOnly)
+            } else {
+                mount
+            });
+        }
+        req
     }
 }
 
@@ -473,7 +508,38 @@ users:
             k3s.args().last().map(String::as_str),
             Some("--disable=traefik")
         );
+        let dir = std::path::Path::new("/work/cache/agent-images");
+        let req = K3s::new()
+            .with_agent_images(dir)
+            .with_registries_yaml(std::path::Path::new("/tmp/p/registries.yaml"))
+            .request();
+        let mounts: Vec<(Option<&str>, Option<&str>, bool)> = req
+            .mounts()
+            .map(|m| {
+                (
+                    m.source(),
+                    m.target(),
+                    m.access_mode() == testcontainers::core::AccessMode::ReadOnly,
+                )
+            })
+            .collect();
+        assert_eq!(
+            mounts,
+            [
+                (
+                    Some("/work/cache/agent-images"),
+                    Some("/var/lib/rancher/k3s/agent/images"),
+                    false
+                ),
+                (
+                    Some("/tmp/p/registries.yaml"),
+                    Some("/etc/rancher/k3s/registries.yaml"),
+                    true
+                ),
+            ]
+        );
         let req = K3s::new().request();
+        assert_eq!(req.mounts().count(), 0);
         assert!(req.privileged());
         assert_eq!(req.startup_timeout(), Some(K3S_STARTUP_TIMEOUT));
         assert_eq!(req.descriptor(), format!("rancher/k3s:{K3S_DEFAULT_TAG}"));

@@ -7,6 +7,7 @@
 
 mod container;
 mod docker;
+pub mod images;
 mod k3s;
 mod node;
 pub mod preflight;

@@ -56,6 +56,10 @@ pub struct Options {
     /// `--budget`: how long the run may take from its start; a scenario (with the reset before it) whose deadlines
     /// the time left cannot cover is skipped ("not enough budget left") instead of being killed midway.
     pub budget: Option<Duration>,
+    /// `--image-cache DIR`: images imported into k3s at start and exported after setup ([`cluster::images`]).
+    pub image_cache: Option<PathBuf>,
+    /// `--registry-mirror URL`: k3s pulls docker.io through this pull-through cache.
+    pub registry_mirror: Option<String>,
 }
 
 /// `$TMPDIR/headlamp-e2e`: where the admin kubeconfig of a run goes (0700 directory, 0600 file).
@@ -364,8 +368,31 @@ async fn start_k3s(
     if image != cluster::K3S_IMAGE {
         tracing::warn!(%image, "only the k3s tag is configurable; using rancher/k3s");
     }
+    let mut k3s_image = K3s::new().with_tag(&tag);
+    let cache = opts
+        .image_cache
+        .as_ref()
+        .map(cluster::images::ImageCache::new);
+    if let Some(cache) = &cache {
+        timed(report, progress, "image cache load", async {
+            cache
+                .prepare(&mut cluster::images::Cli)
+                .await
+                .map(|_| ())
+                .map_err(Error::Other)
+        })
+        .await
+        .map_err(|e| setup_error(e, dir))?;
+        k3s_image = k3s_image.with_agent_images(&cache.agent_images());
+    }
+    if let Some(url) = &opts.registry_mirror {
+        let file =
+            cluster::images::write_registries_yaml(&paths.private_dir.join("registries.yaml"), url)
+                .map_err(Error::Other)?;
+        k3s_image = k3s_image.with_registries_yaml(&file);
+    }
     let started = timed(report, progress, &format!("k3s {tag} start"), async {
-        cluster::start_k3s(K3s::new().with_tag(&tag), run)
+        cluster::start_k3s(k3s_image, run)
             .await
             .map(Arc::new)
             .map_err(|e| Error::Other(e.to_string()))
@@ -380,7 +407,43 @@ async fn start_k3s(
         }
     };
     match setup(opts, &k3s, paths, report, progress).await {
-        Ok((env, server)) => Ok((env, server, k3s)),
+        Ok((env, server)) => {
+            // every image of the baseline is pulled now: keep them for the next run (a failure only warns)
+            if let Some(cache) = &cache {
+                let container = k3s.container().name().to_string();
+                let image = format!("{}:{tag}", cluster::K3S_IMAGE);
+                let saved = timed(report, progress, "image cache save", async {
+                    cache
+                        .save(
+                            &mut cluster::images::Cli,
+                            &container,
+                            &image,
+                            &cluster::images::host_platform(),
+                        )
+                        .await
+                        .map_err(Error::Other)
+                })
+                .await;
+                match saved {
+                    Ok(refs) if refs.is_empty() => {
+                        eprintln!("image cache: {} is up to date", cache.dir.display())
+                    }
+                    Ok(refs) => eprintln!(
+                        "image cache: {} image(s) exported to {}",
+                        refs.len(),
+                        cache.dir.display()
+                    ),
+                    Err(e) => {
+                        // not a failure of the run: record the phase as done and say why it did not save
+                        if let Some(p) = report.phases.last_mut() {
+                            p.ok = true;
+                        }
+                        eprintln!("warning: image cache not saved: {e}");
+                    }
+                }
+            }
+            Ok((env, server, k3s))
+        }
         Err(e) => {
             // before cleanup: what the cluster looked like
             let client = k3s.client().await.ok();

@@ -64,6 +64,13 @@ pub struct Args {
     /// left" instead of being killed midway
     #[arg(long, value_name = "DURATION", value_parser = crate::go_duration)]
     budget: Option<Duration>,
+    /// Image cache directory: its tarballs are imported by k3s at start (k3s's air-gap images dir), and after setup
+    /// the images the run pulled are exported into it (and the rancher/k3s image saved), so a warm run pulls nothing
+    #[arg(long, value_name = "DIR", conflicts_with = "kubeconfig")]
+    image_cache: Option<PathBuf>,
+    /// Pull docker.io images through this pull-through cache (writes k3s's registries.yaml; no credentials in URL)
+    #[arg(long, value_name = "URL", conflicts_with = "kubeconfig")]
+    registry_mirror: Option<String>,
 }
 
 /// Where a bootstrapped GitOps repo keeps the Flux install (`flux bootstrap`, `flux install --export`).
@@ -159,6 +166,12 @@ pub async fn run(args: Args) -> u8 {
         }
         return 2;
     }
+    if let Some(url) = &args.registry_mirror
+        && let Err(e) = cluster::images::registries_yaml(url)
+    {
+        eprintln!("error: {e}");
+        return 2;
+    }
     // preflight of the machine a k3s container runs on: disk, cgroup v2, inotify (src/cluster/preflight.rs)
     if target == ClusterTarget::K3s {
         let verdict = cluster::preflight::judge(&cluster::preflight::gather(&out_root));
@@ -193,6 +206,8 @@ pub async fn run(args: Args) -> u8 {
         private_root: e2e::default_private_root(),
         cluster: target,
         budget: args.budget,
+        image_cache: args.image_cache.clone(),
+        registry_mirror: args.registry_mirror.clone(),
     };
     let outcome = match e2e::run(opts, &progress).await {
         Ok(o) => o,
