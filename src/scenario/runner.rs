@@ -59,9 +59,9 @@ pub trait Observer {
 impl Observer for () {}
 
 /// What a step may take at most, for `--budget`: a wait's or unstick's own deadline; for the other kinds the
-/// deadlines [`crate::e2e::live::LiveEnv`] applies (a reconcile request waits up to 2 min; doctor, the checks and a
-/// commit have no deadline of their own and are allowed a few minutes: their API calls are bounded by kube-rs's
-/// and the probes' timeouts).
+/// deadlines [`crate::e2e::live::LiveEnv`] applies (a reconcile request waits up to 2 min; the checks retry their
+/// probes up to 1 min each; doctor and a commit have no deadline of their own and are allowed a few minutes: their
+/// API calls are bounded by kube-rs's and the probes' timeouts).
 pub fn step_deadline(step: &Step) -> Duration {
     match step {
         Step::Wait(w) => w.within,
@@ -69,7 +69,9 @@ pub fn step_deadline(step: &Step) -> Duration {
         Step::Reconcile(_) => Duration::from_secs(120),
         Step::Commit(_) | Step::Merge(_) => Duration::from_secs(60),
         Step::Doctor(_) => Duration::from_secs(180),
-        Step::Check(_) => Duration::from_secs(180),
+        // the RBAC matrix: the login token wait (1 min), then 2 tokens × 2 routes, each retried up to 1 min
+        // (live.rs PROBE_DEADLINE)
+        Step::Check(_) => Duration::from_secs(360),
     }
 }
 
