@@ -157,6 +157,12 @@ pub async fn run(args: Args) -> u8 {
         }),
         None => ClusterTarget::K3s,
     };
+    if let Some(url) = &args.registry_mirror
+        && let Err(e) = cluster::images::registries_yaml(url)
+    {
+        eprintln!("error: {e}");
+        return 2;
+    }
     // k3s runs in Docker; an existing cluster needs it only for the default git address (the bridge gateway)
     let needs_docker = target == ClusterTarget::K3s || args.git_address.is_none();
     if needs_docker && let Err(reason) = cluster::docker_reachable(Duration::from_secs(8)).await {
@@ -164,12 +170,6 @@ pub async fn run(args: Args) -> u8 {
         if target != ClusterTarget::K3s {
             eprintln!("  (with --kubeconfig, --git-address IP serves the fixtures without Docker)");
         }
-        return 2;
-    }
-    if let Some(url) = &args.registry_mirror
-        && let Err(e) = cluster::images::registries_yaml(url)
-    {
-        eprintln!("error: {e}");
         return 2;
     }
     // preflight of the machine a k3s container runs on: disk, cgroup v2, inotify (src/cluster/preflight.rs)
