@@ -922,6 +922,18 @@ mod tests {
         assert!(plugins.matches(
             "creating plugins directory: mkdir /home/headlamp/.config: read-only file system"
         ));
+        // the error text elsewhere in the JSON does not stand for the `error` field
+        let error_elsewhere = r#"{"level":"error","message":"creating plugins directory","error":"mkdir /data/.config: permission denied","previous":"mkdir /home/headlamp/.config: read-only file system"}"#;
+        assert!(!plugins.matches(error_elsewhere));
+        // a plain-text line (no message) matches a JSON line only through its text, never by default
+        let flag = LogLine {
+            message: None,
+            error: "flag provided but not defined: -in-cluster-context-name".into(),
+        };
+        assert!(!flag.matches(r#"{"level":"info","message":"Listen address: :4466"}"#));
+        assert!(flag.matches(
+            r#"{"level":"error","message":"flag provided but not defined: -in-cluster-context-name"}"#
+        ));
         // and the same line is not classified as a .config line by read_log
         assert!(
             read_log(other_message).is_empty(),
