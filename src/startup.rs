@@ -1002,6 +1002,18 @@ mod tests {
                 .map(|(c, _)| c),
             Some(Cause::StaticDirUnwritable { dir: "/b".into() })
         );
+        // Go's flag package takes the next argument as the value even when it starts with '-'
+        assert_eq!(
+            static_dir_of(json!([
+                "-in-cluster",
+                "-html-static-dir",
+                "-html-static-dir=/x"
+            ]))
+            .map(|(c, _)| c),
+            Some(Cause::StaticDirUnwritable {
+                dir: "-html-static-dir=/x".into()
+            })
+        );
         // the flag without its value: no static dir from it (the ENTRYPOINT's is replaced by the last one seen)
         assert_eq!(static_dir_of(json!(["-html-static-dir"])), None);
         // no flag: the ENTRYPOINT's default
