@@ -896,4 +896,190 @@ mod tests {
             Verdict::NotYet(_)
         ));
     }
+
+    // ---- the cases the surviving mutants of issue 24 showed missing ------------------------------------------
+
+    /// A zerolog line whose `error` matches but whose `message` is another one is not the line: even when the
+    /// expected message text appears elsewhere in the JSON (only the `message` field counts), and even when the
+    /// message is the neighbouring one (user-plugins for plugins).
+    #[test]
+    fn a_zerolog_line_with_the_right_error_but_another_message_does_not_match() {
+        let plugins = LogLine::new(
+            MSG_PLUGINS,
+            "mkdir /home/headlamp/.config: read-only file system".into(),
+        );
+        let other_message = r#"{"level":"error","step":"creating plugins directory","error":"mkdir /home/headlamp/.config: read-only file system","message":"retrying"}"#;
+        assert!(!plugins.matches(other_message));
+        let user = ISSUE_4830.lines().nth(1).unwrap();
+        assert!(!plugins.matches(user));
+        // the right message with another error is not the line either
+        let other_error = r#"{"level":"error","error":"mkdir /data/.config: read-only file system","message":"creating plugins directory"}"#;
+        assert!(!plugins.matches(other_error));
+        assert!(plugins.matches(ISSUE_4830.lines().next().unwrap()));
+        // a plain-text line needs both the error and the message
+        assert!(!plugins.matches("mkdir /home/headlamp/.config: read-only file system"));
+        assert!(!plugins.matches("creating plugins directory: mkdir /tmp: permission denied"));
+        assert!(plugins.matches(
+            "creating plugins directory: mkdir /home/headlamp/.config: read-only file system"
+        ));
+        // the error text elsewhere in the JSON does not stand for the `error` field
+        let error_elsewhere = r#"{"level":"error","message":"creating plugins directory","error":"mkdir /data/.config: permission denied","previous":"mkdir /home/headlamp/.config: read-only file system"}"#;
+        assert!(!plugins.matches(error_elsewhere));
+        // a plain-text line (no message) matches a JSON line only through its text, never by default
+        let flag = LogLine {
+            message: None,
+            error: "flag provided but not defined: -in-cluster-context-name".into(),
+        };
+        assert!(!flag.matches(r#"{"level":"info","message":"Listen address: :4466"}"#));
+        assert!(flag.matches(
+            r#"{"level":"error","message":"flag provided but not defined: -in-cluster-context-name"}"#
+        ));
+        // and the same line is not classified as a .config line by read_log
+        assert!(
+            read_log(other_message).is_empty(),
+            "{:?}",
+            read_log(other_message)
+        );
+    }
+
+    /// `HOME` set through `env` moves `.config` (Go's os.UserConfigDir: `$XDG_CONFIG_HOME`, else `$HOME/.config`).
+    #[test]
+    fn home_from_env_moves_the_config_dir() {
+        let (mut c, spec) = container(V41, &["/tmp"]);
+        c["env"] = json!([{"name": "HOME", "value": "/data/"}]);
+        let s = predict(&c, &spec);
+        assert_eq!(s.config_dir, "/data/.config");
+        assert_eq!(s.tmp_dir, "/tmp");
+        assert_eq!(
+            s.config_lines
+                .iter()
+                .map(LogLine::display)
+                .collect::<Vec<_>>(),
+            [
+                "creating plugins directory: mkdir /data/.config: read-only file system",
+                "creating user-plugins directory: mkdir /data/.config: read-only file system"
+            ]
+        );
+        // XDG_CONFIG_HOME wins over HOME; another variable changes nothing
+        c["env"] = json!([{"name": "HOME", "value": "/data"}, {"name": "XDG_CONFIG_HOME", "value": "/cfg"}, {"name": "LANG", "value": "C"}]);
+        assert_eq!(predict(&c, &spec).config_dir, "/cfg");
+        c["env"] = json!([{"name": "LANG", "value": "C"}]);
+        let s = predict(&c, &spec);
+        assert_eq!(
+            (s.config_dir.as_str(), s.tmp_dir.as_str()),
+            ("/home/headlamp/.config", "/tmp")
+        );
+    }
+
+    /// `-html-static-dir DIR` as two arguments (before v0.30.0 the server rewrites DIR's index.baseUrl.html).
+    #[test]
+    fn the_static_dir_is_read_from_two_arguments_and_from_one() {
+        let static_dir_of = |args: Value| {
+            let (mut c, spec) = container("ghcr.io/headlamp-k8s/headlamp:v0.25.0", &[]);
+            c["args"] = args;
+            predict(&c, &spec)
+                .rootfs_fatal
+                .map(|f| (f.cause, f.line.display()))
+        };
+        assert_eq!(
+            static_dir_of(json!(["-html-static-dir", "/srv/static", "-in-cluster"])),
+            Some((
+                Cause::StaticDirUnwritable {
+                    dir: "/srv/static".into()
+                },
+                "writing file: open /srv/static/index.baseUrl.html: read-only file system".into()
+            ))
+        );
+        assert_eq!(
+            static_dir_of(json!(["--html-static-dir=/srv/b", "-in-cluster"])).map(|(c, _)| c),
+            Some(Cause::StaticDirUnwritable {
+                dir: "/srv/b".into()
+            })
+        );
+        // the last one wins; the value after the flag is not read as a flag
+        assert_eq!(
+            static_dir_of(json!(["-html-static-dir", "/a", "-html-static-dir", "/b"]))
+                .map(|(c, _)| c),
+            Some(Cause::StaticDirUnwritable { dir: "/b".into() })
+        );
+        // Go's flag package takes the next argument as the value even when it starts with '-'
+        assert_eq!(
+            static_dir_of(json!([
+                "-in-cluster",
+                "-html-static-dir",
+                "-html-static-dir=/x"
+            ]))
+            .map(|(c, _)| c),
+            Some(Cause::StaticDirUnwritable {
+                dir: "-html-static-dir=/x".into()
+            })
+        );
+        // the flag without its value: no static dir from it (the ENTRYPOINT's is replaced by the last one seen)
+        assert_eq!(static_dir_of(json!(["-html-static-dir"])), None);
+        // no flag: the ENTRYPOINT's default
+        assert_eq!(
+            static_dir_of(json!(["-in-cluster"])).map(|(c, _)| c),
+            Some(Cause::StaticDirUnwritable {
+                dir: DEFAULT_STATIC_DIR.into()
+            })
+        );
+    }
+
+    /// Each expected line must come after the one before: a line seen once cannot stand for two.
+    #[test]
+    fn lines_in_order_consumes_each_line_it_matched() {
+        let a = LogLine {
+            message: None,
+            error: "alpha".into(),
+        };
+        let b = LogLine {
+            message: None,
+            error: "beta".into(),
+        };
+        assert_eq!(
+            lines_in_order("alpha\nx\nx\nbeta\nbeta", &[&a, &b, &b]),
+            Ok(())
+        );
+        assert_eq!(
+            lines_in_order("alpha\nx\nx\nbeta", &[&a, &b, &b]),
+            Err("line 3 of 3 `beta` is in the log, but not after the lines before it".into())
+        );
+        assert_eq!(
+            lines_in_order("alpha", &[&a, &a]),
+            Err("line 2 of 2 `alpha` is in the log, but not after the lines before it".into())
+        );
+        assert_eq!(
+            lines_in_order("beta\nalpha", &[&a, &b]),
+            Err("line 2 of 2 `beta` is in the log, but not after the lines before it".into())
+        );
+        assert_eq!(
+            lines_in_order("x", &[&a]),
+            Err("line 1 of 1 `alpha` is not in the log".into())
+        );
+    }
+
+    #[test]
+    fn a_clean_prediction_agrees_with_a_clean_running_pod_in_its_own_words() {
+        let running = Observed::Running {
+            pod: "headlamp-1".into(),
+            log: r#"{"level":"info","message":"Listen address: :4466"}"#.into(),
+        };
+        assert_eq!(
+            compare(&PodOutcome::Clean, &running),
+            Verdict::Agrees("pod headlamp-1 runs with a clean log".into())
+        );
+    }
+
+    /// The names scenarios use (`expect: fatalCrash`) and messages print: the same as the serde names.
+    #[test]
+    fn outcome_kinds_display_as_their_scenario_names() {
+        for (kind, name) in [
+            (OutcomeKind::FatalCrash, "fatalCrash"),
+            (OutcomeKind::RunsWithWarnings, "runsWithWarnings"),
+            (OutcomeKind::Clean, "clean"),
+        ] {
+            assert_eq!(kind.to_string(), name);
+            assert_eq!(serde_json::to_value(kind).unwrap(), json!(name));
+        }
+    }
 }

@@ -35,6 +35,9 @@ async fn scenario_passes_on_a_fresh_cluster(#[case] name: &str) {
             out_root: project_root().join("target/e2e"),
             cluster: Default::default(),
             private_root: e2e::default_private_root(),
+            budget: None,
+            image_cache: None,
+            registry_mirror: None,
         },
         &Progress::with_stderr(),
     )

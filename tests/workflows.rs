@@ -189,3 +189,160 @@ fn nothing_in_the_code_reads_beside_the_checkout() {
     }
     assert!(hits.is_empty(), "paths beside the checkout: {hits:?}");
 }
+
+/// Minutes of a `--budget` argument (`190m`, `3h10m`).
+fn budget_minutes(arg: &str) -> u64 {
+    let mut total = 0;
+    let mut n = String::new();
+    for c in arg.chars() {
+        match c {
+            '0'..='9' => n.push(c),
+            'h' => total += std::mem::take(&mut n).parse::<u64>().unwrap() * 60,
+            'm' => total += std::mem::take(&mut n).parse::<u64>().unwrap(),
+            other => panic!("--budget {arg}: unexpected {other:?}"),
+        }
+    }
+    assert!(n.is_empty(), "--budget {arg}: a number without a unit");
+    total
+}
+
+#[test]
+fn the_e2e_budget_ends_the_run_before_its_step_is_killed_and_a_killed_run_still_has_a_summary() {
+    let wf = workflow("e2e.yml");
+    let job = &wf["jobs"]["e2e"];
+    let all = steps(job);
+    let pos = |name: &str| {
+        all.iter()
+            .position(|s| s["name"].as_str() == Some(name))
+            .unwrap_or_else(|| panic!("e2e.yml has no step {name:?}"))
+    };
+    let e2e = &all[pos("e2e")];
+    let step_timeout = e2e["timeout-minutes"]
+        .as_u64()
+        .expect("the e2e step has a timeout");
+    let job_timeout = job["timeout-minutes"]
+        .as_u64()
+        .expect("the job has a timeout");
+    assert!(
+        step_timeout < job_timeout,
+        "the uploads run after a step timeout"
+    );
+    let run = e2e["run"].as_str().unwrap();
+    let budgets: Vec<u64> = run
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .windows(2)
+        .filter(|w| w[0] == "--budget")
+        .map(|w| budget_minutes(w[1].trim_end_matches([')', ';'])))
+        .collect();
+    // both the sharded and the single-scenario command lines
+    assert_eq!(budgets.len(), 2, "{run}");
+    for b in budgets {
+        assert!(
+            b + 5 <= step_timeout,
+            "--budget {b}m leaves less than 5 min of the {step_timeout}-min step for teardown and reports"
+        );
+    }
+    // the build is not in the budget
+    assert!(pos("Build") < pos("e2e"));
+    // a run killed without its SIGTERM handler leaves summary.md: appended when summary.appended is absent
+    let fallback = &all[pos("Step summary of a killed run")];
+    assert_eq!(fallback["if"].as_str(), Some("always()"));
+    let script = fallback["run"].as_str().unwrap();
+    assert!(
+        script.contains("summary.md") && script.contains("summary.appended"),
+        "{script}"
+    );
+    assert!(pos("e2e") < pos("Step summary of a killed run"));
+    let upload = &all[pos("Upload artifacts")];
+    assert!(upload["if"].as_str().unwrap().contains("cancelled()"));
+}
+
+/// Every workflow step that runs `cargo xtask e2e`.
+fn e2e_runs() -> Vec<(String, String, usize)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(root().join(".github/workflows")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let wf = workflow(&name);
+        for (job, v) in wf["jobs"].as_object().unwrap() {
+            for (i, s) in steps(v).iter().enumerate() {
+                if s["run"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("cargo xtask e2e "))
+                {
+                    out.push((name.clone(), job.clone(), i));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_workflow_that_runs_e2e_restores_and_saves_the_image_cache_and_passes_a_budget() {
+    let runs = e2e_runs();
+    assert!(runs.len() >= 2, "e2e.yml and chart-bump.yml: {runs:?}");
+    for (file, job, i) in runs {
+        let wf = workflow(&file);
+        let all = steps(&wf["jobs"][&job]);
+        let run = all[i]["run"].as_str().unwrap();
+        let at = format!("{file} job {job}");
+        assert!(run.contains("--image-cache"), "{at}: {run}");
+        assert!(run.contains("--budget "), "{at}: {run}");
+        assert!(run.contains("--k3s-image \"$K3S_IMAGE\""), "{at}: {run}");
+        let restore: Vec<&Value> = all[..i]
+            .iter()
+            .filter(|s| action(s) == Some("actions/cache/restore"))
+            .collect();
+        assert_eq!(restore.len(), 1, "{at}: one restore before the run");
+        let key = restore[0]["with"]["key"].as_str().unwrap();
+        for part in [
+            "${{ env.K3S_IMAGE }}",
+            "hashFiles('fixtures/gitops/**/*.yaml')",
+            "runner.arch",
+        ] {
+            assert!(key.contains(part), "{at}: the cache key {key} lacks {part}");
+        }
+        let id = restore[0]["id"]
+            .as_str()
+            .expect("the restore step has an id");
+        let path = restore[0]["with"]["path"].as_str().unwrap();
+        assert_eq!(path, "${{ env.IMAGE_CACHE }}", "{at}");
+        let save: Vec<&Value> = all[i + 1..]
+            .iter()
+            .filter(|s| action(s) == Some("actions/cache/save"))
+            .collect();
+        assert_eq!(save.len(), 1, "{at}: one save after the run");
+        assert_eq!(save[0]["with"]["path"].as_str(), Some(path), "{at}");
+        assert_eq!(
+            save[0]["with"]["key"].as_str(),
+            Some(format!("${{{{ steps.{id}.outputs.cache-primary-key }}}}").as_str()),
+            "{at}"
+        );
+        let cond = save[0]["if"].as_str().unwrap_or_default();
+        assert!(
+            cond.contains("always()"),
+            "{at}: saved after a red run too: {cond}"
+        );
+        assert!(
+            cond.contains(&format!("steps.{id}.outputs.cache-hit != 'true'")),
+            "{at}: an existing key cannot be saved again: {cond}"
+        );
+        // the budget leaves the step time for teardown and reports
+        let timeout = all[i]["timeout-minutes"]
+            .as_u64()
+            .expect("the e2e step has a timeout");
+        let budget = run
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .windows(2)
+            .find(|w| w[0] == "--budget")
+            .map(|w| budget_minutes(w[1].trim_end_matches([')', ';'])))
+            .unwrap();
+        assert!(
+            budget + 5 <= timeout,
+            "{at}: --budget {budget}m, step {timeout} min"
+        );
+    }
+}

@@ -34,6 +34,8 @@ pub const K3S_NODE_NAME: &str = "headlamp-e2e-server";
 pub struct K3s {
     tag: String,
     extra_args: Vec<String>,
+    /// Bind mounts: (host path, container path, read-only).
+    binds: Vec<(String, &'static str, bool)>,
 }
 
 impl Default for K3s {
@@ -41,6 +43,7 @@ impl Default for K3s {
         Self {
             tag: K3S_DEFAULT_TAG.to_owned(),
             extra_args: Vec::new(),
+            binds: Vec::new(),
         }
     }
 }
@@ -62,6 +65,27 @@ impl K3s {
         self
     }
 
+    /// Mount `dir` at k3s's agent images directory: the tarballs there are imported when k3s starts
+    /// ([`super::images`]).
+    pub fn with_agent_images(mut self, dir: &Path) -> Self {
+        self.binds.push((
+            dir.to_string_lossy().into_owned(),
+            super::images::AGENT_IMAGES_DIR,
+            false,
+        ));
+        self
+    }
+
+    /// Mount `file` read-only as k3s's `registries.yaml` ([`super::images::registries_yaml`]).
+    pub fn with_registries_yaml(mut self, file: &Path) -> Self {
+        self.binds.push((
+            file.to_string_lossy().into_owned(),
+            super::images::REGISTRIES_YAML,
+            true,
+        ));
+        self
+    }
+
     /// The full command line after the entrypoint.
     pub fn args(&self) -> Vec<String> {
         let mut args: Vec<String> = ["server", "--snapshotter=native", "--disable=metrics-server"]
@@ -75,9 +99,20 @@ impl K3s {
 
     /// The container request [`start_k3s`] uses: privileged, host user namespace, raised startup timeout.
     pub fn request(self) -> ContainerRequest<K3s> {
-        self.with_privileged(true)
+        let binds = self.binds.clone();
+        let mut req = self
+            .with_privileged(true)
             .with_userns_mode("host")
-            .with_startup_timeout(K3S_STARTUP_TIMEOUT)
+            .with_startup_timeout(K3S_STARTUP_TIMEOUT);
+        for (host, target, read_only) in binds {
+            let mount = testcontainers::core::Mount::bind_mount(host, target);
+            req = req.with_mount(if read_only {
+                mount.with_access_mode(testcontainers::core::AccessMode::ReadOnly)
+            } else {
+                mount
+            });
+        }
+        req
     }
 }
 
@@ -228,6 +263,21 @@ pub fn rewrite_kubeconfig_server(
         ));
     }
     serde_norway::to_string(&doc).map_err(|e| ClusterError::Kubeconfig(format!("serializing: {e}")))
+}
+
+/// `v1.<minor>.<patch>-k3s<n>` (a `rancher/k3s` image tag: k3s-io/k3s publishes release `v1.35.5+k3s1` as Docker
+/// tag `v1.35.5-k3s1`, Docker tags allow no `+`) → (minor, patch, n); `None` for anything else.
+pub fn parse_k3s_tag(tag: &str) -> Option<(u32, u32, u32)> {
+    let rest = tag.strip_prefix("v1.")?;
+    let (version, k3s) = rest.split_once("-k3s")?;
+    let (minor, patch) = version.split_once('.')?;
+    let num = |s: &str| -> Option<u32> {
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        s.parse().ok()
+    };
+    Some((num(minor)?, num(patch)?, num(k3s)?))
 }
 
 /// Create or replace `path` with mode 0600 (set before any byte is written), creating parent directories.
@@ -386,15 +436,17 @@ users:
                     .map(|r| (path.display().to_string(), r)),
             );
         }
+        // the nightly starts the tag it names (e2e.yml passes it to --k3s-image): the loop below is never empty
+        assert!(
+            all.iter().any(|(file, _)| file.ends_with("e2e.yml")),
+            "e2e.yml names no rancher/k3s tag: {all:?}"
+        );
         for (file, r) in &all {
             assert_eq!(r, &want, "{file} names {r}, the code's default is {want}");
         }
         // v1.<minor>.<patch>-k3s<n>, and k8s-openapi is built for the same minor
-        let minor = K3S_DEFAULT_TAG
-            .strip_prefix("v1.")
-            .and_then(|r| r.split('.').next())
-            .expect("a v1.<minor>.<patch>-k3s<n> tag");
-        assert!(K3S_DEFAULT_TAG.contains("-k3s"), "{K3S_DEFAULT_TAG}");
+        let (minor, _, _) =
+            parse_k3s_tag(K3S_DEFAULT_TAG).expect("a v1.<minor>.<patch>-k3s<n> tag");
         let cargo = std::fs::read_to_string(root.join("Cargo.toml")).expect("Cargo.toml");
         let line = cargo
             .lines()
@@ -407,10 +459,34 @@ users:
     }
 
     #[test]
+    fn k3s_release_tags_parse_and_others_do_not() {
+        assert_eq!(parse_k3s_tag("v1.35.5-k3s1"), Some((35, 5, 1)));
+        assert_eq!(parse_k3s_tag("v1.34.12-k3s2"), Some((34, 12, 2)));
+        for bad in [
+            "v1.35.5+k3s1", // the GitHub release name; Docker tags cannot hold '+'
+            "v1.35.5",
+            "1.35.5-k3s1",
+            "v2.35.5-k3s1",
+            "v1.35-k3s1",
+            "v1.35.5-k3s",
+            "v1.35.5-rc1-k3s1",
+            "latest",
+            "",
+        ] {
+            assert_eq!(parse_k3s_tag(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
     fn image_definition() {
         let k3s = K3s::new();
         assert_eq!(k3s.name(), "rancher/k3s");
-        assert_eq!(Image::tag(&k3s), K3S_DEFAULT_TAG);
+        // the default is a k3s release tag (checked against README, workflows and k8s-openapi below)
+        assert!(
+            parse_k3s_tag(Image::tag(&k3s)).is_some(),
+            "{}",
+            Image::tag(&k3s)
+        );
         assert_eq!(
             k3s.args(),
             [
@@ -432,7 +508,38 @@ users:
             k3s.args().last().map(String::as_str),
             Some("--disable=traefik")
         );
+        let dir = std::path::Path::new("/work/cache/agent-images");
+        let req = K3s::new()
+            .with_agent_images(dir)
+            .with_registries_yaml(std::path::Path::new("/tmp/p/registries.yaml"))
+            .request();
+        let mounts: Vec<(Option<&str>, Option<&str>, bool)> = req
+            .mounts()
+            .map(|m| {
+                (
+                    m.source(),
+                    m.target(),
+                    m.access_mode() == testcontainers::core::AccessMode::ReadOnly,
+                )
+            })
+            .collect();
+        assert_eq!(
+            mounts,
+            [
+                (
+                    Some("/work/cache/agent-images"),
+                    Some("/var/lib/rancher/k3s/agent/images"),
+                    false
+                ),
+                (
+                    Some("/tmp/p/registries.yaml"),
+                    Some("/etc/rancher/k3s/registries.yaml"),
+                    true
+                ),
+            ]
+        );
         let req = K3s::new().request();
+        assert_eq!(req.mounts().count(), 0);
         assert!(req.privileged());
         assert_eq!(req.startup_timeout(), Some(K3S_STARTUP_TIMEOUT));
         assert_eq!(req.descriptor(), format!("rancher/k3s:{K3S_DEFAULT_TAG}"));

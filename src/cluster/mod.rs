@@ -7,8 +7,10 @@
 
 mod container;
 mod docker;
+pub mod images;
 mod k3s;
 mod node;
+pub mod preflight;
 
 pub use container::{Container, ExecOutput, RunId, start_container};
 pub use docker::{
@@ -17,7 +19,7 @@ pub use docker::{
 };
 pub use k3s::{
     K3S_DEFAULT_TAG, K3S_IMAGE, K3S_KUBECONFIG_PATH, K3S_NODE_NAME, K3S_READY_LOG,
-    K3S_STARTUP_TIMEOUT, K3s, K3sCluster, KUBE_API_PORT, TRAEFIK_HTTP_PORT,
+    K3S_STARTUP_TIMEOUT, K3s, K3sCluster, KUBE_API_PORT, TRAEFIK_HTTP_PORT, parse_k3s_tag,
     rewrite_kubeconfig_server, start_k3s, write_private_file,
 };
 pub use node::{describe_node, node_is_ready, wait_node_ready};

@@ -11,12 +11,11 @@ use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::core::v1::{Pod, Secret, ServiceAccount};
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::{Client, ResourceExt};
-use serde_json::Value;
 
 use super::checks::{self, SubCheck};
 use crate::chart::{ChartStore, Helm};
 use crate::finding::Finding;
-use crate::flux::conditions::{self, HelmReleaseState};
+use crate::flux::conditions;
 use crate::flux::kinds::FluxKind;
 use crate::flux::reconcile;
 use crate::gitserver::GitRepo;
@@ -32,6 +31,9 @@ use crate::view::ClusterView;
 /// Label selector of the Headlamp pods (the chart's).
 pub const HEADLAMP_SELECTOR: &str = "app.kubernetes.io/name=headlamp";
 const POLL: Duration = Duration::from_secs(3);
+/// The deadlines of a reset added up: the git reset (1 min allowed), the GitRepository reconcile (2 min), both
+/// Kustomizations and the HelmRelease settled (15 min), the Deployment Available (5 min).
+pub const RESET_DEADLINE: Duration = Duration::from_secs(60 + 120 + 15 * 60 + 300);
 
 /// Everything a scenario touches.
 pub struct LiveEnv {
@@ -85,6 +87,46 @@ where
     }
 }
 
+/// How long the UI check and the Headlamp-route probes retry (Traefik answers 404/502 for a route whose backend
+/// is not ready yet, and a just-rolled-out pod may refuse connections for a moment).
+pub const PROBE_DEADLINE: Duration = Duration::from_secs(60);
+/// Pause between two probe attempts.
+pub const PROBE_RETRY: Duration = Duration::from_secs(5);
+
+/// Run `attempt` until `passed` holds of its answer or `within` has gone by (tokio's clock), pausing `every`
+/// between attempts. Returns the last answer and how many attempts were made: on failure the caller reports that
+/// last answer, so the message names what the route said at the end, not at the first try.
+pub async fn until_passed<T, F, Fut>(
+    within: Duration,
+    every: Duration,
+    passed: impl Fn(&T) -> bool,
+    mut attempt: F,
+) -> (T, u32)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = T>,
+{
+    let started = tokio::time::Instant::now();
+    let mut n = 0;
+    loop {
+        let answer = attempt().await;
+        n += 1;
+        if passed(&answer) || started.elapsed() + every > within {
+            return (answer, n);
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// The suffix of a failure after retries: ` (last answer, attempt 12 in 60s)`.
+pub fn after_attempts(n: u32, within: Duration) -> String {
+    if n <= 1 {
+        String::new()
+    } else {
+        format!(" (last answer, attempt {n} within {}s)", within.as_secs())
+    }
+}
+
 fn kube_err(action: &str, e: kube::Error) -> String {
     format!("{action}: {}", crate::error::kube_message(&e))
 }
@@ -108,36 +150,6 @@ impl LiveEnv {
             .await
             .map(|l| l.items)
             .map_err(|e| kube_err(&format!("listing pods {selector} in {ns}"), e))
-    }
-
-    async fn helmrelease(&self, ns: &str, name: &str) -> Result<Option<Value>, String> {
-        let api = FluxKind::HelmRelease.api(self.client.clone(), ns);
-        match api.get_opt(name).await {
-            Ok(o) => Ok(o.map(|o| serde_json::to_value(o).unwrap_or_default())),
-            Err(e) => Err(kube_err(&format!("reading HelmRelease {ns}/{name}"), e)),
-        }
-    }
-
-    async fn wait_helmrelease(
-        &self,
-        ns: &str,
-        name: &str,
-        within: Duration,
-        what: &str,
-        done: impl Fn(&Value) -> bool,
-    ) -> Result<String, String> {
-        poll(
-            within,
-            &format!("HelmRelease {ns}/{name} {what}"),
-            || async {
-                Ok(match self.helmrelease(ns, name).await? {
-                    Some(v) if done(&v) => Ok(conditions::describe(&v)),
-                    Some(v) => Err(conditions::describe(&v)),
-                    None => Err("not found".to_string()),
-                })
-            },
-        )
-        .await
     }
 
     async fn token_of_secret(&self, ns: &str, name: &str) -> Result<Option<String>, String> {
@@ -232,11 +244,22 @@ impl LiveEnv {
                 }
             };
             for route in self.routes() {
-                for o in rbac::run_matrix(&client, &route, &token, &pod).await {
+                let (outcomes, n) = until_passed(
+                    PROBE_DEADLINE,
+                    PROBE_RETRY,
+                    |os: &Vec<rbac::CheckOutcome>| os.iter().all(|o| o.passed),
+                    || rbac::run_matrix(&client, &route, &token, &pod),
+                )
+                .await;
+                for o in outcomes {
                     let r = if o.passed {
                         Ok(())
                     } else {
-                        Err(o.message.clone())
+                        Err(format!(
+                            "{}{}",
+                            o.message,
+                            after_attempts(n, PROBE_DEADLINE)
+                        ))
                     };
                     out.push((format!("{who}/{}", o.assertion_name()), r));
                 }
@@ -246,8 +269,11 @@ impl LiveEnv {
     }
 
     async fn check_ui(&self) -> SubCheck {
-        let r = async {
-            let client = rbac::http_client(None).map_err(|e| e.to_string())?;
+        let client = match rbac::http_client(None) {
+            Ok(c) => c,
+            Err(e) => return ("get-root".into(), Err(e.to_string())),
+        };
+        let (r, n) = until_passed(PROBE_DEADLINE, PROBE_RETRY, Result::is_ok, || async {
             let resp = client
                 .get(format!("{}/", self.traefik_url))
                 .header("Host", rbac::HEADLAMP_HOST)
@@ -258,9 +284,12 @@ impl LiveEnv {
             let status = resp.status().as_u16();
             let body = resp.text().await.unwrap_or_default();
             checks::judge_ui(status, &body)
-        }
+        })
         .await;
-        ("get-root".into(), r)
+        (
+            "get-root".into(),
+            r.map_err(|e| format!("{e}{}", after_attempts(n, PROBE_DEADLINE))),
+        )
     }
 
     async fn check_psa(&self) -> SubCheck {
@@ -446,6 +475,8 @@ impl Env for LiveEnv {
     }
 
     async fn merge(&mut self, m: &Merge) -> Result<String, String> {
+        // a merge is a commit on `into`: the generations before it are what a later Ready compares with
+        self.recorded_generations = super::waits::helmrelease_generations(&self.client).await;
         merge_in(&self.repo, m).await
     }
 
@@ -470,10 +501,15 @@ impl Env for LiveEnv {
         let within = w.within;
         match &w.condition {
             Condition::HelmReleaseReady { name, namespace } => {
-                self.wait_helmrelease(namespace, name, within, "Ready", |v| {
-                    conditions::helmrelease_progress(v) == HelmReleaseState::Ready
-                })
-                .await
+                // after a commit: Ready on a newer generation than the one recorded before it (a Ready left from
+                // the old spec does not count); before any commit in this scenario: Ready and settled
+                let recorded = self
+                    .recorded_generations
+                    .as_ref()
+                    .ok()
+                    .and_then(|m| m.get(&(namespace.clone(), name.clone())).copied());
+                super::waits::helmrelease_ready(&self.client, namespace, name, recorded, within)
+                    .await
             }
             Condition::HelmReleaseProgressing {
                 name,
@@ -675,7 +711,13 @@ impl Env for LiveEnv {
         Ok(dir)
     }
 
+    fn reset_deadline(&self) -> Duration {
+        RESET_DEADLINE
+    }
+
     async fn reset(&mut self, scenario: &str) -> Result<(), String> {
+        // the next scenario starts with no commit of its own
+        self.recorded_generations = Err("no commit yet".to_string());
         reset_repo(&self.repo, &self.baseline, scenario).await?;
         let sha = self.repo.head_sha().await.map_err(|e| e.to_string())?;
         self.reconcile(&Reconcile {
@@ -713,6 +755,40 @@ impl Env for LiveEnv {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn probes_retry_until_the_route_answers_and_name_the_last_answer() {
+        // Traefik: 404 (no router yet), 502 (backend not ready), then Headlamp's page
+        let mut answers = vec![
+            Err("HTTP 404 for GET /".to_string()),
+            Err("HTTP 502 for GET /".to_string()),
+            Ok(()),
+        ]
+        .into_iter();
+        let (r, n) = until_passed(PROBE_DEADLINE, PROBE_RETRY, Result::is_ok, || {
+            let a = answers.next().unwrap_or(Err("exhausted".into()));
+            async move { a }
+        })
+        .await;
+        assert_eq!((r, n), (Ok(()), 3));
+
+        // never ready: attempts until the deadline, the last answer is reported
+        let mut k = 0;
+        let (r, n) = until_passed(PROBE_DEADLINE, PROBE_RETRY, Result::is_ok, || {
+            k += 1;
+            let a: Result<(), String> = Err(format!("HTTP 502 for GET / (try {k})"));
+            async move { a }
+        })
+        .await;
+        // 0s, 5s, … 55s, 60s: 13 attempts within 60s
+        assert_eq!(n, 13);
+        let e = r.unwrap_err();
+        assert_eq!(
+            format!("{e}{}", after_attempts(n, PROBE_DEADLINE)),
+            "HTTP 502 for GET / (try 13) (last answer, attempt 13 within 60s)"
+        );
+        assert_eq!(after_attempts(1, PROBE_DEADLINE), "");
+    }
 
     #[tokio::test]
     async fn served_repo_commits_merges_and_resets() {

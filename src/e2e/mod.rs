@@ -11,6 +11,7 @@
 //! stopped on a failure; then it is left running and the run says how to use it.
 
 pub mod checks;
+pub mod journal;
 pub mod live;
 pub mod outcome;
 pub mod target;
@@ -30,6 +31,7 @@ use crate::gitserver::{GitRepo, GitServer};
 use crate::report::{Assertion, PhaseTiming, Progress, RunReport};
 use crate::scenario::Scenario;
 use crate::scenario::runner::{self, RunOptions};
+pub use journal::Journal;
 pub use target::{ClusterTarget, ExistingCluster};
 
 /// What `cargo xtask e2e` asks for.
@@ -51,6 +53,13 @@ pub struct Options {
     /// Root of the private per-run directories holding the admin kubeconfig: never inside `out_root` (which CI
     /// uploads). Default [`default_private_root`].
     pub private_root: PathBuf,
+    /// `--budget`: how long the run may take from its start; a scenario (with the reset before it) whose deadlines
+    /// the time left cannot cover is skipped ("not enough budget left") instead of being killed midway.
+    pub budget: Option<Duration>,
+    /// `--image-cache DIR`: images imported into k3s at start and exported after setup ([`cluster::images`]).
+    pub image_cache: Option<PathBuf>,
+    /// `--registry-mirror URL`: k3s pulls docker.io through this pull-through cache.
+    pub registry_mirror: Option<String>,
 }
 
 /// `$TMPDIR/headlamp-e2e`: where the admin kubeconfig of a run goes (0700 directory, 0600 file).
@@ -190,60 +199,79 @@ async fn timed<T>(
 /// Setup, scenarios, reports. Errors are setup failures (exit 2 is the caller's choice); scenario failures are in
 /// the report.
 pub async fn run(opts: Options, progress: &Progress) -> Result<Outcome> {
+    let deadline = opts.budget.map(|b| tokio::time::Instant::now() + b);
     let run = RunId::generate();
     let paths = run_paths(&opts.out_root, &opts.private_root, &run)?;
     let dir = paths.run_dir.clone();
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     create_private_dir(&paths.private_dir)?;
     let mut report = RunReport::new(format!("e2e {}", run.as_str()));
+    // Always a report: rewritten after every assertion, and on SIGTERM/SIGINT (journal.rs)
+    let journal = Journal::new(
+        &dir,
+        &report.name,
+        &opts.scenarios,
+        crate::report::step_summary_path(),
+    );
+    journal.write();
+    let _watcher = spawn_signal_watcher(&journal, &opts.cluster);
 
-    let (mut env, _server, held) = match &opts.cluster {
-        ClusterTarget::K3s => {
-            let (env, server, k3s) = start_k3s(&opts, &run, &paths, &mut report, progress).await?;
-            (env, server, Held::K3s(k3s))
-        }
+    let setup = match &opts.cluster {
+        ClusterTarget::K3s => start_k3s(&opts, &run, &paths, &mut report, progress)
+            .await
+            .map(|(env, server, k3s)| (env, server, Held::K3s(k3s))),
         ClusterTarget::Existing(existing) => {
-            setup_existing(&opts, existing, &dir, &mut report, progress).await?
+            setup_existing(&opts, existing, &dir, &mut report, progress).await
         }
     };
+    let (mut env, _server, held) = match setup {
+        Ok(s) => s,
+        Err(e) => {
+            if !report.failures().any(|_| true) {
+                report.push(Assertion::failed(
+                    "setup",
+                    "setup",
+                    crate::report::redact(&e.to_string()),
+                    Duration::ZERO,
+                ));
+            }
+            journal.setup_failed(&report);
+            return Err(e);
+        }
+    };
+    journal.setup_done(&report);
 
-    let results = runner::run_all(
+    let mut observer = journal.clone();
+    let results = runner::run_all_observed(
         &mut env,
         &opts.scenarios,
         RunOptions {
             fail_fast: opts.fail_fast,
+            budget: deadline,
         },
+        &mut observer,
     )
     .await;
     drop(env);
     let failed = results.iter().any(|r| r.failed());
-    for r in results {
-        // each scenario's wall time (its steps, artifacts and the reset after it): in the table and step summary
-        report.record_phase(
-            Some(&r.name),
-            PhaseTiming {
-                name: SCENARIO_PHASE.to_string(),
-                duration: r.duration,
-                ok: !r.failed(),
-            },
-        );
-        report.extend(r.assertions);
-    }
-    if report.scenarios.is_empty() {
-        report.push(Assertion::skipped(
+    if opts.scenarios.is_empty() {
+        runner::Observer::assertions(
+            &mut observer,
             "e2e",
-            "scenarios",
-            "no scenario selected",
-        ));
+            &[Assertion::skipped(
+                "e2e",
+                "scenarios",
+                "no scenario selected",
+            )],
+        );
     }
     let junit = dir.join("junit.xml");
     // written before the teardown, which runs even when writing failed
-    let written = crate::report::write_junit(&report, &junit).and_then(|()| {
-        match crate::report::step_summary_path() {
-            Some(summary) => crate::report::append_step_summary(&summary, &report),
-            None => Ok(()),
-        }
-    });
+    let (report, write_error) = journal.finish();
+    let written = match write_error {
+        Some(e) => Err(Error::Other(format!("writing the reports: {e}"))),
+        None => Ok(()),
+    };
 
     let keep = opts.keep || (opts.fail_fast && failed);
     let kept = match held {
@@ -284,6 +312,48 @@ pub async fn run(opts: Options, progress: &Progress) -> Result<Outcome> {
     })
 }
 
+/// Watch for SIGTERM (CI's step timeout) and SIGINT (Ctrl-C): the journal writes the interrupted report, then the
+/// process ends. On k3s, testcontainers' watchdog (feature `watchdog`) gets the same signal, removes the container
+/// and ends the process; this waits for it up to [`SIGNAL_GRACE`] before exiting itself. On an existing cluster
+/// there is no watchdog: the process exits at once and says what may be left on the cluster. Aborted when dropped.
+fn spawn_signal_watcher(journal: &Journal, cluster: &ClusterTarget) -> Option<AbortOnDrop> {
+    let watch = match journal::watch_signals(journal.clone()) {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!(
+                "cannot watch SIGTERM/SIGINT: {e}; the report is still rewritten after every assertion"
+            );
+            return None;
+        }
+    };
+    let k3s = *cluster == ClusterTarget::K3s;
+    Some(AbortOnDrop(tokio::spawn(async move {
+        let (_, code) = watch.await;
+        if k3s {
+            tokio::time::sleep(SIGNAL_GRACE).await;
+        } else {
+            eprintln!(
+                "warning: the run's Flux, sync objects and app stay on the cluster; remove them with `flux uninstall` and `kubectl delete namespace headlamp`"
+            );
+        }
+        crate::process::kill_all();
+        std::process::exit(i32::from(code));
+    })))
+}
+
+/// How long the signal watcher leaves testcontainers' watchdog to remove the k3s container (`docker stop` waits up
+/// to 10 s for k3s to stop, then `docker rm`).
+pub const SIGNAL_GRACE: Duration = Duration::from_secs(30);
+
+/// A task aborted when this is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Start k3s and set it up. A setup failure leaves its artifacts (see [`collect_setup_artifacts`]) before the
 /// container is removed, and removes the private directory.
 async fn start_k3s(
@@ -298,8 +368,31 @@ async fn start_k3s(
     if image != cluster::K3S_IMAGE {
         tracing::warn!(%image, "only the k3s tag is configurable; using rancher/k3s");
     }
+    let mut k3s_image = K3s::new().with_tag(&tag);
+    let cache = opts
+        .image_cache
+        .as_ref()
+        .map(cluster::images::ImageCache::new);
+    if let Some(cache) = &cache {
+        timed(report, progress, "image cache load", async {
+            cache
+                .prepare(&mut cluster::images::Cli)
+                .await
+                .map(|_| ())
+                .map_err(Error::Other)
+        })
+        .await
+        .map_err(|e| setup_error(e, dir))?;
+        k3s_image = k3s_image.with_agent_images(&cache.agent_images());
+    }
+    if let Some(url) = &opts.registry_mirror {
+        let file =
+            cluster::images::write_registries_yaml(&paths.private_dir.join("registries.yaml"), url)
+                .map_err(Error::Other)?;
+        k3s_image = k3s_image.with_registries_yaml(&file);
+    }
     let started = timed(report, progress, &format!("k3s {tag} start"), async {
-        cluster::start_k3s(K3s::new().with_tag(&tag), run)
+        cluster::start_k3s(k3s_image, run)
             .await
             .map(Arc::new)
             .map_err(|e| Error::Other(e.to_string()))
@@ -314,7 +407,43 @@ async fn start_k3s(
         }
     };
     match setup(opts, &k3s, paths, report, progress).await {
-        Ok((env, server)) => Ok((env, server, k3s)),
+        Ok((env, server)) => {
+            // every image of the baseline is pulled now: keep them for the next run (a failure only warns)
+            if let Some(cache) = &cache {
+                let container = k3s.container().name().to_string();
+                let image = format!("{}:{tag}", cluster::K3S_IMAGE);
+                let saved = timed(report, progress, "image cache save", async {
+                    cache
+                        .save(
+                            &mut cluster::images::Cli,
+                            &container,
+                            &image,
+                            &cluster::images::host_platform(),
+                        )
+                        .await
+                        .map_err(Error::Other)
+                })
+                .await;
+                match saved {
+                    Ok(refs) if refs.is_empty() => {
+                        eprintln!("image cache: {} is up to date", cache.dir.display())
+                    }
+                    Ok(refs) => eprintln!(
+                        "image cache: {} image(s) exported to {}",
+                        refs.len(),
+                        cache.dir.display()
+                    ),
+                    Err(e) => {
+                        // not a failure of the run: record the phase as done and say why it did not save
+                        if let Some(p) = report.phases.last_mut() {
+                            p.ok = true;
+                        }
+                        eprintln!("warning: image cache not saved: {e}");
+                    }
+                }
+            }
+            Ok((env, server, k3s))
+        }
         Err(e) => {
             // before cleanup: what the cluster looked like
             let client = k3s.client().await.ok();

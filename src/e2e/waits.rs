@@ -234,6 +234,30 @@ pub fn judge_helmrelease_settled(hr: &Value) -> Result<String, String> {
     }
 }
 
+/// `helmReleaseReady` after a commit: Ready on a generation *newer* than `recorded` (the HelmRelease's
+/// `metadata.generation` just before the last commit or merge; `None` when there was none in this scenario, or the
+/// release did not exist then), and settled on it ([`judge_helmrelease_settled`]).
+///
+/// Why the generation and not Ready alone: after a commit, kustomize-controller applies the new spec only once
+/// source-controller has fetched the commit and its own interval or the reconcile request comes round; until then the
+/// HelmRelease still shows Ready=True with `observedGeneration == generation` *for the old spec* (kustomize-controller
+/// v1.9.4 applies the objects, the API server raises `metadata.generation` on a spec change; helm-controller v1.6.3
+/// writes `status.observedGeneration` only when the reconcile ends, `internal/controller/helmrelease_controller.go`).
+/// `Ready && observedGeneration == generation` alone passes on that stale state; a generation above the recorded one
+/// cannot.
+pub fn judge_ready_after_commit(hr: &Value, recorded: Option<i64>) -> Result<String, String> {
+    if let Some(before) = recorded {
+        let generation = hr["metadata"]["generation"].as_i64().unwrap_or(0);
+        if generation <= before {
+            return Err(format!(
+                "generation {generation}, not above {before} (recorded before the last commit): the commit's spec has not reached the HelmRelease yet; {}",
+                conditions::describe(hr)
+            ));
+        }
+    }
+    judge_helmrelease_settled(hr)
+}
+
 // ---- the waits ------------------------------------------------------------------------------------------------
 
 /// `helmReleaseProgressing` (with or without `heldFor`), see [`judge_progressing`].
@@ -255,6 +279,27 @@ pub async fn helmrelease_progressing(
     poll(within, &what, || async {
         Ok(match get_helmrelease(client, ns, name).await? {
             Some(v) => judge_progressing(&v, message, held_for, Timestamp::now()),
+            None => Err("not found".to_string()),
+        })
+    })
+    .await
+}
+
+/// `helmReleaseReady`, see [`judge_ready_after_commit`].
+pub async fn helmrelease_ready(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    recorded: Option<i64>,
+    within: Duration,
+) -> Result<String, String> {
+    let what = match recorded {
+        Some(g) => format!("HelmRelease {ns}/{name} Ready on a generation above {g}"),
+        None => format!("HelmRelease {ns}/{name} Ready"),
+    };
+    poll(within, &what, || async {
+        Ok(match get_helmrelease(client, ns, name).await? {
+            Some(v) => judge_ready_after_commit(&v, recorded),
             None => Err("not found".to_string()),
         })
     })

@@ -34,12 +34,63 @@ pub trait Env {
     async fn collect_artifacts(&mut self, scenario: &str) -> Result<PathBuf, String>;
     /// Bring the environment back to the baseline (served repo at its initial commit, app healthy).
     async fn reset(&mut self, scenario: &str) -> Result<(), String>;
+    /// The longest a [`Env::reset`] may take (the sum of its deadlines), for `--budget`.
+    fn reset_deadline(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+/// What the runner tells as it goes: the journal that rewrites JUnit, the step summary and the result table after
+/// every assertion ([`crate::e2e::journal`]). Every method has a no-op default.
+pub trait Observer {
+    /// Step `index` (0-based) of `scenario` starts; `name` is its assertion name.
+    fn step_started(&mut self, _scenario: &str, _index: usize, _name: &str) {}
+    /// Assertions of `scenario`, as soon as they are known (a step's, a skipped scenario's, a reset's).
+    fn assertions(&mut self, _scenario: &str, _assertions: &[Assertion]) {}
+    /// The reset after `scenario` starts.
+    fn reset_started(&mut self, _scenario: &str) {}
+    /// The reset after `scenario` ended after `took`.
+    fn reset_finished(&mut self, _scenario: &str, _took: Duration) {}
+    /// `scenario` is over (ran, or was skipped): its steps will not run any more.
+    fn scenario_finished(&mut self, _result: &ScenarioResult) {}
+}
+
+/// The observer that observes nothing.
+impl Observer for () {}
+
+/// What a step may take at most, for `--budget`: a wait's or unstick's own deadline; for the other kinds the
+/// deadlines [`crate::e2e::live::LiveEnv`] applies (a reconcile request waits up to 2 min; the checks retry their
+/// probes up to 1 min each; doctor and a commit have no deadline of their own and are allowed a few minutes: their
+/// API calls are bounded by kube-rs's and the probes' timeouts).
+pub fn step_deadline(step: &Step) -> Duration {
+    match step {
+        Step::Wait(w) => w.within,
+        Step::Unstick(u) => u.within,
+        Step::Reconcile(_) => Duration::from_secs(120),
+        Step::Commit(_) | Step::Merge(_) => Duration::from_secs(60),
+        Step::Doctor(_) => Duration::from_secs(180),
+        // the RBAC matrix: the login token wait (1 min), then 2 tokens × 2 routes, each retried up to 1 min
+        // (live.rs PROBE_DEADLINE)
+        Step::Check(_) => Duration::from_secs(360),
+    }
+}
+
+/// Collecting a failed scenario's artifacts (snapshot and k3s log), allowed for `--budget`.
+pub const ARTIFACTS_DEADLINE: Duration = Duration::from_secs(120);
+
+/// The longest a scenario may take: the sum of its steps' deadlines and the artifacts of a failure. A scenario is
+/// started only when the budget left covers this, so it is never killed midway by the step timeout.
+pub fn scenario_deadline(s: &Scenario) -> Duration {
+    s.steps.iter().map(step_deadline).sum::<Duration>() + ARTIFACTS_DEADLINE
 }
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RunOptions {
     /// Stop at the first failed scenario and leave the environment as it is.
     pub fail_fast: bool,
+    /// `--budget`: when the run must be over (tokio's clock). A scenario, with the reset before it, starts only if
+    /// the time left covers their deadlines; otherwise it is skipped with "not enough budget left".
+    pub budget: Option<tokio::time::Instant>,
 }
 
 /// The outcome of one scenario.
@@ -48,7 +99,10 @@ pub struct ScenarioResult {
     pub name: String,
     pub assertions: Vec<Assertion>,
     pub artifacts: Option<PathBuf>,
+    /// Its steps and artifacts (not the reset after it).
     pub duration: Duration,
+    /// The reset after it, when one ran.
+    pub reset: Option<Duration>,
 }
 
 impl ScenarioResult {
@@ -57,7 +111,9 @@ impl ScenarioResult {
     }
 }
 
-fn step_name(i: usize, step: &Step) -> String {
+/// The assertion name of step `i` (0-based): `01 commit <message>`, `02 wait helmReleaseReady`, …; the assertions
+/// a step produces are this name or start with it and a space or `/`.
+pub fn step_name(i: usize, step: &Step) -> String {
     let detail = match step {
         Step::Commit(c) => format!(" {}", c.message),
         Step::Merge(m) => format!(" {} into {}", m.from, m.into),
@@ -169,15 +225,27 @@ fn judge_severities(
 
 /// Run one scenario's steps.
 pub async fn run_scenario<E: Env>(env: &mut E, s: &Scenario) -> ScenarioResult {
+    run_scenario_observed(env, s, &mut ()).await
+}
+
+/// Run one scenario's steps, telling `observer` each step and its assertions as they happen.
+pub async fn run_scenario_observed<E: Env, O: Observer + ?Sized>(
+    env: &mut E,
+    s: &Scenario,
+    observer: &mut O,
+) -> ScenarioResult {
     let started = Instant::now();
     let mut assertions = Vec::new();
     let mut failed = false;
     for (i, step) in s.steps.iter().enumerate() {
         let name = step_name(i, step);
         if failed {
-            assertions.push(Assertion::skipped(&s.name, name, "an earlier step failed"));
+            let skipped = Assertion::skipped(&s.name, name, "an earlier step failed");
+            observer.assertions(&s.name, std::slice::from_ref(&skipped));
+            assertions.push(skipped);
             continue;
         }
+        observer.step_started(&s.name, i, &name);
         tracing::info!(scenario = %s.name, step = %name, "step");
         let t = Instant::now();
         let produced: Vec<Assertion> = match step {
@@ -245,66 +313,125 @@ pub async fn run_scenario<E: Env>(env: &mut E, s: &Scenario) -> ScenarioResult {
             }
         };
         failed = produced.iter().any(Assertion::is_failed);
+        observer.assertions(&s.name, &produced);
         assertions.extend(produced);
     }
     let mut artifacts = None;
     if failed {
         let t = Instant::now();
-        match env.collect_artifacts(&s.name).await {
+        observer.step_started(&s.name, s.steps.len(), "artifacts");
+        let a = match env.collect_artifacts(&s.name).await {
             Ok(dir) => {
-                assertions.push(Assertion::passed(&s.name, "artifacts", t.elapsed()));
                 artifacts = Some(dir);
+                Assertion::passed(&s.name, "artifacts", t.elapsed())
             }
-            Err(e) => assertions.push(Assertion::failed(&s.name, "artifacts", e, t.elapsed())),
-        }
+            Err(e) => Assertion::failed(&s.name, "artifacts", e, t.elapsed()),
+        };
+        observer.assertions(&s.name, std::slice::from_ref(&a));
+        assertions.push(a);
     }
     ScenarioResult {
         name: s.name.clone(),
         assertions,
         artifacts,
         duration: started.elapsed(),
+        reset: None,
     }
 }
 
-/// Run scenarios in order on one environment. Each starts from the baseline: after a scenario the environment is
-/// reset, unless it failed under `fail_fast` (then the run stops and the environment is kept as it failed).
+fn skipped_scenario(s: &Scenario, reason: String) -> ScenarioResult {
+    ScenarioResult {
+        name: s.name.clone(),
+        assertions: vec![Assertion::skipped(&s.name, "scenario", reason)],
+        artifacts: None,
+        duration: Duration::ZERO,
+        reset: None,
+    }
+}
+
+/// Run scenarios in order on one environment. Each starts from the baseline: before a scenario the environment is
+/// reset after the one before it, unless that one failed under `fail_fast` (then the run stops and the environment
+/// is kept as it failed). With a budget, a scenario whose deadlines (and the reset before it) the time left cannot
+/// cover is skipped, and the reset with it.
 pub async fn run_all<E: Env>(
     env: &mut E,
     scenarios: &[Scenario],
     opts: RunOptions,
 ) -> Vec<ScenarioResult> {
-    let mut results = Vec::new();
-    for (i, s) in scenarios.iter().enumerate() {
-        let mut r = run_scenario(env, s).await;
-        let failed = r.failed();
-        if failed && opts.fail_fast {
+    run_all_observed(env, scenarios, opts, &mut ()).await
+}
+
+/// [`run_all`], telling `observer` everything as it happens.
+pub async fn run_all_observed<E: Env, O: Observer + ?Sized>(
+    env: &mut E,
+    scenarios: &[Scenario],
+    opts: RunOptions,
+    observer: &mut O,
+) -> Vec<ScenarioResult> {
+    let mut results: Vec<ScenarioResult> = Vec::new();
+    // the scenario (index in `results`) the environment still has to be reset after
+    let mut dirty: Option<usize> = None;
+    let mut stopped = false;
+    for s in scenarios {
+        if stopped {
+            let r = skipped_scenario(s, "--fail-fast: an earlier scenario failed".to_string());
+            observer.assertions(&s.name, &r.assertions);
+            observer.scenario_finished(&r);
             results.push(r);
-            for rest in &scenarios[i + 1..] {
-                results.push(ScenarioResult {
-                    name: rest.name.clone(),
-                    assertions: vec![Assertion::skipped(
-                        &rest.name,
-                        "scenario",
-                        "--fail-fast: an earlier scenario failed",
-                    )],
-                    artifacts: None,
-                    duration: Duration::ZERO,
-                });
-            }
-            break;
+            continue;
         }
-        if i + 1 < scenarios.len() {
+        if let Some(deadline) = opts.budget {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let reset = if dirty.is_some() {
+                env.reset_deadline()
+            } else {
+                Duration::ZERO
+            };
+            let need = scenario_deadline(s) + reset;
+            if left < need {
+                let reason = if reset.is_zero() {
+                    format!(
+                        "not enough budget left: {} left, its deadlines add up to {}",
+                        format_duration(left),
+                        format_duration(need)
+                    )
+                } else {
+                    format!(
+                        "not enough budget left: {} left, its deadlines and the reset before it add up to {}",
+                        format_duration(left),
+                        format_duration(need)
+                    )
+                };
+                let r = skipped_scenario(s, reason);
+                observer.assertions(&s.name, &r.assertions);
+                observer.scenario_finished(&r);
+                results.push(r);
+                continue;
+            }
+        }
+        if let Some(prev) = dirty.take() {
+            let prev_name = results[prev].name.clone();
+            observer.reset_started(&prev_name);
             let t = Instant::now();
-            if let Err(e) = env.reset(&s.name).await {
-                r.assertions.push(Assertion::failed(
-                    &s.name,
-                    "reset to baseline",
-                    e,
-                    t.elapsed(),
-                ));
+            let reset = env.reset(&prev_name).await;
+            let took = t.elapsed();
+            results[prev].reset = Some(took);
+            observer.reset_finished(&prev_name, took);
+            if let Err(e) = reset {
+                let a = Assertion::failed(&prev_name, "reset to baseline", e, took);
+                observer.assertions(&prev_name, std::slice::from_ref(&a));
+                results[prev].assertions.push(a);
             }
         }
+        let r = run_scenario_observed(env, s, observer).await;
+        observer.scenario_finished(&r);
+        let failed = r.failed();
         results.push(r);
+        if failed && opts.fail_fast {
+            stopped = true;
+        } else {
+            dirty = Some(results.len() - 1);
+        }
     }
     results
 }
@@ -327,6 +454,9 @@ mod tests {
         fail_waits: bool,
         findings: Vec<&'static str>,
         unstick_took: Duration,
+        /// How long each wait takes (tokio's clock: paused in the budget test).
+        wait_takes: Duration,
+        reset_deadline: Duration,
     }
 
     impl Env for Fake {
@@ -344,6 +474,7 @@ mod tests {
         }
         async fn wait(&mut self, _w: &Wait) -> Result<String, String> {
             self.calls.push("wait".into());
+            tokio::time::sleep(self.wait_takes).await;
             if self.fail_waits {
                 Err(
                     "HelmRelease headlamp/headlamp not Ready after 600s: last seen Ready=False"
@@ -376,6 +507,9 @@ mod tests {
         async fn reset(&mut self, s: &str) -> Result<(), String> {
             self.calls.push(format!("reset {s}"));
             Ok(())
+        }
+        fn reset_deadline(&self) -> Duration {
+            self.reset_deadline
         }
     }
 
@@ -451,7 +585,15 @@ mod tests {
             ..Fake::default()
         };
         let scenarios = [scenario("s1", BODY), scenario("s2", BODY)];
-        let results = run_all(&mut env, &scenarios, RunOptions { fail_fast: true }).await;
+        let results = run_all(
+            &mut env,
+            &scenarios,
+            RunOptions {
+                fail_fast: true,
+                budget: None,
+            },
+        )
+        .await;
         assert!(env.calls.contains(&"artifacts s1".to_string()));
         assert!(
             !env.calls.iter().any(|c| c.starts_with("reset")),
@@ -551,5 +693,62 @@ mod tests {
         assert!(
             matches!(&r.assertions[0].outcome, Outcome::Failed { message } if message.contains("Ready only after 6m40s"))
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_budget_skips_the_scenario_it_cannot_cover_and_runs_the_next_one_that_fits() {
+        let mut env = Fake {
+            wait_takes: Duration::from_secs(5 * 60),
+            reset_deadline: Duration::from_secs(10 * 60),
+            ..Fake::default()
+        };
+        let scenarios = [
+            // 5m wait + 2m artifacts allowance = 7m
+            scenario("a", "  - wait: {for: helmReleaseReady, within: 5m}\n"),
+            // 20m + 2m + the reset after a (10m) = 32m: more than the 25m left after a
+            scenario("b", "  - wait: {for: helmReleaseReady, within: 20m}\n"),
+            // 1m + 2m + 10m = 13m: fits
+            scenario("c", "  - wait: {for: helmReleaseReady, within: 1m}\n"),
+        ];
+        assert_eq!(
+            scenario_deadline(&scenarios[0]),
+            Duration::from_secs(7 * 60)
+        );
+        let budget = tokio::time::Instant::now() + Duration::from_secs(30 * 60);
+        let results = run_all(
+            &mut env,
+            &scenarios,
+            RunOptions {
+                fail_fast: false,
+                budget: Some(budget),
+            },
+        )
+        .await;
+        assert!(!results[0].failed() && !results[2].failed());
+        assert_eq!(results[1].assertions.len(), 1);
+        assert!(
+            matches!(&results[1].assertions[0].outcome, Outcome::Skipped { reason }
+                if reason == "not enough budget left: 25m left, its deadlines and the reset before it add up to 32m"),
+            "{:?}",
+            results[1].assertions
+        );
+        // a is reset once, before c (b did not run: nothing to reset after it); c is the last: no reset after it
+        assert_eq!(env.calls, ["wait", "reset a", "wait"]);
+        assert!(results[0].reset.is_some() && results[1].reset.is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_a_budget_nothing_is_skipped() {
+        let mut env = Fake {
+            wait_takes: Duration::from_secs(60 * 60),
+            ..Fake::default()
+        };
+        let scenarios = [
+            scenario("a", "  - wait: {for: helmReleaseReady, within: 5m}\n"),
+            scenario("b", "  - wait: {for: helmReleaseReady, within: 20m}\n"),
+        ];
+        let results = run_all(&mut env, &scenarios, RunOptions::default()).await;
+        assert_eq!(env.calls, ["wait", "reset a", "wait"]);
+        assert!(results.iter().all(|r| !r.failed()));
     }
 }

@@ -59,6 +59,18 @@ pub struct Args {
     /// cluster's pods) [default: the Docker bridge gateway, right for kind and k3d]
     #[arg(long, value_name = "IP", requires = "kubeconfig")]
     git_address: Option<std::net::IpAddr>,
+    /// Time budget of the whole run (e.g. 70m: CI's step timeout minus a margin). A scenario, with the reset before
+    /// it, starts only if the time left covers all its deadlines; otherwise it is skipped with "not enough budget
+    /// left" instead of being killed midway
+    #[arg(long, value_name = "DURATION", value_parser = crate::go_duration)]
+    budget: Option<Duration>,
+    /// Image cache directory: its tarballs are imported by k3s at start (k3s's air-gap images dir), and after setup
+    /// the images the run pulled are exported into it (and the rancher/k3s image saved), so a warm run pulls nothing
+    #[arg(long, value_name = "DIR", conflicts_with = "kubeconfig")]
+    image_cache: Option<PathBuf>,
+    /// Pull docker.io images through this pull-through cache (writes k3s's registries.yaml; no credentials in URL)
+    #[arg(long, value_name = "URL", conflicts_with = "kubeconfig")]
+    registry_mirror: Option<String>,
 }
 
 /// Where a bootstrapped GitOps repo keeps the Flux install (`flux bootstrap`, `flux install --export`).
@@ -145,6 +157,12 @@ pub async fn run(args: Args) -> u8 {
         }),
         None => ClusterTarget::K3s,
     };
+    if let Some(url) = &args.registry_mirror
+        && let Err(e) = cluster::images::registries_yaml(url)
+    {
+        eprintln!("error: {e}");
+        return 2;
+    }
     // k3s runs in Docker; an existing cluster needs it only for the default git address (the bridge gateway)
     let needs_docker = target == ClusterTarget::K3s || args.git_address.is_none();
     if needs_docker && let Err(reason) = cluster::docker_reachable(Duration::from_secs(8)).await {
@@ -153,6 +171,19 @@ pub async fn run(args: Args) -> u8 {
             eprintln!("  (with --kubeconfig, --git-address IP serves the fixtures without Docker)");
         }
         return 2;
+    }
+    // preflight of the machine a k3s container runs on: disk, cgroup v2, inotify (src/cluster/preflight.rs)
+    if target == ClusterTarget::K3s {
+        let verdict = cluster::preflight::judge(&cluster::preflight::gather(&out_root));
+        for note in &verdict.notes {
+            eprintln!("preflight: {note}");
+        }
+        if !verdict.problems.is_empty() {
+            for p in &verdict.problems {
+                eprintln!("error: preflight: {p}");
+            }
+            return 2;
+        }
     }
     let names: Vec<&str> = selected.iter().map(|s| s.name.as_str()).collect();
     eprintln!(
@@ -174,6 +205,9 @@ pub async fn run(args: Args) -> u8 {
         out_root,
         private_root: e2e::default_private_root(),
         cluster: target,
+        budget: args.budget,
+        image_cache: args.image_cache.clone(),
+        registry_mirror: args.registry_mirror.clone(),
     };
     let outcome = match e2e::run(opts, &progress).await {
         Ok(o) => o,
@@ -187,12 +221,17 @@ pub async fn run(args: Args) -> u8 {
     };
     print!("{}", outcome.report.to_table(crate::use_color()));
     for s in &outcome.report.scenarios {
-        if let Some(p) = s.phases.iter().find(|p| p.name == e2e::SCENARIO_PHASE) {
-            println!(
-                "scenario {:<18} {}",
-                s.name,
-                headlamp_e2e::report::format_duration(p.duration)
-            );
+        let took = |name: &str| {
+            s.phases
+                .iter()
+                .find(|p| p.name == name)
+                .map(|p| headlamp_e2e::report::format_duration(p.duration))
+        };
+        if let Some(d) = took(e2e::SCENARIO_PHASE) {
+            match took(e2e::journal::RESET_PHASE) {
+                Some(r) => println!("scenario {:<18} {d} (reset after it: {r})", s.name),
+                None => println!("scenario {:<18} {d}", s.name),
+            }
         }
     }
     println!("JUnit: {}", outcome.junit.display());

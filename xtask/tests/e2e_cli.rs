@@ -191,3 +191,40 @@ fn kubeconfig_run_refusals_before_any_cluster_call() {
     assert!(err.contains("reading Namespace flux-system"), "{err}");
     println!("{err}");
 }
+
+#[test]
+fn help_shows_the_budget_the_image_cache_and_the_registry_mirror() {
+    let o = xtask(&["e2e", "--help"]);
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    for flag in [
+        "--budget <DURATION>",
+        "--image-cache <DIR>",
+        "--registry-mirror <URL>",
+    ] {
+        assert!(out.contains(flag), "{flag} missing: {out}");
+    }
+}
+
+#[test]
+fn a_bad_budget_or_a_mirror_with_credentials_exits_2_before_docker() {
+    let o = xtask(&["e2e", "--budget", "soon"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args([
+            "e2e",
+            "--scenario",
+            "baseline",
+            "--registry-mirror",
+            "https://user:s3cret@mirror.example.com",
+        ])
+        .env("DOCKER_HOST", "tcp://127.0.0.1:1")
+        .output()
+        .expect("xtask runs");
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("holds credentials") && !err.contains("s3cret"),
+        "{err}"
+    );
+}

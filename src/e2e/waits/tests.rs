@@ -661,3 +661,82 @@ async fn traefik_crds_are_waited_for_until_established() {
     drop(client);
     assert_eq!(server.await.unwrap().len(), 3);
 }
+
+// ---- helmReleaseReady after a commit --------------------------------------------------------------------------
+
+/// `installed(g, g)` after a commit whose spec has not reached it: Ready=True, observedGeneration current, the *old*
+/// generation.
+#[test]
+fn ready_after_a_commit_rejects_the_old_generation() {
+    // readonly-home step 60: before the commit generation 3, Ready; kustomize-controller has not applied the new
+    // spec yet: still generation 3, Ready=True, observedGeneration 3 (judge_helmrelease_settled alone accepts it)
+    let stale = installed(3, 3);
+    assert!(judge_helmrelease_settled(&stale).is_ok());
+    let e = judge_ready_after_commit(&stale, Some(3)).unwrap_err();
+    assert!(
+        e.starts_with("generation 3, not above 3 (recorded before the last commit)"),
+        "{e}"
+    );
+    // applied: generation 4, Ready=True still from generation 3 (helm-controller writes observedGeneration at the end)
+    let e = judge_ready_after_commit(&installed(4, 3), Some(3)).unwrap_err();
+    assert!(
+        e.starts_with("observedGeneration 3 for generation 4"),
+        "{e}"
+    );
+    // the upgrade of generation 4 runs
+    assert!(judge_ready_after_commit(&installing(4, 4, "2026-12-01T10:05:00Z"), Some(3)).is_err());
+    // settled on generation 4
+    assert_eq!(
+        judge_ready_after_commit(&installed(4, 4), Some(3)).unwrap(),
+        "Ready at generation 4"
+    );
+    // no commit recorded: Ready and settled is enough; unsettled is not
+    assert!(judge_ready_after_commit(&installed(3, 3), None).is_ok());
+    assert!(judge_ready_after_commit(&installed(4, 3), None).is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_ready_wait_after_a_commit_waits_past_the_stale_ready() {
+    // the exact sequence after readonly-home's third commit: recorded 3; the API server then serves the stale Ready
+    // (3/3), the applied spec with the old Ready (4/3), the running upgrade, and finally 4/4
+    let (client, server) = mock_client(vec![
+        step("GET", HR, installed(3, 3)),
+        step("GET", HR, installed(4, 3)),
+        step("GET", HR, installing(4, 4, "2026-12-01T10:05:00Z")),
+        step("GET", HR, installed(4, 4)),
+    ]);
+    let seen = helmrelease_ready(
+        &client,
+        "headlamp",
+        "headlamp",
+        Some(3),
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
+    assert_eq!(seen, "Ready at generation 4");
+    drop(client);
+    assert_eq!(server.await.unwrap().len(), 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_ready_wait_fails_on_a_commit_that_never_arrives_and_names_the_last_state() {
+    let (client, _server) = mock_client(vec![
+        step("GET", HR, installed(3, 3)),
+        step("GET", HR, installed(3, 3)),
+        step("GET", HR, installed(3, 3)),
+    ]);
+    let e = helmrelease_ready(
+        &client,
+        "headlamp",
+        "headlamp",
+        Some(3),
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        e.starts_with("HelmRelease headlamp/headlamp Ready on a generation above 3: not within 5s: last seen generation 3, not above 3"),
+        "{e}"
+    );
+}
