@@ -37,8 +37,9 @@ pub const MAX_CHART_FILE_BYTES: u64 = 5 * 1024 * 1024;
 pub const MAX_RENDER_BYTES: u64 = 32 * 1024 * 1024;
 /// How many chart downloads run at once ([`ChartStore::fetch_all`]).
 pub const MAX_PARALLEL_DOWNLOADS: usize = 8;
-/// One deadline for all the downloads of one [`ChartStore::fetch_all`] (each request has its own 60 s timeout too):
-/// three repositories that never finish answering cost this once, not three times.
+/// One deadline for all the downloads of one store and its clones, however many [`ChartStore::fetch_all`] calls
+/// share it (lint's downloads ahead and its prepare step are two; each request has its own 60 s timeout too): three
+/// repositories that never finish answering cost this once, not three times, and not once per call.
 pub const DOWNLOADS_DEADLINE: Duration = Duration::from_secs(60);
 
 /// The longest release name Helm accepts, `maxReleaseNameLen` (helm/helm `pkg/chart/v2/util/validate_name.go`, Helm
@@ -152,9 +153,13 @@ pub struct ChartStore {
     pub indexes: IndexMemo,
 }
 
-/// Parsed repository indexes by index URL, or why one could not be had (`(url, message)`), shared by clones.
+/// Parsed repository indexes by index URL, or why one could not be had (`(url, message)`), and when the store's
+/// download deadline ends (set by the first [`ChartStore::fetch_all`]), shared by clones.
 #[derive(Debug, Clone, Default)]
-pub struct IndexMemo(Arc<std::sync::Mutex<HashMap<String, Arc<IndexCell>>>>);
+pub struct IndexMemo(
+    Arc<std::sync::Mutex<HashMap<String, Arc<IndexCell>>>>,
+    Arc<std::sync::OnceLock<tokio::time::Instant>>,
+);
 
 type IndexCell = tokio::sync::OnceCell<std::result::Result<Arc<RepoIndex>, (String, String)>>;
 
@@ -258,7 +263,8 @@ impl ChartStore {
         self.fetch_all_within(refs, helm, DOWNLOADS_DEADLINE).await
     }
 
-    /// [`ChartStore::fetch_all`] with another overall deadline.
+    /// [`ChartStore::fetch_all`] with another overall deadline, counted from the first call on this store or its
+    /// clones: a later call gets what is left of it.
     pub async fn fetch_all_within(
         &self,
         refs: impl IntoIterator<Item = ChartRef>,
@@ -272,7 +278,10 @@ impl ChartStore {
                 unique.push(r);
             }
         }
-        let until = tokio::time::Instant::now() + deadline;
+        let until = *self
+            .indexes
+            .1
+            .get_or_init(|| tokio::time::Instant::now() + deadline);
         futures::stream::iter(unique)
             .map(|r| async move {
                 let got = match tokio::time::timeout_at(until, self.fetch_with(&r, helm)).await {

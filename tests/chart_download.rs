@@ -204,3 +204,69 @@ async fn lint_asks_a_repository_that_fails_once_per_chart() {
         .count();
     assert_eq!(asked, 1);
 }
+
+#[tokio::test]
+async fn the_download_deadline_is_one_for_every_call_on_a_store_and_its_clones() {
+    // lint fetches twice (ahead of the tree, then what is still missing): the second call gets what is left of the
+    // first call's deadline, not a new one, so a slow repository costs the deadline once (issue 23)
+    let slow = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/repo/index.yaml"))
+        .respond_with(ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(5)))
+        .mount(&slow)
+        .await;
+    let quick = MockServer::start().await;
+    let chart = tiny_chart();
+    let digest = hex::encode(Sha256::digest(&chart));
+    Mock::given(method("GET"))
+        .and(path("/repo/index.yaml"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string(index("charts/demo-1.2.3.tgz", &digest))
+                .set_delay(std::time::Duration::from_millis(300)),
+        )
+        .mount(&quick)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repo/charts/demo-1.2.3.tgz"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(chart))
+        .mount(&quick)
+        .await;
+    let cache = tempfile::tempdir().unwrap();
+    let store = ChartStore {
+        charts_dir: None,
+        cache_dir: Some(cache.path().to_path_buf()),
+        offline: false,
+        ..Default::default()
+    };
+    let deadline = std::time::Duration::from_secs(1);
+    let first = store
+        .fetch_all_within([demo(&slow, "1.2.3")], None, deadline)
+        .await;
+    let err = first.values().next().unwrap().as_ref().unwrap_err();
+    assert!(
+        err.to_string().contains("did not finish within 1 s"),
+        "{err}"
+    );
+    // a fresh deadline would have had the quick repository's chart: the spent one does not
+    let second = store
+        .clone()
+        .fetch_all_within([demo(&quick, "1.2.3")], None, deadline)
+        .await;
+    let err = second.values().next().unwrap().as_ref().unwrap_err();
+    assert!(
+        err.to_string().contains("did not finish within 1 s"),
+        "{err}"
+    );
+    // and a new store has its own
+    let fresh = ChartStore {
+        charts_dir: None,
+        cache_dir: Some(cache.path().to_path_buf()),
+        offline: false,
+        ..Default::default()
+    };
+    let got = fresh
+        .fetch_all_within([demo(&quick, "1.2.3")], None, deadline)
+        .await;
+    assert!(got.values().next().unwrap().is_ok(), "{got:?}");
+}
