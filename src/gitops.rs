@@ -178,7 +178,7 @@ pub fn load_each_then(root: &Path, walked: impl FnOnce(&Tree)) -> Result<Tree> {
         &loader.real_root,
     )));
     loader.included = identity::included_bases(&loader.real_root);
-    loader.dir(root)?;
+    loader.read_dir_tree(root)?;
     // the renders lint predicts are started first (the longest chain), then the builds
     walked(&loader.tree);
     loader.prefetch_flux_builds();
@@ -297,6 +297,11 @@ struct Loader {
     texts: Vec<Option<String>>,
     /// Builds the Flux Kustomizations with kustomize features in a copy of the GitOps directory (made on first use).
     builder: Option<flux_build::Builder>,
+    /// `--allow-remote-bases`: the kustomize builds that fetch a remote base, running on threads of their own while
+    /// the walk goes on (at most [`MAX_REMOTE_BUILDS`] at once, all within [`sandbox::REMOTE_DEADLINE`]); their
+    /// objects are taken, in the order they were started, when the walk that started them ends
+    /// ([`Self::read_dir_tree`]).
+    remote_builds: std::collections::VecDeque<RemoteBuild>,
     /// False while a Flux Kustomization's path is read to apply its patches here ([`flux_patch`]): a kustomization
     /// that needs kustomize is then not built, only noted in `declined_kustomize` (the caller builds the whole path
     /// with kustomize instead).
@@ -308,6 +313,22 @@ struct Loader {
     kept: BTreeSet<PathBuf>,
     /// The big files, parsed on another thread while this (the directory walk) reads the rest.
     big: Option<std::rc::Rc<big_files::BigFiles>>,
+}
+
+/// How many kustomize builds that fetch remote bases run at once (`--allow-remote-bases`): they wait on the network,
+/// not on the CPU.
+const MAX_REMOTE_BUILDS: usize = 8;
+
+/// A kustomize build that fetches a remote base, started on a thread of its own ([`Loader::kustomize`]).
+struct RemoteBuild {
+    rel: PathBuf,
+    features: String,
+    /// The sandbox's root as kustomize's messages show it (removed from them).
+    mirror: String,
+    /// The build's result; the thread owns the sandbox and removes it when the build ends.
+    handle: std::thread::JoinHandle<
+        std::result::Result<crate::process::Output, crate::process::ProcessError>,
+    >,
 }
 
 /// What a path in the tree is, after resolving symlinks.
@@ -501,7 +522,7 @@ impl Loader {
                 deployed.insert(ks.file.clone());
             }
             if !self.flux_build(&ks, &rel_dir, &shown, &mut sub)? {
-                sub.dir(&shown)?;
+                sub.read_dir_tree(&shown)?;
                 apply_flux_kustomization(&mut sub.tree.objects, spec);
             }
             let known: Vec<Object> = if spec["postBuild"].is_object() {
@@ -652,6 +673,7 @@ impl Loader {
             included: BTreeSet::new(),
             texts: Vec::new(),
             builder: None,
+            remote_builds: Default::default(),
             kustomize_allowed: true,
             declined_kustomize: false,
             keep: BTreeSet::new(),
@@ -675,7 +697,7 @@ impl Loader {
         };
         let mut sub = self.sub_loader();
         sub.kustomize_allowed = false;
-        sub.dir(shown)?;
+        sub.read_dir_tree(shown)?;
         let why = if sub.declined_kustomize {
             Some("a kustomization on the path needs kustomize".to_string())
         } else if !sub.tree.unreadable.is_empty()
@@ -1101,22 +1123,78 @@ impl Loader {
             cmd = cmd.timeout(sandbox::remote_time_left().max(std::time::Duration::from_secs(1)));
         }
         let mirror = format!("{}/", sb.root().display());
-        let out = match cmd.run_blocking() {
+        if sb.fetches {
+            // network-bound: run beside the walk and the other remote builds (issue 23: one deadline, in parallel)
+            while self.remote_builds.len() >= MAX_REMOTE_BUILDS {
+                self.take_remote_build()?;
+            }
+            let handle = std::thread::Builder::new()
+                .name("kustomize-remote".into())
+                .spawn(move || {
+                    let out = cmd.run_blocking();
+                    drop(sb);
+                    out
+                })
+                .map_err(|e| Error::io(rel, e))?;
+            self.remote_builds.push_back(RemoteBuild {
+                rel: rel.to_path_buf(),
+                features: features.to_string(),
+                mirror,
+                handle,
+            });
+            return Ok(());
+        }
+        let out = cmd.run_blocking();
+        drop(sb);
+        self.kustomize_output(rel, features, &mirror, out)
+    }
+
+    /// Walk `dir` ([`Self::dir`]) and take the objects of the remote builds the walk started.
+    fn read_dir_tree(&mut self, dir: &Path) -> Result<()> {
+        self.dir(dir)?;
+        while !self.remote_builds.is_empty() {
+            self.take_remote_build()?;
+        }
+        Ok(())
+    }
+
+    /// Wait for the oldest remote build and read what it built.
+    fn take_remote_build(&mut self) -> Result<()> {
+        let Some(b) = self.remote_builds.pop_front() else {
+            return Ok(());
+        };
+        let out = b.handle.join().unwrap_or_else(|_| {
+            Err(crate::process::ProcessError::Io {
+                command: "kubectl kustomize".into(),
+                source: std::io::Error::other("the build's thread panicked"),
+            })
+        });
+        self.kustomize_output(&b.rel, &b.features, &b.mirror, out)
+    }
+
+    /// The objects of a kustomize build of `rel` (or why it failed, as an unreadable kustomization).
+    fn kustomize_output(
+        &mut self,
+        rel: &Path,
+        features: &str,
+        mirror: &str,
+        out: std::result::Result<crate::process::Output, crate::process::ProcessError>,
+    ) -> Result<()> {
+        let out = match out {
             Ok(out) => out,
             Err(e) => {
                 return self.unreadable(Error::Kustomize {
                     file: rel.to_path_buf(),
                     features: features.to_string(),
-                    message: e.to_string().replace(&mirror, ""),
+                    message: e.to_string().replace(mirror, ""),
                 });
             }
         };
-        drop(sb);
         if !out.success() {
             return self.unreadable(Error::Kustomize {
                 file: rel.to_path_buf(),
                 features: features.to_string(),
-                message: out.complaint().replace(&mirror, ""),
+                message: out.complaint().replace(mirror, ""),
             });
         }
         let text = String::from_utf8_lossy(&out.stdout);
