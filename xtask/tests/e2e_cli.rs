@@ -43,9 +43,12 @@ fn unknown_scenario_and_bad_shard_exit_2() {
 
 #[test]
 fn no_docker_exits_2_within_10s_with_the_hint() {
+    // a run writes its report even when setup fails: into a temp dir, not the source tree
+    let runs = tempfile::tempdir().unwrap();
     let started = Instant::now();
     let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["e2e", "--scenario", "baseline"])
+        .args(["e2e", "--scenario", "baseline", "--out"])
+        .arg(runs.path())
         .env("DOCKER_HOST", "tcp://127.0.0.1:1")
         .output()
         .expect("xtask runs");
@@ -141,6 +144,9 @@ fn kubeconfig_run_refuses_a_cluster_with_flux_unless_disposable_and_touches_noth
     let dir = tempfile::tempdir().unwrap();
     let kc = kubeconfig_for(dir.path(), &server);
     let started = Instant::now();
+    // a run writes its report even when refused: into the temp dir, not the source tree
+    let out = dir.path().join("runs");
+    let out = out.to_str().unwrap();
     let o = xtask(&[
         "e2e",
         "--scenario",
@@ -149,6 +155,8 @@ fn kubeconfig_run_refuses_a_cluster_with_flux_unless_disposable_and_touches_noth
         &kc,
         "--git-address",
         "127.0.0.1",
+        "--out",
+        out,
     ]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
@@ -185,7 +193,16 @@ fn kubeconfig_run_refusals_before_any_cluster_call() {
     // an unreachable server: exit 2 naming what it tried
     let dir = tempfile::tempdir().unwrap();
     let kc = kubeconfig_for(dir.path(), "http://127.0.0.1:1");
-    let o = xtask(&["e2e", "--kubeconfig", &kc, "--git-address", "127.0.0.1"]);
+    let out = dir.path().join("runs");
+    let o = xtask(&[
+        "e2e",
+        "--kubeconfig",
+        &kc,
+        "--git-address",
+        "127.0.0.1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("reading Namespace flux-system"), "{err}");

@@ -342,7 +342,7 @@ fn a_hostile_tree_ends_and_reads_nothing_outside() {
     let r = run(xtask().args(["lint", "--gitops", &gitops]));
     assert_eq!(r.code, Some(2), "{}", r.show());
     assert!(
-        r.stderr.contains("huge.yaml") && r.stderr.contains("over the 256 MiB limit"),
+        r.stderr.contains("huge.yaml") && r.stderr.contains("over the 128 MiB limit"),
         "{}",
         r.show()
     );

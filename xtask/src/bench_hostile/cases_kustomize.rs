@@ -36,7 +36,7 @@ fn self_substituting(dir: &Path) -> anyhow::Result<Prepared> {
 
 fn big_file_links(dir: &Path) -> anyhow::Result<Prepared> {
     repo(dir)?;
-    // one ConfigMap of 20 MB (within the 256 MiB a file may have)
+    // one ConfigMap of 20 MB (within the 128 MiB a file may have)
     let mut big = String::from(
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big, namespace: n}\ndata:\n",
     );

@@ -24,6 +24,11 @@ pub fn cases() -> Vec<Case> {
         ),
         Case::new("yaml-block-list-50mb", "a 50 MB block sequence", block_list),
         Case::new(
+            "huge-scalar",
+            "one scalar just under the 128 MiB file limit",
+            huge_scalar,
+        ),
+        Case::new(
             "yaml-nodes-990k",
             "a block sequence just under the node bound",
             nodes_under_bound,
@@ -108,6 +113,18 @@ fn block_list(dir: &Path) -> anyhow::Result<Prepared> {
         i += 1;
     }
     write(dir, "apps/list.yaml", s)?;
+    Ok(Prepared::default())
+}
+
+fn huge_scalar(dir: &Path) -> anyhow::Result<Prepared> {
+    let head =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: huge, namespace: a}\ndata:\n  x: ";
+    let limit = usize::try_from(headlamp_e2e::files::MAX_FILE_BYTES)?;
+    let mut s = String::with_capacity(limit);
+    s.push_str(head);
+    s.extend(std::iter::repeat_n('a', limit - head.len() - 1));
+    s.push('\n');
+    write(dir, "apps/huge.yaml", s)?;
     Ok(Prepared::default())
 }
 
