@@ -1372,11 +1372,7 @@ fn yaml_error(e: crate::yaml::YamlError, file: &Path) -> Error {
 mod tests {
     use super::*;
 
-    fn write(dir: &Path, rel: &str, text: &str) {
-        let p = dir.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
+    use crate::testing::write_file as write;
 
     /// Issue 19 cause 6, the fluxcd/flux2-kustomize-helm-example shape: `clusters/production/apps.yaml` applies
     /// `apps/production`, which lists `../base/podinfo`; `apps/base/adminer` is listed by no overlay. Only what the
@@ -1404,13 +1400,13 @@ mod tests {
             "apps/base/podinfo/kustomization.yaml",
             "resources:\n  - release.yaml\n",
         );
-        write(d.path(), "apps/base/podinfo/release.yaml", &hr("podinfo"));
+        write(d.path(), "apps/base/podinfo/release.yaml", hr("podinfo"));
         write(
             d.path(),
             "apps/base/adminer/kustomization.yaml",
             "resources:\n  - release.yaml\n",
         );
-        write(d.path(), "apps/base/adminer/release.yaml", &hr("adminer"));
+        write(d.path(), "apps/base/adminer/release.yaml", hr("adminer"));
         let t = load(d.path()).unwrap();
         let releases: Vec<&str> = t
             .find("helm.toolkit.fluxcd.io", "HelmRelease")

@@ -77,6 +77,16 @@ pub fn render_tools(chart: &str, version: &str) -> Option<(Helm, ChartStore)> {
     Some((helm, store))
 }
 
+/// Write `text` to `dir/rel`, creating the directories on the way (the trees tests build). Returns the path.
+pub fn write_file(dir: &Path, rel: &str, text: impl AsRef<[u8]>) -> PathBuf {
+    let p = dir.join(rel);
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent).expect("creating a test directory");
+    }
+    std::fs::write(&p, text).expect("writing a test file");
+    p
+}
+
 /// Write a `/bin/sh` script (`body` after the `#!/bin/sh` line) to `path`, executable: the stand-in tools of tests
 /// (a helm that logs its runs, a kubectl that fails). Panics on an I/O error (tests only).
 pub fn script(path: &Path, body: &str) -> PathBuf {

@@ -10,11 +10,7 @@ use headlamp_e2e::gitops::{self, Object, flux_build, flux_patch};
 use headlamp_e2e::testing::{kubectl, skip};
 use serde_json::Value;
 
-fn write(dir: &Path, rel: &str, text: &str) {
-    let p = dir.join(rel);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
-}
+use headlamp_e2e::testing::write_file as write;
 
 const KS: &str = "apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
@@ -229,11 +225,7 @@ fn patches_applied_here_are_what_kustomize_builds() {
         }
 
         // and the tree as lint reads it, with the Flux Kustomization, is that
-        write(
-            d.path(),
-            "clusters/home/app.yaml",
-            &format!("{KS}{patches}"),
-        );
+        write(d.path(), "clusters/home/app.yaml", format!("{KS}{patches}"));
         let tree = gitops::load(d.path()).unwrap();
         assert!(tree.findings.is_empty(), "{name}: {:#?}", tree.findings);
         let loaded = by_id(in_app(&tree).into_iter().map(|o| (o.id(), o.value)));
@@ -256,11 +248,7 @@ fn a_patch_kustomize_refuses_is_reported_as_before() {
           path: /spec/paused/really
           value: true
 ";
-    write(
-        d.path(),
-        "clusters/home/app.yaml",
-        &format!("{KS}{patches}"),
-    );
+    write(d.path(), "clusters/home/app.yaml", format!("{KS}{patches}"));
     write(d.path(), "app/app.yaml", APP);
     let tree = gitops::load(d.path()).unwrap();
     let rules: Vec<&str> = tree.findings.iter().map(|f| f.rule.as_str()).collect();

@@ -3,7 +3,7 @@
 //! kustomize resources outside their root. Cases that need kubectl skip without it (fail with
 //! HEADLAMP_E2E_REQUIRE_TOOLS=1).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use headlamp_e2e::gitops::{self, Object};
 use headlamp_e2e::testing::{copy_tree, project_root, skip, tools_required};
@@ -23,11 +23,7 @@ fn fixture(rel: &str) -> PathBuf {
     project_root().join("fixtures").join(rel)
 }
 
-fn write(dir: &Path, rel: &str, text: &str) {
-    let p = dir.join(rel);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
-}
+use headlamp_e2e::testing::write_file as write;
 
 fn one<'a>(t: &'a gitops::Tree, id: &str) -> &'a Object {
     let found: Vec<&Object> = t.objects.iter().filter(|o| o.id() == id).collect();

@@ -2,15 +2,9 @@
 //! patches lint applies itself (`gitops::flux_patch`) need no kubectl. Alone in its test binary: it changes
 //! KUBECTL_BIN for its process.
 
-use std::path::Path;
-
 use headlamp_e2e::gitops;
 
-fn write(dir: &Path, rel: &str, text: &str) {
-    let p = dir.join(rel);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
-}
+use headlamp_e2e::testing::write_file as write;
 
 #[test]
 fn without_kubectl_the_patches_are_a_warning_not_an_abort() {
@@ -20,7 +14,7 @@ fn without_kubectl_the_patches_are_a_warning_not_an_abort() {
     write(
         d.path(),
         "clusters/e2e/apps.yaml",
-        &format!(
+        format!(
             "{ks}        apiVersion: apps/v1\n        kind: Deployment\n        metadata: {{name: d}}\n        spec: {{replicas: 0}}\n"
         ),
     );
@@ -29,7 +23,7 @@ fn without_kubectl_the_patches_are_a_warning_not_an_abort() {
     write(
         json.path(),
         "clusters/e2e/apps.yaml",
-        &format!("{ks}        - op: replace\n          path: /spec/replicas\n          value: 0\n"),
+        format!("{ks}        - op: replace\n          path: /spec/replicas\n          value: 0\n"),
     );
     for dir in [d.path(), json.path()] {
         write(

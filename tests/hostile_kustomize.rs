@@ -6,7 +6,7 @@
 
 use std::io::Read;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,12 +21,7 @@ static FLAG: Mutex<()> = Mutex::new(());
 /// Far above what any of these builds takes: reaching it means the lint hangs.
 const WATCHDOG: Duration = Duration::from_secs(120);
 
-fn write(dir: &Path, rel: &str, text: impl AsRef<[u8]>) -> PathBuf {
-    let p = dir.join(rel);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(&p, text).unwrap();
-    p
-}
+use headlamp_e2e::testing::write_file as write;
 
 /// A repository (its own `.git`, so nothing above it is its root) in a temporary directory.
 fn repo() -> tempfile::TempDir {

@@ -3,16 +3,10 @@
 //! the whole process. A stand-in kubectl (no network) builds a directory only when it sees the other build started
 //! too; built one after another, the first would wait for the second in vain and fail.
 
-use std::path::Path;
-
 use headlamp_e2e::gitops::{self, sandbox};
 use headlamp_e2e::testing::script;
 
-fn write(dir: &Path, rel: &str, text: &str) {
-    let p = dir.join(rel);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
-}
+use headlamp_e2e::testing::write_file as write;
 
 #[test]
 fn remote_bases_are_fetched_in_parallel() {
@@ -51,7 +45,7 @@ exit 1
         write(
             repo.path(),
             &format!("{app}/kustomization.yaml"),
-            &format!(
+            format!(
                 "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - https://github.com/example/{app}//deploy?ref=v1.0.0\n"
             ),
         );

@@ -956,11 +956,7 @@ fn is_inline_patch(s: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn write(dir: &Path, rel: &str, text: &str) {
-        let p = dir.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
+    use crate::testing::write_file as write;
 
     #[test]
     fn a_deep_chain_of_bases_is_refused_not_followed_to_the_end() {
@@ -1058,7 +1054,7 @@ mod tests {
         write(
             &root,
             "app/kustomization.yaml",
-            &format!("resources: {resources:?}\nnamePrefix: p-\n"),
+            format!("resources: {resources:?}\nnamePrefix: p-\n"),
         );
         let p = prepare(&root, Path::new("app"), None);
         assert!(p.problems.is_empty(), "{:?}", p.problems);

@@ -648,11 +648,7 @@ mod tests {
         );
     }
 
-    fn write(dir: &Path, rel: &str, text: &str) {
-        let p = dir.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
+    use crate::testing::write_file as write;
 
     #[test]
     fn malformed_snapshots_are_named() {
