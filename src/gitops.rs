@@ -1224,7 +1224,8 @@ impl Loader {
                 message
                     .push_str("; the kustomization is not built, and nothing it holds is linted");
             } else {
-                self.warn(format!("{}: {message}", p.file.display()));
+                // the finding says it (once): the log only at debug level
+                tracing::debug!("{}: {message}", p.file.display());
             }
             self.tree.findings.push(
                 Finding::new(rule, severity)
