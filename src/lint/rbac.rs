@@ -171,9 +171,22 @@ pub fn check(input: &LintInput) -> Vec<Finding> {
                     format!(" {role_kind} {role_name} grants: {}.", g.join("; "))
                 }
                 // A role in the manifests that only gets/lists/watches non-secret resources is read-only: not an
-                // error, whatever it covers beyond `view` (issue 19 cause 4). Errors are the grants
-                // [`unsafe_grants`] lists: write verbs, escalate/bind/impersonate, `*`, Secrets.
-                Some(_) => continue,
+                // error, whatever it covers beyond `view` (issue 19 cause 4), at most a note. Errors are the
+                // grants [`unsafe_grants`] lists: write verbs, escalate/bind/impersonate, `*`, Secrets.
+                Some(_) => {
+                    out.push(
+                        Finding::new(RULE, Severity::Info)
+                            .file(o.location())
+                            .object(o.id())
+                            .path("roleRef.name".to_string())
+                            .message(format!(
+                                "ServiceAccount {ns}/{} is {}; it is bound to {role_kind} `{role_name}`, which only gets, lists and watches, and no Secrets: read-only, nothing to change",
+                                subject.name, subject.why,
+                            ))
+                            .fix("none needed (only the built-in `view` is kept read-only by Kubernetes as APIs are added, through aggregation)".to_string()),
+                    );
+                    continue;
+                }
                 None if role_name == "cluster-admin"
                     || role_name == "admin"
                     || role_name == "edit" =>
@@ -318,10 +331,14 @@ mod tests {
             "headlamp-readonly",
             "headlamp-login",
         );
-        assert!(
-            run(vec![obj(LOGIN), obj(role), obj(&binding)], vec![]).is_empty(),
-            "a read-only role is not an error"
+        let f = run(vec![obj(LOGIN), obj(role), obj(&binding)], vec![]);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(
+            f[0].severity,
+            Severity::Info,
+            "a read-only role is a note, not an error"
         );
+        assert!(f[0].message.contains("read-only"), "{}", f[0].message);
         // each grant that is not read-only makes the same binding an error, and names the grant
         for (rule, why) in [
             (
