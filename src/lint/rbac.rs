@@ -29,6 +29,17 @@ pub struct Subject {
 /// The ServiceAccounts of Headlamp pods and of login tokens.
 pub fn guarded_subjects(input: &LintInput) -> BTreeSet<Subject> {
     let mut out = BTreeSet::new();
+    // the releases that render a Headlamp container: a token Secret another chart renders is that chart's own
+    // workload's (the bjw-s common chart writes one for every ServiceAccount of app-template, `_serviceaccount.tpl`),
+    // not a Headlamp login (issue 19: system-upgrade-controller, which needs cluster-admin, was a false error)
+    let headlamp_releases: BTreeSet<&str> = input
+        .all_objects()
+        .filter(|o| !headlamp_containers(o).is_empty())
+        .filter_map(|o| match &o.origin {
+            Origin::Rendered { release, .. } => Some(release.as_str()),
+            _ => None,
+        })
+        .collect();
     for o in input.all_objects() {
         if !headlamp_containers(o).is_empty() {
             let spec = super::pod_spec(o).map(|(_, s)| s);
@@ -42,7 +53,12 @@ pub fn guarded_subjects(input: &LintInput) -> BTreeSet<Subject> {
                 why: "the Headlamp pod's ServiceAccount",
             });
         }
-        if o.is("", "Secret")
+        let login_source = match &o.origin {
+            Origin::Rendered { release, .. } => headlamp_releases.contains(release.as_str()),
+            _ => true,
+        };
+        if login_source
+            && o.is("", "Secret")
             && o.value["type"] == "kubernetes.io/service-account-token"
             && let Some(sa) =
                 o.value["metadata"]["annotations"]["kubernetes.io/service-account.name"].as_str()
@@ -267,6 +283,28 @@ mod tests {
         let mut r = helmrelease("{}");
         r.rendered = rendered_objs;
         check(&input(objects, vec![r]))
+    }
+
+    #[test]
+    fn a_token_secret_another_chart_renders_is_not_a_headlamp_login() {
+        // bjw-s app-template (common chart `_serviceaccount.tpl`) renders a token Secret for its workload's own
+        // ServiceAccount; system-upgrade-controller's is bound to cluster-admin, which it needs (issue 19)
+        let token = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: system-upgrade-controller-sa-token\n  namespace: headlamp\n  annotations: {kubernetes.io/service-account.name: system-upgrade-controller}\ntype: kubernetes.io/service-account-token\n";
+        let binding = crb("suc", "cluster-admin", "system-upgrade-controller");
+        let mut other = rendered(token);
+        other.origin = Origin::Rendered {
+            release: "system-upgrade/system-upgrade-controller".into(),
+            template: Some("app-template/templates/common.yaml".into()),
+        };
+        let f = run(vec![obj(&binding)], vec![headlamp_deployment(), other]);
+        assert!(f.is_empty(), "{f:?}");
+        // the same Secret rendered by the release that runs Headlamp is a login
+        let f = run(
+            vec![obj(&binding)],
+            vec![headlamp_deployment(), rendered(token)],
+        );
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].severity, Severity::Error);
     }
 
     #[test]
