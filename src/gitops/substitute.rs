@@ -819,7 +819,7 @@ pub fn post_build(
                         ks.id()
                     ))
                     .fix(format!(
-                        "add {var} to postBuild.substitute or to a substituteFrom ConfigMap/Secret, or give it a default: `${{{var}:=value}}`"
+                        "if `${{{var}}}` is meant for another program (a Grafana dashboard variable, a shell script), keep it from Flux: write `$${{{var}}}`, or label or annotate the object `kustomize.toolkit.fluxcd.io/substitute: disabled`; if it is meant for Flux, add {var} to postBuild.substitute or to a substituteFrom ConfigMap/Secret, or give it a default: `${{{var}:=value}}`"
                     )),
             );
         }
