@@ -308,8 +308,10 @@ pub async fn wait_outcome(
     poll: Duration,
 ) -> Result<String, String> {
     let started = tokio::time::Instant::now();
+    super::trace::input(serde_json::json!({ "predicted": predicted }));
     loop {
         let observed = observe(view, namespace, name).await?;
+        super::trace::observe_outcome(namespace, name, &observed, predicted);
         let last = match startup::compare(predicted, &observed) {
             Verdict::Agrees(m) => return Ok(m),
             Verdict::Disagrees(m) => m,
