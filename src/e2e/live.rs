@@ -254,7 +254,7 @@ impl LiveEnv {
                 for o in outcomes {
                     super::trace::observe_probe(
                         &format!("{who}/{}", o.assertion_name()),
-                        None,
+                        o.actual.status(),
                         o.passed,
                         &o.message,
                     );

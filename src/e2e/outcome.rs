@@ -247,6 +247,7 @@ pub async fn observe(
         Ok(c) => c,
         Err(state) => return Ok(startup::Observed::Pending(state)),
     };
+    super::trace::observe_pod_values(namespace, &current);
     if current.is_empty() {
         return Ok(startup::Observed::Pending(format!(
             "no pod of Deployment {namespace}/{name}'s current ReplicaSet yet"

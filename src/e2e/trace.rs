@@ -484,7 +484,11 @@ pub fn observe_deployment(namespace: &str, name: &str, d: Option<&Deployment>) {
 /// A pod as the waits read it: name, labels, containers (name, image), phase and container statuses (ready,
 /// restartCount, state and lastState with reason and exit code).
 pub fn pod_state(p: &Pod) -> Value {
-    let v = serde_json::to_value(p).unwrap_or_default();
+    pod_value_state(&serde_json::to_value(p).unwrap_or_default())
+}
+
+/// [`pod_state`] of a pod as JSON (the podOutcome wait reads pods through a [`crate::view::ClusterView`]).
+pub fn pod_value_state(v: &Value) -> Value {
     let statuses: Vec<Value> = v["status"]["containerStatuses"]
         .as_array()
         .into_iter()
@@ -515,6 +519,21 @@ pub fn observe_pods(namespace: &str, pods: &[Pod]) {
                 Kind::Pod,
                 &format!("{namespace}/{name}"),
                 pod_state(p),
+                true,
+            );
+        }
+    });
+}
+
+/// Record pods read as JSON (the podOutcome wait's current pods).
+pub fn observe_pod_values(namespace: &str, pods: &[&Value]) {
+    with_current(|t| {
+        for p in pods {
+            let name = p["metadata"]["name"].as_str().unwrap_or("?");
+            t.write(
+                Kind::Pod,
+                &format!("{namespace}/{name}"),
+                pod_value_state(p),
                 true,
             );
         }

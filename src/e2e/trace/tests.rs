@@ -366,3 +366,29 @@ async fn a_new_step_writes_the_unchanged_state_again() {
         ["01 wait helmReleaseReady", "02 wait helmReleaseReady"]
     );
 }
+
+/// The run's trace file: private like every artifact, its header says `live`, and each record is in the file as
+/// soon as it is written (a run killed now keeps it).
+#[tokio::test]
+async fn the_trace_file_is_private_and_written_line_by_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(FILE_NAME);
+    let t = Tracer::create(&path).unwrap();
+    t.scope(async {
+        observe_probe("ui/get-root", Some(502), false, "HTTP 502 for GET /");
+    })
+    .await;
+    // the tracer is still alive: nothing is buffered
+    let trace = replay::read(&path).unwrap();
+    assert_eq!(trace.source(), "live");
+    assert_eq!(trace.records.len(), 1);
+    assert_eq!(trace.records[0].1.kind, Kind::Probe);
+    assert_eq!(trace.records[0].1.state["status"], 502);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    drop(t);
+}
