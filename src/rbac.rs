@@ -560,6 +560,19 @@ pub enum Verdict {
     NoResponse(String),
 }
 
+impl Verdict {
+    /// The HTTP status of the answer; `None` when there was none.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Verdict::Allowed(s) | Verdict::Unexpected(s, _) => Some(*s),
+            Verdict::Forbidden(_) => Some(403),
+            Verdict::Unauthorized => Some(401),
+            Verdict::NotFound => Some(404),
+            Verdict::NoResponse(_) => None,
+        }
+    }
+}
+
 /// How much of an unexpected body a message keeps.
 const BODY_EXCERPT: usize = 200;
 

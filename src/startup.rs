@@ -130,8 +130,10 @@ impl std::fmt::Display for OutcomeKind {
     }
 }
 
-/// The predicted outcome of a pod, with the log lines that show it, in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The predicted outcome of a pod, with the log lines that show it, in order. Serialized in a trace's `input`
+/// records ([`crate::e2e::trace`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum PodOutcome {
     /// The server exits at start (then CrashLoopBackOff): `line` is the fatal line, `before` the error lines it logs
     /// first (the `.config` red herring), `exit_code` what the kubelet reports (`None`: not modelled).

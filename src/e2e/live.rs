@@ -252,6 +252,12 @@ impl LiveEnv {
                 )
                 .await;
                 for o in outcomes {
+                    super::trace::observe_probe(
+                        &format!("{who}/{}", o.assertion_name()),
+                        o.actual.status(),
+                        o.passed,
+                        &o.message,
+                    );
                     let r = if o.passed {
                         Ok(())
                     } else {
@@ -283,7 +289,14 @@ impl LiveEnv {
                 .map_err(|e| format!("GET / via Traefik: {e}"))?;
             let status = resp.status().as_u16();
             let body = resp.text().await.unwrap_or_default();
-            checks::judge_ui(status, &body)
+            let r = checks::judge_ui(status, &body);
+            super::trace::observe_probe(
+                "ui/get-root",
+                Some(status),
+                r.is_ok(),
+                r.as_ref().err().map_or("", String::as_str),
+            );
+            r
         })
         .await;
         (
@@ -381,6 +394,12 @@ impl LiveEnv {
                 tracing::info!(route = route.id(), "{}", revoked.message);
                 eprintln!("token-rotation: {}", revoked.message);
                 for o in [revoked, rbac::judge_new_token(&route, &new_v)] {
+                    super::trace::observe_probe(
+                        &format!("token-rotation/{}", o.name),
+                        None,
+                        o.passed,
+                        &o.message,
+                    );
                     out.push((
                         o.name.clone(),
                         if o.passed {
@@ -409,6 +428,30 @@ impl LiveEnv {
         }
         out
     }
+}
+
+/// Deployment `namespace/name` Available ([`conditions::deployment_available`]) within `within`; each state read is
+/// traced.
+pub async fn deployment_available(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    within: Duration,
+) -> Result<(), String> {
+    let api: Api<Deployment> = Api::namespaced(client.clone(), namespace);
+    crate::flux::wait::wait_for(
+        &api,
+        name,
+        |d: Option<&Deployment>| {
+            super::trace::observe_deployment(namespace, name, d);
+            d.is_some_and(conditions::deployment_available)
+        },
+        within,
+        "Available",
+    )
+    .await
+    .map(|_| ())
+    .map_err(|e| e.to_string())
 }
 
 /// Commit a scenario's edits to the served repo, on its branch (created from main when new); the work tree is left
@@ -550,17 +593,9 @@ impl Env for LiveEnv {
                 super::waits::helmrelease_absent(&self.client, namespace, name, within).await
             }
             Condition::DeploymentAvailable { name, namespace } => {
-                let api: Api<Deployment> = Api::namespaced(self.client.clone(), namespace);
-                crate::flux::wait::wait_for(
-                    &api,
-                    name,
-                    conditions::is_deployment_available(),
-                    within,
-                    "Available",
-                )
-                .await
-                .map(|_| "Available".to_string())
-                .map_err(|e| e.to_string())
+                deployment_available(&self.client, namespace, name, within)
+                    .await
+                    .map(|_| "Available".to_string())
             }
             Condition::DeploymentMount {
                 name,
@@ -579,6 +614,7 @@ impl Env for LiveEnv {
                             .get_opt(name)
                             .await
                             .map_err(|e| kube_err("reading the Deployment", e))?;
+                        super::trace::observe_deployment(namespace, name, d.as_ref());
                         Ok(match d {
                             Some(d) if checks::deployment_mounts(&d, mount_path) == *present => {
                                 Ok("as expected".to_string())
@@ -738,17 +774,13 @@ impl Env for LiveEnv {
             Duration::from_secs(15 * 60),
         )
         .await?;
-        let api: Api<Deployment> = Api::namespaced(self.client.clone(), rbac::NAMESPACE);
-        crate::flux::wait::wait_for(
-            &api,
+        deployment_available(
+            &self.client,
+            rbac::NAMESPACE,
             "headlamp",
-            conditions::is_deployment_available(),
             Duration::from_secs(300),
-            "Available",
         )
         .await
-        .map_err(|e| e.to_string())?;
-        Ok(())
     }
 }
 

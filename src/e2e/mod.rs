@@ -15,6 +15,7 @@ pub mod journal;
 pub mod live;
 pub mod outcome;
 pub mod target;
+pub mod trace;
 pub mod waits;
 
 use std::path::{Path, PathBuf};
@@ -241,22 +242,31 @@ pub async fn run(opts: Options, progress: &Progress) -> Result<Outcome> {
     };
     journal.setup_done(&report);
 
-    let mut observer = journal.clone();
-    let results = runner::run_all_observed(
-        &mut env,
-        &opts.scenarios,
-        RunOptions {
-            fail_fast: opts.fail_fast,
-            budget: deadline,
-        },
-        &mut observer,
-    )
-    .await;
+    // what the waits observe, for `cargo xtask replay` (trace.rs); a trace that cannot be written only warns
+    let tracer = trace::Tracer::create(&dir.join(trace::FILE_NAME)).unwrap_or_else(|e| {
+        tracing::warn!(
+            "cannot write {}: {e}; the run is not traced",
+            trace::FILE_NAME
+        );
+        trace::Tracer::disabled()
+    });
+    let mut observer = (journal.clone(), tracer.clone());
+    let results = tracer
+        .scope(runner::run_all_observed(
+            &mut env,
+            &opts.scenarios,
+            RunOptions {
+                fail_fast: opts.fail_fast,
+                budget: deadline,
+            },
+            &mut observer,
+        ))
+        .await;
     drop(env);
     let failed = results.iter().any(|r| r.failed());
     if opts.scenarios.is_empty() {
         runner::Observer::assertions(
-            &mut observer,
+            &mut observer.0,
             "e2e",
             &[Assertion::skipped(
                 "e2e",

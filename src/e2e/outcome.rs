@@ -247,6 +247,7 @@ pub async fn observe(
         Ok(c) => c,
         Err(state) => return Ok(startup::Observed::Pending(state)),
     };
+    super::trace::observe_pod_values(namespace, &current);
     if current.is_empty() {
         return Ok(startup::Observed::Pending(format!(
             "no pod of Deployment {namespace}/{name}'s current ReplicaSet yet"
@@ -308,8 +309,10 @@ pub async fn wait_outcome(
     poll: Duration,
 ) -> Result<String, String> {
     let started = tokio::time::Instant::now();
+    super::trace::input(serde_json::json!({ "predicted": predicted }));
     loop {
         let observed = observe(view, namespace, name).await?;
+        super::trace::observe_outcome(namespace, name, &observed, predicted);
         let last = match startup::compare(predicted, &observed) {
             Verdict::Agrees(m) => return Ok(m),
             Verdict::Disagrees(m) => m,

@@ -33,6 +33,7 @@ use serde_json::Value;
 
 use super::checks;
 use super::live::poll;
+use super::trace::{self, Kind};
 use crate::flux::conditions::{self, HelmReleaseState};
 use crate::flux::kinds::FluxKind;
 use crate::view::human_duration;
@@ -64,12 +65,14 @@ pub async fn get_helmrelease(
     ns: &str,
     name: &str,
 ) -> Result<Option<Value>, String> {
-    FluxKind::HelmRelease
+    let v = FluxKind::HelmRelease
         .api(client.clone(), ns)
         .get_opt(name)
         .await
         .map(|o| o.map(to_json))
-        .map_err(|e| kube_err(&format!("reading HelmRelease {ns}/{name}"), e))
+        .map_err(|e| kube_err(&format!("reading HelmRelease {ns}/{name}"), e))?;
+    trace::observe_flux(Kind::Helmrelease, ns, name, v.as_ref());
+    Ok(v)
 }
 
 /// Every HelmRelease's `metadata.generation`, in all namespaces: what the runner records just before a commit, so
@@ -278,7 +281,8 @@ pub async fn helmrelease_progressing(
     };
     poll(within, &what, || async {
         Ok(match get_helmrelease(client, ns, name).await? {
-            Some(v) => judge_progressing(&v, message, held_for, Timestamp::now()),
+            // the wall clock (the trace's clock in a mocked run: `trace::now`)
+            Some(v) => judge_progressing(&v, message, held_for, trace::now()),
             None => Err("not found".to_string()),
         })
     })
@@ -297,6 +301,7 @@ pub async fn helmrelease_ready(
         Some(g) => format!("HelmRelease {ns}/{name} Ready on a generation above {g}"),
         None => format!("HelmRelease {ns}/{name} Ready"),
     };
+    trace::input(serde_json::json!({ "recorded": recorded }));
     poll(within, &what, || async {
         Ok(match get_helmrelease(client, ns, name).await? {
             Some(v) => judge_ready_after_commit(&v, recorded),
@@ -314,6 +319,7 @@ pub async fn helmrelease_queued(
     recorded: i64,
     within: Duration,
 ) -> Result<String, String> {
+    trace::input(serde_json::json!({ "recorded": recorded }));
     poll(
         within,
         &format!("HelmRelease {ns}/{name} with the fix queued behind the running action"),
@@ -344,6 +350,7 @@ pub async fn helmrelease_absent(
                 .get_opt(name)
                 .await
                 .map_err(|e| kube_err("reading the Deployment", e))?;
+            trace::observe_deployment(ns, name, d.as_ref());
             Ok(judge_absent(hr.as_ref(), d.as_ref()))
         },
     )
@@ -369,6 +376,7 @@ pub async fn pod_crash_loop(
                 .await
                 .map_err(|e| kube_err(&format!("listing pods {selector} in {ns}"), e))?
                 .items;
+            trace::observe_pods(ns, &list);
             for (pod, container) in checks::crashlooping(&list) {
                 for previous in [true, false] {
                     let lp = LogParams {
@@ -380,6 +388,7 @@ pub async fn pod_crash_loop(
                     // A previous log may not exist yet (first run): not an error, try the current one.
                     let text = pods.logs(&pod, &lp).await.unwrap_or_default();
                     if text.contains(log) {
+                        trace::observe_log_match(ns, &pod, &container, previous, &text, log);
                         return Ok(Ok(format!("{pod}/{container}: {log}")));
                     }
                 }
@@ -399,6 +408,7 @@ pub async fn source_at_head(
     within: Duration,
 ) -> Result<String, String> {
     let api = FluxKind::GitRepository.api(client.clone(), "flux-system");
+    trace::input(serde_json::json!({ "head": head }));
     poll(
         within,
         &format!(
@@ -410,9 +420,9 @@ pub async fn source_at_head(
                 .get_opt(name)
                 .await
                 .map_err(|e| kube_err("reading the GitRepository", e))?
-                .map(to_json)
-                .unwrap_or_default();
-            Ok(judge_source(&v, head))
+                .map(to_json);
+            trace::observe_flux(Kind::Gitrepository, "flux-system", name, v.as_ref());
+            Ok(judge_source(&v.unwrap_or_default(), head))
         },
     )
     .await
@@ -441,7 +451,9 @@ pub async fn reset_settled(
                     .get_opt(name)
                     .await
                     .map_err(|e| kube_err(&format!("reading Kustomization {name}"), e))?;
-                let Some(ks) = ks.map(to_json) else {
+                let ks = ks.map(to_json);
+                trace::observe_flux(Kind::Kustomization, "flux-system", name, ks.as_ref());
+                let Some(ks) = ks else {
                     return Ok(Err(format!("Kustomization {name} not found")));
                 };
                 if let Err(state) = judge_kustomization_applied(&ks, sha) {

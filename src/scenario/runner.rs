@@ -58,6 +58,30 @@ pub trait Observer {
 /// The observer that observes nothing.
 impl Observer for () {}
 
+/// Two observers, told everything in turn (the journal and the trace).
+impl<A: Observer, B: Observer> Observer for (A, B) {
+    fn step_started(&mut self, scenario: &str, index: usize, name: &str) {
+        self.0.step_started(scenario, index, name);
+        self.1.step_started(scenario, index, name);
+    }
+    fn assertions(&mut self, scenario: &str, assertions: &[Assertion]) {
+        self.0.assertions(scenario, assertions);
+        self.1.assertions(scenario, assertions);
+    }
+    fn reset_started(&mut self, scenario: &str) {
+        self.0.reset_started(scenario);
+        self.1.reset_started(scenario);
+    }
+    fn reset_finished(&mut self, scenario: &str, took: Duration) {
+        self.0.reset_finished(scenario, took);
+        self.1.reset_finished(scenario, took);
+    }
+    fn scenario_finished(&mut self, result: &ScenarioResult) {
+        self.0.scenario_finished(result);
+        self.1.scenario_finished(result);
+    }
+}
+
 /// What a step may take at most, for `--budget`: a wait's or unstick's own deadline; for the other kinds the
 /// deadlines [`crate::e2e::live::LiveEnv`] applies (a reconcile request waits up to 2 min; the checks retry their
 /// probes up to 1 min each; doctor and a commit have no deadline of their own and are allowed a few minutes: their

@@ -7,6 +7,7 @@ mod chart_diff;
 mod doctor;
 mod e2e;
 mod lint;
+mod replay;
 mod snapshot;
 mod unstick;
 mod verify;
@@ -44,6 +45,8 @@ enum Command {
     ChartDiff(chart_diff::Args),
     /// Read-only diagnosis of a live cluster or a snapshot, in debugging order: source revision, stuck release, values, pods
     Doctor(doctor::Args),
+    /// Replay a recorded trace.jsonl offline: each wait's verdict and when it would have been met (no cluster)
+    Replay(replay::Args),
     /// Write the cluster's state (app namespace and flux-system, pod logs; no Secret values) to a directory
     Snapshot(snapshot::Args),
     /// Unstick a HelmRelease held by a Helm action: suspend, uninstall, restart helm-controller, resume, reconcile, wait Ready
@@ -205,6 +208,7 @@ fn main() -> ExitCode {
             Command::BenchHostile(args) => bench_hostile::run(args).await,
             Command::ChartDiff(args) => chart_diff::run(args).await,
             Command::Doctor(args) => doctor::run(args).await,
+            Command::Replay(args) => replay::run(args).await,
             Command::Snapshot(args) => snapshot::run(args).await,
             Command::Unstick(args) => unstick::run(args).await,
             Command::E2e(args) => e2e::run(args).await,

@@ -245,3 +245,53 @@ fn a_bad_budget_or_a_mirror_with_credentials_exits_2_before_docker() {
         "{err}"
     );
 }
+
+/// `replay`: a committed trace agrees (exit 0) with the time each wait was met; a trace cut short disagrees
+/// (exit 1); a bad line is exit 2 with its number.
+#[test]
+fn replay_exits_0_1_2() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let trace = root.join("fixtures/traces/stuck-helmrelease.jsonl");
+    let o = xtask(&["replay", trace.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("10 wait helmReleaseProgressing     met after 42s (t=51s)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("agrees: 5 of 5 waits met within their deadlines"),
+        "{out}"
+    );
+    let o = xtask(&["replay", "--format", "json", trace.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["agrees"], true);
+
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let cut: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.contains("\"step\":\"09 wait"))
+        .collect();
+    let cut_path = dir.path().join("cut.jsonl");
+    std::fs::write(&cut_path, cut.join("\n")).unwrap();
+    let o = xtask(&["replay", cut_path.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains(
+            "09 wait helmReleaseQueued          NOT MET within 3m: nothing recorded for this step"
+        ),
+        "{out}"
+    );
+
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(&bad, format!("{}\n{{\"t_ms\": 1, \"kind\"\n", cut[0])).unwrap();
+    let o = xtask(&["replay", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("bad.jsonl: line 2: not a trace record"),
+        "{err}"
+    );
+}
