@@ -771,11 +771,20 @@ impl Loader {
                     sub.texts.push(Some(b.text));
                     sub.tree.objects.push(Object::plain(b.value, file));
                 }
-                // the walk may have read the path's own kustomization (rendered, named by that file): replaced
+                // the walk may have read the path's own kustomization (rendered, named by that file), and the
+                // kustomizations the build went through (a namespace directory's `kustomization.yaml` under the
+                // one kustomize-controller generates for `kubernetes/apps`): replaced, and deployed, though kustomize
+                // names each object's own file as its origin
+                for k in out.kustomizations {
+                    if !sub.tree.files.contains(&k) {
+                        sub.tree.files.push(k);
+                    }
+                }
                 if let Some(k) = KUSTOMIZATION_NAMES
                     .iter()
                     .map(|n| rel_dir.join(n))
                     .find(|k| self.real_root.join(k).is_file())
+                    .filter(|k| !sub.tree.files.contains(k))
                 {
                     sub.tree.files.push(k);
                 }
@@ -1432,6 +1441,53 @@ mod tests {
         let t = load(d.path()).unwrap();
         assert_eq!(t.find("helm.toolkit.fluxcd.io", "HelmRelease").count(), 2);
         assert!(t.findings.iter().all(|f| f.rule != NOT_DEPLOYED_RULE));
+    }
+
+    /// Issue 19, the onedr0p/cluster-template layout (fixtures/layouts/cluster-template): `cluster-apps` applies
+    /// `./kubernetes/apps` (no kustomization there: kustomize-controller generates one), whose namespace directories
+    /// `kubernetes/apps/<namespace>/kustomization.yaml` set `namespace:` and add the `../../components/sops`
+    /// component. kustomize builds that path and names each object's origin file (`namespace.yaml`, `ks.yaml`), not
+    /// the namespace kustomization: it was reported as `gitops-not-deployed` although cluster-apps deploys it.
+    #[test]
+    fn a_namespace_kustomization_the_cluster_apps_path_builds_is_deployed() {
+        let d = tempfile::tempdir().unwrap();
+        crate::testing::copy_tree(
+            &crate::testing::project_root().join("fixtures/layouts/cluster-template"),
+            d.path(),
+        )
+        .unwrap();
+        std::fs::create_dir(d.path().join(".git")).unwrap();
+        if crate::testing::kubectl().is_none() {
+            crate::testing::skip::<()>(
+                "kubectl cannot run (kustomize builds the namespace kustomizations)",
+            );
+            return;
+        }
+        let t = load(d.path()).unwrap();
+        let not_deployed: Vec<&Finding> = t
+            .findings
+            .iter()
+            .filter(|f| f.rule == NOT_DEPLOYED_RULE)
+            .collect();
+        assert!(not_deployed.is_empty(), "{not_deployed:#?}");
+        let mut ids: Vec<String> = t.objects.iter().map(Object::id).collect();
+        ids.sort();
+        assert_eq!(
+            ids,
+            [
+                "ConfigMap/default/echo-env",
+                "ConfigMap/kube-system/reloader-env",
+                "Kustomization/default/echo",
+                "Kustomization/flux-system/cluster-apps",
+                "Kustomization/kube-system/reloader",
+                "Namespace/default",
+                "Namespace/kube-system",
+                "Secret/default/cluster-secrets",
+                "Secret/kube-system/cluster-secrets",
+            ],
+            "{:#?}",
+            t.findings
+        );
     }
 
     #[test]
