@@ -108,6 +108,9 @@ pub struct Tree {
     /// What reading the tree as Flux reads it found (a Flux Kustomization that does not build, unresolved postBuild
     /// variables, kustomize resources outside their root): reported by lint as findings.
     pub findings: Vec<Finding>,
+    /// The Flux Kustomizations (`Kind/namespace/name (spec.path …)`) whose `spec.path` leads outside the GitOps
+    /// directory: not followed (each also an `info` finding of [`NOT_FOLLOWED_RULE`]).
+    pub not_followed: Vec<String>,
     /// Files (and kustomizations) that could not be read as YAML ([`Error::Yaml`]), each with its line and column:
     /// only that file is left out, every other one is read ([`load_each`]).
     pub unreadable: Vec<Error>,
@@ -136,6 +139,9 @@ pub const MAX_FLUX_ROUNDS: usize = 4;
 
 /// Rule of the one `info` finding naming the files no Flux Kustomization deploys (not linted).
 pub const NOT_DEPLOYED_RULE: &str = "gitops-not-deployed";
+
+/// Rule of the `info` findings on a Flux Kustomization whose path is outside the GitOps directory (not followed).
+pub const NOT_FOLLOWED_RULE: &str = "gitops-not-followed";
 
 /// Rule of the findings on a Flux Kustomization whose path does not build with its kustomize features.
 pub const FLUX_BUILD_RULE: &str = "flux-kustomization-build";
@@ -455,13 +461,26 @@ impl Loader {
                 continue;
             };
             if !real.starts_with(&self.real_root) {
-                self.warn(format!(
-                    "{}: Flux Kustomization {} has spec.path {}, outside the GitOps directory {}; not followed (lint the repository root to follow it)",
-                    ks.file_display(),
-                    ks.id(),
-                    dir.display(),
-                    self.root.display()
-                ));
+                // one note per Kustomization, the same text for all (grouped); lint refuses a directory where
+                // these are all there is ([`Tree::not_followed`])
+                let path = spec["path"].as_str().unwrap_or_default();
+                self.tree
+                    .not_followed
+                    .push(format!("{} (spec.path {path})", ks.id()));
+                self.tree.findings.push(
+                    Finding::new(NOT_FOLLOWED_RULE, Severity::Info)
+                        .file(ks.file_display())
+                        .object(ks.id())
+                        .path("spec.path")
+                        .message(format!(
+                            "its spec.path is outside the directory lint was given ({}): what it deploys was not linted",
+                            self.root.display()
+                        ))
+                        .fix(format!(
+                            "lint the repository root (--gitops {}) to follow it",
+                            repo_root.display()
+                        )),
+                );
                 continue;
             }
             // the same path with the same transformation once (a loop of Kustomizations ends)

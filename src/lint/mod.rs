@@ -271,6 +271,10 @@ pub const RULES: &[Rule] = &[
         check: kustomize::check_not_deployed,
     },
     Rule {
+        id: kustomize::NOT_FOLLOWED_RULE,
+        check: kustomize::check_not_followed,
+    },
+    Rule {
         id: kustomize::FAILED_RULE,
         check: kustomize::check_failed,
     },
@@ -498,6 +502,29 @@ pub async fn lint(root: &Path, store: &ChartStore, helm: Option<&Helm>) -> Resul
             dir: root.to_path_buf(),
             files: tree.files.len(),
             plural: if tree.files.len() == 1 { "" } else { "s" },
+        });
+    }
+    // a directory of Flux Kustomizations whose paths all lead outside it (`kubernetes/flux/cluster`) has nothing
+    // of its own to lint: a green 0 would say the repository is clean when nothing in it was checked
+    let plumbing = |o: &gitops::Object| {
+        matches!(
+            o.group(),
+            "kustomize.toolkit.fluxcd.io" | "source.toolkit.fluxcd.io"
+        )
+    };
+    if !tree.not_followed.is_empty()
+        && tree.unreadable.is_empty()
+        && tree.objects.iter().all(plumbing)
+    {
+        const SHOWN: usize = 3;
+        let mut named: Vec<String> = tree.not_followed.iter().take(SHOWN).cloned().collect();
+        if tree.not_followed.len() > SHOWN {
+            named.push(format!("and {} more", tree.not_followed.len() - SHOWN));
+        }
+        return Err(Error::NothingFollowed {
+            dir: root.to_path_buf(),
+            kustomizations: named.join(", "),
+            root: gitops::repository_root(root),
         });
     }
     let mut input = prepare_with(tree, store, located.as_ref(), ahead).await?;
