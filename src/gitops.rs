@@ -1236,15 +1236,19 @@ impl Loader {
     }
 
     /// The findings of the references [`sandbox`] refused or left out (files relative to the GitOps root): outside
-    /// the repository is [`OUTSIDE_ROOT_RULE`], a remote base left out a warning of [`KUSTOMIZATION_BUILD_RULE`],
-    /// anything else refused an error of it.
+    /// the repository is [`OUTSIDE_ROOT_RULE`], a remote base left out an `info` note of
+    /// [`KUSTOMIZATION_BUILD_RULE`] ([`remote_base_note`]), anything else refused an error of it.
     fn reference_findings(&mut self, problems: Vec<sandbox::Problem>) {
         for p in problems {
             let (rule, severity) = match p.refusal {
                 sandbox::Refusal::Absolute | sandbox::Refusal::OutsideRoot => {
                     (OUTSIDE_ROOT_RULE, Severity::Error)
                 }
-                sandbox::Refusal::RemoteSkipped => (KUSTOMIZATION_BUILD_RULE, Severity::Warning),
+                sandbox::Refusal::RemoteSkipped => {
+                    tracing::debug!("{}: {}", p.file.display(), p.describe());
+                    self.tree.findings.push(remote_base_note(&p));
+                    continue;
+                }
                 _ => (KUSTOMIZATION_BUILD_RULE, Severity::Error),
             };
             let mut message = p.describe();
@@ -1312,6 +1316,25 @@ impl Loader {
         }
         Ok(())
     }
+}
+
+/// The note on a remote base left out of a build (`--allow-remote-bases` not given). kustomize-controller fetches
+/// remote bases unless it runs with `--no-remote-bases` (FACTS.md), so the repository has nothing to change: an
+/// `info` note (issue 19 cause 7: these were 4 of the 16 warnings of the evaluation, all false), one text for all
+/// of them so that they print as one line with their count. The note names what was not checked (the base, as
+/// its `object`: the same base from two kustomizations is one finding with two places) and how to check it.
+fn remote_base_note(p: &sandbox::Problem) -> Finding {
+    let base = crate::report::redact::redact(&crate::report::redact::escape_controls(&p.reference));
+    Finding::new(KUSTOMIZATION_BUILD_RULE, Severity::Info)
+        .file(p.file.display().to_string())
+        .object(base)
+        .path(p.field.clone())
+        .message(
+            "a remote base lint did not fetch (it fetches nothing unless asked; Flux fetches it): the kustomization is linted without what the base adds",
+        )
+        .fix(
+            "nothing to change; to lint the base too, pass --allow-remote-bases (https URLs whose ?ref= is a plain tag, branch or commit), or vendor it into the repository",
+        )
 }
 
 /// Where a Flux Kustomization's `spec.path` leads.
@@ -1506,6 +1529,67 @@ mod tests {
             ],
             "{:#?}",
             t.findings
+        );
+    }
+
+    /// Issue 19 cause 7 (the last false warnings of the evaluation): a remote base left out (no
+    /// `--allow-remote-bases`) is nothing the user must change, since Flux fetches it. It is an `info` note, one
+    /// text for every base (grouped), naming the base as its object: the same base from two kustomizations is one
+    /// finding with two places. The rest of the kustomization is linted.
+    #[test]
+    fn a_remote_base_left_out_is_one_grouped_info_note_naming_it() {
+        if crate::testing::kubectl().is_none() {
+            crate::testing::skip::<()>("kubectl cannot run (kustomize builds the kustomizations)");
+            return;
+        }
+        let d = tempfile::tempdir().unwrap();
+        let base =
+            "https://github.com/kubernetes-csi/external-snapshotter//client/config/crd?ref=v8.2.0";
+        for app in ["a", "b"] {
+            write(
+                d.path(),
+                &format!("{app}/kustomization.yaml"),
+                format!("resources:\n  - cm.yaml\n  - {base}\n"),
+            );
+            write(
+                d.path(),
+                &format!("{app}/cm.yaml"),
+                format!(
+                    "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {app}, namespace: n}}\n"
+                ),
+            );
+        }
+        let t = load(d.path()).unwrap();
+        let mut ids: Vec<String> = t.objects.iter().map(Object::id).collect();
+        ids.sort();
+        assert_eq!(ids, ["ConfigMap/n/a", "ConfigMap/n/b"]);
+        assert!(
+            t.findings.iter().all(|f| f.severity == Severity::Info),
+            "{:#?}",
+            t.findings
+        );
+        let notes: Vec<&Finding> = t
+            .findings
+            .iter()
+            .filter(|f| f.rule == KUSTOMIZATION_BUILD_RULE)
+            .collect();
+        assert_eq!(notes.len(), 2, "{:#?}", t.findings);
+        assert!(
+            notes
+                .iter()
+                .all(|n| n.object == base && n.path == "resources[1]")
+        );
+        assert_eq!(notes[0].message, notes[1].message);
+        assert!(
+            notes[0].fix.contains("--allow-remote-bases"),
+            "{}",
+            notes[0].fix
+        );
+        let merged = crate::finding::merge_places(t.findings.clone());
+        assert_eq!(merged.len(), 1, "{merged:#?}");
+        assert_eq!(
+            merged[0].places,
+            ["a/kustomization.yaml", "b/kustomization.yaml"]
         );
     }
 

@@ -82,7 +82,7 @@ pub enum Refusal {
     Absolute,
     /// It leaves the repository root (lexically, or through a symlink).
     OutsideRoot,
-    /// A remote base left out of the build (remote bases not allowed): a warning, the rest is built.
+    /// A remote base left out of the build (remote bases not allowed): an `info` note, the rest is built.
     RemoteSkipped,
     /// A remote reference that is refused (not https, a ref that is not a plain name, a remote file while remote
     /// bases are not allowed, the deadline spent).
