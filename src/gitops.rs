@@ -445,7 +445,14 @@ impl Loader {
             }
             let spec = &ks.value["spec"];
             let dir = match flux_path(spec, &self.root, &repo_root) {
-                FluxPath::NotFollowed => continue,
+                FluxPath::NotFollowed => {
+                    if let Some(note) = other_source_note(&ks)
+                        && !self.tree.findings.contains(&note)
+                    {
+                        self.tree.findings.push(note);
+                    }
+                    continue;
+                }
                 FluxPath::Found(dir) => dir,
                 FluxPath::Missing(path) => {
                     self.warn(format!(
@@ -1337,6 +1344,49 @@ fn remote_base_note(p: &sandbox::Problem) -> Finding {
         )
 }
 
+/// Rule of the `info` findings on a Flux Kustomization whose source lint cannot read (an ExternalArtifact, an
+/// OCIRepository, a Bucket): what it deploys is not checked.
+pub const OTHER_SOURCE_RULE: &str = "flux-source-not-read";
+
+/// The note on a Flux Kustomization whose `spec.sourceRef.kind` is not a GitRepository, so lint does not follow its
+/// path: the kinds kustomize-controller v1.9.4 accepts are `OCIRepository`, `GitRepository`, `Bucket` and
+/// `ExternalArtifact` (fluxcd/kustomize-controller v1.9.4 api/v1/reference_types.go,
+/// `CrossNamespaceSourceReference.Kind`; ExternalArtifact is Flux 2.7+, behind the controller's `ExternalArtifact`
+/// feature gate, internal/controller/kustomization_controller.go). Their content is not this checkout: an
+/// ExternalArtifact is produced in the cluster by another controller, an OCIRepository or a Bucket is pulled from a
+/// registry or a bucket. One text per kind (grouped), naming what was not checked and why; `None` for a Git source.
+fn other_source_note(ks: &Object) -> Option<Finding> {
+    let spec = &ks.value["spec"];
+    let kind = spec["sourceRef"]["kind"]
+        .as_str()
+        .unwrap_or("GitRepository");
+    let why = match kind {
+        "GitRepository" => return None,
+        "ExternalArtifact" => {
+            "its source is an ExternalArtifact (Flux 2.7+), an artifact another controller produces in the cluster: lint cannot fetch it"
+        }
+        "OCIRepository" => {
+            "its source is an OCIRepository, an artifact pulled from a container registry: lint reads only this repository, not the artifact"
+        }
+        "Bucket" => {
+            "its source is a Bucket, objects pulled from object storage: lint reads only this repository, not the bucket"
+        }
+        _ => {
+            "its source kind is not one lint reads (kustomize-controller accepts GitRepository, OCIRepository, Bucket and ExternalArtifact)"
+        }
+    };
+    Some(
+        Finding::new(OTHER_SOURCE_RULE, Severity::Info)
+            .file(ks.file_display())
+            .object(ks.id())
+            .path("spec.sourceRef")
+            .message(format!(
+                "{why}; what this Kustomization deploys was not checked"
+            ))
+            .fix("nothing to change; lint the repository the artifact is built from to check its content"),
+    )
+}
+
 /// Where a Flux Kustomization's `spec.path` leads.
 pub(crate) enum FluxPath<'a> {
     /// Its source is not a GitRepository, or it has no path: lint does not follow it.
@@ -1590,6 +1640,67 @@ mod tests {
         assert_eq!(
             merged[0].places,
             ["a/kustomization.yaml", "b/kustomization.yaml"]
+        );
+    }
+
+    /// Issue 19: a Flux Kustomization whose `sourceRef.kind` is `ExternalArtifact` (Flux 2.7+; kustomize-controller
+    /// v1.9.4 accepts OCIRepository, GitRepository, Bucket and ExternalArtifact) was skipped silently. It is one
+    /// `info` note per Kustomization with one text (grouped), saying what was not checked and why; a Git source is
+    /// followed as before, with no note.
+    #[test]
+    fn a_kustomization_from_an_external_artifact_is_a_grouped_note() {
+        let d = tempfile::tempdir().unwrap();
+        let ks = |name: &str, kind: &str| {
+            format!(
+                "---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {{name: {name}, namespace: flux-system}}\nspec:\n  path: ./apps\n  sourceRef: {{kind: {kind}, name: {name}}}\n"
+            )
+        };
+        write(
+            d.path(),
+            "clusters/home/apps.yaml",
+            [
+                ks("apps", "GitRepository"),
+                ks("generated", "ExternalArtifact"),
+                ks("rendered", "ExternalArtifact"),
+                ks("oci", "OCIRepository"),
+            ]
+            .concat(),
+        );
+        write(
+            d.path(),
+            "apps/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: n}\n",
+        );
+        let t = load(d.path()).unwrap();
+        assert!(t.objects.iter().any(|o| o.id() == "ConfigMap/n/c"));
+        let notes: Vec<&Finding> = t
+            .findings
+            .iter()
+            .filter(|f| f.rule == OTHER_SOURCE_RULE)
+            .collect();
+        let objects: Vec<&str> = notes.iter().map(|n| n.object.as_str()).collect();
+        assert_eq!(
+            objects,
+            [
+                "Kustomization/flux-system/oci",
+                "Kustomization/flux-system/rendered",
+                "Kustomization/flux-system/generated"
+            ],
+            "{:#?}",
+            t.findings
+        );
+        assert!(notes.iter().all(|n| n.severity == Severity::Info));
+        let external: Vec<&&Finding> = notes
+            .iter()
+            .filter(|n| n.message.contains("ExternalArtifact"))
+            .collect();
+        assert_eq!(external.len(), 2);
+        assert_eq!(external[0].message, external[1].message);
+        assert!(
+            external[0].message.contains("cannot fetch")
+                && external[0].message.contains("was not checked"),
+            "{}",
+            external[0].message
         );
     }
 

@@ -275,6 +275,10 @@ pub const RULES: &[Rule] = &[
         check: kustomize::check_not_followed,
     },
     Rule {
+        id: kustomize::OTHER_SOURCE_RULE,
+        check: kustomize::check_other_source,
+    },
+    Rule {
         id: kustomize::FAILED_RULE,
         check: kustomize::check_failed,
     },
