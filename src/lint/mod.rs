@@ -58,6 +58,9 @@ pub struct Release {
     pub rendered: Vec<Object>,
     /// Values paths the chart provably ignores (see [`values::unused_candidates`]), with a suggested real key.
     pub unused_values: Vec<values::UnusedValue>,
+    /// Values paths the chart does not define that could not be checked: its output is random per render in a way
+    /// lint cannot mask ([`values::probe_unused`]); one `info` note names them.
+    pub unchecked_values: Vec<Vec<String>>,
     /// For a version range: the newest matching chart at hand, which the release is rendered at (as Flux would
     /// install it; `chart-version-not-pinned` still reports the range). See [`ChartStore::newest_at_hand`].
     pub range_pick: Option<String>,
@@ -159,6 +162,7 @@ impl Release {
             chart: None,
             rendered: Vec::new(),
             unused_values: Vec::new(),
+            unchecked_values: Vec::new(),
             range_pick: None,
         })
     }
@@ -305,6 +309,10 @@ pub const RULES: &[Rule] = &[
     Rule {
         id: values::RULE,
         check: values::check,
+    },
+    Rule {
+        id: values::UNCHECKED_RULE,
+        check: values::check_unchecked,
     },
     Rule {
         id: image::TAG_RULE,
@@ -826,7 +834,7 @@ pub async fn render_release_with(r: Release, chart: Chart, helm: &Helm) -> Resul
                 !values::passed_through(&c.path, &r.values, &chart.defaults, &rendered_values)
             })
             .collect();
-    r.unused_values = values::probe_unused(
+    let probed = values::probe_unused(
         helm,
         &chart,
         &r.release_name,
@@ -836,6 +844,8 @@ pub async fn render_release_with(r: Release, chart: Chart, helm: &Helm) -> Resul
         &candidates,
     )
     .await;
+    r.unused_values = probed.unused;
+    r.unchecked_values = probed.unchecked;
     Ok(r)
 }
 
