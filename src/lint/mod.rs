@@ -303,6 +303,10 @@ pub const RULES: &[Rule] = &[
         check: chart_version::check,
     },
     Rule {
+        id: chart_version::MUTABLE_RULE,
+        check: chart_version::check_mutable,
+    },
+    Rule {
         id: values_from::RULE,
         check: values_from::check,
     },
@@ -321,6 +325,10 @@ pub const RULES: &[Rule] = &[
     Rule {
         id: image::FLAG_RULE,
         check: image::check_flags,
+    },
+    Rule {
+        id: image::MUTABLE_RULE,
+        check: image::check_mutable,
     },
     Rule {
         id: rootfs::RULE,
