@@ -108,6 +108,9 @@ pub struct Tree {
     /// What reading the tree as Flux reads it found (a Flux Kustomization that does not build, unresolved postBuild
     /// variables, kustomize resources outside their root): reported by lint as findings.
     pub findings: Vec<Finding>,
+    /// The clusters that deploy each file (relative to the root), when the tree has two or more: `clusters/<name>/…`
+    /// or `kubernetes/<name>/…` entry points ([`cluster_name`]). Empty for one cluster (findings then name none).
+    pub clusters: std::collections::BTreeMap<String, BTreeSet<String>>,
     /// The Flux Kustomizations (`Kind/namespace/name (spec.path …)`) whose `spec.path` leads outside the GitOps
     /// directory: not followed (each also an `info` finding of [`NOT_FOLLOWED_RULE`]).
     pub not_followed: Vec<String>,
@@ -415,11 +418,28 @@ impl Loader {
             .cloned()
             .collect();
         let holders = self.holders(&walked_ks, &repo_root);
-        let mut queue: Vec<(Object, Option<usize>)> = walked_ks
+        // the cluster of each walked Kustomization: that of the entry point (a walked Kustomization no other one's
+        // path holds) its holders lead to, named by where the entry point's file is ([`cluster_name`])
+        let cluster_of: Vec<Option<String>> = (0..walked_ks.len())
+            .map(|i| {
+                let mut at = i;
+                let mut seen = BTreeSet::new();
+                while let Some(h) = holders.get(&at).and_then(|h| h.first()) {
+                    if !seen.insert(at) {
+                        break;
+                    }
+                    at = *h;
+                }
+                cluster_name(&walked_ks[at].file)
+            })
+            .collect();
+        let mut queue: Vec<(Object, Option<usize>, Option<String>)> = walked_ks
             .into_iter()
             .enumerate()
-            .map(|(i, o)| (o, Some(i)))
+            .map(|(i, o)| (o, Some(i), cluster_of[i].clone()))
             .collect();
+        // the clusters that deploy each file, for findings to name them (kept when there are two or more)
+        let mut clusters: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
         let mut followed_walked: BTreeSet<usize> = BTreeSet::new();
         let mut deferred: BTreeSet<usize> = BTreeSet::new();
         // ids of the Kustomizations some followed path gave (as Flux applies them)
@@ -427,7 +447,7 @@ impl Loader {
         // files a followed Kustomization deploys (its own file when the walk found it: an entry point), for
         // [`Self::drop_undeployed`]; `None` while no Kustomization path was read
         let mut deployed: Option<BTreeSet<PathBuf>> = None;
-        while let Some((ks, walked_at)) = queue.pop() {
+        while let Some((ks, walked_at, cluster)) = queue.pop() {
             let from_walk = walked_at.is_some();
             if let Some(i) = walked_at {
                 if reached.contains(&ks.id()) {
@@ -438,7 +458,7 @@ impl Loader {
                     .get(&i)
                     .is_some_and(|h| h.iter().any(|j| !followed_walked.contains(j)));
                 if waiting && deferred.insert(i) {
-                    queue.insert(0, (ks, walked_at));
+                    queue.insert(0, (ks, walked_at, cluster));
                     continue;
                 }
                 followed_walked.insert(i);
@@ -564,6 +584,20 @@ impl Loader {
             };
             deployed.extend(sub.tree.files.iter().cloned());
             deployed.extend(sub.tree.objects.iter().map(|o| o.file.clone()));
+            if let Some(c) = &cluster {
+                let files = sub
+                    .tree
+                    .files
+                    .iter()
+                    .chain(sub.tree.objects.iter().map(|o| &o.file))
+                    .chain(from_walk.then_some(&ks.file));
+                for f in files {
+                    clusters
+                        .entry(f.display().to_string())
+                        .or_default()
+                        .insert(c.clone());
+                }
+            }
             let found = substitute::post_build(&ks, &mut sub.tree.objects, &sub.texts, &known);
             self.tree.findings.extend(found);
             let fresh: Vec<&PathBuf> = sub
@@ -588,7 +622,7 @@ impl Loader {
                 .find("kustomize.toolkit.fluxcd.io", "Kustomization")
             {
                 reached.insert(child.id());
-                queue.push((child.clone(), None));
+                queue.push((child.clone(), None, cluster.clone()));
             }
             self.tree.warnings.extend(sub.tree.warnings);
             self.tree.findings.extend(sub.tree.findings);
@@ -597,6 +631,10 @@ impl Loader {
         }
         if let Some(deployed) = deployed {
             self.drop_undeployed(&deployed);
+        }
+        let named: BTreeSet<&String> = clusters.values().flatten().collect();
+        if named.len() > 1 {
+            self.tree.clusters = clusters;
         }
         Ok(())
     }
@@ -1387,6 +1425,44 @@ fn other_source_note(ks: &Object) -> Option<Finding> {
     )
 }
 
+/// The cluster a Flux entry point's file belongs to, by the layouts of multi-cluster repositories: the directory
+/// after `clusters/` (`clusters/production/flux-system/gotk-sync.yaml` → `production`, the fluxcd/flux2-kustomize-
+/// helm-example layout), else after `kubernetes/` (`kubernetes/main/flux/config/cluster.yaml` → `main`) unless it
+/// is one of the shared directories of the one-cluster templates (`kubernetes/flux`, `kubernetes/apps`, …). `None`
+/// when the file names no cluster.
+pub fn cluster_name(file: &Path) -> Option<String> {
+    const SHARED: [&str; 7] = [
+        "flux",
+        "apps",
+        "components",
+        "bootstrap",
+        "infrastructure",
+        "base",
+        "templates",
+    ];
+    let parts: Vec<&str> = file
+        .components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(p) => p.to_str(),
+            _ => None,
+        })
+        .collect();
+    // the directory name needs a file below it
+    let after = |dir: &str| {
+        parts
+            .iter()
+            .position(|p| *p == dir)
+            .filter(|i| i + 2 < parts.len())
+            .map(|i| parts[i + 1])
+    };
+    if let Some(name) = after("clusters") {
+        return Some(name.to_string());
+    }
+    after("kubernetes")
+        .filter(|n| !SHARED.contains(n))
+        .map(str::to_string)
+}
+
 /// Where a Flux Kustomization's `spec.path` leads.
 pub(crate) enum FluxPath<'a> {
     /// Its source is not a GitRepository, or it has no path: lint does not follow it.
@@ -1702,6 +1778,90 @@ mod tests {
             "{}",
             external[0].message
         );
+    }
+
+    /// Issue 19 ("deployed to two clusters is one finding that lists its places and clusters"), the
+    /// fluxcd/flux2-kustomize-helm-example layout: `clusters/<name>/flux-system` applies `clusters/<name>`, whose
+    /// `apps.yaml` applies `apps/<name>`, an overlay of `apps/base/podinfo`. The tree names the clusters that deploy
+    /// each file (findings name them); one cluster names none.
+    #[test]
+    fn each_file_names_the_clusters_that_deploy_it() {
+        let d = tempfile::tempdir().unwrap();
+        let ks = |name: &str, path: &str| {
+            format!(
+                "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {{name: {name}, namespace: flux-system}}\nspec:\n  path: {path}\n  sourceRef: {{kind: GitRepository, name: flux-system}}\n"
+            )
+        };
+        for c in ["production", "staging"] {
+            write(
+                d.path(),
+                &format!("clusters/{c}/flux-system/gotk-sync.yaml"),
+                ks("flux-system", &format!("./clusters/{c}")),
+            );
+            write(
+                d.path(),
+                &format!("clusters/{c}/apps.yaml"),
+                ks("apps", &format!("./apps/{c}")),
+            );
+            write(
+                d.path(),
+                &format!("apps/{c}/kustomization.yaml"),
+                "resources:\n  - ../base/podinfo\n",
+            );
+        }
+        write(
+            d.path(),
+            "apps/base/podinfo/kustomization.yaml",
+            "resources:\n  - release.yaml\n",
+        );
+        write(
+            d.path(),
+            "apps/base/podinfo/release.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: podinfo, namespace: podinfo}\n",
+        );
+        std::fs::create_dir(d.path().join(".git")).unwrap();
+        let t = load(d.path()).unwrap();
+        let of = |f: &str| -> Vec<&str> {
+            t.clusters
+                .get(f)
+                .map(|c| c.iter().map(String::as_str).collect())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            of("apps/base/podinfo/release.yaml"),
+            ["production", "staging"],
+            "{:#?}",
+            t.clusters
+        );
+        assert_eq!(
+            of("clusters/staging/apps.yaml"),
+            ["staging"],
+            "{:#?}",
+            t.clusters
+        );
+        assert_eq!(
+            t.find("", "ConfigMap").count(),
+            1,
+            "one object: {:#?}",
+            t.objects
+        );
+        // one cluster: nothing to tell apart
+        std::fs::remove_dir_all(d.path().join("clusters/staging")).unwrap();
+        let t = load(d.path()).unwrap();
+        assert!(t.clusters.is_empty(), "{:#?}", t.clusters);
+        assert_eq!(
+            cluster_name(Path::new("clusters/home/flux-system/gotk-sync.yaml")).as_deref(),
+            Some("home")
+        );
+        assert_eq!(
+            cluster_name(Path::new("kubernetes/main/flux/config/cluster.yaml")).as_deref(),
+            Some("main")
+        );
+        assert_eq!(
+            cluster_name(Path::new("kubernetes/flux/cluster/ks.yaml")),
+            None
+        );
+        assert_eq!(cluster_name(Path::new("clusters/home.yaml")), None);
     }
 
     #[test]

@@ -219,6 +219,8 @@ pub struct LintInput {
     /// `manifest-unknown-field`/`manifest-invalid` findings of the plain objects, when [`prepare`] computed them
     /// while the releases rendered (else the rule computes them).
     pub plain_fields: Option<Vec<Finding>>,
+    /// The clusters that deploy each file, when the tree has two or more ([`Tree::clusters`]): findings name them.
+    pub clusters: std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
 }
 
 impl LintInput {
@@ -386,8 +388,10 @@ pub fn run_rules(input: &LintInput) -> Vec<Finding> {
         .collect();
     redact_secret_values(&mut findings, &secret_values(input));
     finding::sort(&mut findings);
-    // each problem once: the same finding read through two files is one finding naming both
-    finding::merge_places(findings)
+    // each problem once: the same finding read through two files is one finding naming both (and its clusters)
+    let mut findings = finding::merge_places(findings);
+    finding::name_clusters(&mut findings, &input.clusters);
+    findings
 }
 
 /// The shortest Secret value replaced in findings: shorter strings (`on`, `v1`, `443`) are words of every message,
@@ -661,6 +665,7 @@ pub async fn prepare_with(
     // The typed field checks of the plain manifests (the costliest rule: every CRD of a Flux install is deserialized)
     // do not depend on the renders: they run on a blocking thread while helm renders.
     let root = tree.root;
+    let clusters = tree.clusters;
     let objects = std::sync::Arc::new(tree.objects);
     let plain_fields = {
         let objects = objects.clone();
@@ -726,6 +731,7 @@ pub async fn prepare_with(
         problems,
         checkout: None,
         plain_fields,
+        clusters,
     })
 }
 
@@ -946,6 +952,7 @@ pub(crate) mod testutil {
             problems: Vec::new(),
             checkout: None,
             plain_fields: None,
+            clusters: Default::default(),
         }
     }
 }
