@@ -433,11 +433,22 @@ impl Loader {
                 cluster_name(&walked_ks[at].file)
             })
             .collect();
+        // the source of the Kustomization that applies each walked one (its first holder), if any
+        let parent_source: Vec<Option<(String, String)>> = (0..walked_ks.len())
+            .map(|i| {
+                holders
+                    .get(&i)
+                    .and_then(|h| h.first())
+                    .map(|h| source_of(&walked_ks[*h]))
+            })
+            .collect();
         let mut queue: Vec<(Object, Option<usize>, Option<String>)> = walked_ks
             .into_iter()
             .enumerate()
             .map(|(i, o)| (o, Some(i), cluster_of[i].clone()))
             .collect();
+        // the source of the Kustomization whose path gave each reached one, by id
+        let mut given_by: HashMap<String, (String, String)> = HashMap::new();
         // the clusters that deploy each file, for findings to name them (kept when there are two or more)
         let mut clusters: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
         let mut followed_walked: BTreeSet<usize> = BTreeSet::new();
@@ -464,6 +475,23 @@ impl Loader {
                 followed_walked.insert(i);
             }
             let spec = &ks.value["spec"];
+            // a Git source other than the one its parent applies it from is another repository (a fleet repo's
+            // `GitRepository apc-fleet` with `path: ./kubernetes`): its path names a directory there, not here
+            let parent = match walked_at {
+                Some(i) => parent_source[i].clone(),
+                None => given_by.get(&ks.id()).cloned(),
+            };
+            let own = source_of(&ks);
+            if own.0 == "GitRepository"
+                && let Some(parent) = parent
+                && parent != own
+            {
+                let note = other_repository_note(&ks, &parent);
+                if !self.tree.findings.contains(&note) {
+                    self.tree.findings.push(note);
+                }
+                continue;
+            }
             let dir = match flux_path(spec, &self.root, &repo_root) {
                 FluxPath::NotFollowed => {
                     if let Some(note) = other_source_note(&ks)
@@ -622,6 +650,7 @@ impl Loader {
                 .find("kustomize.toolkit.fluxcd.io", "Kustomization")
             {
                 reached.insert(child.id());
+                given_by.insert(child.id(), own.clone());
                 queue.push((child.clone(), None, cluster.clone()));
             }
             self.tree.warnings.extend(sub.tree.warnings);
@@ -702,6 +731,8 @@ impl Loader {
                 .iter()
                 .enumerate()
                 .filter(|(j, p)| *j != i && p.as_ref().is_some_and(|p| file.starts_with(p)))
+                // a Kustomization of another repository holds nothing of this one
+                .filter(|(j, _)| source_of(&all[*j]) == source_of(ks))
                 .map(|(j, _)| j)
                 .collect();
             if !by.is_empty() {
@@ -1382,6 +1413,33 @@ fn remote_base_note(p: &sandbox::Problem) -> Finding {
         )
 }
 
+/// A Flux Kustomization's source as `(kind, name)` (kind defaults to GitRepository): two Kustomizations with the
+/// same one read the same repository. The namespace is left out: a child that omits it names its parent's source
+/// in practice, and telling them apart would stop following it.
+fn source_of(ks: &Object) -> (String, String) {
+    let r = &ks.value["spec"]["sourceRef"];
+    (
+        r["kind"].as_str().unwrap_or("GitRepository").to_string(),
+        r["name"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+/// The note on a Flux Kustomization whose GitRepository is not the one of the Kustomization that applies it: its
+/// `spec.path` is a directory of that other repository, which lint does not have (following it here read this
+/// checkout's directory of that name as if deployed again: a second copy of every HelmRelease under it).
+fn other_repository_note(ks: &Object, parent: &(String, String)) -> Finding {
+    let (kind, name) = source_of(ks);
+    Finding::new(OTHER_SOURCE_RULE, Severity::Info)
+        .file(ks.file_display())
+        .object(ks.id())
+        .path("spec.sourceRef")
+        .message(format!(
+            "its source {kind}/{name} is not the {}/{} that applies it, so its spec.path is a directory of another repository, which lint does not have; what this Kustomization deploys was not checked",
+            parent.0, parent.1
+        ))
+        .fix("nothing to change; lint that repository to check its content")
+}
+
 /// Rule of the `info` findings on a Flux Kustomization whose source lint cannot read (an ExternalArtifact, an
 /// OCIRepository, a Bucket): what it deploys is not checked.
 pub const OTHER_SOURCE_RULE: &str = "flux-source-not-read";
@@ -1862,6 +1920,75 @@ mod tests {
             None
         );
         assert_eq!(cluster_name(Path::new("clusters/home.yaml")), None);
+    }
+
+    /// Issue 19, measured on LukeEvansTech/talos-cluster: a child Kustomization whose source is another Git
+    /// repository (`GitRepository apc-fleet`, `path: ./kubernetes`, a fleet repo) was followed into this checkout's
+    /// `./kubernetes`: every child there was read again as committed, without the parent's patches (323 false
+    /// `flux-substitution-unresolved`, 442 HelmReleases counted for 239). It is not followed, and one note says why.
+    #[test]
+    fn a_kustomization_from_another_git_repository_is_not_followed_here() {
+        if crate::testing::kubectl().is_none() {
+            crate::testing::skip::<()>(
+                "kubectl cannot run (kustomize builds the parent's patches)",
+            );
+            return;
+        }
+        let d = tempfile::tempdir().unwrap();
+        write(
+            d.path(),
+            "kubernetes/flux/cluster/ks.yaml",
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: cluster-apps, namespace: flux-system}\nspec:\n  path: ./kubernetes/apps\n  sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}\n  patches:\n    - patch: |-\n        apiVersion: kustomize.toolkit.fluxcd.io/v1\n        kind: Kustomization\n        metadata: {name: _}\n        spec:\n          postBuild:\n            substitute: {TIMEZONE: UTC}\n      target: {group: kustomize.toolkit.fluxcd.io, kind: Kustomization}\n",
+        );
+        write(
+            d.path(),
+            "kubernetes/apps/obs/fleet/ks.yaml",
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: fleet-sync, namespace: obs}\nspec:\n  path: ./kubernetes\n  sourceRef: {kind: GitRepository, name: apc-fleet}\n",
+        );
+        write(
+            d.path(),
+            "kubernetes/apps/obs/echo/ks.yaml",
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: echo, namespace: obs}\nspec:\n  path: ./kubernetes/apps/obs/echo/app\n  sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}\n  postBuild:\n    substitute: {APP: echo}\n",
+        );
+        write(
+            d.path(),
+            "kubernetes/apps/obs/kustomization.yaml",
+            "resources: [./echo/ks.yaml, ./fleet/ks.yaml]\n",
+        );
+        write(
+            d.path(),
+            "kubernetes/apps/obs/echo/app/kustomization.yaml",
+            "resources: [./cm.yaml]\n",
+        );
+        write(
+            d.path(),
+            "kubernetes/apps/obs/echo/app/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: echo, namespace: obs}\ndata: {TZ: \"${TIMEZONE}\", NAME: \"${APP}\"}\n",
+        );
+        std::fs::create_dir(d.path().join(".git")).unwrap();
+        let t = load(d.path()).unwrap();
+        let cms: Vec<&Object> = t.find("", "ConfigMap").collect();
+        assert_eq!(cms.len(), 1, "{cms:#?}");
+        assert_eq!(cms[0].value["data"]["TZ"], "UTC", "{:#?}", cms[0].value);
+        assert!(
+            t.findings
+                .iter()
+                .all(|f| f.rule != substitute::UNRESOLVED_RULE),
+            "{:#?}",
+            t.findings
+        );
+        let notes: Vec<&Finding> = t
+            .findings
+            .iter()
+            .filter(|f| f.rule == OTHER_SOURCE_RULE)
+            .collect();
+        assert_eq!(notes.len(), 1, "{:#?}", t.findings);
+        assert_eq!(notes[0].object, "Kustomization/obs/fleet-sync");
+        assert!(
+            notes[0].message.contains("GitRepository/apc-fleet"),
+            "{}",
+            notes[0].message
+        );
     }
 
     #[test]
