@@ -24,6 +24,15 @@ pub enum Error {
         plural: &'static str,
     },
 
+    #[error(
+        "{dir}: nothing was linted: it holds only Flux Kustomizations and sources, and their paths lead outside it ({kustomizations}; not followed); pass the repository root: --gitops {root}"
+    )]
+    NothingFollowed {
+        dir: PathBuf,
+        kustomizations: String,
+        root: PathBuf,
+    },
+
     #[error("{file}:{line}:{column}: YAML syntax error: {message}")]
     Yaml {
         file: PathBuf,

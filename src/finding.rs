@@ -44,6 +44,10 @@ pub struct Finding {
     /// ([`merge_places`]). Empty for a problem found in one place.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub places: Vec<String>,
+    /// The clusters its places belong to, when the tree has more than one (`clusters/<name>/…`,
+    /// `kubernetes/<name>/…` entry points: [`crate::gitops::Tree::clusters`]). Empty for a one-cluster tree.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clusters: Vec<String>,
 }
 
 impl Finding {
@@ -74,6 +78,7 @@ impl Finding {
             message: String::new(),
             fix: String::new(),
             places: Vec::new(),
+            clusters: Vec::new(),
         }
     }
     pub fn file(mut self, file: impl Into<String>) -> Self {
@@ -168,6 +173,12 @@ pub fn merge_places(findings: Vec<Finding>) -> Vec<Finding> {
                         kept.places.push(p);
                     }
                 }
+                for c in f.clusters {
+                    if !kept.clusters.contains(&c) {
+                        kept.clusters.push(c);
+                    }
+                }
+                kept.clusters.sort();
                 if kept.places.len() == 1 {
                     kept.places.clear();
                 }
@@ -179,6 +190,26 @@ pub fn merge_places(findings: Vec<Finding>) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// Name the clusters of each finding: `clusters` maps a file (relative to the GitOps root) to the clusters that
+/// deploy it. A finding belongs to the clusters of its file and of each of its places.
+pub fn name_clusters(
+    findings: &mut [Finding],
+    clusters: &BTreeMap<String, std::collections::BTreeSet<String>>,
+) {
+    if clusters.is_empty() {
+        return;
+    }
+    for f in findings.iter_mut() {
+        let mut of: std::collections::BTreeSet<String> = f.clusters.iter().cloned().collect();
+        for file in std::iter::once(&f.file).chain(f.places.iter()) {
+            if let Some(cs) = clusters.get(file) {
+                of.extend(cs.iter().cloned());
+            }
+        }
+        f.clusters = of.into_iter().collect();
+    }
 }
 
 /// The JSON document printed by `--format json`: exactly one object.
@@ -255,6 +286,22 @@ pub fn to_text(findings: &[Finding], color: bool) -> String {
                     "    {} {}",
                     paint(bold, "found in:"),
                     places.join(", ")
+                );
+            }
+            if !f.clusters.is_empty() {
+                let clusters: Vec<String> = f.clusters.iter().map(|c| one_line(c)).collect();
+                let _ = writeln!(
+                    out,
+                    "    {} {}",
+                    paint(
+                        bold,
+                        if clusters.len() == 1 {
+                            "cluster:"
+                        } else {
+                            "clusters:"
+                        }
+                    ),
+                    clusters.join(", ")
                 );
             }
             let fix = for_terminal(&f.fix);
@@ -415,6 +462,53 @@ mod tests {
         // exact duplicates only: one finding, no places
         let once = merge_places(vec![base.clone(), base.clone()]);
         assert_eq!(once, vec![base]);
+    }
+
+    /// Issue 19 ("deployed to two clusters is one finding that lists its places and clusters"): the clusters of a
+    /// finding are those of its file and places; merging keeps them all; text names them; a tree of one cluster
+    /// (an empty map) names none.
+    #[test]
+    fn findings_name_the_clusters_of_their_places() {
+        let base = sample().remove(1);
+        let prod = base
+            .clone()
+            .file("apps/production/headlamp/kustomization.yaml");
+        let staging = base
+            .clone()
+            .file("apps/staging/headlamp/kustomization.yaml");
+        let mut map: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+        map.entry(prod.file.clone())
+            .or_default()
+            .insert("production".into());
+        map.entry(staging.file.clone())
+            .or_default()
+            .insert("staging".into());
+        map.entry(base.file.clone())
+            .or_default()
+            .extend(["production".to_string(), "staging".to_string()]);
+        let mut merged = merge_places(vec![prod.clone(), staging.clone()]);
+        name_clusters(&mut merged, &map);
+        assert_eq!(merged.len(), 1);
+        assert_eq!(merged[0].clusters, ["production", "staging"]);
+        let mut one = vec![prod.clone()];
+        name_clusters(&mut one, &map);
+        assert_eq!(one[0].clusters, ["production"]);
+        let t = to_text(&merged, false);
+        assert!(t.contains("clusters: production, staging"), "{t}");
+        assert!(to_text(&one, false).contains("cluster: production"));
+        let v = to_json(&merged, &Summary::of(&merged));
+        assert_eq!(
+            v["findings"][0]["clusters"],
+            serde_json::json!(["production", "staging"])
+        );
+        let mut none = vec![prod];
+        name_clusters(&mut none, &BTreeMap::new());
+        assert!(none[0].clusters.is_empty());
+        assert!(
+            to_json(&none, &Summary::of(&none))["findings"][0]
+                .get("clusters")
+                .is_none()
+        );
     }
 
     #[test]

@@ -148,7 +148,11 @@ fn upload_pack_in_a_remote_base_runs_nothing() {
         );
         let named: Vec<&Finding> = with_rule(&l, "kustomization-build")
             .into_iter()
-            .filter(|f| f.message.contains("file:///nonexistent//x"))
+            // a refusal names it in its message; a base left out (an info note) names it as its object
+            .filter(|f| {
+                f.message.contains("file:///nonexistent//x")
+                    || f.object.contains("file:///nonexistent//x")
+            })
             .collect();
         assert_eq!(named.len(), 1, "{:#?}", l.findings);
         if remote {
@@ -283,8 +287,10 @@ fn reads_outside_the_repository_are_findings_and_the_content_never_shows() {
     assert!(have_kubectl || !l.findings.is_empty());
 }
 
+/// Issue 23 item 4: not fetched, and the URL named. Issue 19: an `info` note (Flux fetches it, so the repository has
+/// nothing to change), naming the URL as its object.
 #[test]
-fn a_remote_base_is_not_fetched_by_default_and_the_warning_names_it() {
+fn a_remote_base_is_not_fetched_by_default_and_the_note_names_it() {
     let _g = FLAG.lock().unwrap_or_else(|e| e.into_inner());
     let have_kubectl = kubectl();
     let (port, hits) = listener();
@@ -302,16 +308,27 @@ fn a_remote_base_is_not_fetched_by_default_and_the_warning_names_it() {
     );
     let l = lint(d.path(), false);
     assert_eq!(hits.load(Ordering::SeqCst), 0, "the listener was called");
-    let warned: Vec<&Finding> = l
+    let noted: Vec<&Finding> = l
         .findings
         .iter()
-        .filter(|f| {
-            f.severity == headlamp_e2e::finding::Severity::Warning && f.message.contains(&url)
-        })
+        .filter(|f| f.severity == headlamp_e2e::finding::Severity::Info && f.object == url)
         .collect();
-    assert_eq!(warned.len(), 1, "{:#?}", l.findings);
-    assert_eq!(warned[0].file, "app/kustomization.yaml");
-    assert_eq!(warned[0].path, "resources[1]");
+    assert_eq!(noted.len(), 1, "{:#?}", l.findings);
+    assert_eq!(noted[0].rule, "kustomization-build");
+    assert_eq!(noted[0].file, "app/kustomization.yaml");
+    assert_eq!(noted[0].path, "resources[1]");
+    assert!(
+        noted[0].fix.contains("--allow-remote-bases"),
+        "{}",
+        noted[0].fix
+    );
+    assert!(
+        l.findings
+            .iter()
+            .all(|f| f.severity != headlamp_e2e::finding::Severity::Warning),
+        "{:#?}",
+        l.findings
+    );
     if have_kubectl {
         let tree = gitops::load_each(d.path()).unwrap();
         assert!(tree.objects.iter().any(|o| o.id() == "ConfigMap/n/p-cm"));

@@ -33,6 +33,7 @@ fn fixture_manifests_have_no_unknown_fields() {
         problems: Vec::new(),
         checkout: None,
         plain_fields: None,
+        clusters: Default::default(),
     };
     let findings: Vec<_> = manifest_fields::check(&input)
         .into_iter()
@@ -58,6 +59,7 @@ fn a_typo_in_a_fixture_manifest_is_found() {
         problems: Vec::new(),
         checkout: None,
         plain_fields: None,
+        clusters: Default::default(),
     };
     let findings = manifest_fields::check(&input);
     assert_eq!(findings.len(), 1, "{findings:#?}");

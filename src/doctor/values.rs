@@ -95,6 +95,7 @@ pub async fn check(view: &dyn ClusterView, releases: &[Value], render: &Render) 
             problems: Vec::new(),
             checkout: None,
             plain_fields: None,
+            clusters: Default::default(),
         };
         check.findings.extend(lint::run_rules(&input));
     }

@@ -59,6 +59,10 @@ const ORIGIN: &str = "config.kubernetes.io/origin";
 pub struct BuildOutput {
     pub objects: Vec<Built>,
     pub skipped: Vec<super::sandbox::Problem>,
+    /// The kustomization files on disk that the build read (relative to the GitOps root when inside it): a
+    /// namespace directory's `kustomization.yaml` under a generated one is deployed, though no object names it as
+    /// its origin.
+    pub kustomizations: Vec<PathBuf>,
 }
 
 /// Why a build did not happen.
@@ -191,6 +195,11 @@ impl Workspace {
                 p
             })
             .collect();
+        let kustomizations: Vec<PathBuf> = prepared
+            .kustomizations
+            .iter()
+            .map(|k| self.shown(k))
+            .collect();
         let root = format!("{}/", sandbox.root().display());
         let out = run_kustomize(&sandbox.start(), sandbox.fetches).map_err(|e| match e {
             // the temporary directory means nothing to the user: paths are shown relative to the repository
@@ -216,6 +225,7 @@ impl Workspace {
         Ok(BuildOutput {
             objects: built,
             skipped,
+            kustomizations,
         })
     }
 

@@ -82,7 +82,7 @@ pub enum Refusal {
     Absolute,
     /// It leaves the repository root (lexically, or through a symlink).
     OutsideRoot,
-    /// A remote base left out of the build (remote bases not allowed): a warning, the rest is built.
+    /// A remote base left out of the build (remote bases not allowed): an `info` note, the rest is built.
     RemoteSkipped,
     /// A remote reference that is refused (not https, a ref that is not a plain name, a remote file while remote
     /// bases are not allowed, the deadline spent).
@@ -227,6 +227,9 @@ impl Sandbox {
 pub struct Prepared {
     pub sandbox: Option<Sandbox>,
     pub problems: Vec<Problem>,
+    /// The kustomization files of the graph that are on disk (relative to `root`): what kustomize reads to build
+    /// `start` (a kustomization generated for `start` is not one of them).
+    pub kustomizations: Vec<PathBuf>,
 }
 
 /// Resolve the kustomization graph of `start` (a directory relative to `root`; `root` canonical), check it, and
@@ -240,10 +243,17 @@ pub fn prepare(
 ) -> Prepared {
     let mut g = Graph::new(root);
     g.kustomization(start, start_kustomization);
+    let kustomizations: Vec<PathBuf> = g
+        .kustomizations
+        .iter()
+        .map(|(dir, (name, _))| dir.join(name))
+        .filter(|f| root.join(f).is_file())
+        .collect();
     if g.problems.iter().any(Problem::fatal) {
         return Prepared {
             sandbox: None,
             problems: g.problems,
+            kustomizations,
         };
     }
     match g.mirror() {
@@ -254,6 +264,7 @@ pub fn prepare(
                 fetches: g.fetches,
             }),
             problems: g.problems,
+            kustomizations,
         },
         Err(why) => {
             g.problems.push(Problem {
@@ -265,6 +276,7 @@ pub fn prepare(
             Prepared {
                 sandbox: None,
                 problems: g.problems,
+                kustomizations,
             }
         }
     }

@@ -7,6 +7,40 @@ use super::LintInput;
 use crate::finding::{Finding, Severity};
 
 pub const RULE: &str = "chart-version-not-pinned";
+/// A chart version that is exact in form but names a build that moves (`v0.0.0-latest`, `1.0.0-nightly`): warning.
+pub const MUTABLE_RULE: &str = "chart-version-mutable";
+
+/// `chart-version-mutable`: an exact-looking chart version whose pre-release names a moving build
+/// ([`super::image::moving_tag`]: `v0.0.0-latest`, as some projects publish their main branch). Flux installs it
+/// as exact, but the registry can serve another chart under the same version: what runs is not what was reviewed,
+/// and a cached render (here, or helm-controller's) is not the chart of today. A warning, not an error: the
+/// version is valid and whether the tag really moves is the publisher's choice.
+pub fn check_mutable(input: &LintInput) -> Vec<Finding> {
+    input
+        .releases
+        .iter()
+        .filter(|r| r.digest.is_none())
+        .filter_map(|r| {
+            let v = r.pinned_version()?;
+            let pre = semver::Version::parse(v).ok()?.pre;
+            if pre.is_empty() || !super::image::moving_tag(pre.as_str()) {
+                return None;
+            }
+            let shown = r.chart_version.as_deref().unwrap_or(v);
+            Some(
+                Finding::new(MUTABLE_RULE, Severity::Warning)
+                    .file(r.file())
+                    .object(r.id())
+                    .path(r.version_path.clone())
+                    .message(format!(
+                        "chart {} version `{shown}` is exact in form, but its pre-release `{pre}` names a build that moves: the registry can serve another chart under the same version, so what Flux installs is not what was reviewed (and lint rendered the chart it has, which may be older)",
+                        r.chart_name
+                    ))
+                    .fix("pin a released chart version (or an OCI digest), and let Renovate propose bumps as reviewed PRs"),
+            )
+        })
+        .collect()
+}
 
 pub fn check(input: &LintInput) -> Vec<Finding> {
     input
@@ -23,10 +57,13 @@ pub fn check(input: &LintInput) -> Vec<Finding> {
                     Some(pick) => format!("lint rendered it at {pick}, the newest matching chart it has (Flux installs the newest its repository serves), so the other rules ran on that chart"),
                     None => "no chart at hand matches it, so the chart-rendered rules were skipped for this release".to_string(),
                 };
-                format!(
-                    "chart {} version `{v}` is a range: Flux installs whatever newest chart matches it, without review; {rendered}",
-                    r.chart_name
-                )
+                // `latest` (an OCIRepository `ref.tag`) is no range but a tag that moves: said as it is
+                let what = if super::image::moving_tag(v) && !v.contains(['*', 'x', 'X', '<', '>', '=', '~', '^', ' ']) {
+                    "is a tag that moves, not a version: Flux installs whatever chart it names at each reconciliation, without review"
+                } else {
+                    "is a range: Flux installs whatever newest chart matches it, without review"
+                };
+                format!("chart {} version `{v}` {what}; {rendered}", r.chart_name)
             };
             Finding::new(RULE, Severity::Error)
                 .file(r.file())
@@ -42,6 +79,46 @@ pub fn check(input: &LintInput) -> Vec<Finding> {
 mod tests {
     use super::super::testutil::*;
     use super::*;
+
+    /// Issue 19 (mutable versions): `v0.0.0-latest` is exact in form, so it passed as pinned; it names a build
+    /// that moves. A warning (the version is valid); a release version and an ordinary pre-release are clean,
+    /// and an OCI digest pins it whatever the tag.
+    #[test]
+    fn a_pre_release_that_names_a_moving_build_is_a_warning() {
+        let mut r = helmrelease("{}");
+        for v in ["0.41.0", "v0.41.0", "0.42.0-rc.1", "1.0.0-alpha"] {
+            r.chart_version = Some(v.into());
+            assert!(
+                check_mutable(&input(vec![], vec![r.clone()])).is_empty(),
+                "{v}"
+            );
+        }
+        for v in ["v0.0.0-latest", "0.0.0-nightly.20260101"] {
+            r.chart_version = Some(v.into());
+            let f = check_mutable(&input(vec![], vec![r.clone()]));
+            assert_eq!(f.len(), 1, "{v}");
+            assert_eq!(f[0].severity, Severity::Warning);
+            assert!(
+                f[0].message.contains(&format!("`{v}` is exact in form")),
+                "{}",
+                f[0].message
+            );
+            // exact in form: not also a range error
+            assert!(check(&input(vec![], vec![r.clone()])).is_empty(), "{v}");
+        }
+        r.digest = Some("sha256:0123".into());
+        assert!(check_mutable(&input(vec![], vec![r.clone()])).is_empty());
+        // `latest` (an OCIRepository ref.tag) stays an error, said as a tag that moves, not a range
+        r.digest = None;
+        r.chart_version = Some("latest".into());
+        let f = check(&input(vec![], vec![r]));
+        assert_eq!(f.len(), 1);
+        assert!(
+            f[0].message.contains("`latest` is a tag that moves"),
+            "{}",
+            f[0].message
+        );
+    }
 
     #[test]
     fn ranges_are_errors_exact_versions_are_not() {

@@ -13,6 +13,23 @@ use crate::gitops::Object;
 
 pub const TAG_RULE: &str = "image-tag-override";
 pub const FLAG_RULE: &str = "image-flag-unsupported";
+/// A Headlamp server container whose image tag moves (`latest`, no tag at all, `v0.0.0-latest`, `nightly`) and has
+/// no digest (warning).
+pub const MUTABLE_RULE: &str = "image-tag-mutable";
+
+/// Words that name a tag which moves to each new build rather than one release: the whole tag, or a `-`/`.`/`_`
+/// part of it (`latest`, `v0.0.0-latest`, `main`, `nightly-amd64`). A release tag (`v0.41.0`, `0.41.0-alpine`) has
+/// none of them.
+const MOVING_WORDS: [&str; 8] = [
+    "latest", "nightly", "edge", "main", "master", "snapshot", "canary", "stable",
+];
+
+/// Does `tag` (digest already split off) name a build that moves rather than one release?
+pub fn moving_tag(tag: &str) -> bool {
+    tag.to_ascii_lowercase()
+        .split(['-', '.', '_', '+'])
+        .any(|part| MOVING_WORDS.contains(&part))
+}
 
 /// An image reference split into repository (with registry), tag and digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,6 +167,15 @@ pub fn check_tag_override(input: &LintInput) -> Vec<Finding> {
             || r.rendered
                 .iter()
                 .any(|o| !headlamp_containers(o).is_empty());
+        // a moving tag that a Headlamp container runs: `image-tag-mutable` reports it (each problem once)
+        let runs_moving = r
+            .rendered
+            .iter()
+            .flat_map(headlamp_containers)
+            .any(|c| c.image.digest.is_none() && c.image.tag.as_deref() == Some(tag.as_str()));
+        if moving_tag(&tag) && runs_moving {
+            continue;
+        }
         let message = match &r.chart {
             Some(c) => {
                 let chart_desc = format!("chart {} {}", c.name, c.version);
@@ -201,6 +227,59 @@ pub fn check_tag_override(input: &LintInput) -> Vec<Finding> {
                     "remove `image.tag` from the HelmRelease values and let the chart use its appVersion; to run another release, change the chart version"
                 }),
         );
+    }
+    out
+}
+
+/// `image-tag-mutable`: a Headlamp server container (plain manifest or rendered by any chart) whose image has no
+/// digest and a tag that moves ([`moving_tag`]) or no tag (the registry's `latest`). Each pod start may pull another
+/// build, so the cluster does not run what was reviewed, two replicas may differ, and a new build may not know the
+/// flags the chart passes (`image-flag-unsupported` cannot check a tag that names no release). A tag set as the
+/// release's `image.tag` is reported here, not also as `image-tag-override`.
+pub fn check_mutable(input: &LintInput) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let releases = input.releases.iter().map(Some);
+    let plain = std::iter::once(None);
+    for r in releases.chain(plain) {
+        let objects: Box<dyn Iterator<Item = &Object>> = match r {
+            Some(r) => Box::new(r.rendered.iter()),
+            None => Box::new(input.objects.iter()),
+        };
+        for o in objects {
+            for c in headlamp_containers(o) {
+                if c.image.digest.is_some() {
+                    continue;
+                }
+                let tag = c.image.tag.as_deref();
+                if tag.is_some_and(|t| !moving_tag(t)) {
+                    continue;
+                }
+                let what = match tag {
+                    Some(t) => format!("the tag `{t}` moves to each new build"),
+                    None => "it has no tag, so the registry's `latest` is pulled, which moves to each new build"
+                        .to_string(),
+                };
+                let message = format!(
+                    "container \"{}\" runs {}: {what}. Each pod start may pull another Headlamp build, so the cluster does not run what was reviewed, two replicas may run different builds, and lint cannot check the flags the chart passes against a build it cannot name.",
+                    c.name, c.image_text
+                );
+                let values_tag = r.and_then(|r| r.values["image"]["tag"].as_str());
+                let fix = match (r, values_tag) {
+                    (Some(_), Some(t)) if tag == Some(t) => format!(
+                        "remove `image.tag: {t}` from the HelmRelease values so the chart runs its own release (its appVersion), or pin a release tag or a digest (`@sha256:…`)"
+                    ),
+                    _ => "pin a release tag (e.g. `v0.41.0`, the chart's appVersion) or a digest (`@sha256:…`), and let Renovate propose updates as reviewed PRs".to_string(),
+                };
+                out.push(
+                    Finding::new(MUTABLE_RULE, Severity::Warning)
+                        .file(o.location())
+                        .object(o.id())
+                        .path(format!("{}.image", pointer_to_path(&c.pointer)))
+                        .message(message)
+                        .fix(fix),
+                );
+            }
+        }
     }
     out
 }
@@ -327,6 +406,59 @@ mod tests {
             r.rendered = vec![deployment(image)];
             assert!(check_flags(&input(vec![], vec![r])).is_empty(), "{image}");
         }
+    }
+
+    /// Issue 19 (mutable tags): a Headlamp container whose tag moves (`latest`, none, `v0.0.0-latest`) and has no
+    /// digest is one warning, wherever the image is written (a plain Deployment, a chart's render); a release tag,
+    /// a digest, or another program's `latest` is not. A moving `image.tag` of the Headlamp release is reported
+    /// once, here, with the fix to remove it (not also as `image-tag-override`).
+    #[test]
+    fn a_headlamp_image_tag_that_moves_is_one_warning() {
+        let plain = |image: &str| {
+            let mut o = deployment(image);
+            o.origin = crate::gitops::Origin::Plain;
+            o.file = "apps/headlamp/deployment.yaml".into();
+            o
+        };
+        for image in [
+            "ghcr.io/headlamp-k8s/headlamp:latest",
+            "ghcr.io/headlamp-k8s/headlamp",
+            "ghcr.io/headlamp-k8s/headlamp:v0.0.0-latest",
+        ] {
+            let f = check_mutable(&input(vec![plain(image)], vec![]));
+            assert_eq!(f.len(), 1, "{image}: {f:#?}");
+            assert_eq!(f[0].severity, Severity::Warning);
+            assert_eq!(f[0].path, "spec.template.spec.containers[0].image");
+            assert_eq!(f[0].file, "apps/headlamp/deployment.yaml");
+            assert!(
+                f[0].message.contains("moves to each new build"),
+                "{}",
+                f[0].message
+            );
+        }
+        for image in [
+            "ghcr.io/headlamp-k8s/headlamp:v0.41.0",
+            "ghcr.io/headlamp-k8s/headlamp:latest@sha256:0123abcd",
+            "docker.io/library/nginx:latest",
+        ] {
+            assert!(
+                check_mutable(&input(vec![plain(image)], vec![])).is_empty(),
+                "{image}"
+            );
+        }
+        let mut r = helmrelease("image:\n  tag: latest");
+        r.rendered = vec![deployment("ghcr.io/headlamp-k8s/headlamp:latest")];
+        let both = input(vec![], vec![r]);
+        let f = check_mutable(&both);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert!(
+            f[0].fix.contains("remove `image.tag: latest`"),
+            "{}",
+            f[0].fix
+        );
+        assert!(check_tag_override(&both).is_empty());
+        assert!(moving_tag("nightly-amd64") && moving_tag("MAIN") && !moving_tag("v0.41.0"));
+        assert!(!moving_tag("1.2.3-alpine") && !moving_tag("480-amd64"));
     }
 
     #[test]

@@ -15,6 +15,11 @@ pub const FAILED_RULE: &str = substitute::FAILED_RULE;
 pub const OUTSIDE_ROOT_RULE: &str = gitops::OUTSIDE_ROOT_RULE;
 /// The files no Flux Kustomization deploys (one `info` finding; they are not linted).
 pub const NOT_DEPLOYED_RULE: &str = gitops::NOT_DEPLOYED_RULE;
+/// The Flux Kustomizations whose path is outside the directory lint was given (`info`, grouped; not followed).
+pub const NOT_FOLLOWED_RULE: &str = gitops::NOT_FOLLOWED_RULE;
+/// The Flux Kustomizations whose source is not this repository (ExternalArtifact, OCIRepository, Bucket): `info`,
+/// grouped per kind; their paths are not checked.
+pub const OTHER_SOURCE_RULE: &str = gitops::OTHER_SOURCE_RULE;
 /// A kustomization.yaml in the tree that kustomize cannot build (a resource that does not exist, kustomize's own
 /// error, no kubectl to build it with): that directory is left out, every other one is linted.
 pub const KUSTOMIZATION_RULE: &str = gitops::KUSTOMIZATION_BUILD_RULE;
@@ -73,6 +78,12 @@ pub fn check_outside_root(input: &LintInput) -> Vec<Finding> {
 }
 pub fn check_not_deployed(input: &LintInput) -> Vec<Finding> {
     of_rule(input, NOT_DEPLOYED_RULE)
+}
+pub fn check_not_followed(input: &LintInput) -> Vec<Finding> {
+    of_rule(input, NOT_FOLLOWED_RULE)
+}
+pub fn check_other_source(input: &LintInput) -> Vec<Finding> {
+    of_rule(input, OTHER_SOURCE_RULE)
 }
 
 #[cfg(test)]

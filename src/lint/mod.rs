@@ -58,6 +58,9 @@ pub struct Release {
     pub rendered: Vec<Object>,
     /// Values paths the chart provably ignores (see [`values::unused_candidates`]), with a suggested real key.
     pub unused_values: Vec<values::UnusedValue>,
+    /// Values paths the chart does not define that could not be checked: its output is random per render in a way
+    /// lint cannot mask ([`values::probe_unused`]); one `info` note names them.
+    pub unchecked_values: Vec<Vec<String>>,
     /// For a version range: the newest matching chart at hand, which the release is rendered at (as Flux would
     /// install it; `chart-version-not-pinned` still reports the range). See [`ChartStore::newest_at_hand`].
     pub range_pick: Option<String>,
@@ -159,6 +162,7 @@ impl Release {
             chart: None,
             rendered: Vec::new(),
             unused_values: Vec::new(),
+            unchecked_values: Vec::new(),
             range_pick: None,
         })
     }
@@ -215,6 +219,8 @@ pub struct LintInput {
     /// `manifest-unknown-field`/`manifest-invalid` findings of the plain objects, when [`prepare`] computed them
     /// while the releases rendered (else the rule computes them).
     pub plain_fields: Option<Vec<Finding>>,
+    /// The clusters that deploy each file, when the tree has two or more ([`Tree::clusters`]): findings name them.
+    pub clusters: std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
 }
 
 impl LintInput {
@@ -271,6 +277,14 @@ pub const RULES: &[Rule] = &[
         check: kustomize::check_not_deployed,
     },
     Rule {
+        id: kustomize::NOT_FOLLOWED_RULE,
+        check: kustomize::check_not_followed,
+    },
+    Rule {
+        id: kustomize::OTHER_SOURCE_RULE,
+        check: kustomize::check_other_source,
+    },
+    Rule {
         id: kustomize::FAILED_RULE,
         check: kustomize::check_failed,
     },
@@ -291,6 +305,10 @@ pub const RULES: &[Rule] = &[
         check: chart_version::check,
     },
     Rule {
+        id: chart_version::MUTABLE_RULE,
+        check: chart_version::check_mutable,
+    },
+    Rule {
         id: values_from::RULE,
         check: values_from::check,
     },
@@ -299,12 +317,20 @@ pub const RULES: &[Rule] = &[
         check: values::check,
     },
     Rule {
+        id: values::UNCHECKED_RULE,
+        check: values::check_unchecked,
+    },
+    Rule {
         id: image::TAG_RULE,
         check: image::check_tag_override,
     },
     Rule {
         id: image::FLAG_RULE,
         check: image::check_flags,
+    },
+    Rule {
+        id: image::MUTABLE_RULE,
+        check: image::check_mutable,
     },
     Rule {
         id: rootfs::RULE,
@@ -362,8 +388,10 @@ pub fn run_rules(input: &LintInput) -> Vec<Finding> {
         .collect();
     redact_secret_values(&mut findings, &secret_values(input));
     finding::sort(&mut findings);
-    // each problem once: the same finding read through two files is one finding naming both
-    finding::merge_places(findings)
+    // each problem once: the same finding read through two files is one finding naming both (and its clusters)
+    let mut findings = finding::merge_places(findings);
+    finding::name_clusters(&mut findings, &input.clusters);
+    findings
 }
 
 /// The shortest Secret value replaced in findings: shorter strings (`on`, `v1`, `443`) are words of every message,
@@ -500,6 +528,29 @@ pub async fn lint(root: &Path, store: &ChartStore, helm: Option<&Helm>) -> Resul
             plural: if tree.files.len() == 1 { "" } else { "s" },
         });
     }
+    // a directory of Flux Kustomizations whose paths all lead outside it (`kubernetes/flux/cluster`) has nothing
+    // of its own to lint: a green 0 would say the repository is clean when nothing in it was checked
+    let plumbing = |o: &gitops::Object| {
+        matches!(
+            o.group(),
+            "kustomize.toolkit.fluxcd.io" | "source.toolkit.fluxcd.io"
+        )
+    };
+    if !tree.not_followed.is_empty()
+        && tree.unreadable.is_empty()
+        && tree.objects.iter().all(plumbing)
+    {
+        const SHOWN: usize = 3;
+        let mut named: Vec<String> = tree.not_followed.iter().take(SHOWN).cloned().collect();
+        if tree.not_followed.len() > SHOWN {
+            named.push(format!("and {} more", tree.not_followed.len() - SHOWN));
+        }
+        return Err(Error::NothingFollowed {
+            dir: root.to_path_buf(),
+            kustomizations: named.join(", "),
+            root: gitops::repository_root(root),
+        });
+    }
     let mut input = prepare_with(tree, store, located.as_ref(), ahead).await?;
     input.checkout = checkout.await.ok();
     tracing::debug!(elapsed = ?started.elapsed(), "lint: releases rendered");
@@ -614,6 +665,7 @@ pub async fn prepare_with(
     // The typed field checks of the plain manifests (the costliest rule: every CRD of a Flux install is deserialized)
     // do not depend on the renders: they run on a blocking thread while helm renders.
     let root = tree.root;
+    let clusters = tree.clusters;
     let objects = std::sync::Arc::new(tree.objects);
     let plain_fields = {
         let objects = objects.clone();
@@ -679,6 +731,7 @@ pub async fn prepare_with(
         problems,
         checkout: None,
         plain_fields,
+        clusters,
     })
 }
 
@@ -795,7 +848,7 @@ pub async fn render_release_with(r: Release, chart: Chart, helm: &Helm) -> Resul
                 !values::passed_through(&c.path, &r.values, &chart.defaults, &rendered_values)
             })
             .collect();
-    r.unused_values = values::probe_unused(
+    let probed = values::probe_unused(
         helm,
         &chart,
         &r.release_name,
@@ -805,6 +858,8 @@ pub async fn render_release_with(r: Release, chart: Chart, helm: &Helm) -> Resul
         &candidates,
     )
     .await;
+    r.unused_values = probed.unused;
+    r.unchecked_values = probed.unchecked;
     Ok(r)
 }
 
@@ -897,6 +952,7 @@ pub(crate) mod testutil {
             problems: Vec::new(),
             checkout: None,
             plain_fields: None,
+            clusters: Default::default(),
         }
     }
 }

@@ -446,6 +446,10 @@ impl Baseline {
 /// `podMonitor.namespace: "{{ .Release.Namespace }}"`, read with `tpl`) differs once perturbed. A probe render that
 /// fails means the chart read the key (a `required`, a `fail`, a type the template cannot use): it is never an error
 /// of the user's values, which rendered, and never a finding (issue 19 causes 1–3).
+///
+/// When the output is random in a way that cannot be masked (two renders of the same values differ in their number
+/// of lines), no candidate can be proved either way: they are returned in
+/// [`Probed::unchecked`], for one `info` note ([`UNCHECKED_RULE`]), never as findings.
 pub async fn probe_unused(
     helm: &crate::chart::Helm,
     chart: &crate::chart::Chart,
@@ -454,16 +458,21 @@ pub async fn probe_unused(
     values: &Value,
     base_text: &str,
     candidates: &[Candidate],
-) -> Vec<UnusedValue> {
+) -> Probed {
     if candidates.is_empty() {
-        return Vec::new();
+        return Probed::default();
     }
+    let unchecked = || Probed {
+        unused: Vec::new(),
+        unchecked: candidates.iter().map(|c| c.path.clone()).collect(),
+    };
     // a second, uncached render of the user's values: are parts of the output random?
     let Ok(again) = helm.template(&chart.path, release, namespace, values).await else {
-        return Vec::new();
+        return Probed::default();
     };
     let Some(base) = Baseline::new(base_text, &again) else {
-        return Vec::new();
+        tracing::debug!(chart = %chart.name, "random output that cannot be lined up: keys not checked");
+        return unchecked();
     };
     let same = |v: Value| {
         let base = &base;
@@ -511,7 +520,7 @@ pub async fn probe_unused(
         }
     }))
     .await;
-    removed
+    let unused = removed
         .into_iter()
         .zip(changed)
         .filter(|(_, same)| *same)
@@ -519,7 +528,63 @@ pub async fn probe_unused(
             path: c.path.clone(),
             suggestion: c.suggestion.clone(),
         })
-        .collect()
+        .collect();
+    Probed {
+        unused,
+        unchecked: Vec::new(),
+    }
+}
+
+/// What [`probe_unused`] settled: the keys proved unused, and the candidates it could not check (random output).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Probed {
+    pub unused: Vec<UnusedValue>,
+    pub unchecked: Vec<Vec<String>>,
+}
+
+/// Rule of the one `info` note per release whose chart renders differently each time in a way lint cannot mask:
+/// the keys the chart does not define were not checked ([`probe_unused`]).
+pub const UNCHECKED_RULE: &str = "values-not-checked";
+
+/// One note per release with keys [`probe_unused`] could not check, naming the chart and the keys.
+pub fn check_unchecked(input: &LintInput) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for r in &input.releases {
+        let Some(chart) = &r.chart else { continue };
+        if r.unchecked_values.is_empty() {
+            continue;
+        }
+        const SHOWN: usize = 10;
+        let mut keys: Vec<String> = r
+            .unchecked_values
+            .iter()
+            .take(SHOWN)
+            .map(|p| format!("`{}`", dotted(p)))
+            .collect();
+        if r.unchecked_values.len() > SHOWN {
+            keys.push(format!("and {} more", r.unchecked_values.len() - SHOWN));
+        }
+        let n = r.unchecked_values.len();
+        out.push(
+            Finding::new(UNCHECKED_RULE, Severity::Info)
+                .file(r.file())
+                .object(r.id())
+                .path("spec.values")
+                .message(format!(
+                    "chart {} {} renders differently each time (generated passwords, certificates or names that change the number of lines), so lint could not tell whether it reads {} value{} it does not define: {}",
+                    chart.name,
+                    chart.version,
+                    if n == 1 { "this" } else { "these" },
+                    if n == 1 { "" } else { "s" },
+                    keys.join(", ")
+                ))
+                .fix(format!(
+                    "nothing to change if they are right; check them against `helm show values {} --version {}`",
+                    chart.name, chart.version
+                )),
+        );
+    }
+    out
 }
 
 /// Report the values the render step proved unused.
@@ -838,6 +903,51 @@ mod tests {
         };
         assert_eq!(unused, vec!["grafana.replica"]);
         assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    /// Issue 19: a chart whose output changes its number of lines per render cannot be masked line by line, so no
+    /// key it does not define can be proved unread; they were skipped in silence. They are one `info` note naming
+    /// the chart and the keys (never an error). Two renders have the same number of lines once in a thousand
+    /// (`random-lines`): then the random lines are masked and the unread key is proved, as for `random-secret`.
+    #[tokio::test]
+    async fn random_output_that_cannot_be_masked_is_one_note_naming_the_keys() {
+        let (_dir, chart) = crate::chart::test_charts::pack("random-lines", &[]);
+        let Some((helm, _)) = crate::testing::render_tools("headlamp", "0.41.0") else {
+            return;
+        };
+        let mut r = super::super::testutil::helmrelease("replicas: 2\nreplica: 3\nextra: {a: 1}");
+        r.chart_name = chart.name.clone();
+        let r = super::super::render_release_with(r, chart, &helm)
+            .await
+            .expect("the user's values render");
+        let mut unchecked: Vec<String> = r.unchecked_values.iter().map(|p| dotted(p)).collect();
+        let mut unused: Vec<String> = r.unused_values.iter().map(|u| dotted(&u.path)).collect();
+        unchecked.sort();
+        unused.sort();
+        let input = LintInput {
+            releases: vec![r],
+            ..Default::default()
+        };
+        let notes = check_unchecked(&input);
+        if unchecked.is_empty() {
+            // the one render in a thousand with the same number of lines: masked, proved
+            assert_eq!(unused, ["extra", "replica"]);
+            assert!(notes.is_empty(), "{notes:#?}");
+            return;
+        }
+        assert_eq!(unchecked, ["extra", "replica"]);
+        assert!(unused.is_empty(), "{unused:?}");
+        assert!(check(&input).is_empty());
+        assert_eq!(notes.len(), 1, "{notes:#?}");
+        assert_eq!(notes[0].severity, Severity::Info);
+        assert_eq!(notes[0].rule, UNCHECKED_RULE);
+        assert!(
+            notes[0].message.contains("chart random-lines 0.1.0")
+                && notes[0].message.contains("`extra`")
+                && notes[0].message.contains("`replica`"),
+            "{}",
+            notes[0].message
+        );
     }
 
     #[tokio::test]

@@ -23,7 +23,7 @@ pub struct Args {
     #[arg(long)]
     no_cache: bool,
     /// Let kustomize fetch the remote bases kustomizations name (https only, `?ref=` a plain name, 120 s for all
-    /// of them). By default none is fetched: each is left out with a warning naming it, as kustomize-controller's
+    /// of them). By default none is fetched: each is left out with an info note naming it, as kustomize-controller's
     /// `--no-remote-bases` does
     #[arg(long)]
     allow_remote_bases: bool,

@@ -164,3 +164,92 @@ fn a_parent_kustomization_that_patches_its_children_is_applied() {
     );
     assert!(out.contains("0 errors, 0 warnings, 3 notes"), "{out}");
 }
+
+/// Issue 19: `--gitops kubernetes/flux/cluster` in the cluster-template layout holds only the `cluster-apps` Flux
+/// Kustomization, whose path `./kubernetes/apps` is outside it. Lint followed nothing and exited 0 with a warning on
+/// stderr only: a lint that checked nothing looked green. It now exits 2 and says what it was given, what it found
+/// and what to pass instead (the repository root); in JSON the one document carries that error.
+#[test]
+fn a_directory_whose_kustomizations_all_lead_outside_it_is_not_a_clean_lint() {
+    if headlamp_e2e::testing::kubectl().is_none() {
+        headlamp_e2e::testing::skip::<()>("kubectl cannot run");
+        return;
+    }
+    let repo = repository("cluster-template");
+    let cluster = repo.path().join("kubernetes/flux/cluster");
+    let o = xtask(&["lint", "--gitops", &cluster.display().to_string()]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{}{err}", text(&o.stdout));
+    assert!(err.contains("nothing was linted"), "{err}");
+    assert!(
+        err.contains("Kustomization/flux-system/cluster-apps (spec.path ./kubernetes/apps)"),
+        "{err}"
+    );
+    let root = repo.path().canonicalize().unwrap();
+    assert!(
+        err.contains(&format!("--gitops {}", root.display())),
+        "{err}"
+    );
+    let o = xtask(&[
+        "lint",
+        "--gitops",
+        &cluster.display().to_string(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        v["error"].as_str().unwrap().contains("nothing was linted"),
+        "{v}"
+    );
+    // the repository root lints what cluster-apps deploys: each namespace kustomization is deployed (not a
+    // `gitops-not-deployed` note), and nothing is left unfollowed
+    let (code, v, stderr) = lint_json(repo.path());
+    let all = rules(&v);
+    assert_eq!(code, Some(0), "{all:#?}\n{stderr}");
+    assert!(
+        !all.iter()
+            .any(|r| r.contains("gitops-not-deployed") || r.contains("gitops-not-followed")),
+        "{all:#?}"
+    );
+    assert_eq!(v["summary"]["objects"], 9, "{v}");
+}
+
+/// A directory that holds something of its own besides a Kustomization leading outside it (`kubernetes/flux` of
+/// the cluster-apps layout: the `cluster-meta` settings it applies, and `cluster-apps` → `./kubernetes/apps`) is
+/// linted; the Kustomization not followed is one `info` note that says what was not linted and what to pass.
+#[test]
+fn a_kustomization_leading_outside_the_directory_is_one_note() {
+    if headlamp_e2e::testing::kubectl().is_none() {
+        headlamp_e2e::testing::skip::<()>("kubectl cannot run");
+        return;
+    }
+    let repo = repository("cluster-apps");
+    let (code, v, stderr) = lint_json(&repo.path().join("kubernetes/flux"));
+    let all = rules(&v);
+    assert_eq!(code, Some(0), "{all:#?}\n{stderr}");
+    let notes: Vec<&serde_json::Value> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "gitops-not-followed")
+        .collect();
+    assert_eq!(notes.len(), 1, "{all:#?}");
+    assert_eq!(notes[0]["severity"], "info");
+    assert_eq!(notes[0]["object"], "Kustomization/flux-system/cluster-apps");
+    assert!(
+        notes[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("was not linted"),
+        "{}",
+        notes[0]
+    );
+    assert!(
+        notes[0]["fix"].as_str().unwrap().contains("--gitops "),
+        "{}",
+        notes[0]
+    );
+    assert!(!stderr.contains("not followed"), "reported once: {stderr}");
+}
