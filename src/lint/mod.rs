@@ -12,6 +12,7 @@ pub mod image;
 pub mod kustomize;
 pub mod manifest_fields;
 pub mod object_conflict;
+pub mod positions;
 pub mod post_render;
 pub mod psa;
 pub mod rbac;
@@ -363,7 +364,10 @@ pub fn run_rules(input: &LintInput) -> Vec<Finding> {
     redact_secret_values(&mut findings, &secret_values(input));
     finding::sort(&mut findings);
     // each problem once: the same finding read through two files is one finding naming both
-    finding::merge_places(findings)
+    let mut findings = finding::merge_places(findings);
+    // each where the user edits it: its file's line and column
+    positions::locate(input, &mut findings);
+    findings
 }
 
 /// The shortest Secret value replaced in findings: shorter strings (`on`, `v1`, `443`) are words of every message,
