@@ -521,9 +521,13 @@ pub fn to_markdown(findings: &[Finding], prefix: &str, links: &LinkBase) -> Stri
         if more > 0 {
             at.push(format!("and {more} more"));
         }
+        // lines joined by <br>, each line's indentation kept (a values snippet in a fix)
         let multi = |t: &str| {
             t.lines()
-                .map(markdown_inline)
+                .map(|l| {
+                    let body = l.trim_start_matches(' ');
+                    "&nbsp;".repeat(l.len() - body.len()) + &markdown_inline(body)
+                })
                 .collect::<Vec<_>>()
                 .join("<br>")
         };
@@ -702,6 +706,7 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("ConfigMap/a/&lt;b&gt;&#124;c"), "{md}");
+        assert!(md.contains("volumes:<br>&nbsp;&nbsp;- name: home"), "{md}");
         // one row per finding (notes once), each a table row of five cells
         let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| ")).collect();
         assert_eq!(rows.len(), 1 + 4, "{md}");
