@@ -132,7 +132,8 @@ fn gantt_name(text: &str) -> String {
 
 /// A Mermaid `gantt` of the run (GitHub renders Mermaid in step summaries): the setup phases, then each scenario's
 /// phases, each bar as long as its phase. Phases run one after another, so each starts where the one before ended
-/// (times in milliseconds from the run's start); a failed phase is `crit` (red). Empty without phases.
+/// (`dateFormat x`: milliseconds from the run's start, then the phase's duration in `ms`, as Mermaid's gantt reads
+/// a task's `<start>, <duration>`); a failed phase is `crit` (red). Empty without phases.
 pub fn gantt(report: &RunReport) -> String {
     let sections: Vec<(&str, &[super::PhaseTiming])> =
         std::iter::once(("setup", &report.phases[..]))
@@ -154,15 +155,15 @@ pub fn gantt(report: &RunReport) -> String {
     for (section, phases) in sections {
         let _ = writeln!(md, "    section {}", gantt_name(section));
         for p in phases {
-            let end = at + p.duration.as_millis().max(1);
+            let ms = p.duration.as_millis().max(1);
             let tag = if p.ok { "" } else { "crit, " };
             let _ = writeln!(
                 md,
-                "    {} {} :{tag}{at}, {end}",
+                "    {} {} :{tag}{at}, {ms}ms",
                 gantt_name(&p.name),
                 format_duration(p.duration)
             );
-            at = end;
+            at += ms;
         }
     }
     md.push_str("```\n\n");
@@ -227,12 +228,12 @@ mod tests {
             g,
             "```mermaid\ngantt\n    title Phases\n    dateFormat x\n    axisFormat %H:%M:%S\n\
              \x20   section setup\n\
-             \x20   k3s start 20.0s :0, 20000\n\
-             \x20   flux install 30.0s :20000, 50000\n\
+             \x20   k3s start 20.0s :0, 20000ms\n\
+             \x20   flux install 30.0s :20000, 30000ms\n\
              \x20   section baseline\n\
-             \x20   apply 5.0s :50000, 55000\n\
+             \x20   apply 5.0s :50000, 5000ms\n\
              \x20   section readonly-home\n\
-             \x20   wait ready x 7.0s :crit, 55000, 62000\n\
+             \x20   wait ready x 7.0s :crit, 55000, 7000ms\n\
              ```\n\n"
         );
         assert_eq!(gantt(&RunReport::new("empty")), "");
