@@ -365,8 +365,10 @@ pub fn run_rules(input: &LintInput) -> Vec<Finding> {
     finding::sort(&mut findings);
     // each problem once: the same finding read through two files is one finding naming both
     let mut findings = finding::merge_places(findings);
-    // each where the user edits it: its file's line and column
+    // each where the user edits it: its file's line and column (a value from valuesFrom, an object a kustomization
+    // built: the file it is written in), then in file order again
     positions::locate(input, &mut findings);
+    finding::sort(&mut findings);
     findings
 }
 
