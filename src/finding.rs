@@ -48,6 +48,13 @@ pub struct Finding {
     /// `kubernetes/<name>/…` entry points: [`crate::gitops::Tree::clusters`]). Empty for a one-cluster tree.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub clusters: Vec<String>,
+    /// 1-based line in [`Finding::file`] of what the finding is about (the key, the field, the object's first line;
+    /// see [`crate::lint::positions`]), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// 1-based column (in characters) on [`Finding::line`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
 }
 
 impl Finding {
@@ -79,7 +86,15 @@ impl Finding {
             fix: String::new(),
             places: Vec::new(),
             clusters: Vec::new(),
+            line: None,
+            column: None,
         }
+    }
+    /// The line and column (1-based) in the finding's file.
+    pub fn at(mut self, line: u32, column: u32) -> Self {
+        self.line = Some(line);
+        self.column = Some(column);
+        self
     }
     pub fn file(mut self, file: impl Into<String>) -> Self {
         self.file = file.into();

@@ -12,6 +12,7 @@ pub mod image;
 pub mod kustomize;
 pub mod manifest_fields;
 pub mod object_conflict;
+pub mod positions;
 pub mod post_render;
 pub mod psa;
 pub mod rbac;
@@ -391,6 +392,10 @@ pub fn run_rules(input: &LintInput) -> Vec<Finding> {
     // each problem once: the same finding read through two files is one finding naming both (and its clusters)
     let mut findings = finding::merge_places(findings);
     finding::name_clusters(&mut findings, &input.clusters);
+    // each where the user edits it: its file's line and column (a value from valuesFrom, an object a kustomization
+    // built: the file it is written in), then in file order again
+    positions::locate(input, &mut findings);
+    finding::sort(&mut findings);
     findings
 }
 

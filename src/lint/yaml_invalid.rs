@@ -13,6 +13,7 @@ pub const RULE: &str = "yaml-invalid";
 
 /// The finding for a file [`crate::gitops::load_each`] could not read.
 pub fn finding(e: &Error) -> Finding {
+    let mut position = None;
     let (file, at, message) = match e {
         Error::Yaml {
             file,
@@ -24,13 +25,22 @@ pub fn finding(e: &Error) -> Finding {
             if *line == 0 {
                 String::new()
             } else {
+                position = Some((*line, *column));
                 format!("line {line}, column {column}")
             },
             message.clone(),
         ),
         other => (String::new(), String::new(), other.to_string()),
     };
-    Finding::new(RULE, Severity::Error)
+    let finding = Finding::new(RULE, Severity::Error);
+    let finding = match position {
+        Some((line, column)) => finding.at(
+            u32::try_from(line).unwrap_or(u32::MAX),
+            u32::try_from(column).unwrap_or(u32::MAX),
+        ),
+        None => finding,
+    };
+    finding
         .file(file)
         .path(at)
         .message(format!(

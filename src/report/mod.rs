@@ -3,6 +3,7 @@
 //!
 //! Every message that leaves through a rendering goes through [`redact::redact`] first.
 
+pub mod findings;
 pub mod junit;
 pub mod progress;
 pub mod redact;

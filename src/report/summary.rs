@@ -78,6 +78,7 @@ pub fn step_summary_markdown(report: &RunReport) -> String {
             );
         }
         md.push('\n');
+        md.push_str(&gantt(report));
     }
 
     if report.assertions().next().is_some() {
@@ -110,6 +111,62 @@ pub fn step_summary_markdown(report: &RunReport) -> String {
             }
         }
     }
+    md
+}
+
+/// A name inside a Mermaid gantt (a section or a task): one line, without what ends a task name (`:`), starts a
+/// comment (`%%`, `#`) or ends the code fence (a backtick); at most 60 characters.
+fn gantt_name(text: &str) -> String {
+    let t: String = redact(text)
+        .chars()
+        .map(|c| match c {
+            ':' | ';' | '#' | '%' | '`' | '<' | '>' | '&' | '"' | '\\' | '{' | '}' => ' ',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect();
+    let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
+    let t: String = t.chars().take(60).collect();
+    if t.is_empty() { "-".into() } else { t }
+}
+
+/// A Mermaid `gantt` of the run (GitHub renders Mermaid in step summaries): the setup phases, then each scenario's
+/// phases, each bar as long as its phase. Phases run one after another, so each starts where the one before ended
+/// (`dateFormat x`: milliseconds from the run's start, then the phase's duration in `ms`, as Mermaid's gantt reads
+/// a task's `<start>, <duration>`); a failed phase is `crit` (red). Empty without phases.
+pub fn gantt(report: &RunReport) -> String {
+    let sections: Vec<(&str, &[super::PhaseTiming])> =
+        std::iter::once(("setup", &report.phases[..]))
+            .chain(
+                report
+                    .scenarios
+                    .iter()
+                    .map(|s| (s.name.as_str(), &s.phases[..])),
+            )
+            .filter(|(_, p)| !p.is_empty())
+            .collect();
+    if sections.is_empty() {
+        return String::new();
+    }
+    let mut md = String::from(
+        "```mermaid\ngantt\n    title Phases\n    dateFormat x\n    axisFormat %H:%M:%S\n",
+    );
+    let mut at: u128 = 0;
+    for (section, phases) in sections {
+        let _ = writeln!(md, "    section {}", gantt_name(section));
+        for p in phases {
+            let ms = p.duration.as_millis().max(1);
+            let tag = if p.ok { "" } else { "crit, " };
+            let _ = writeln!(
+                md,
+                "    {} {} :{tag}{at}, {ms}ms",
+                gantt_name(&p.name),
+                format_duration(p.duration)
+            );
+            at += ms;
+        }
+    }
+    md.push_str("```\n\n");
     md
 }
 
@@ -149,6 +206,37 @@ mod tests {
         ));
         assert!(!md.contains("s3cr3t-token"));
         assert!(md.contains("Bearer <redacted>"));
+    }
+
+    #[test]
+    fn the_gantt_has_setup_then_each_scenario_one_after_another() {
+        use crate::report::PhaseTiming;
+        let phase = |name: &str, secs: u64, ok: bool| PhaseTiming {
+            name: name.into(),
+            duration: Duration::from_secs(secs),
+            ok,
+        };
+        let mut r = RunReport::new("e2e");
+        r.record_phase(None, phase("k3s start", 20, true));
+        r.record_phase(None, phase("flux: install", 30, true));
+        r.record_phase(Some("baseline"), phase("apply", 5, true));
+        r.record_phase(Some("readonly-home"), phase("wait `ready` %% x", 7, false));
+        let md = step_summary_markdown(&r);
+        let g = gantt(&r);
+        assert!(md.contains(&g));
+        assert_eq!(
+            g,
+            "```mermaid\ngantt\n    title Phases\n    dateFormat x\n    axisFormat %H:%M:%S\n\
+             \x20   section setup\n\
+             \x20   k3s start 20.0s :0, 20000ms\n\
+             \x20   flux install 30.0s :20000, 30000ms\n\
+             \x20   section baseline\n\
+             \x20   apply 5.0s :50000, 5000ms\n\
+             \x20   section readonly-home\n\
+             \x20   wait ready x 7.0s :crit, 55000, 7000ms\n\
+             ```\n\n"
+        );
+        assert_eq!(gantt(&RunReport::new("empty")), "");
     }
 
     #[test]

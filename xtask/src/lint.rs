@@ -5,15 +5,33 @@ use std::path::PathBuf;
 use headlamp_e2e::chart::{ChartStore, Helm};
 use headlamp_e2e::finding;
 use headlamp_e2e::lint;
+use headlamp_e2e::report::findings;
 
-use crate::Format;
+/// Output format of `lint`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Grouped by file, for a terminal
+    #[default]
+    Text,
+    /// Exactly one JSON object (findings with file, line, column, …; summary)
+    Json,
+    /// One GitHub workflow command per finding (`::error file=…,line=…,col=…,title=<rule>::…`): annotations on the
+    /// pull request's diff; nothing else on stdout
+    Github,
+    /// One SARIF 2.1.0 log (for code scanning: github/codeql-action/upload-sarif)
+    Sarif,
+    /// A markdown table of the findings with links to their lines (for $GITHUB_STEP_SUMMARY)
+    Markdown,
+}
 
 #[derive(clap::Args)]
 pub struct Args {
     /// GitOps directory to lint [default: fixtures/gitops]
     #[arg(long, value_name = "DIR")]
     gitops: Option<PathBuf>,
-    /// Output format; json prints exactly one JSON object on stdout
+    /// Output format: text, json (exactly one JSON object), github (workflow commands), sarif (SARIF 2.1.0),
+    /// markdown (a table for the step summary). Files in github, sarif and markdown are relative to the repository
+    /// root (the nearest directory above DIR with a .git)
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
     /// Warnings fail the lint too (exit 1)
@@ -51,7 +69,28 @@ pub async fn run(args: Args) -> u8 {
         }
     };
     let failed = report.summary.errors > 0 || (args.strict && report.summary.warnings > 0);
+    // the GitOps dir relative to the repository root: what annotations and SARIF name files by
+    let prefix = {
+        let repo = headlamp_e2e::gitops::repository_root(&dir);
+        dir.canonicalize()
+            .ok()
+            .and_then(|d| {
+                d.strip_prefix(&repo)
+                    .ok()
+                    .map(|p| p.to_string_lossy().into_owned())
+            })
+            .unwrap_or_default()
+    };
     match args.format {
+        Format::Github => print!("{}", findings::to_github(&report.findings, &prefix)),
+        Format::Sarif => println!(
+            "{}",
+            findings::to_sarif(&report.findings, &prefix, env!("CARGO_PKG_VERSION"))
+        ),
+        Format::Markdown => print!(
+            "{}",
+            findings::to_markdown(&report.findings, &prefix, &findings::LinkBase::from_env())
+        ),
         Format::Json => {
             let mut summary = report.summary.clone();
             summary

@@ -81,6 +81,55 @@ fn broken_fixture_exits_1_and_json_is_one_object() {
     assert!(v["summary"]["errors"].as_u64().unwrap() >= 1);
 }
 
+/// Issue 20: `--format github` prints only workflow commands, files relative to the repository root with their
+/// lines; `--format sarif` one SARIF log; `--format markdown` a table linking each finding's line. Exit codes as text.
+#[test]
+fn github_sarif_and_markdown_name_files_from_the_repository_root_with_lines() {
+    if render_tools("headlamp", "0.41.0").is_none() {
+        return;
+    }
+    let dir = fixture("broken/pinned-image-tag");
+    let run = |format: &str| xtask(&["lint", "--gitops", &dir, "--format", format]);
+    let o = run("github");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(out.lines().all(|l| l.starts_with("::")), "{out}");
+    assert!(
+        out.contains(
+            "::warning file=fixtures/broken/pinned-image-tag/helmrelease.yaml,line=29,col=7,title=image-tag-override::"
+        ),
+        "{out}"
+    );
+    let o = run("sarif");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let v: serde_json::Value =
+        serde_json::from_slice(&o.stdout).expect("stdout is exactly one SARIF document");
+    assert_eq!(v["version"], "2.1.0");
+    let uris: Vec<&str> = v["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].as_str())
+        .collect();
+    assert!(
+        uris.contains(&"fixtures/broken/pinned-image-tag/helmrelease.yaml"),
+        "{v:#}"
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["lint", "--gitops", &dir, "--format", "markdown"])
+        .env("NO_COLOR", "1")
+        .env("GITHUB_SERVER_URL", "https://github.com")
+        .env("GITHUB_REPOSITORY", "o/r")
+        .env("GITHUB_SHA", "0123abcd")
+        .output()
+        .expect("xtask runs");
+    let md = text(&o.stdout);
+    assert!(
+        md.contains("(https://github.com/o/r/blob/0123abcd/fixtures/broken/pinned-image-tag/helmrelease.yaml#L29)"),
+        "{md}"
+    );
+}
+
 #[test]
 fn strict_makes_warnings_fail() {
     if render_tools("headlamp", "0.41.0").is_none() {

@@ -40,6 +40,9 @@ use std::collections::{HashMap, HashSet};
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
 use serde_json::{Map, Number, Value};
 
+mod positions;
+pub use positions::{Pos, PosNode, Positions, parse_documents_with_positions};
+
 /// A YAML text that cannot be read as Flux reads it, at 1-based `line` and `column`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{line}:{column}: {message}")]

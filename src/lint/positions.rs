@@ -1,0 +1,693 @@
+//! Where each finding is in the repository the user edits: its file's line and column ([`Finding::line`]).
+//!
+//! Findings name a file (relative to the GitOps root), an object id and a path; [`locate`] reads that file again
+//! (bounded as the loader reads it: [`crate::files::read_bytes`], inside the GitOps root only) with the YAML reader's
+//! positions ([`crate::yaml::parse_documents_with_positions`]) and places the finding:
+//!
+//! - a HelmRelease value (`image.tag` on a `HelmRelease`): the key under `spec.values`; a value that is not written
+//!   there came from `spec.valuesFrom`, so it is the key inside the ConfigMap's `data.<valuesKey>` block (a literal
+//!   `|` block: its lines are the file's lines), else that data key's line;
+//! - a field of a plain manifest: the field's key, or the deepest key above it that is written (the object's first
+//!   line when none is: a missing label);
+//! - an object a chart rendered (the HelmRelease's file, an object id the file does not contain): the value at the
+//!   finding's path under `spec.values` when the user wrote it, else the HelmRelease's `spec.values` line, else its
+//!   `spec.chart` (`spec.chartRef`) line: the chart's default is changed there;
+//! - an object kustomize built: the loader names its source file (kustomize's `config.kubernetes.io/origin`
+//!   annotation, [`crate::gitops::flux_build`]); it is found there by kind and name (one object of that kind when a
+//!   `namePrefix` renamed it), else the file's first object (a Kustomization file).
+//!
+//! A finding whose file cannot be read again (gone, outside the root, not YAML) keeps no position.
+
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::finding::Finding;
+use crate::lint::LintInput;
+use crate::yaml::{Pos, Positions};
+
+/// The documents of one file with their positions, and its text (for block scalars).
+struct Parsed {
+    docs: Vec<(Value, Positions)>,
+    text: String,
+}
+
+/// Files read again, by path relative to the GitOps root (`None`: not readable).
+struct Files<'a> {
+    root: &'a Path,
+    real_root: Option<PathBuf>,
+    cache: HashMap<String, Option<Parsed>>,
+}
+
+impl<'a> Files<'a> {
+    fn new(root: &'a Path) -> Self {
+        Files {
+            root,
+            real_root: root.canonicalize().ok(),
+            cache: HashMap::new(),
+        }
+    }
+
+    fn get(&mut self, rel: &str) -> Option<&Parsed> {
+        if !self.cache.contains_key(rel) {
+            let parsed = self.read(rel);
+            self.cache.insert(rel.to_string(), parsed);
+        }
+        self.cache.get(rel).and_then(Option::as_ref)
+    }
+
+    /// `rel` read and parsed, when it is a relative path to a file inside the root.
+    fn read(&self, rel: &str) -> Option<Parsed> {
+        let p = Path::new(rel);
+        if rel.is_empty()
+            || !p
+                .components()
+                .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+        {
+            return None;
+        }
+        let full = self.root.join(p).canonicalize().ok()?;
+        if !full.starts_with(self.real_root.as_ref()?) {
+            return None;
+        }
+        let bytes = crate::files::read_bytes(&full).ok()?;
+        let text = crate::yaml::decode_text(&bytes).ok()?.into_owned();
+        let docs = crate::yaml::parse_documents_with_positions(&text).ok()?;
+        Some(Parsed { docs, text })
+    }
+}
+
+/// `Kind/namespace/name` or `Kind/name` as (kind, namespace, name).
+fn split_id(id: &str) -> Option<(&str, Option<&str>, &str)> {
+    let parts: Vec<&str> = id.split('/').collect();
+    match parts.as_slice() {
+        [kind, name] => Some((kind, None, name)),
+        [kind, ns, name] => Some((kind, Some(ns), name)),
+        _ => None,
+    }
+}
+
+/// The document of `docs` that is object `id`: by kind, name and namespace, else kind and name (kustomize set the
+/// namespace), else (`loose`) the one object of that kind (a `namePrefix` renamed it).
+fn find_doc<'d>(
+    docs: &'d [(Value, Positions)],
+    id: &str,
+    loose: bool,
+) -> Option<&'d (Value, Positions)> {
+    let (kind, ns, name) = split_id(id)?;
+    let of_kind: Vec<&(Value, Positions)> =
+        docs.iter().filter(|(v, _)| v["kind"] == kind).collect();
+    let named = |d: &&&(Value, Positions)| d.0["metadata"]["name"] == name;
+    of_kind
+        .iter()
+        .filter(named)
+        .find(|d| d.0["metadata"]["namespace"].as_str() == ns)
+        .or_else(|| of_kind.iter().find(named))
+        .or_else(|| (loose && of_kind.len() == 1).then(|| &of_kind[0]))
+        .copied()
+}
+
+/// Top-level fields of an object: a path starting with one is a field path, any other path on a HelmRelease is a
+/// values path.
+const OBJECT_FIELDS: [&str; 5] = ["apiVersion", "kind", "metadata", "spec", "status"];
+
+fn is_values_path(path: &str) -> bool {
+    let first = path.split(['.', '[']).next().unwrap_or("");
+    !path.is_empty() && !OBJECT_FIELDS.contains(&first)
+}
+
+/// Place every finding of `findings` (see the module documentation).
+pub fn locate(input: &LintInput, findings: &mut [Finding]) {
+    let mut files = Files::new(&input.root);
+    for f in findings.iter_mut().filter(|f| f.line.is_none()) {
+        if let Some((file, pos)) = position(input, &mut files, f) {
+            // a value from a valuesFrom source is where that source is written
+            if let Some(file) = file {
+                f.file = file;
+            }
+            f.line = Some(u32::try_from(pos.line).unwrap_or(u32::MAX));
+            f.column = Some(u32::try_from(pos.column).unwrap_or(u32::MAX));
+        }
+    }
+}
+
+/// A position in the finding's own file (`None`), or in another file (the object's source, a valuesFrom source).
+type Placed = (Option<String>, Pos);
+
+/// An object's document, and the file it is in when that is not the finding's file.
+type Found = (Option<String>, (Value, Positions));
+
+fn position(input: &LintInput, files: &mut Files<'_>, f: &Finding) -> Option<Placed> {
+    // the object in the finding's file, else in the resources of the kustomization that built it
+    if let Some((file, (value, pos))) = object_doc(files, &f.file, &f.object) {
+        if value["kind"] == "HelmRelease" && is_values_path(&f.path) {
+            // the namespace the tree gives it (a Flux Kustomization's targetNamespace), not only the file's
+            let ns = split_id(&f.object)
+                .and_then(|(_, ns, _)| ns)
+                .unwrap_or("default");
+            let hr = (value, pos.clone());
+            let (placed, found) = written_value(input, files, &file, &hr, ns, &f.path);
+            if found {
+                return Some(placed);
+            }
+            return Some((file, pos.nearest(&format!("spec.values.{}", f.path)).0));
+        }
+        return Some((file, pos.nearest(&f.path).0));
+    }
+    // an object a chart rendered: its HelmRelease
+    let release = input.releases.iter().find(|r| {
+        r.object.file_display() == f.file && r.rendered.iter().any(|o| o.id() == f.object)
+    });
+    if let Some(r) = release
+        && let Some((file, hr)) = object_doc(files, &f.file, &r.object.id())
+    {
+        if is_values_path(&f.path) {
+            let ns = r.object.namespace().unwrap_or("default");
+            let (placed, found) = written_value(input, files, &file, &hr, ns, &f.path);
+            if found {
+                return Some(placed);
+            }
+        } else {
+            // a value the rule names as the cause (the image a pinned tag runs)
+            let ns = r.object.namespace().unwrap_or("default");
+            for cause in RENDERED_CAUSES
+                .iter()
+                .filter(|(rule, _)| *rule == f.rule)
+                .flat_map(|(_, paths)| paths.iter())
+            {
+                let (placed, found) = written_value(input, files, &file, &hr, ns, cause);
+                if found {
+                    return Some(placed);
+                }
+            }
+            // a field of the rendered object whose last keys the user wrote in the values
+            // (`…containers[0].securityContext.readOnlyRootFileSystem` from `securityContext.readOnlyRootFileSystem`)
+            let ns = r.object.namespace().unwrap_or("default");
+            for tail in value_tails(&f.path) {
+                let (placed, found) = written_value(input, files, &file, &hr, ns, &tail);
+                if found {
+                    return Some(placed);
+                }
+            }
+        }
+        let p = &hr.1;
+        return Some((
+            file,
+            p.get("spec.values")
+                .or_else(|| p.get("spec.chart"))
+                .or_else(|| p.get("spec.chartRef"))
+                .unwrap_or_else(|| p.start()),
+        ));
+    }
+    // no object of this file: a path of the file's first document (a kustomization), else its start
+    let docs = &files.get(&f.file)?.docs;
+    let first = docs.first()?;
+    Some((
+        None,
+        if f.object.is_empty() {
+            first.1.nearest(&f.path).0
+        } else {
+            first.1.start()
+        },
+    ))
+}
+
+/// Object `id` in `file`; else, when a kustomization built it (`file` is that kustomization, its directory or a
+/// file beside it), in the resources that kustomization lists, followed through the kustomizations of directories
+/// it lists.
+fn object_doc(files: &mut Files<'_>, file: &str, id: &str) -> Option<Found> {
+    if id.is_empty() {
+        return None;
+    }
+    if let Some(parsed) = files.get(file)
+        && let Some(d) = find_doc(&parsed.docs, id, true)
+    {
+        return Some((None, d.clone()));
+    }
+    for k in kustomization_of(file) {
+        if files.get(&k).is_none() {
+            continue;
+        }
+        let mut seen = Vec::new();
+        let source = source_of(files, &k, id, &mut seen)?;
+        let d = find_doc(&files.get(&source)?.docs, id, false)?.clone();
+        return Some(((source != file).then_some(source), d));
+    }
+    None
+}
+
+/// Most kustomizations followed to find one object's source.
+const MAX_KUSTOMIZATIONS: usize = 64;
+
+/// The file among the resources of kustomization `kfile` (and the kustomizations of the directories it lists) that
+/// holds object `id` by kind and name.
+fn source_of(
+    files: &mut Files<'_>,
+    kfile: &str,
+    id: &str,
+    seen: &mut Vec<String>,
+) -> Option<String> {
+    if seen.len() >= MAX_KUSTOMIZATIONS || seen.iter().any(|s| s == kfile) {
+        return None;
+    }
+    seen.push(kfile.to_string());
+    let dir = Path::new(kfile)
+        .parent()
+        .unwrap_or(Path::new(""))
+        .to_path_buf();
+    let resources: Vec<String> = files.get(kfile)?.docs.first()?.0["resources"]
+        .as_array()?
+        .iter()
+        .filter_map(|r| r.as_str())
+        .map(|r| crate::gitops::normalise(&dir.join(r)).display().to_string())
+        .collect();
+    for r in resources {
+        if let Some(parsed) = files.get(&r) {
+            if find_doc(&parsed.docs, id, false).is_some() {
+                return Some(r);
+            }
+            continue;
+        }
+        for k in kustomization_of(&format!("{r}/")) {
+            if files.get(&k).is_some() {
+                if let Some(found) = source_of(files, &k, id, seen) {
+                    return Some(found);
+                }
+                break;
+            }
+        }
+    }
+    None
+}
+
+/// Values that cause a rule's finding on a rendered object, when the user wrote them: `image-flag-unsupported` is
+/// the image a pinned `image.tag` runs (its fix is to remove that tag).
+const RENDERED_CAUSES: &[(&str, &[&str])] = &[("image-flag-unsupported", &["image.tag", "image"])];
+
+/// The last keys of a field path, longest first, two keys at least and no index: the values a chart commonly copies
+/// into the object as they are (`securityContext.readOnlyRootFilesystem`). One key alone (`image`) is too common a
+/// word to name the value it came from.
+fn value_tails(path: &str) -> Vec<String> {
+    let keys: Vec<&str> = path.split('.').collect();
+    let mut out = Vec::new();
+    for start in 1..keys.len().saturating_sub(1) {
+        let tail = &keys[start..];
+        if tail.iter().any(|k| k.contains('[') || k.is_empty()) {
+            continue;
+        }
+        out.push(tail.join("."));
+    }
+    out
+}
+
+/// The value at `path` where it is written: `spec.values` wins over every `valuesFrom` source, a later source over an
+/// earlier one (helm-controller's merge order). `false` with the `spec.values` line (or the object's) when no source
+/// writes it.
+fn written_value(
+    input: &LintInput,
+    files: &mut Files<'_>,
+    hr_file: &Option<String>,
+    hr: &(Value, Positions),
+    ns: &str,
+    path: &str,
+) -> (Placed, bool) {
+    let (value, pos) = hr;
+    if let Some(at) = pos.get(&format!("spec.values.{path}")) {
+        return ((hr_file.clone(), at), true);
+    }
+    let refs = value["spec"]["valuesFrom"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for r in refs.iter().rev() {
+        let kind = r["kind"].as_str().unwrap_or("");
+        let name = r["name"].as_str().unwrap_or("");
+        let key = r["valuesKey"].as_str().unwrap_or("values.yaml");
+        let target = r["targetPath"].as_str().filter(|t| !t.is_empty());
+        if target.is_some_and(|t| t != path) {
+            continue;
+        }
+        let Some(source) = input.objects.iter().find(|o| {
+            o.is("", kind) && o.name() == name && o.namespace().unwrap_or("default") == ns
+        }) else {
+            continue;
+        };
+        let (file, id) = (source.file_display(), source.id());
+        let Some((moved, (_, cm))) = object_doc(files, &file, &id) else {
+            // a ConfigMap a configMapGenerator made: the file its key comes from
+            if let Some(placed) = generated(files, &file, name, key, path, target.is_some()) {
+                return (placed, true);
+            }
+            continue;
+        };
+        let file = moved.unwrap_or(file);
+        let Some(node) = cm.node(&format!("data.{key}")).cloned() else {
+            continue;
+        };
+        let key_at = (Some(file.clone()), node.at.unwrap_or_else(|| cm.start()));
+        if target.is_some() {
+            return (key_at, true);
+        }
+        if kind == "ConfigMap" {
+            let block = node.at.and_then(|k| {
+                files
+                    .get(&file)
+                    .and_then(|parsed| in_literal_block(&parsed.text, k.line, path))
+            });
+            if let Some(at) = block {
+                return ((Some(file), at), true);
+            }
+        }
+        // the source's values hold the path: its data key
+        let text = match kind {
+            "Secret" => source.value["stringData"][key]
+                .as_str()
+                .map(str::to_string)
+                .or_else(|| {
+                    let b = super::values_from::decode_base64(source.value["data"][key].as_str()?)
+                        .ok()?;
+                    String::from_utf8(b).ok()
+                }),
+            _ => source.value["data"][key].as_str().map(str::to_string),
+        };
+        let holds = text
+            .and_then(|t| crate::yaml::parse_documents_with_positions(&t).ok())
+            .is_some_and(|d| d.first().is_some_and(|(_, p)| p.get(path).is_some()));
+        if holds {
+            return (key_at, true);
+        }
+    }
+    (
+        (
+            hr_file.clone(),
+            pos.get("spec.values").unwrap_or_else(|| pos.start()),
+        ),
+        false,
+    )
+}
+
+/// The kustomization files of `file`'s directory (or of `file`, a directory).
+fn kustomization_of(file: &str) -> Vec<String> {
+    let p = Path::new(file);
+    let dir = if ["kustomization.yaml", "kustomization.yml", "Kustomization"]
+        .iter()
+        .any(|n| p.file_name().is_some_and(|f| f == *n))
+    {
+        return vec![file.to_string()];
+    } else if p.extension().is_some() {
+        p.parent().unwrap_or(Path::new(""))
+    } else {
+        p
+    };
+    ["kustomization.yaml", "kustomization.yml", "Kustomization"]
+        .iter()
+        .map(|n| dir.join(n).display().to_string())
+        .collect()
+}
+
+/// `path` in the file a `configMapGenerator` of the kustomization at `file` reads key `key` of ConfigMap `name`
+/// from (`files: [key=path]` or `[path]`, the key then the file's name); with a `targetPath` (`targeted`), the line
+/// of that `files` or `literals` entry in the kustomization.
+fn generated(
+    files: &mut Files<'_>,
+    file: &str,
+    name: &str,
+    key: &str,
+    path: &str,
+    targeted: bool,
+) -> Option<Placed> {
+    for kfile in kustomization_of(file) {
+        let Some(parsed) = files.get(&kfile) else {
+            continue;
+        };
+        let Some((k, kpos)) = parsed.docs.first() else {
+            continue;
+        };
+        let dir = Path::new(&kfile)
+            .parent()
+            .unwrap_or(Path::new(""))
+            .to_path_buf();
+        let Some(gens) = k["configMapGenerator"].as_array() else {
+            continue;
+        };
+        for (gi, g) in gens.iter().enumerate() {
+            if g["name"] != name {
+                continue;
+            }
+            for (fi, entry) in g["files"].as_array().into_iter().flatten().enumerate() {
+                let Some(entry) = entry.as_str() else {
+                    continue;
+                };
+                let (k_name, source) = match entry.split_once('=') {
+                    Some((k, s)) => (k.to_string(), s),
+                    None => (
+                        Path::new(entry)
+                            .file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default(),
+                        entry,
+                    ),
+                };
+                if k_name != key {
+                    continue;
+                }
+                let entry_at = kpos.get(&format!("configMapGenerator[{gi}].files[{fi}]"));
+                if targeted {
+                    return entry_at.map(|at| (Some(kfile.clone()), at));
+                }
+                let source = crate::gitops::normalise(&dir.join(source))
+                    .display()
+                    .to_string();
+                let values = files.get(&source)?;
+                let at = values.docs.first().and_then(|(_, p)| p.get(path))?;
+                return Some((Some(source), at));
+            }
+            for (li, lit) in g["literals"].as_array().into_iter().flatten().enumerate() {
+                if targeted
+                    && lit
+                        .as_str()
+                        .and_then(|l| l.split_once('='))
+                        .is_some_and(|(k, _)| k == key)
+                {
+                    let at = kpos.get(&format!("configMapGenerator[{gi}].literals[{li}]"))?;
+                    return Some((Some(kfile.clone()), at));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// `path` inside a literal block scalar (`key: |`) whose key is on line `key_line`: the block's lines are the file's
+/// lines after the key's, indented by the block's indentation.
+fn in_literal_block(text: &str, key_line: usize, path: &str) -> Option<Pos> {
+    let lines: Vec<&str> = text.lines().collect();
+    let head = lines.get(key_line.checked_sub(1)?)?.trim_end();
+    let indicator = head.trim_end_matches(|c: char| c == '-' || c == '+' || c.is_ascii_digit());
+    if !indicator.ends_with('|') {
+        return None;
+    }
+    // the block: the following lines while they are blank or indented deeper than its first non-blank line
+    let after = &lines[key_line..];
+    let first = after.iter().find(|l| !l.trim().is_empty())?;
+    let indent = first.len() - first.trim_start_matches(' ').len();
+    if indent == 0 {
+        return None;
+    }
+    let block: Vec<&str> = after
+        .iter()
+        .take_while(|l| l.trim().is_empty() || l.starts_with(&" ".repeat(indent)))
+        .map(|l| l.get(indent..).unwrap_or(""))
+        .collect();
+    let docs = crate::yaml::parse_documents_with_positions(&block.join("\n")).ok()?;
+    let at = docs.first()?.1.get(path)?;
+    Some(Pos {
+        line: key_line + at.line,
+        column: indent + at.column,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gitops::Object;
+    use crate::lint::Release;
+
+    #[test]
+    fn values_paths_and_field_paths() {
+        assert!(is_values_path("image.tag"));
+        assert!(is_values_path("extraVolumes"));
+        assert!(!is_values_path("spec.values"));
+        assert!(!is_values_path("metadata.labels"));
+        assert!(!is_values_path(""));
+    }
+
+    #[test]
+    fn the_tails_of_a_field_path_have_two_keys_at_least() {
+        assert_eq!(
+            value_tails("spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem"),
+            ["securityContext.readOnlyRootFileSystem"]
+        );
+        assert_eq!(value_tails("spec.a.b"), ["a.b"]);
+        assert!(value_tails("roleRef.name").is_empty());
+    }
+
+    #[test]
+    fn a_value_in_a_literal_block_is_at_its_file_line() {
+        let text = "apiVersion: v1\nkind: ConfigMap\ndata:\n  values.yaml: |\n    image:\n      tag: v1\n  other: x\n";
+        let at = in_literal_block(text, 4, "image.tag");
+        assert_eq!(at, Some(Pos { line: 6, column: 7 }));
+        assert_eq!(in_literal_block(text, 4, "nope"), None);
+        // not a literal block
+        assert_eq!(in_literal_block(text, 7, "image.tag"), None);
+    }
+
+    fn write(dir: &Path, rel: &str, text: &str) {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    const HR: &str = "\
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: headlamp
+  namespace: headlamp
+spec:
+  chart:
+    spec:
+      chart: headlamp
+  valuesFrom:
+    - kind: ConfigMap
+      name: headlamp-values
+  values:
+    image:
+      tag: v0.1.0
+";
+    const CM: &str = "\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: headlamp-values
+  namespace: headlamp
+data:
+  values.yaml: |
+    config:
+      baseURL: /x
+";
+    const DEPLOY: &str = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: apps
+spec:
+  template:
+    spec:
+      containers:
+        - name: web
+          image: nginx
+";
+
+    fn input(root: &Path) -> LintInput {
+        write(root, "apps/hr.yaml", HR);
+        write(root, "apps/cm.yaml", CM);
+        write(root, "apps/deploy.yaml", DEPLOY);
+        let read = |rel: &str| {
+            crate::yaml::parse_documents(&std::fs::read_to_string(root.join(rel)).unwrap())
+                .unwrap()
+                .remove(0)
+        };
+        let hr = Object::plain(read("apps/hr.yaml"), "apps/hr.yaml");
+        let mut release = Release::from_object(&hr, None).unwrap();
+        let mut crb = Object::plain(
+            serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "headlamp-admin"}}),
+            "apps/hr.yaml",
+        );
+        crb.origin = crate::gitops::Origin::Rendered {
+            release: "headlamp/headlamp".into(),
+            template: None,
+        };
+        release.rendered.push(crb);
+        LintInput {
+            root: root.to_path_buf(),
+            objects: vec![
+                hr,
+                Object::plain(read("apps/cm.yaml"), "apps/cm.yaml"),
+                Object::plain(read("apps/deploy.yaml"), "apps/deploy.yaml"),
+            ],
+            releases: vec![release],
+            ..LintInput::default()
+        }
+    }
+
+    fn placed(
+        input: &LintInput,
+        file: &str,
+        object: &str,
+        path: &str,
+    ) -> (Option<u32>, Option<u32>) {
+        let f = placed_finding(input, file, object, path);
+        (f.line, f.column)
+    }
+
+    fn placed_finding(input: &LintInput, file: &str, object: &str, path: &str) -> Finding {
+        let mut f = vec![
+            Finding::new("r", crate::finding::Severity::Error)
+                .file(file)
+                .object(object)
+                .path(path),
+        ];
+        locate(input, &mut f);
+        f.remove(0)
+    }
+
+    #[test]
+    fn each_kind_of_finding_is_placed_where_the_user_edits_it() {
+        let d = tempfile::tempdir().unwrap();
+        let input = input(d.path());
+        let hr = "HelmRelease/headlamp/headlamp";
+        // a value of spec.values: its key
+        assert_eq!(
+            placed(&input, "apps/hr.yaml", hr, "image.tag"),
+            (Some(15), Some(7))
+        );
+        // a value from valuesFrom: the key inside the ConfigMap's block
+        let from = placed_finding(&input, "apps/hr.yaml", hr, "config.baseURL");
+        assert_eq!(
+            (from.file.as_str(), from.line, from.column),
+            ("apps/cm.yaml", Some(9), Some(7))
+        );
+        assert_eq!(
+            placed(&input, "apps/hr.yaml", hr, "image.tag"),
+            (Some(15), Some(7))
+        );
+        // a value nobody wrote: the spec.values line
+        assert_eq!(
+            placed(&input, "apps/hr.yaml", hr, "nope.x"),
+            (Some(13), Some(3))
+        );
+        // a field of a plain manifest, and a missing one (its deepest written parent)
+        let dep = "Deployment/apps/web";
+        let image = "spec.template.spec.containers[0].image";
+        assert_eq!(
+            placed(&input, "apps/deploy.yaml", dep, image),
+            (Some(11), Some(11))
+        );
+        assert_eq!(
+            placed(&input, "apps/deploy.yaml", dep, "metadata.labels.app"),
+            (Some(3), Some(1))
+        );
+        // a chart's default object: the HelmRelease's values line
+        let crb = "ClusterRoleBinding/headlamp-admin";
+        assert_eq!(
+            placed(&input, "apps/hr.yaml", crb, "roleRef.name"),
+            (Some(13), Some(3))
+        );
+        // nothing outside the root is read
+        assert_eq!(placed(&input, "../x.yaml", dep, "spec"), (None, None));
+        assert_eq!(placed(&input, "/etc/passwd", dep, "spec"), (None, None));
+    }
+}
