@@ -157,6 +157,36 @@ pub const RULE_HELP: &[(&str, Severity, &str, &str)] = &[
         "They are not linted; nothing to change if that is intended.",
     ),
     (
+        "gitops-not-followed",
+        Severity::Info,
+        "A Flux Kustomization whose path leads outside the directory linted",
+        "What it deploys is not linted. Pass the repository root as --gitops to lint it; a directory holding nothing but such Kustomizations exits 2.",
+    ),
+    (
+        "flux-source-not-read",
+        Severity::Info,
+        "A Flux Kustomization whose source lint cannot read",
+        "An ExternalArtifact, OCIRepository or Bucket source, or a GitRepository other than this checkout's: its path is not checked. Nothing to change.",
+    ),
+    (
+        "values-not-checked",
+        Severity::Info,
+        "Values keys that could not be proved read or unread",
+        "The chart renders a different number of lines each time (a certificate generated per render, a random list), so its random lines cannot be masked and the keys the chart does not define were not judged.",
+    ),
+    (
+        "image-tag-mutable",
+        Severity::Warning,
+        "A Headlamp image whose tag moves",
+        "latest, no tag, or a tag naming a moving build (v0.0.0-latest, nightly, main) with no digest: a restart can run another build. Pin a release tag or a digest, or drop image.tag so the chart's own tag is used.",
+    ),
+    (
+        "chart-version-mutable",
+        Severity::Warning,
+        "A chart version that names a moving build",
+        "A version exact in form whose pre-release names a moving build (v0.0.0-latest) and no OCI digest: the same version can be another chart tomorrow. Pin a release version or a digest.",
+    ),
+    (
         "kustomize-resource-outside-root",
         Severity::Error,
         "A kustomization loads a file from outside its directory",
@@ -166,7 +196,7 @@ pub const RULE_HELP: &[(&str, Severity, &str, &str)] = &[
         "kustomization-build",
         Severity::Error,
         "A kustomization.yaml that kustomize cannot build",
-        "Error: a resources entry that does not exist or kustomize's own error; Flux fails the Kustomization applying it. Warning: a remote base lint did not fetch (no --allow-remote-bases).",
+        "Error: a resources entry that does not exist or kustomize's own error; Flux fails the Kustomization applying it. Info: a remote base lint did not fetch (no --allow-remote-bases); kustomize-controller fetches it, so nothing in the repository needs a change.",
     ),
     (
         "flux-source-branch",
