@@ -618,7 +618,95 @@ pub struct Variables {
     pub enabled: bool,
     /// Sources that were not read (missing from the tree, SOPS-encrypted): named in unresolved-variable messages.
     pub unread: Vec<String>,
+    /// Sources whose keys are not known from the tree (written in the cluster by an ExternalSecret that reads them
+    /// from its store): a variable not found is left as a reference, not reported.
+    pub open: Vec<String>,
     pub findings: Vec<Finding>,
+}
+
+/// An object in the tree that writes a substituteFrom source in the cluster, so that the source's keys and values
+/// there are not (only) those of the tree's copy, if any.
+struct Writer {
+    kind: String,
+    name: String,
+    file: String,
+    /// The keys it writes, when the tree tells them (else they come from outside the tree).
+    keys: Option<Vec<String>>,
+}
+
+/// The ExternalSecret or SealedSecret of the tree that writes `kind/ns/name` in the cluster.
+///
+/// - external-secrets (`apis/externalsecrets/v1`, docs/guides/ownership-deletion-policy.md and
+///   targeting-custom-resources.md): the target is `spec.target.name`, defaulting to the ExternalSecret's own name,
+///   in its own namespace; a Secret, or the `spec.target.manifest` kind (a ConfigMap, say); `creationPolicy: None`
+///   writes nothing. The keys are those of `spec.data[].secretKey` and `spec.target.template.data`, unless
+///   `spec.dataFrom` or `template.templateFrom` bring keys from the store.
+/// - bitnami-labs/sealed-secrets (`pkg/apis/sealedsecrets/v1alpha1/sealedsecret_expansion.go`, `Unseal`): the
+///   Secret has the SealedSecret's own name and namespace (`secret.SetName(smeta.GetName())`), and the keys of
+///   `spec.encryptedData` and `spec.template.data`.
+fn writer(known: &[Object], kind: &str, name: &str, ns: &str) -> Option<Writer> {
+    let keys_of = |v: &serde_json::Value| -> Vec<String> {
+        v.as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, _)| k.clone())
+            .collect()
+    };
+    let nonempty = |v: &serde_json::Value| v.as_array().is_some_and(|a| !a.is_empty());
+    known.iter().find_map(|o| {
+        if o.namespace().unwrap_or("default") != ns {
+            return None;
+        }
+        let spec = &o.value["spec"];
+        let keys = if o.is("external-secrets.io", "ExternalSecret") {
+            let target = &spec["target"];
+            if target["creationPolicy"] == "None" {
+                return None;
+            }
+            let target_name = target["name"]
+                .as_str()
+                .filter(|n| !n.is_empty())
+                .unwrap_or(o.name());
+            let target_kind = target["manifest"]["kind"].as_str().unwrap_or("Secret");
+            if target_name != name || target_kind != kind {
+                return None;
+            }
+            let template = &target["template"];
+            if nonempty(&spec["dataFrom"]) || nonempty(&template["templateFrom"]) {
+                None
+            } else {
+                let mut keys: Vec<String> = spec["data"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|d| d["secretKey"].as_str().map(str::to_string))
+                    .collect();
+                keys.extend(keys_of(&template["data"]));
+                Some(keys)
+            }
+        } else if o.is("bitnami.com", "SealedSecret") {
+            if kind != "Secret" || o.name() != name {
+                return None;
+            }
+            if spec["data"].is_string() {
+                // the deprecated whole-Secret ciphertext: no key is visible
+                None
+            } else {
+                let mut keys = keys_of(&spec["encryptedData"]);
+                keys.extend(keys_of(&spec["template"]["data"]));
+                Some(keys)
+            }
+        } else {
+            return None;
+        };
+        Some(Writer {
+            kind: o.kind().to_string(),
+            name: o.name().to_string(),
+            file: o.file_display(),
+            keys,
+        })
+    })
 }
 
 pub fn variables(ks: &Object, known: &[Object]) -> Variables {
@@ -629,6 +717,7 @@ pub fn variables(ks: &Object, known: &[Object]) -> Variables {
         vars: BTreeMap::new(),
         enabled: post["substituteStrategy"] == "Always",
         unread: Vec::new(),
+        open: Vec::new(),
         findings: Vec::new(),
     };
     let finding = |rule: &str, sev: Severity, path: String, message: String, fix: &str| {
@@ -652,8 +741,49 @@ pub fn variables(ks: &Object, known: &[Object]) -> Variables {
         let source = known.iter().find(|o| {
             o.is("", kind) && o.name() == name && o.namespace().unwrap_or("default") == ns
         });
+        let made = writer(known, kind, name, ns);
+        if let Some(w) = &made {
+            // a note, not a warning: nothing to change (grouped per source in the text report)
+            let what = match &w.keys {
+                None => {
+                    out.open.push(format!("{kind}/{ns}/{name}"));
+                    "its keys and values come from the secret store, not from the tree, so variables not defined in the tree are left as references in the objects linted, not reported".to_string()
+                }
+                Some(keys) => {
+                    out.unread.push(format!("{kind}/{ns}/{name}"));
+                    format!(
+                        "its values are not known here, so the variables it defines ({}) are left as references in the objects linted",
+                        if keys.is_empty() {
+                            "none".to_string()
+                        } else {
+                            keys.join(", ")
+                        }
+                    )
+                }
+            };
+            out.findings.push(finding(
+                SOURCE_RULE,
+                Severity::Info,
+                path.clone(),
+                // no namespace in the text: the same component in every namespace is one note with its places
+                format!(
+                    "substituteFrom {kind} {name} is written in the cluster by {} {name_w} of the Kustomization's namespace ({}){}: {what}",
+                    w.kind,
+                    w.file,
+                    if source.is_some() { ", over the copy in the tree" } else { "" },
+                    name_w = w.name,
+                ),
+                "nothing to change if that object's controller (external-secrets, sealed-secrets) runs in the cluster",
+            ));
+            // Flux reads the written source from the cluster: substitution runs
+            out.enabled = true;
+            // its keys, in this source's place in the order; the tree's copy (read below) gives the values it has
+            for k in w.keys.iter().flatten() {
+                out.vars.insert(k.clone(), format!("${{{k}}}"));
+            }
+        }
         let Some(source) = source else {
-            if !optional {
+            if !optional && made.is_none() {
                 // Flux reads it from the cluster: it may be made there by other means; substitution still runs
                 out.enabled = true;
                 out.unread.push(format!("{kind}/{ns}/{name}"));
@@ -803,6 +933,16 @@ pub fn post_build(
                 )));
                 continue;
             }
+        };
+        let result = if !result.unresolved.is_empty() && !v.open.is_empty() {
+            // a source whose keys the tree does not know may define them: left as references, not reported
+            let mut vars = v.vars.clone();
+            for var in &result.unresolved {
+                vars.insert(var.clone(), format!("${{{var}}}"));
+            }
+            eval(&text, &vars).unwrap_or(result)
+        } else {
+            result
         };
         for var in &result.unresolved {
             let from = if v.unread.is_empty() {
@@ -1081,5 +1221,166 @@ mod tests {
         let f = post_build(&k, &mut objs, &[], &srcs);
         assert_eq!(f.len(), 1);
         assert!(!format!("{f:?}").contains("hunter2"));
+    }
+
+    fn unresolved(k: &Object, srcs: &[Object]) -> (Vec<Finding>, Object) {
+        let mut objs = vec![object(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app, namespace: n}\ndata: {a: \"${DOMAIN}\", b: \"${STORE_ONLY}\"}\n",
+            "app.yaml",
+        )];
+        let f = post_build(k, &mut objs, &[], srcs);
+        (f, objs.remove(0))
+    }
+
+    fn placeholder() -> Object {
+        object(
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: cluster-secrets, namespace: flux-system}\nstringData: {DOMAIN: example.com}\n",
+            "cluster-secrets.yaml",
+        )
+    }
+
+    fn external_secret(ns: &str, target: &str, rest: &str) -> Object {
+        object(
+            &format!(
+                "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {{name: es, namespace: {ns}}}\nspec:\n  secretStoreRef: {{kind: ClusterSecretStore, name: onepassword}}\n  target: {target}\n{rest}"
+            ),
+            "es.yaml",
+        )
+    }
+
+    fn rules(f: &[Finding]) -> Vec<(&str, Severity)> {
+        f.iter().map(|f| (f.rule.as_str(), f.severity)).collect()
+    }
+
+    #[test]
+    fn a_source_an_external_secret_writes_from_its_store_reports_no_unset_variable() {
+        let k = ks("    substituteFrom:\n      - {kind: Secret, name: cluster-secrets}\n");
+        let dataf = "  dataFrom:\n    - extract: {key: cluster-secrets}\n";
+        // the target named, and by default the ExternalSecret's own name; Owner, Merge and the default policy
+        for target in [
+            "{name: cluster-secrets, creationPolicy: Owner}",
+            "{name: cluster-secrets, creationPolicy: Merge}",
+            "{name: cluster-secrets}",
+        ] {
+            let srcs = [placeholder(), external_secret("flux-system", target, dataf)];
+            let (f, o) = unresolved(&k, &srcs);
+            assert_eq!(
+                rules(&f),
+                [(SOURCE_RULE, Severity::Info)],
+                "{target}: {f:#?}"
+            );
+            assert!(
+                f[0].message.contains("substituteFrom Secret cluster-secrets is written in the cluster by ExternalSecret es of the Kustomization's namespace (es.yaml), over the copy in the tree"),
+                "{}",
+                f[0].message
+            );
+            assert_eq!(o.value["data"]["a"], "example.com");
+            assert_eq!(o.value["data"]["b"], "${STORE_ONLY}");
+        }
+        // no copy in the tree at all: not "missing", and substitution runs
+        let mut es = external_secret("flux-system", "{}", dataf);
+        es.value["metadata"]["name"] = "cluster-secrets".into();
+        let (f, o) = unresolved(&k, &[es]);
+        assert_eq!(rules(&f), [(SOURCE_RULE, Severity::Info)], "{f:#?}");
+        assert_eq!(o.value["data"]["b"], "${STORE_ONLY}");
+    }
+
+    #[test]
+    fn an_external_secret_elsewhere_or_writing_nothing_leaves_the_warning() {
+        let k = ks("    substituteFrom:\n      - {kind: Secret, name: cluster-secrets}\n");
+        let dataf = "  dataFrom:\n    - extract: {key: cluster-secrets}\n";
+        for es in [
+            // another namespace: kustomize-controller reads the Kustomization's own
+            external_secret("tools", "{name: cluster-secrets}", dataf),
+            // another Secret
+            external_secret("flux-system", "{name: other}", dataf),
+            // a ConfigMap of that name (a manifest target), not the Secret
+            external_secret(
+                "flux-system",
+                "{name: cluster-secrets, manifest: {apiVersion: v1, kind: ConfigMap}}",
+                dataf,
+            ),
+            // creationPolicy None writes nothing
+            external_secret(
+                "flux-system",
+                "{name: cluster-secrets, creationPolicy: None}",
+                dataf,
+            ),
+        ] {
+            let (f, _) = unresolved(&k, &[placeholder(), es.clone()]);
+            assert_eq!(
+                rules(&f),
+                [(UNRESOLVED_RULE, Severity::Warning)],
+                "{:#?}",
+                es.value
+            );
+            assert!(f[0].message.contains("${STORE_ONLY}"), "{}", f[0].message);
+        }
+    }
+
+    #[test]
+    fn the_keys_an_external_secret_or_sealed_secret_names_are_checked() {
+        // `data` only: the Secret has these keys and no other; a variable outside them is still reported
+        let k = ks("    substituteFrom:\n      - {kind: Secret, name: cluster-secrets}\n");
+        let es = external_secret(
+            "flux-system",
+            "{name: cluster-secrets, template: {data: {DSN: \"x\"}}}",
+            "  data:\n    - {secretKey: TOKEN, remoteRef: {key: item, property: token}}\n",
+        );
+        let mut objs = vec![object(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app, namespace: n}\ndata: {a: \"${TOKEN}${DSN}${DOMAIN}\", b: \"${NOPE}\"}\n",
+            "app.yaml",
+        )];
+        let f = post_build(&k, &mut objs, &[], &[placeholder(), es]);
+        assert_eq!(
+            rules(&f),
+            [
+                (SOURCE_RULE, Severity::Info),
+                (UNRESOLVED_RULE, Severity::Warning)
+            ],
+            "{f:#?}"
+        );
+        assert!(f[0].message.contains("(TOKEN, DSN)"), "{}", f[0].message);
+        assert!(f[1].message.contains("${NOPE}"), "{}", f[1].message);
+        assert_eq!(objs[0].value["data"]["a"], "${TOKEN}${DSN}example.com");
+
+        // a ConfigMap an ExternalSecret writes (manifest target)
+        let k = ks("    substituteFrom:\n      - {kind: ConfigMap, name: settings}\n");
+        let es = external_secret(
+            "flux-system",
+            "{name: settings, manifest: {apiVersion: v1, kind: ConfigMap}}",
+            "  dataFrom:\n    - extract: {key: settings}\n",
+        );
+        let (f, o) = unresolved(&k, &[es]);
+        assert_eq!(rules(&f), [(SOURCE_RULE, Severity::Info)], "{f:#?}");
+        assert_eq!(o.value["data"]["b"], "${STORE_ONLY}");
+
+        // a SealedSecret: its Secret has its own name and namespace, and the keys of encryptedData
+        let k = ks("    substituteFrom:\n      - {kind: Secret, name: cluster-secrets}\n");
+        let sealed = object(
+            "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata: {name: cluster-secrets, namespace: flux-system}\nspec:\n  encryptedData: {DOMAIN: AgBy3i4OJSWK}\n  template: {metadata: {name: cluster-secrets}}\n",
+            "sealed.yaml",
+        );
+        let (f, o) = unresolved(&k, std::slice::from_ref(&sealed));
+        assert_eq!(
+            rules(&f),
+            [
+                (SOURCE_RULE, Severity::Info),
+                (UNRESOLVED_RULE, Severity::Warning)
+            ],
+            "{f:#?}"
+        );
+        assert!(
+            f[0].message.contains("by SealedSecret cluster-secrets of the Kustomization's namespace (sealed.yaml): its values are not known here, so the variables it defines (DOMAIN)"),
+            "{}",
+            f[0].message
+        );
+        assert!(f[1].message.contains("${STORE_ONLY}"), "{}", f[1].message);
+        assert_eq!(o.value["data"]["a"], "${DOMAIN}");
+        let mut elsewhere = sealed;
+        elsewhere.value["metadata"]["namespace"] = "tools".into();
+        let (f, _) = unresolved(&k, &[elsewhere]);
+        assert_eq!(rules(&f)[0], (SOURCE_RULE, Severity::Warning), "{f:#?}");
+        assert!(f[0].message.contains("is not in the GitOps directory"));
     }
 }
