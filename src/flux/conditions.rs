@@ -708,4 +708,96 @@ mod tests {
         );
         assert!(!reconcile_handled("2025-06-02T10:05:00Z").matches_object(Some(&d(installing()))));
     }
+
+    // ---- the cases the mutants of issue 24 showed missing --------------------------------------------------------
+
+    /// A retry after a failed upgrade: helm-controller (internal/reconcile/atomic_release.go) marks Reconciling and
+    /// Ready=Unknown with the action's message before the action. Reconciling was already True (ProgressingWithRetry),
+    /// so its lastTransitionTime stays at the first attempt (fluxcd/pkg runtime/conditions changes it only with the
+    /// status); Ready goes False → Unknown and gets a new one. The progress is measured from Ready's.
+    #[test]
+    fn a_retried_action_is_progressing_since_ready_turned_unknown() {
+        let retrying = hr(
+            2,
+            2,
+            json!([
+                {"type": "Reconciling", "status": "True", "reason": "Progressing",
+                 "message": "Running 'upgrade' action with timeout of 5m0s",
+                 "lastTransitionTime": "2025-06-02T10:01:12Z", "observedGeneration": 2},
+                {"type": "Ready", "status": "Unknown", "reason": "Progressing",
+                 "message": "Running 'upgrade' action with timeout of 5m0s",
+                 "lastTransitionTime": "2025-06-02T10:12:30Z", "observedGeneration": 2}
+            ]),
+        );
+        assert_eq!(
+            helmrelease_progress(&retrying),
+            HelmReleaseState::Progressing {
+                action: Some("upgrade".into()),
+                timeout: Some("5m0s".into()),
+                since: Some("2025-06-02T10:12:30Z".into()),
+            }
+        );
+    }
+
+    /// The first pass over a new HelmRelease: helm-controller's `reconcileRelease`
+    /// (internal/controller/helmrelease_controller.go) marks Reconciling=True "Fulfilling prerequisites" and patches
+    /// before it writes any Ready condition, and there is no observedGeneration yet. That is progress, not Unknown.
+    #[test]
+    fn a_new_helmrelease_with_only_reconciling_is_progressing() {
+        let first_pass = json!({
+            "apiVersion": "helm.toolkit.fluxcd.io/v2",
+            "kind": "HelmRelease",
+            "metadata": {"name": "headlamp", "namespace": "headlamp", "generation": 1},
+            "spec": {"interval": "10m", "chart": {"spec": {"chart": "headlamp", "version": "0.41.0",
+                     "sourceRef": {"kind": "HelmRepository", "name": "headlamp"}}}},
+            "status": {"conditions": [
+                {"type": "Reconciling", "status": "True", "reason": "Progressing",
+                 "message": "Fulfilling prerequisites",
+                 "lastTransitionTime": "2025-06-02T10:00:59Z", "observedGeneration": 1}
+            ]}
+        });
+        assert_eq!(
+            helmrelease_progress(&first_pass),
+            HelmReleaseState::Progressing {
+                action: None,
+                timeout: None,
+                since: Some("2025-06-02T10:00:59Z".into()),
+            }
+        );
+        assert_eq!(
+            describe(&first_pass),
+            "Reconciling=True Progressing \"Fulfilling prerequisites\""
+        );
+    }
+
+    /// What is not a revision: a digest whose length is not its algorithm's, hex that is not a whole hash, and a
+    /// `/<hex>` without a branch.
+    #[test]
+    fn revisions_that_are_not_commits_are_refused() {
+        let sha = "5f2c0a8e1d4b7c9a3e6f8b1d2c4a7e9f0b3d5c8a";
+        // a sha1-long hex under sha256, and a sha256-long one under sha1
+        assert_eq!(parse_revision(&format!("main@sha256:{sha}")), None);
+        assert_eq!(
+            parse_revision(&format!("main@sha1:{sha}{}", &sha[..24])),
+            None
+        );
+        // the right length, not hex
+        assert_eq!(
+            parse_revision(&format!("main@sha1:{}", "g".repeat(40))),
+            None
+        );
+        assert_eq!(parse_revision(&format!("main/{}", "g".repeat(40))), None);
+        // hex, not a whole hash: a path, not a `<branch>/<sha>` revision
+        assert_eq!(parse_revision("charts/cafe"), None);
+        assert_eq!(parse_revision(&format!("/{sha}")), None);
+        // a sha256 revision, upper-case hex read as lower-case
+        let sha256 = "9D3C1E7F0A2B4C6D8E0F1A3B5C7D9E1F3A5B7C9D1E3F5A7B9C1D3E5F7A9B1C3D";
+        assert_eq!(
+            parse_revision(&format!("main@sha256:{sha256}")),
+            Some(Revision {
+                branch: Some("main".into()),
+                sha: sha256.to_ascii_lowercase()
+            })
+        );
+    }
 }

@@ -371,6 +371,8 @@ async fn crashloop_with_exit_code_0_is_found_in_the_previous_log() {
         "{}",
         seen[2].uri
     );
+    // the read is bounded: the last 200 lines of the run before
+    assert!(seen[2].uri.contains("tailLines=200"), "{}", seen[2].uri);
 }
 
 #[tokio::test(start_paused = true)]
