@@ -206,14 +206,26 @@ impl ChartStore {
         Some(self.cache_dir.as_ref()?.join(&key[..32]))
     }
 
-    /// A local archive for `r`, without touching the network: `$HEADLAMP_E2E_CHARTS/<name>-<version>.tgz` (the
-    /// user's own), else the download cache of `r`'s repository.
+    /// The archive names `r` may have: `<name>-<version>.tgz`, and `<name>-v<version>.tgz` — `helm pull` and
+    /// `helm package` name the file after the chart's `version:` as written, and a chart versioned `v1.19.6`
+    /// (cert-manager) is asked for as `1.19.6` once [`crate::lint::Release::pinned_version`] dropped the `v`.
+    fn file_names(r: &ChartRef) -> Result<Vec<String>> {
+        let name = Self::file_name(r)?;
+        let mut names = vec![name];
+        if !r.version.starts_with('v') {
+            names.push(format!("{}-v{}.tgz", r.name, r.version));
+        }
+        Ok(names)
+    }
+
+    /// A local archive for `r`, without touching the network: `$HEADLAMP_E2E_CHARTS/<name>-<version>.tgz` or
+    /// `<name>-v<version>.tgz` (the user's own), else the download cache of `r`'s repository.
     pub fn local(&self, r: &ChartRef) -> Option<PathBuf> {
-        let name = Self::file_name(r).ok()?;
+        let names = Self::file_names(r).ok()?;
         [self.charts_dir.clone(), self.repo_cache_dir(r)]
             .into_iter()
             .flatten()
-            .filter_map(|d| under(&d, &name).ok())
+            .flat_map(|d| names.iter().filter_map(move |n| under(&d, n).ok()))
             .find(|p| p.is_file())
     }
 
@@ -245,7 +257,8 @@ impl ChartStore {
             .filter_map(|e| {
                 let file = e.file_name().into_string().ok()?;
                 let v = file.strip_prefix(&prefix)?.strip_suffix(".tgz")?;
-                let parsed = semver::Version::parse(v).ok()?;
+                // `<name>-v1.2.3.tgz` as `helm pull` names a `v`-versioned chart ([`ChartStore::local`] finds it)
+                let parsed = semver::Version::parse(v.strip_prefix('v').unwrap_or(v)).ok()?;
                 (parsed.pre.is_empty() && req.matches(&parsed)).then_some(parsed)
             })
             .max()
@@ -312,10 +325,16 @@ impl ChartStore {
         if let Some(p) = self.local(r) {
             return Ok(p);
         }
+        let names = Self::file_names(r)?;
         let mut tried: Vec<String> = [self.charts_dir.clone(), self.repo_cache_dir(r)]
             .into_iter()
             .flatten()
-            .map(|d| d.join(&name).display().to_string())
+            .flat_map(|d| {
+                names
+                    .iter()
+                    .map(|n| d.join(n).display().to_string())
+                    .collect::<Vec<_>>()
+            })
             .collect();
         if tried.is_empty() {
             tried.push("no HEADLAMP_E2E_CHARTS, no cache dir".into());
@@ -1619,8 +1638,40 @@ mod tests {
         );
         let e = store.fetch(&r("9.9.9")).await.unwrap_err().to_string();
         assert!(
-            e.contains("headlamp 9.9.9 not found") && e.contains("headlamp-9.9.9.tgz"),
+            e.contains("headlamp 9.9.9 not found")
+                && e.contains("headlamp-9.9.9.tgz")
+                && e.contains("headlamp-v9.9.9.tgz"),
             "{e}"
+        );
+    }
+
+    /// eval5 F-2: `helm pull jetstack/cert-manager --version v1.19.6` (and `helm package`) write
+    /// `cert-manager-v1.19.6.tgz`; the release's version reaches the store as `1.19.6`. That file is found, for a
+    /// pin and for a range.
+    #[tokio::test]
+    async fn a_chart_file_named_with_the_v_helm_pull_gives_it_is_found() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("cert-manager-v1.19.6.tgz"), b"x").unwrap();
+        let store = ChartStore {
+            charts_dir: Some(d.path().to_path_buf()),
+            cache_dir: None,
+            offline: true,
+            ..Default::default()
+        };
+        let r = ChartRef {
+            name: "cert-manager".into(),
+            version: "1.19.6".into(),
+            repo_url: None,
+        };
+        assert_eq!(
+            store.fetch(&r).await.unwrap(),
+            d.path().join("cert-manager-v1.19.6.tgz")
+        );
+        assert_eq!(
+            store
+                .newest_at_hand("cert-manager", None, "1.19.x")
+                .as_deref(),
+            Some("1.19.6")
         );
     }
 
