@@ -131,6 +131,11 @@ pub struct Chart {
     pub defaults: Value,
     /// `values.schema.json`, if the chart has one.
     pub schema: Option<Value>,
+    /// The documents the `values.schema.json` files of the chart and its subcharts (`charts/`, unpacked or packed)
+    /// refer to by URL ([`remote_schema_refs`]), sorted. When there are any, the chart is rendered with
+    /// `--skip-schema-validation`: helm would fetch them (lint contacts no host the tree does not name as a chart
+    /// source), and offline the render fails although the values are not at fault.
+    pub remote_schema_refs: Vec<String>,
     /// sha256 of the archive (hex), for the render cache's key.
     pub sha256: String,
 }
@@ -201,14 +206,26 @@ impl ChartStore {
         Some(self.cache_dir.as_ref()?.join(&key[..32]))
     }
 
-    /// A local archive for `r`, without touching the network: `$HEADLAMP_E2E_CHARTS/<name>-<version>.tgz` (the
-    /// user's own), else the download cache of `r`'s repository.
+    /// The archive names `r` may have: `<name>-<version>.tgz`, and `<name>-v<version>.tgz` — `helm pull` and
+    /// `helm package` name the file after the chart's `version:` as written, and a chart versioned `v1.19.6`
+    /// (cert-manager) is asked for as `1.19.6` once [`crate::lint::Release::pinned_version`] dropped the `v`.
+    fn file_names(r: &ChartRef) -> Result<Vec<String>> {
+        let name = Self::file_name(r)?;
+        let mut names = vec![name];
+        if !r.version.starts_with('v') {
+            names.push(format!("{}-v{}.tgz", r.name, r.version));
+        }
+        Ok(names)
+    }
+
+    /// A local archive for `r`, without touching the network: `$HEADLAMP_E2E_CHARTS/<name>-<version>.tgz` or
+    /// `<name>-v<version>.tgz` (the user's own), else the download cache of `r`'s repository.
     pub fn local(&self, r: &ChartRef) -> Option<PathBuf> {
-        let name = Self::file_name(r).ok()?;
+        let names = Self::file_names(r).ok()?;
         [self.charts_dir.clone(), self.repo_cache_dir(r)]
             .into_iter()
             .flatten()
-            .filter_map(|d| under(&d, &name).ok())
+            .flat_map(|d| names.iter().filter_map(move |n| under(&d, n).ok()))
             .find(|p| p.is_file())
     }
 
@@ -240,7 +257,8 @@ impl ChartStore {
             .filter_map(|e| {
                 let file = e.file_name().into_string().ok()?;
                 let v = file.strip_prefix(&prefix)?.strip_suffix(".tgz")?;
-                let parsed = semver::Version::parse(v).ok()?;
+                // `<name>-v1.2.3.tgz` as `helm pull` names a `v`-versioned chart ([`ChartStore::local`] finds it)
+                let parsed = semver::Version::parse(v.strip_prefix('v').unwrap_or(v)).ok()?;
                 (parsed.pre.is_empty() && req.matches(&parsed)).then_some(parsed)
             })
             .max()
@@ -307,10 +325,16 @@ impl ChartStore {
         if let Some(p) = self.local(r) {
             return Ok(p);
         }
+        let names = Self::file_names(r)?;
         let mut tried: Vec<String> = [self.charts_dir.clone(), self.repo_cache_dir(r)]
             .into_iter()
             .flatten()
-            .map(|d| d.join(&name).display().to_string())
+            .flat_map(|d| {
+                names
+                    .iter()
+                    .map(|n| d.join(n).display().to_string())
+                    .collect::<Vec<_>>()
+            })
             .collect();
         if tried.is_empty() {
             tried.push("no HEADLAMP_E2E_CHARTS, no cache dir".into());
@@ -819,20 +843,117 @@ pub fn template_texts(path: &Path) -> Result<Vec<(String, String)>> {
     Ok(out)
 }
 
-/// `Chart.yaml` and `values.yaml` of a packed subchart (`charts/<name>-<version>.tgz`), read with the same bounds
-/// as the chart; `None` when the archive cannot be read.
-fn packed_subchart(bytes: &[u8]) -> Option<(Option<String>, Option<String>)> {
+/// How deep lint looks into packed subcharts of packed subcharts for their `values.schema.json`.
+const MAX_PACKED_DEPTH: usize = 4;
+
+/// The `$ref`s of a `values.schema.json` that name another document by URL: a value with a scheme (`https:`,
+/// `http:`, `file:`, any `scheme:`), or a relative reference under an `$id` that has one (resolved against it).
+/// `#…` fragments and relative references without such a base are local. `$dynamicRef`/`$recursiveRef` count as
+/// `$ref`. Helm v4 validates values with santhosh-tekuri/jsonschema v6 and registers loaders for `http`/`https`
+/// (helm `pkg/chart/common/util/jsonschema.go`): every such reference is fetched during `helm template`.
+pub fn remote_schema_refs(schema: &Value) -> Vec<String> {
+    fn has_scheme(s: &str) -> bool {
+        let Some((scheme, _)) = s.split_once(':') else {
+            return false;
+        };
+        let mut chars = scheme.chars();
+        chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            && chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    }
+    fn walk(v: &Value, base: Option<&url::Url>, depth: usize, out: &mut Vec<String>) {
+        if depth > 256 {
+            return;
+        }
+        match v {
+            Value::Object(map) => {
+                let own = map
+                    .get("$id")
+                    .and_then(Value::as_str)
+                    .filter(|id| has_scheme(id))
+                    .and_then(|id| url::Url::parse(id).ok());
+                let base = own.as_ref().or(base);
+                for key in ["$ref", "$dynamicRef", "$recursiveRef"] {
+                    let Some(r) = map.get(key).and_then(Value::as_str) else {
+                        continue;
+                    };
+                    if has_scheme(r) {
+                        out.push(r.to_string());
+                    } else if !r.starts_with('#')
+                        && let Some(u) = base.and_then(|b| b.join(r).ok())
+                    {
+                        out.push(u.to_string());
+                    }
+                }
+                for child in map.values() {
+                    walk(child, base, depth + 1, out);
+                }
+            }
+            Value::Array(items) => {
+                for child in items {
+                    walk(child, base, depth + 1, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(schema, None, 0, &mut out);
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// [`remote_schema_refs`] of a `values.schema.json` text; one that is not JSON names nothing (helm's render
+/// fails on it, a finding).
+fn remote_refs_of_text(text: &str) -> Vec<String> {
+    serde_json::from_str(text)
+        .map(|v| remote_schema_refs(&v))
+        .unwrap_or_default()
+}
+
+/// What lint reads of a packed subchart: its `Chart.yaml`, `values.yaml`, and the remote schema references of
+/// every `values.schema.json` in it (its own, its subcharts', packed ones to [`MAX_PACKED_DEPTH`]).
+type PackedSubchart = (Option<String>, Option<String>, Vec<String>);
+
+/// [`PackedSubchart`] of a packed subchart (`charts/<name>-<version>.tgz`), read with the same bounds as the chart;
+/// `None` when the archive cannot be read.
+fn packed_subchart(bytes: &[u8], depth: usize) -> Option<PackedSubchart> {
     let mut archive = tar::Archive::new(Bounded {
         inner: flate2::read::GzDecoder::new(bytes),
         left: MAX_CHART_DECOMPRESSED_BYTES,
     });
     let (mut chart_yaml, mut values_yaml) = (None, None);
+    let mut refs = Vec::new();
     for entry in archive.entries().ok()? {
         let mut entry = entry.ok()?;
         let name = entry.path().ok()?.to_string_lossy().into_owned();
-        let slot = match name.split_once('/').map(|(_, rest)| rest) {
-            Some("Chart.yaml") => &mut chart_yaml,
-            Some("values.yaml") => &mut values_yaml,
+        let rest = name.split_once('/').map(|(_, rest)| rest).unwrap_or("");
+        if rest.starts_with("charts/") && rest.ends_with(".tgz") {
+            let mut inner = Vec::new();
+            (&mut entry)
+                .take(MAX_ARCHIVE_BYTES + 1)
+                .read_to_end(&mut inner)
+                .ok()?;
+            if depth < MAX_PACKED_DEPTH
+                && inner.len() as u64 <= MAX_ARCHIVE_BYTES
+                && let Some((_, _, r)) = packed_subchart(&inner, depth + 1)
+            {
+                refs.extend(r);
+            }
+            continue;
+        }
+        if rest == "values.schema.json" || rest.ends_with("/values.schema.json") {
+            let mut s = String::new();
+            (&mut entry)
+                .take(MAX_CHART_FILE_BYTES + 1)
+                .read_to_string(&mut s)
+                .ok()?;
+            refs.extend(remote_refs_of_text(&s));
+            continue;
+        }
+        let slot = match rest {
+            "Chart.yaml" => &mut chart_yaml,
+            "values.yaml" => &mut values_yaml,
             _ => continue,
         };
         let mut s = String::new();
@@ -845,7 +966,7 @@ fn packed_subchart(bytes: &[u8]) -> Option<(Option<String>, Option<String>)> {
         }
         *slot = Some(s);
     }
-    Some((chart_yaml, values_yaml))
+    Some((chart_yaml, values_yaml, refs))
 }
 
 /// Helm's view of a subchart's values: the parent's `<alias or name>:` map over the subchart's own `values.yaml`
@@ -942,6 +1063,8 @@ pub fn read_chart_bytes(path: &Path, bytes: &[u8], sha256: String) -> Result<Cha
     // subcharts (`charts/<dir>/…` unpacked, `charts/<name>-<version>.tgz` packed): (their Chart.yaml, values.yaml)
     let mut subcharts: std::collections::BTreeMap<String, (Option<String>, Option<String>)> =
         Default::default();
+    // every `values.schema.json`'s references by URL: helm validates the subcharts' schemas too
+    let mut remote_refs: Vec<String> = Vec::new();
     for entry in archive.entries().map_err(|e| bad(e.to_string()))? {
         let mut entry = entry.map_err(|e| bad(e.to_string()))?;
         let name = entry
@@ -955,6 +1078,11 @@ pub fn read_chart_bytes(path: &Path, bytes: &[u8], sha256: String) -> Result<Cha
             continue;
         };
         if let Some(sub) = rest.strip_prefix("charts/") {
+            // an unpacked subchart's schema, at any depth (`charts/a/charts/b/values.schema.json`)
+            if sub.ends_with("/values.schema.json") {
+                remote_refs.extend(remote_refs_of_text(&text_of(&mut entry, rest)?));
+                continue;
+            }
             match sub.split('/').collect::<Vec<_>>()[..] {
                 [dir, file @ ("Chart.yaml" | "values.yaml")] => {
                     let text = text_of(&mut entry, rest)?;
@@ -965,7 +1093,7 @@ pub fn read_chart_bytes(path: &Path, bytes: &[u8], sha256: String) -> Result<Cha
                         e.1 = Some(text);
                     }
                 }
-                [file] if file.ends_with(".tgz") => {
+                [.., file] if file.ends_with(".tgz") => {
                     let mut inner = Vec::new();
                     (&mut entry)
                         .take(MAX_ARCHIVE_BYTES + 1)
@@ -973,9 +1101,13 @@ pub fn read_chart_bytes(path: &Path, bytes: &[u8], sha256: String) -> Result<Cha
                         .map_err(|e| bad(format!("{rest}: {e}")))?;
                     // an unreadable packed subchart only loses its defaults: its keys are then probed by render
                     if inner.len() as u64 <= MAX_ARCHIVE_BYTES
-                        && let Some(files) = packed_subchart(&inner)
+                        && let Some((chart_yaml, values_yaml, refs)) = packed_subchart(&inner, 1)
                     {
-                        subcharts.insert(file.to_string(), files);
+                        remote_refs.extend(refs);
+                        // only the chart's own subcharts give defaults under their names
+                        if !sub.contains('/') {
+                            subcharts.insert(file.to_string(), (chart_yaml, values_yaml));
+                        }
                     }
                 }
                 _ => {}
@@ -1010,6 +1142,9 @@ pub fn read_chart_bytes(path: &Path, bytes: &[u8], sha256: String) -> Result<Cha
         }
         None => None,
     };
+    remote_refs.extend(schema.as_ref().map(remote_schema_refs).unwrap_or_default());
+    remote_refs.sort();
+    remote_refs.dedup();
     let text = |k: &str| match &meta[k] {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -1022,6 +1157,7 @@ pub fn read_chart_bytes(path: &Path, bytes: &[u8], sha256: String) -> Result<Cha
         app_version: text("appVersion"),
         defaults,
         schema,
+        remote_schema_refs: remote_refs,
         sha256,
     })
 }
@@ -1134,16 +1270,21 @@ impl Helm {
     /// The arguments of a render, without the chart path (it goes last, after the release name). Options first,
     /// then `--`, then the positionals: whatever the release name is, helm (cobra/pflag: `--` ends the flags) reads
     /// it as a name, never as an option; the namespace is one `--namespace=NS` argument.
-    fn template_args(release: &str, namespace: &str) -> Vec<String> {
+    fn template_args(release: &str, namespace: &str, skip_schema: bool) -> Vec<String> {
         // no --kube-version / --api-versions: helm's built-in defaults, part of the binary's identity
-        vec![
+        let mut args = vec![
             "template".to_string(),
             format!("--namespace={namespace}"),
             "--values".to_string(),
             "-".to_string(),
             "--".to_string(),
             release.to_string(),
-        ]
+        ];
+        // a schema that refers to documents by URL: helm would fetch them (helm v4 `template` has the flag)
+        if skip_schema {
+            args.insert(2, "--skip-schema-validation".to_string());
+        }
+        args
     }
 
     /// Run one helm command in a slot: waits while [`parallelism`](Helm::parallelism) helm processes run. The
@@ -1165,10 +1306,11 @@ impl Helm {
     }
 
     /// `helm template --namespace=NS --values - -- RELEASE CHART` (values on stdin) and its stdout (at most
-    /// [`MAX_RENDER_BYTES`]), within the [`crate::process`] deadline. Not cached: [`Helm::render`] is.
+    /// [`MAX_RENDER_BYTES`]), within the [`crate::process`] deadline; with `--skip-schema-validation` when the
+    /// chart's schemas refer to documents by URL ([`Chart::remote_schema_refs`]). Not cached: [`Helm::render`] is.
     pub async fn template(
         &self,
-        chart: &Path,
+        chart: &Chart,
         release: &str,
         namespace: &str,
         values: &Value,
@@ -1189,8 +1331,12 @@ impl Helm {
         }
         let values = serde_json::to_vec(values).map_err(|e| Error::Other(e.to_string()))?;
         let cmd = Cmd::new(&self.bin)
-            .args(Self::template_args(release, namespace))
-            .arg(chart)
+            .args(Self::template_args(
+                release,
+                namespace,
+                !chart.remote_schema_refs.is_empty(),
+            ))
+            .arg(&chart.path)
             .stdin(values)
             .max_stdout(MAX_RENDER_BYTES)
             .short_lived_go();
@@ -1234,7 +1380,7 @@ impl Helm {
             namespace,
             values,
             identity.unwrap_or("helm not found"),
-            &Self::template_args(release, namespace),
+            &Self::template_args(release, namespace, !chart.remote_schema_refs.is_empty()),
         );
         // the persistent cache only for a helm whose identity is known
         let cache = self.cache.as_ref().filter(|_| identity.is_some());
@@ -1249,9 +1395,7 @@ impl Helm {
             if let Some(text) = cache.and_then(|c| c.get(&key)) {
                 return Ok(text);
             }
-            let text = self
-                .template(&chart.path, release, namespace, values)
-                .await?;
+            let text = self.template(chart, release, namespace, values).await?;
             if let Some(c) = cache {
                 c.put(&key, &text);
             }
@@ -1494,8 +1638,40 @@ mod tests {
         );
         let e = store.fetch(&r("9.9.9")).await.unwrap_err().to_string();
         assert!(
-            e.contains("headlamp 9.9.9 not found") && e.contains("headlamp-9.9.9.tgz"),
+            e.contains("headlamp 9.9.9 not found")
+                && e.contains("headlamp-9.9.9.tgz")
+                && e.contains("headlamp-v9.9.9.tgz"),
             "{e}"
+        );
+    }
+
+    /// eval5 F-2: `helm pull jetstack/cert-manager --version v1.19.6` (and `helm package`) write
+    /// `cert-manager-v1.19.6.tgz`; the release's version reaches the store as `1.19.6`. That file is found, for a
+    /// pin and for a range.
+    #[tokio::test]
+    async fn a_chart_file_named_with_the_v_helm_pull_gives_it_is_found() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("cert-manager-v1.19.6.tgz"), b"x").unwrap();
+        let store = ChartStore {
+            charts_dir: Some(d.path().to_path_buf()),
+            cache_dir: None,
+            offline: true,
+            ..Default::default()
+        };
+        let r = ChartRef {
+            name: "cert-manager".into(),
+            version: "1.19.6".into(),
+            repo_url: None,
+        };
+        assert_eq!(
+            store.fetch(&r).await.unwrap(),
+            d.path().join("cert-manager-v1.19.6.tgz")
+        );
+        assert_eq!(
+            store
+                .newest_at_hand("cert-manager", None, "1.19.x")
+                .as_deref(),
+            Some("1.19.6")
         );
     }
 
@@ -1600,8 +1776,127 @@ mod tests {
             app_version: None,
             defaults: serde_json::json!({}),
             schema: None,
+            remote_schema_refs: Vec::new(),
             sha256: "ab".repeat(32),
         }
+    }
+
+    /// eval5 F-1: a `$ref` by URL (its own schema, a packed or unpacked subchart's, a relative one under an `$id`
+    /// URL) is a remote reference; fragments and relative paths are local.
+    #[test]
+    fn schema_references_by_url_are_found_in_the_chart_and_its_subcharts() {
+        let schema = serde_json::json!({
+            "$schema": "http://json-schema.org/draft-07/schema#",
+            "properties": {
+                "a": {"$ref": "#/definitions/a"},
+                "b": {"$ref": "./local.json"},
+                "c": {"$ref": "https://example.invalid/x.json#/y"},
+                "d": {"$id": "http://example.invalid/base/", "$ref": "pod.json"},
+                "e": {"items": [{"$dynamicRef": "urn:example:z"}]}
+            }
+        });
+        assert_eq!(
+            remote_schema_refs(&schema),
+            [
+                "http://example.invalid/base/pod.json",
+                "https://example.invalid/x.json#/y",
+                "urn:example:z"
+            ]
+        );
+        let (_d, chart) = test_charts::pack("remote-schema", &[]);
+        assert_eq!(chart.remote_schema_refs, ["https://example.invalid/x.json"]);
+        // a local schema only: nothing
+        let local = r##"{"type": "object", "properties": {"replicas": {"$ref": "#/definitions/n"}}, "definitions": {"n": {"type": "integer"}}}"##;
+        let (_d, chart) = test_charts::pack("remote-schema", &[("values.schema.json", local)]);
+        assert!(chart.remote_schema_refs.is_empty());
+        // an unpacked subchart's schema
+        let sub = r#"{"$ref": "https://example.invalid/sub.json"}"#;
+        let (_d, chart) = test_charts::pack(
+            "remote-schema",
+            &[
+                ("values.schema.json", local),
+                (
+                    "charts/common/Chart.yaml",
+                    "apiVersion: v2\nname: common\nversion: 1.0.0\n",
+                ),
+                ("charts/common/values.schema.json", sub),
+            ],
+        );
+        assert_eq!(
+            chart.remote_schema_refs,
+            ["https://example.invalid/sub.json"]
+        );
+        // a packed subchart's schema
+        let (packed_dir, packed) = test_charts::pack("remote-schema", &[]);
+        let packed_bytes = std::fs::read(&packed.path).unwrap();
+        drop(packed_dir);
+        let parent = tempfile::tempdir().unwrap();
+        let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
+        for (file, body) in [
+            (
+                "parent/Chart.yaml",
+                b"apiVersion: v2\nname: parent\nversion: 1.0.0\n".as_slice(),
+            ),
+            (
+                "parent/charts/remote-schema-0.1.0.tgz",
+                packed_bytes.as_slice(),
+            ),
+        ] {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(body.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            tar.append_data(&mut h, file, body).unwrap();
+        }
+        let path = parent.path().join("parent-1.0.0.tgz");
+        std::fs::write(&path, tar.into_inner().unwrap().finish().unwrap()).unwrap();
+        let chart = read_chart(&path).unwrap();
+        assert_eq!(chart.remote_schema_refs, ["https://example.invalid/x.json"]);
+    }
+
+    /// eval5 F-1: helm runs with `--skip-schema-validation` for a chart whose schema refers to documents by URL,
+    /// and only for such a chart.
+    #[tokio::test]
+    async fn only_a_chart_with_remote_schema_references_skips_schema_validation() {
+        let d = tempfile::tempdir().unwrap();
+        let helm = Helm::new(stand_in_helm(d.path())).with_cache(None);
+        let mut chart = test_chart(d.path());
+        helm.render(&chart, "r1", "ns", &serde_json::json!({}))
+            .await
+            .unwrap();
+        chart.remote_schema_refs = vec!["https://example.invalid/x.json".into()];
+        chart.sha256 = "cd".repeat(32);
+        helm.render(&chart, "r1", "ns", &serde_json::json!({}))
+            .await
+            .unwrap();
+        let runs = std::fs::read_to_string(d.path().join("runs")).unwrap();
+        let runs: Vec<&str> = runs.lines().collect();
+        assert_eq!(runs.len(), 2, "{runs:?}");
+        assert!(!runs[0].contains("--skip-schema-validation"), "{runs:?}");
+        assert!(runs[1].contains("--skip-schema-validation"), "{runs:?}");
+    }
+
+    /// eval5 F-1, with the real helm: the remote `$ref` fixture renders offline (helm would otherwise fetch
+    /// `https://example.invalid/x.json` and fail), while the same chart with a local schema still fails on a value
+    /// that breaks it.
+    #[tokio::test]
+    async fn a_remote_schema_reference_renders_and_a_local_schema_still_checks() {
+        let Some((helm, _)) = crate::testing::render_tools("headlamp", "0.41.0") else {
+            return;
+        };
+        let helm = helm.with_cache(None);
+        let bad = serde_json::json!({"replicas": "many"});
+        let (_d, chart) = test_charts::pack("remote-schema", &[]);
+        let out = helm.render(&chart, "r", "ns", &bad).await.unwrap();
+        assert!(out.contains("replicas: \"many\""), "{out}");
+        let local = r#"{"type": "object", "properties": {"replicas": {"type": "integer"}}}"#;
+        let (_d, chart) = test_charts::pack("remote-schema", &[("values.schema.json", local)]);
+        let e = helm.render(&chart, "r", "ns", &bad).await.unwrap_err();
+        assert!(matches!(e, Error::HelmTemplate { .. }), "{e}");
+        assert!(e.to_string().contains("replicas"), "{e}");
     }
 
     #[tokio::test]

@@ -128,7 +128,7 @@ pub async fn start(
                         None => store.fetch_with(slot.key(), Some(helm)).await,
                     };
                     let read = match path {
-                        Ok(path) => read_starting_renders(path, slot.key(), helm, &mut renders, &r),
+                        Ok(path) => read_starting_renders(path, helm, &mut renders, &r),
                         Err(e) => Err(e),
                     };
                     slot.insert(read);
@@ -153,27 +153,19 @@ pub async fn start(
     }
 }
 
-/// The chart at `path`: the render of `first` starts on the archive's digest, then the chart's files are read.
+/// The chart at `path`, read; the render of `first` starts on it.
 fn read_starting_renders(
     path: PathBuf,
-    cref: &ChartRef,
     helm: &Helm,
     renders: &mut JoinSet<()>,
     first: &Release,
 ) -> Result<Chart> {
     let bytes = crate::chart::read_archive(&path)?;
     let digest = crate::chart::digest(&bytes);
-    let shell = Chart {
-        path: path.clone(),
-        name: cref.name.clone(),
-        version: cref.version.clone(),
-        app_version: None,
-        defaults: Value::Null,
-        schema: None,
-        sha256: digest.clone(),
-    };
-    spawn_render(renders, helm, shell, first.clone());
-    crate::chart::read_chart_bytes(&path, &bytes, digest)
+    // the chart's files first: whether its schemas refer to documents by URL decides how helm is run
+    let chart = crate::chart::read_chart_bytes(&path, &bytes, digest)?;
+    spawn_render(renders, helm, chart.clone(), first.clone());
+    Ok(chart)
 }
 
 fn spawn_render(renders: &mut JoinSet<()>, helm: &Helm, chart: Chart, r: Release) {

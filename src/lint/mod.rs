@@ -5,6 +5,7 @@
 
 pub mod ahead;
 pub mod chart_ref;
+pub mod chart_schema;
 pub mod chart_version;
 pub mod flags;
 pub mod flux_source;
@@ -320,6 +321,10 @@ pub const RULES: &[Rule] = &[
     Rule {
         id: values::UNCHECKED_RULE,
         check: values::check_unchecked,
+    },
+    Rule {
+        id: chart_schema::RULE,
+        check: chart_schema::check,
     },
     Rule {
         id: image::TAG_RULE,

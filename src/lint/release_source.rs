@@ -253,7 +253,11 @@ pub fn failure(r: &Release, e: &Error) -> Finding {
             format!(
                 "put `{}-{}.tgz` in $HEADLAMP_E2E_CHARTS (e.g. `helm pull` it on a machine that reaches the repository), or check the source's URL and the version",
                 r.chart_name,
-                r.pinned_version().unwrap_or("<version>")
+                // the version as written: `helm pull --version v1.19.6` writes `<name>-v1.19.6.tgz`
+                r.chart_version
+                    .as_deref()
+                    .filter(|_| r.pinned_version().is_some())
+                    .unwrap_or("<version>")
             ),
         ),
     };
@@ -297,6 +301,21 @@ pub fn check_invalid(input: &LintInput) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// eval5 F-2: the fix names the file `helm pull --version v1.19.6` writes, the version as written.
+    #[test]
+    fn the_unavailable_fix_names_the_file_helm_pull_writes() {
+        let mut r = crate::lint::testutil::helmrelease("{}");
+        r.chart_name = "cert-manager".into();
+        r.chart_version = Some("v1.19.6".into());
+        let e = Error::ChartNotFound {
+            chart: "cert-manager".into(),
+            version: "1.19.6".into(),
+            tried: "x".into(),
+        };
+        let f = failure(&r, &e);
+        assert!(f.fix.contains("`cert-manager-v1.19.6.tgz`"), "{f:?}");
+    }
 
     fn tree(yaml: &str) -> Tree {
         super::super::testutil::tree(yaml, "t.yaml")

@@ -467,7 +467,7 @@ pub async fn probe_unused(
         unchecked: candidates.iter().map(|c| c.path.clone()).collect(),
     };
     // a second, uncached render of the user's values: are parts of the output random?
-    let Ok(again) = helm.template(&chart.path, release, namespace, values).await else {
+    let Ok(again) = helm.template(chart, release, namespace, values).await else {
         return Probed::default();
     };
     let Some(base) = Baseline::new(base_text, &again) else {

@@ -204,6 +204,12 @@ pub const RULE_HELP: &[(&str, Severity, &str, &str)] = &[
         "The checkout is on a branch the GitRepository does not track",
         "Flux renders the tracked branch; this change is not on it yet.",
     ),
+    (
+        "chart-schema-not-checked",
+        Severity::Info,
+        "A chart's values schema refers to documents by URL, which lint does not fetch",
+        "The values.schema.json of the chart (or of a subchart) has a $ref to an http(s) or other URL. Helm fetches such documents while it validates the values; lint contacts no host the tree does not name as a chart source, so it renders the chart with --skip-schema-validation and the values were not checked against that schema. Flux's helm-controller fetches and checks them in the cluster. One note per chart and version.",
+    ),
 ];
 
 /// The [`RULE_HELP`] entry of `rule`.
