@@ -212,6 +212,15 @@ pub const RULE_HELP: &[(&str, Severity, &str, &str)] = &[
     ),
 ];
 
+/// `Kind/ns/name path`: what a finding is about, the parts it has, for the first line of a message.
+fn object_and_path(f: &Finding) -> String {
+    [f.object.as_str(), f.path.as_str()]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The [`RULE_HELP`] entry of `rule`.
 fn help(rule: &str) -> Option<&'static (&'static str, Severity, &'static str, &'static str)> {
     RULE_HELP.iter().find(|(id, ..)| *id == rule)
@@ -309,11 +318,7 @@ pub fn to_github(findings: &[Finding], prefix: &str) -> String {
             escape_property(&escape_controls(&f.rule))
         ));
         let mut text = String::new();
-        let at = [f.object.as_str(), f.path.as_str()]
-            .into_iter()
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ");
+        let at = object_and_path(&f);
         if !at.is_empty() {
             let _ = writeln!(text, "{at}");
         }
@@ -396,11 +401,7 @@ pub fn to_sarif(findings: &[Finding], prefix: &str, version: &str) -> Value {
             let f = f.clone().redacted();
             let index = rules.iter().position(|r| *r == f.rule).unwrap_or(0);
             let mut text = String::new();
-            let at = [f.object.as_str(), f.path.as_str()]
-                .into_iter()
-                .filter(|s| !s.is_empty())
-                .collect::<Vec<_>>()
-                .join(" ");
+            let at = object_and_path(&f);
             if !at.is_empty() {
                 let _ = write!(text, "{at}: ");
             }
