@@ -221,6 +221,17 @@ fn run_script(
     mock_client(steps)
 }
 
+/// The end of one mocked step: the client goes first, so that a script the wait did not use up fails at once
+/// (`request N never came`) rather than waiting for a request no one can send any more. (Awaiting the server with
+/// the client alive hung the test whenever a wait returned early: `cargo mutants` saw it as a timeout.)
+async fn finish(
+    client: impl Sized,
+    server: tokio::task::JoinHandle<Vec<crate::mock_api::Seen>>,
+) -> Result<(), String> {
+    drop(client);
+    server.await.map(drop).map_err(|e| e.to_string())
+}
+
 impl Env for MockEnv {
     async fn commit(&mut self, c: &Commit) -> Result<String, String> {
         let sha = self.next_sha();
@@ -264,7 +275,7 @@ impl Env for MockEnv {
                 self.source_at = self.main_head.clone();
                 let (client, server) = run_script(steps);
                 let r = waits::source_at_head(&client, name, "main", &self.main_head, within).await;
-                server.await.map_err(|e| e.to_string())?;
+                finish(client, server).await?;
                 r
             }
             Condition::HelmReleaseReady { name, namespace } => {
@@ -295,7 +306,7 @@ impl Env for MockEnv {
                 let (client, server) = run_script(steps);
                 let r =
                     waits::helmrelease_ready(&client, namespace, name, self.recorded, within).await;
-                server.await.map_err(|e| e.to_string())?;
+                finish(client, server).await?;
                 r
             }
             Condition::HelmReleaseProgressing {
@@ -362,7 +373,7 @@ impl Env for MockEnv {
                     &client, namespace, name, message, *held_for, within,
                 )
                 .await;
-                server.await.map_err(|e| e.to_string())?;
+                finish(client, server).await?;
                 r
             }
             Condition::HelmReleaseQueued { name, namespace } => {
@@ -394,7 +405,7 @@ impl Env for MockEnv {
                 ];
                 let (client, server) = run_script(steps);
                 let r = waits::helmrelease_queued(&client, namespace, name, recorded, within).await;
-                server.await.map_err(|e| e.to_string())?;
+                finish(client, server).await?;
                 r
             }
             Condition::HelmReleaseAbsent { name, namespace } => {
@@ -417,7 +428,7 @@ impl Env for MockEnv {
                 ];
                 let (client, server) = run_script(steps);
                 let r = waits::helmrelease_absent(&client, namespace, name, within).await;
-                server.await.map_err(|e| e.to_string())?;
+                finish(client, server).await?;
                 self.hr = None;
                 self.removing = false;
                 r
@@ -431,7 +442,7 @@ impl Env for MockEnv {
                 let r = crate::e2e::live::deployment_available(&client, namespace, name, within)
                     .await
                     .map(|()| "Available".to_string());
-                server.await.map_err(|e| e.to_string())?;
+                finish(client, server).await?;
                 r
             }
             Condition::DeploymentMount {
@@ -448,7 +459,7 @@ impl Env for MockEnv {
                 let d = api.get_opt(name).await.map_err(|e| e.to_string())?;
                 // the live step's reading (live.rs `Condition::DeploymentMount`)
                 super::observe_deployment(namespace, name, d.as_ref());
-                server.await.map_err(|e| e.to_string())?;
+                finish(api, server).await?;
                 match d {
                     Some(d)
                         if crate::e2e::checks::deployment_mounts(&d, mount_path) == *present =>
@@ -498,7 +509,7 @@ impl Env for MockEnv {
                 ];
                 let (client, server) = run_script(steps);
                 let r = waits::pod_crash_loop(&client, namespace, selector, log, within).await;
-                server.await.map_err(|e| e.to_string())?;
+                finish(client, server).await?;
                 r
             }
             Condition::PodOutcome {
