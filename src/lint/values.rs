@@ -1201,6 +1201,53 @@ mod tests {
         );
     }
 
+    /// Issue 19 (talos-cluster): the keys are unread, and the fix names the chart's own home of a moved key, or none
+    /// when the chart has no single one: `ingress` is the chart's `web.ingress` (not the subchart's), `service.port`
+    /// could be either port, and a boolean switch under a subchart is not moved to the subchart's only `enabled`.
+    #[tokio::test]
+    async fn a_fix_names_the_charts_own_home_or_none() {
+        let (_dir, chart) = crate::chart::test_charts::pack("moved-keys", &[]);
+        assert_eq!(chart.subchart_keys, ["state-metrics"]);
+        let Some((helm, _)) = crate::testing::render_tools("headlamp", "0.41.0") else {
+            return;
+        };
+        let mut r = super::super::testutil::helmrelease(
+            "ingress:\n  enabled: true\nservice:\n  port: 9000\nstate-metrics:\n  enabled: false\n",
+        );
+        r.chart_name = chart.name.clone();
+        let r = super::super::render_release_with(r, chart, &helm)
+            .await
+            .expect("the user's values render");
+        let input = LintInput {
+            releases: vec![r],
+            ..Default::default()
+        };
+        let mut fixes: Vec<(String, String)> = check(&input)
+            .into_iter()
+            .map(|f| (f.path.clone(), f.fix.clone()))
+            .collect();
+        fixes.sort();
+        let remove = |k: &str| {
+            format!(
+                "remove `{k}`, or look up the chart's values: helm show values moved-keys --version 0.1.0"
+            )
+        };
+        assert_eq!(
+            fixes,
+            [
+                (
+                    "ingress".to_string(),
+                    "move `ingress` to `web.ingress`".to_string()
+                ),
+                ("service.port".to_string(), remove("service.port")),
+                (
+                    "state-metrics.enabled".to_string(),
+                    remove("state-metrics.enabled")
+                ),
+            ]
+        );
+    }
+
     #[tokio::test]
     async fn an_ignored_key_in_a_bare_object_list_item_is_reported() {
         // issue 19 cause 8 (first item), the real chart: Headlamp 0.40.0 ignores ingress.hosts[].paths[].service
