@@ -465,12 +465,12 @@ mod tests {
         let note = Finding::new("gitops-not-deployed", Severity::Info)
             .message("1 file that no Flux Kustomization deploys (not reached from the cluster entry points) was not linted: bootstrap/sops-age.sops.yaml")
             .fix("nothing to change if they are unused");
-        let t = to_text(&[note.clone()], false);
+        let t = to_text(std::slice::from_ref(&note), false);
         assert!(t.contains("  info[gitops-not-deployed]\n"), "{t}");
         assert!(!t.contains("1 place"), "{t}");
         assert!(t.contains("bootstrap/sops-age.sops.yaml"), "{t}");
         // a note with a place keeps it; one with only a file names the file
-        let placed = note.clone().file("bootstrap/sops-age.sops.yaml");
+        let placed = note.file("bootstrap/sops-age.sops.yaml");
         let t = to_text(&[placed], false);
         assert!(
             t.contains("  info[gitops-not-deployed] 1 place: bootstrap/sops-age.sops.yaml\n"),
