@@ -136,6 +136,10 @@ pub struct Chart {
     /// `--skip-schema-validation`: helm would fetch them (lint contacts no host the tree does not name as a chart
     /// source), and offline the render fails although the values are not at fault.
     pub remote_schema_refs: Vec<String>,
+    /// The top-level values keys that hold a subchart's values (its dependency alias, else its name), sorted: Helm
+    /// hands the map under such a key to that subchart ([`merge_subchart_defaults`]), so its keys are the subchart's
+    /// settings, not the chart's own (a "moved" suggestion never points into one, [`crate::lint::values`]).
+    pub subchart_keys: Vec<String>,
     /// sha256 of the archive (hex), for the render cache's key.
     pub sha256: String,
 }
@@ -975,13 +979,15 @@ fn packed_subchart(bytes: &[u8], depth: usize) -> Option<PackedSubchart> {
 /// `grafana.replicas` under kube-prometheus-stack is grafana's). The alias comes from the parent's `Chart.yaml`
 /// `dependencies`; a subchart no dependency names is keyed by its own name, as Helm loads every chart in `charts/`.
 /// A subchart whose files cannot be parsed adds nothing (its keys are left to the renders).
+/// Returns the keys that hold a subchart's values, sorted.
 fn merge_subchart_defaults(
     defaults: &mut Value,
     meta: &Value,
     subcharts: &std::collections::BTreeMap<String, (Option<String>, Option<String>)>,
-) {
+) -> Vec<String> {
+    let mut sub_keys = Vec::new();
     let Value::Object(top) = defaults else {
-        return;
+        return sub_keys;
     };
     let first_doc = |text: &Option<String>, name: &str| -> Option<Value> {
         parse_yaml_documents(text.as_deref()?, Path::new(name))
@@ -1013,9 +1019,13 @@ fn merge_subchart_defaults(
             if let Some(parent) = top.get(&key) {
                 coalesce(&mut merged, parent);
             }
-            top.insert(key, merged);
+            top.insert(key.clone(), merged);
+            sub_keys.push(key);
         }
     }
+    sub_keys.sort();
+    sub_keys.dedup();
+    sub_keys
 }
 
 /// `over` onto `base`: maps merge key by key, anything else in `over` replaces.
@@ -1135,7 +1145,7 @@ pub fn read_chart_bytes(path: &Path, bytes: &[u8], sha256: String) -> Result<Cha
         None => Value::Object(Default::default()),
     };
     let mut defaults = defaults;
-    merge_subchart_defaults(&mut defaults, &meta, &subcharts);
+    let subchart_keys = merge_subchart_defaults(&mut defaults, &meta, &subcharts);
     let schema = match schema_json {
         Some(s) => {
             Some(serde_json::from_str(&s).map_err(|e| bad(format!("values.schema.json: {e}")))?)
@@ -1158,6 +1168,7 @@ pub fn read_chart_bytes(path: &Path, bytes: &[u8], sha256: String) -> Result<Cha
         defaults,
         schema,
         remote_schema_refs: remote_refs,
+        subchart_keys,
         sha256,
     })
 }
@@ -1777,6 +1788,7 @@ mod tests {
             defaults: serde_json::json!({}),
             schema: None,
             remote_schema_refs: Vec::new(),
+            subchart_keys: Vec::new(),
             sha256: "ab".repeat(32),
         }
     }

@@ -343,32 +343,33 @@ pub fn to_text(findings: &[Finding], color: bool) -> String {
         );
         for (f, places) in notes {
             const SHOWN: usize = 3;
-            let mut named: Vec<String> = places
+            // a place is the note's object, else its file; a note about the whole tree (`gitops-not-deployed`, whose
+            // message names the files) has neither, and is printed without a count of places
+            let at: Vec<String> = places
                 .iter()
-                .take(SHOWN)
                 .map(|p| {
-                    let at = if p.object.is_empty() {
+                    if p.object.is_empty() {
                         &p.file
                     } else {
                         &p.object
-                    };
-                    one_line(at)
+                    }
                 })
+                .filter(|at| !at.is_empty())
+                .map(|at| one_line(at))
                 .collect();
-            if places.len() > SHOWN {
-                named.push(format!("and {} more", places.len() - SHOWN));
+            let mut named: Vec<String> = at.iter().take(SHOWN).cloned().collect();
+            if at.len() > SHOWN {
+                named.push(format!("and {} more", at.len() - SHOWN));
             }
-            let count = if places.len() == 1 {
-                "1 place".to_string()
-            } else {
-                format!("{} places", places.len())
+            let header = match at.len() {
+                0 => String::new(),
+                1 => format!(" {}", paint(dim, &format!("1 place: {}", named.join(", ")))),
+                n => format!(
+                    " {}",
+                    paint(dim, &format!("{n} places: {}", named.join(", ")))
+                ),
             };
-            let _ = writeln!(
-                out,
-                "  info[{}] {}",
-                one_line(&f.rule),
-                paint(dim, &format!("{count}: {}", named.join(", ")))
-            );
+            let _ = writeln!(out, "  info[{}]{header}", one_line(&f.rule));
             for line in for_terminal(&f.message).lines() {
                 let _ = writeln!(out, "    {line}");
             }
@@ -455,6 +456,26 @@ mod tests {
             .count();
         assert_eq!(infos, 5);
         assert_eq!(v["summary"]["info"], 5);
+    }
+
+    /// talos-cluster: the one `gitops-not-deployed` note (a SOPS file nothing deploys) has no file and no object, and
+    /// was printed as `info[gitops-not-deployed] 1 place: ` with an empty place. Its message names the files.
+    #[test]
+    fn a_note_about_the_whole_tree_is_printed_without_an_empty_place() {
+        let note = Finding::new("gitops-not-deployed", Severity::Info)
+            .message("1 file that no Flux Kustomization deploys (not reached from the cluster entry points) was not linted: bootstrap/sops-age.sops.yaml")
+            .fix("nothing to change if they are unused");
+        let t = to_text(std::slice::from_ref(&note), false);
+        assert!(t.contains("  info[gitops-not-deployed]\n"), "{t}");
+        assert!(!t.contains("1 place"), "{t}");
+        assert!(t.contains("bootstrap/sops-age.sops.yaml"), "{t}");
+        // a note with a place keeps it; one with only a file names the file
+        let placed = note.file("bootstrap/sops-age.sops.yaml");
+        let t = to_text(&[placed], false);
+        assert!(
+            t.contains("  info[gitops-not-deployed] 1 place: bootstrap/sops-age.sops.yaml\n"),
+            "{t}"
+        );
     }
 
     #[test]

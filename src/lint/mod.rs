@@ -851,13 +851,15 @@ pub async fn render_release_with(r: Release, chart: Chart, helm: &Helm) -> Resul
         .map(|(_, v)| v)
         .collect();
     let rendered_values: Vec<&Value> = helm_objects.iter().collect();
-    let candidates: Vec<values::Candidate> =
-        values::unused_candidates(&r.values, &chart.defaults, chart.schema.as_ref())
-            .into_iter()
-            .filter(|c| {
-                !values::passed_through(&c.path, &r.values, &chart.defaults, &rendered_values)
-            })
-            .collect();
+    let candidates: Vec<values::Candidate> = values::unused_candidates(
+        &r.values,
+        &chart.defaults,
+        chart.schema.as_ref(),
+        &chart.subchart_keys,
+    )
+    .into_iter()
+    .filter(|c| !values::passed_through(&c.path, &r.values, &chart.defaults, &rendered_values))
+    .collect();
     let probed = values::probe_unused(
         helm,
         &chart,

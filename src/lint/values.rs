@@ -27,15 +27,24 @@ pub struct UnusedValue {
     pub suggestion: Option<String>,
 }
 
-/// Keys in `values` that neither `defaults` nor `schema` define.
+/// Keys in `values` that neither `defaults` nor `schema` define. `subcharts` are the top-level keys that hold a
+/// subchart's values ([`crate::chart::Chart::subchart_keys`]): never the new home a suggestion moves a key to.
 pub fn unused_candidates(
     values: &Value,
     defaults: &Value,
     schema: Option<&Value>,
+    subcharts: &[String],
 ) -> Vec<Candidate> {
     let mut out = Vec::new();
     if let Value::Object(user) = values {
-        walk(user, Some(defaults), schema, &mut Vec::new(), &mut out);
+        walk(
+            user,
+            Some(defaults),
+            schema,
+            subcharts,
+            &mut Vec::new(),
+            &mut out,
+        );
     }
     out
 }
@@ -57,6 +66,7 @@ fn walk(
     user: &Map<String, Value>,
     defaults: Option<&Value>,
     schema: Option<&Value>,
+    subcharts: &[String],
     path: &mut Vec<String>,
     out: &mut Vec<Candidate>,
 ) {
@@ -70,7 +80,16 @@ fn walk(
         if d.is_none() && s.is_none() {
             out.push(Candidate {
                 path: path.clone(),
-                suggestion: closest_key(key, value, defaults, schema),
+                suggestion: closest_key(
+                    key,
+                    value,
+                    &Level {
+                        user,
+                        defaults,
+                        schema,
+                        subcharts,
+                    },
+                ),
             });
         } else if let Value::Object(inner) = value {
             // Descend only where the chart defines the inner keys; an empty default map is the user's to fill.
@@ -81,6 +100,7 @@ fn walk(
                     inner,
                     d.filter(|_| d_closed),
                     s.filter(|_| s_closed),
+                    &[],
                     path,
                     out,
                 );
@@ -101,7 +121,7 @@ fn walk(
                 for (i, item) in items.iter().enumerate() {
                     if let Value::Object(inner) = item {
                         path.push(format!("[{i}]"));
-                        walk(inner, d_item, s_item, path, out);
+                        walk(inner, d_item, s_item, &[], path, out);
                         path.pop();
                     }
                 }
@@ -166,19 +186,43 @@ fn defined_with_shape(
     }
 }
 
+/// One level of values where a key the chart does not define was found: what [`closest_key`] may suggest instead.
+#[derive(Debug, Clone, Copy)]
+pub struct Level<'a> {
+    /// The user's map at this level: a key it already holds is never suggested (the rename would write it twice).
+    pub user: &'a Map<String, Value>,
+    /// The chart's defaults at this level.
+    pub defaults: Option<&'a Value>,
+    /// The chart's schema at this level.
+    pub schema: Option<&'a Value>,
+    /// Keys at this level holding a subchart's values (the top level only): not a home a key moved to.
+    pub subcharts: &'a [String],
+}
+
 /// What the chart most likely means by an undefined `key` holding `value`, for the fix text only (the finding itself
-/// is proved by the render). In order: the same name in another case; the same name one level down, where the chart
-/// moved it (Headlamp chart 0.43.0 moved `livenessProbe` to `probes.livenessProbe`); a defined key that `key` ends or
-/// starts with (`extraVolumes` → `volumes`); a defined key at a Damerau-Levenshtein distance of at most 2 (1 for
-/// names under 6 characters), a typo. Every suggestion has the shape of the user's value (a map for a map, a list
-/// for a list, a scalar for a scalar): `staleReplicaTimeout` (distance 5 from `engineReplicaTimeout`, another
-/// setting) gets none.
-pub fn closest_key(
-    key: &str,
-    value: &Value,
-    defaults: Option<&Value>,
-    schema: Option<&Value>,
-) -> Option<String> {
+/// is proved by the render). A wrong suggestion is worse than none (following it breaks the release), so each step
+/// suggests only a key that is the one answer it finds, and none the user's map at this level already holds (loki
+/// 6.49.0: `bloomCompactor` beside the user's own `compactor` gets no "rename to `compactor`"). In order:
+/// - the same name in another case;
+/// - the same name one level down, where the chart moved it (Headlamp chart 0.43.0 moved `livenessProbe` to
+///   `probes.livenessProbe`): only when exactly one map at this level defines it, and never a subchart's map (a
+///   subchart's `ingress` is not the chart's own: langfuse 1.5.18 `ingress` is `langfuse.ingress`, not the bitnami
+///   `clickhouse.ingress`; rustfs 0.0.79 `service.port` could be `service.console.port` or `service.endpoint.port`:
+///   none);
+/// - a defined key that `key` ends or starts with (`extraVolumes` → `volumes`), the longest, when one is longest;
+/// - a defined key at a Damerau-Levenshtein distance of at most 2 (1 for names under 6 characters), a typo, when
+///   one is closest.
+///
+/// Every suggestion has the shape of the user's value (a map for a map, a list for a list, a scalar for a scalar):
+/// `staleReplicaTimeout` (distance 5 from `engineReplicaTimeout`, another setting) gets none.
+///
+/// A boolean value is a switch (`enabled`, `create`, `metricsEnabled`): switch names recur in many maps, each turning
+/// on something else, so a boolean is never moved to another map nor renamed to a key its name merely contains
+/// (kube-prometheus-stack 81.1.0 `kube-state-metrics.enabled` is no `kube-state-metrics.autosharding.enabled`, which
+/// would turn autosharding on). Only its case and typo steps apply, both at its own level.
+pub fn closest_key(key: &str, value: &Value, at: &Level) -> Option<String> {
+    let (defaults, schema) = (at.defaults, at.schema);
+    let switch = value.is_boolean();
     let mut known: Vec<&str> = Vec::new();
     if let Some(Value::Object(m)) = defaults {
         known.extend(m.keys().map(String::as_str));
@@ -188,44 +232,56 @@ pub fn closest_key(
     }
     known.sort();
     known.dedup();
-    known.retain(|k| defined_with_shape(k, value, defaults, schema));
+    // the keys this level's map has (for the step one level down), before the shape and the user's keys filter them
+    let parents: Vec<&str> = known.clone();
+    known.retain(|k| defined_with_shape(k, value, defaults, schema) && !at.user.contains_key(*k));
     let lower = key.to_ascii_lowercase();
-    if let Some(k) = known.iter().find(|k| k.to_ascii_lowercase() == lower) {
-        return Some(k.to_string());
-    }
-    // moved one level down: `<parent>.<key>` with the same shape
-    let mut parents: Vec<&str> = Vec::new();
-    if let Some(Value::Object(m)) = defaults {
-        parents.extend(m.keys().map(String::as_str));
-    }
-    if let Some(Value::Object(m)) = schema.map(|s| &s["properties"]) {
-        parents.extend(m.keys().map(String::as_str));
-    }
-    parents.sort();
-    parents.dedup();
-    if let Some(p) = parents.iter().find(|p| {
-        defined_with_shape(
-            key,
-            value,
-            defaults.and_then(|d| d.get(**p)).filter(|d| d.is_object()),
-            schema_property(schema, p).filter(|s| s["properties"].is_object()),
-        )
-    }) {
-        return Some(format!("{p}.{key}"));
-    }
-    let contained = known
+    let same_case: Vec<&str> = known
         .iter()
-        .filter(|k| k.len() >= 4)
-        .filter(|k| {
-            let kl = k.to_ascii_lowercase();
-            lower.ends_with(&kl) || lower.starts_with(&kl)
-        })
-        .max_by_key(|k| k.len());
-    if let Some(k) = contained {
+        .copied()
+        .filter(|k| k.to_ascii_lowercase() == lower)
+        .collect();
+    if let [k] = same_case[..] {
         return Some(k.to_string());
+    }
+    // moved one level down: `<parent>.<key>` with the same shape, in exactly one of the chart's own maps
+    if !switch {
+        let homes: Vec<&str> = parents
+            .iter()
+            .copied()
+            .filter(|p| !at.subcharts.iter().any(|s| s == p))
+            .filter(|p| {
+                defined_with_shape(
+                    key,
+                    value,
+                    defaults.and_then(|d| d.get(*p)).filter(|d| d.is_object()),
+                    schema_property(schema, p).filter(|s| s["properties"].is_object()),
+                )
+            })
+            .collect();
+        if let [p] = homes[..] {
+            let already = at.user.get(p).and_then(|m| m.get(key)).is_some();
+            if !already {
+                return Some(format!("{p}.{key}"));
+            }
+        }
+    }
+    if !switch {
+        let contained: Vec<&str> = known
+            .iter()
+            .copied()
+            .filter(|k| k.len() >= 4)
+            .filter(|k| {
+                let kl = k.to_ascii_lowercase();
+                lower.ends_with(&kl) || lower.starts_with(&kl)
+            })
+            .collect();
+        if let Some(k) = only_best(&contained, |k| std::cmp::Reverse(k.len())) {
+            return Some(k.to_string());
+        }
     }
     let limit = if key.chars().count() < 6 { 1 } else { 2 };
-    known
+    let close: Vec<(usize, &str)> = known
         .iter()
         .map(|k| {
             (
@@ -234,8 +290,18 @@ pub fn closest_key(
             )
         })
         .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k.to_string())
+        .collect();
+    only_best(&close, |(d, _)| *d).map(|(_, k)| k.to_string())
+}
+
+/// The one item with the lowest `rank`; `None` when there is none or several share it (no guessing between them).
+fn only_best<T: Copy, R: Ord>(items: &[T], rank: impl Fn(&T) -> R) -> Option<T> {
+    let best = items.iter().map(&rank).min()?;
+    let mut at_best = items.iter().filter(|i| rank(i) == best);
+    match (at_best.next(), at_best.next()) {
+        (Some(one), None) => Some(*one),
+        _ => None,
+    }
 }
 
 /// Did the chart pass the candidate through with its parent map (`toYaml .Values.securityContext`)? True when some
@@ -649,6 +715,26 @@ mod tests {
         })
     }
 
+    /// [`closest_key`] for a user's map holding only `key`, no subcharts.
+    fn closest(
+        key: &str,
+        value: &Value,
+        defaults: Option<&Value>,
+        schema: Option<&Value>,
+    ) -> Option<String> {
+        let user = Map::from_iter([(key.to_string(), value.clone())]);
+        closest_key(
+            key,
+            value,
+            &Level {
+                user: &user,
+                defaults,
+                schema,
+                subcharts: &[],
+            },
+        )
+    }
+
     fn paths(c: &[Candidate]) -> Vec<String> {
         c.iter().map(|c| dotted(&c.path)).collect()
     }
@@ -661,7 +747,7 @@ mod tests {
             "podAnnotations": {"anything": "goes"},
             "image": {"tag": "v1"},
         });
-        let c = unused_candidates(&values, &defaults(), None);
+        let c = unused_candidates(&values, &defaults(), None, &[]);
         assert_eq!(
             paths(&c),
             ["config.foo", "config.oidc.clientId", "extraVolumes"]
@@ -674,7 +760,7 @@ mod tests {
     fn schema_defined_keys_are_known() {
         let schema = json!({"properties": {"env": {"type": "array"}, "config": {"properties": {"baseURL": {}}}}});
         let values = json!({"env": [], "config": {"baseURL": "/x", "bogus": true}});
-        let c = unused_candidates(&values, &defaults(), Some(&schema));
+        let c = unused_candidates(&values, &defaults(), Some(&schema), &[]);
         assert_eq!(paths(&c), ["config.bogus"]);
     }
 
@@ -682,22 +768,22 @@ mod tests {
     fn suggestions() {
         let d = defaults();
         assert_eq!(
-            closest_key("extraVolumeMounts", &json!([]), Some(&d), None).as_deref(),
+            closest("extraVolumeMounts", &json!([]), Some(&d), None).as_deref(),
             Some("volumeMounts")
         );
         assert_eq!(
-            closest_key("Image", &json!({"tag": "x"}), Some(&d), None).as_deref(),
+            closest("Image", &json!({"tag": "x"}), Some(&d), None).as_deref(),
             Some("image")
         );
-        assert_eq!(closest_key("zzzzzz", &json!(1), Some(&d), None), None);
+        assert_eq!(closest("zzzzzz", &json!(1), Some(&d), None), None);
         // a typo of the same shape
         assert_eq!(
-            closest_key("securityContex", &json!({}), Some(&d), None).as_deref(),
+            closest("securityContex", &json!({}), Some(&d), None).as_deref(),
             Some("securityContext")
         );
         // the same name with another shape is not the key meant
         assert_eq!(
-            closest_key("image", &json!("ghcr.io/x:1"), Some(&d), None),
+            closest("image", &json!("ghcr.io/x:1"), Some(&d), None),
             None
         );
     }
@@ -707,7 +793,7 @@ mod tests {
         // longhorn: staleReplicaTimeout and engineReplicaTimeout are two settings (distance 5)
         let d = json!({"persistence": {"defaultClass": true}, "defaultSettings": {"engineReplicaTimeout": 8}});
         assert_eq!(
-            closest_key(
+            closest(
                 "staleReplicaTimeout",
                 &json!(30),
                 d.get("defaultSettings"),
@@ -716,7 +802,7 @@ mod tests {
             None
         );
         assert_eq!(
-            closest_key(
+            closest(
                 "engineReplicaTimeot",
                 &json!(30),
                 d.get("defaultSettings"),
@@ -727,13 +813,173 @@ mod tests {
         );
     }
 
+    /// [`unused_candidates`] of `values` as (dotted path, suggestion).
+    fn suggested(
+        values: Value,
+        defaults: &Value,
+        subcharts: &[String],
+    ) -> Vec<(String, Option<String>)> {
+        unused_candidates(&values, defaults, None, subcharts)
+            .into_iter()
+            .map(|c| (dotted(&c.path), c.suggestion))
+            .collect()
+    }
+
+    #[test]
+    fn a_key_two_maps_define_one_level_down_gets_no_move() {
+        // rustfs 0.0.79: port 9000 is the S3 endpoint's, 9001 the console's; the first sibling is no answer
+        let d = json!({"service": {"type": "ClusterIP", "console": {"port": 9001}, "endpoint": {"port": 9000}}});
+        assert_eq!(
+            suggested(json!({"service": {"port": 9000}}), &d, &[]),
+            [("service.port".to_string(), None)]
+        );
+        // one map defining it is the chart's move
+        let d = json!({"service": {"type": "ClusterIP", "endpoint": {"port": 9000}}});
+        assert_eq!(
+            suggested(json!({"service": {"port": 9000}}), &d, &[]),
+            [(
+                "service.port".to_string(),
+                Some("endpoint.port".to_string())
+            )]
+        );
+    }
+
+    #[test]
+    fn a_subchart_map_is_not_where_a_key_of_the_chart_moved() {
+        // langfuse 1.5.18: the chart's own ingress is `langfuse.ingress`; `clickhouse` (a bitnami subchart) and
+        // `postgresql` have their own
+        let d = json!({
+            "langfuse": {"ingress": {"enabled": false, "hosts": []}, "replicas": 1},
+            "clickhouse": {"ingress": {"enabled": false}, "shards": 1},
+            "postgresql": {"ingress": {"enabled": false}},
+        });
+        let subcharts = ["clickhouse".to_string(), "postgresql".to_string()];
+        assert_eq!(
+            suggested(json!({"ingress": {"enabled": true}}), &d, &subcharts),
+            [("ingress".to_string(), Some("langfuse.ingress".to_string()))]
+        );
+        // were only the subcharts to define it, nothing is suggested
+        let d = json!({"langfuse": {"replicas": 1}, "clickhouse": {"ingress": {"enabled": false}}});
+        assert_eq!(
+            suggested(json!({"ingress": {"enabled": true}}), &d, &subcharts),
+            [("ingress".to_string(), None)]
+        );
+        // below the top level a map named like a subchart is the chart's own
+        let d = json!({"server": {"clickhouse": {"ingress": {}}}});
+        assert_eq!(
+            suggested(json!({"server": {"ingress": {"a": 1}}}), &d, &subcharts),
+            [(
+                "server.ingress".to_string(),
+                Some("clickhouse.ingress".to_string())
+            )]
+        );
+    }
+
+    #[test]
+    fn a_boolean_switch_is_never_moved_nor_renamed_to_a_key_it_contains() {
+        // kube-prometheus-stack 81.1.0: `kube-state-metrics.enabled` is read by nothing (the toggle is the parent's
+        // `kubeStateMetrics.enabled`); the subchart's only `enabled` one level down is autosharding's, which following
+        // the move would turn on. Same for prometheus-node-exporter's `hostRootFsMount.enabled`.
+        let d = json!({
+            "kubeStateMetrics": {"enabled": true},
+            "kube-state-metrics": {"autosharding": {"enabled": false}, "replicas": 1},
+            "prometheus-node-exporter": {"hostRootFsMount": {"enabled": true}, "hostNetwork": true},
+        });
+        let subcharts = [
+            "kube-state-metrics".to_string(),
+            "prometheus-node-exporter".to_string(),
+        ];
+        assert_eq!(
+            suggested(
+                json!({"kube-state-metrics": {"enabled": false}, "prometheus-node-exporter": {"enabled": false}}),
+                &d,
+                &subcharts
+            ),
+            [
+                ("kube-state-metrics.enabled".to_string(), None),
+                ("prometheus-node-exporter.enabled".to_string(), None)
+            ]
+        );
+        // `metricsEnabled` is not the map's `enabled`; a typo of a switch at its own level still is
+        let d = json!({"enabled": false, "metrics": {"enabled": false}});
+        assert_eq!(
+            suggested(json!({"metricsEnabled": true, "enabeld": true}), &d, &[]),
+            [
+                ("enabeld".to_string(), Some("enabled".to_string())),
+                ("metricsEnabled".to_string(), None)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_key_the_users_map_already_holds_is_never_suggested() {
+        // loki 6.49.0: `bloomCompactor` is gone; it contains `compactor`, which the user sets beside it
+        let d = json!({"compactor": {"replicas": 0}, "indexGateway": {"replicas": 0}});
+        assert_eq!(
+            suggested(
+                json!({"compactor": {"replicas": 1}, "bloomCompactor": {"replicas": 1}}),
+                &d,
+                &[]
+            ),
+            [("bloomCompactor".to_string(), None)]
+        );
+        // without the user's own `compactor` the suggestion stands
+        assert_eq!(
+            suggested(json!({"bloomCompactor": {"replicas": 1}}), &d, &[]),
+            [("bloomCompactor".to_string(), Some("compactor".to_string()))]
+        );
+        // a typo whose fix the user already has, and a move to a key the user already set there
+        let d = json!({"securityContext": {}, "probes": {"livenessProbe": {}}});
+        assert_eq!(
+            suggested(
+                json!({"securityContext": {}, "securityContex": {}, "probes": {"livenessProbe": {}}, "livenessProbe": {}}),
+                &d,
+                &[]
+            ),
+            [
+                ("livenessProbe".to_string(), None),
+                ("securityContex".to_string(), None)
+            ]
+        );
+    }
+
+    #[test]
+    fn two_keys_equally_close_get_no_guess() {
+        let d =
+            json!({"replicas": 1, "replicaz": 1, "extraArgs": [], "args": [], "volumeArgs": []});
+        // `replicax` is one edit from both
+        assert_eq!(
+            suggested(json!({"replicax": 2}), &d, &[]),
+            [("replicax".to_string(), None)]
+        );
+        // the longest contained key is the one meant; two of the same length are not told apart
+        let d = json!({"mounts": [], "volumes": [], "volumeMounts": []});
+        assert_eq!(
+            suggested(json!({"extraVolumeMounts": []}), &d, &[]),
+            [(
+                "extraVolumeMounts".to_string(),
+                Some("volumeMounts".to_string())
+            )]
+        );
+        let d = json!({"nodePort": 0, "portName": ""});
+        assert_eq!(
+            suggested(json!({"nodePortName": "http"}), &d, &[]),
+            [("nodePortName".to_string(), None)]
+        );
+    }
+
     #[test]
     fn a_moved_key_names_its_new_home() {
         // Headlamp chart 0.43.0 and later: the probes live under `probes:`
         let dir = crate::chart::bundled_charts_dir().expect("data/upstream/charts");
         let chart = crate::chart::read_chart(&dir.join("headlamp-0.45.0.tgz")).expect("chart");
         let values = json!({"livenessProbe": {"initialDelaySeconds": 30}});
-        let c = unused_candidates(&values, &chart.defaults, chart.schema.as_ref());
+        let c = unused_candidates(
+            &values,
+            &chart.defaults,
+            chart.schema.as_ref(),
+            &chart.subchart_keys,
+        );
         assert_eq!(c.len(), 1, "{c:?}");
         assert_eq!(c[0].suggestion.as_deref(), Some("probes.livenessProbe"));
     }
@@ -776,7 +1022,7 @@ mod tests {
             "ingress": {"hosts": [{"host": "a"}, {"hots": "b", "paths": []}]},
             "env": [{"name": "A", "valu": "1"}],
         });
-        let c = unused_candidates(&values, &d, Some(&schema));
+        let c = unused_candidates(&values, &d, Some(&schema), &[]);
         assert_eq!(paths(&c), ["env[0].valu", "ingress.hosts[1].hots"]);
         assert_eq!(c[0].suggestion.as_deref(), Some("value"));
         let mut v = values.clone();
@@ -834,7 +1080,12 @@ mod tests {
         let values = json!({"ingress": {"enabled": true, "hosts": [{"host": "h.example", "paths": [
             {"path": "/", "type": "Prefix", "service": {"name": "other", "port": {"number": 8080}}}
         ]}]}});
-        let c = unused_candidates(&values, &chart.defaults, chart.schema.as_ref());
+        let c = unused_candidates(
+            &values,
+            &chart.defaults,
+            chart.schema.as_ref(),
+            &chart.subchart_keys,
+        );
         assert!(
             paths(&c).contains(&"ingress.hosts[0].paths[0].service".to_string()),
             "{:?}",
@@ -950,6 +1201,53 @@ mod tests {
         );
     }
 
+    /// Issue 19 (talos-cluster): the keys are unread, and the fix names the chart's own home of a moved key, or none
+    /// when the chart has no single one: `ingress` is the chart's `web.ingress` (not the subchart's), `service.port`
+    /// could be either port, and a boolean switch under a subchart is not moved to the subchart's only `enabled`.
+    #[tokio::test]
+    async fn a_fix_names_the_charts_own_home_or_none() {
+        let (_dir, chart) = crate::chart::test_charts::pack("moved-keys", &[]);
+        assert_eq!(chart.subchart_keys, ["state-metrics"]);
+        let Some((helm, _)) = crate::testing::render_tools("headlamp", "0.41.0") else {
+            return;
+        };
+        let mut r = super::super::testutil::helmrelease(
+            "ingress:\n  enabled: true\nservice:\n  port: 9000\nstate-metrics:\n  enabled: false\n",
+        );
+        r.chart_name = chart.name.clone();
+        let r = super::super::render_release_with(r, chart, &helm)
+            .await
+            .expect("the user's values render");
+        let input = LintInput {
+            releases: vec![r],
+            ..Default::default()
+        };
+        let mut fixes: Vec<(String, String)> = check(&input)
+            .into_iter()
+            .map(|f| (f.path.clone(), f.fix.clone()))
+            .collect();
+        fixes.sort();
+        let remove = |k: &str| {
+            format!(
+                "remove `{k}`, or look up the chart's values: helm show values moved-keys --version 0.1.0"
+            )
+        };
+        assert_eq!(
+            fixes,
+            [
+                (
+                    "ingress".to_string(),
+                    "move `ingress` to `web.ingress`".to_string()
+                ),
+                ("service.port".to_string(), remove("service.port")),
+                (
+                    "state-metrics.enabled".to_string(),
+                    remove("state-metrics.enabled")
+                ),
+            ]
+        );
+    }
+
     #[tokio::test]
     async fn an_ignored_key_in_a_bare_object_list_item_is_reported() {
         // issue 19 cause 8 (first item), the real chart: Headlamp 0.40.0 ignores ingress.hosts[].paths[].service
@@ -971,9 +1269,24 @@ mod tests {
         // issue 19 cause 2: kube-prometheus-stack's `grafana:` is the grafana subchart's values
         let (_dir, chart) = crate::chart::test_charts::pack("random-secret", &[]);
         let values = json!({"grafana": {"replicas": 2, "replica": 3, "adminPassword": "x"}});
-        let c = unused_candidates(&values, &chart.defaults, chart.schema.as_ref());
+        let c = unused_candidates(
+            &values,
+            &chart.defaults,
+            chart.schema.as_ref(),
+            &chart.subchart_keys,
+        );
         assert_eq!(paths(&c), vec!["grafana.replica"]);
+        // the user sets `replicas` beside it: renaming would write it twice, so no rename is suggested
+        assert_eq!(c[0].suggestion, None);
+        let c = unused_candidates(
+            &json!({"grafana": {"replica": 3}}),
+            &chart.defaults,
+            chart.schema.as_ref(),
+            &chart.subchart_keys,
+        );
         assert_eq!(c[0].suggestion.as_deref(), Some("replicas"));
+        // the subchart's values are under its name, not the chart's own
+        assert_eq!(chart.subchart_keys, ["grafana"]);
         // the parent's own `grafana:` keys stay, over the subchart's
         assert_eq!(chart.defaults["grafana"]["enabled"], json!(true));
         assert_eq!(chart.defaults["grafana"]["adminUser"], json!("admin"));
@@ -982,7 +1295,16 @@ mod tests {
         let (_dir2, chart) =
             crate::chart::test_charts::pack("random-secret", &[("Chart.yaml", aliased)]);
         assert_eq!(chart.defaults["dashboards"]["replicas"], json!(1));
+        assert_eq!(chart.subchart_keys, ["dashboards"]);
         let values = json!({"dashboards": {"replicas": 2}});
-        assert!(unused_candidates(&values, &chart.defaults, chart.schema.as_ref()).is_empty());
+        assert!(
+            unused_candidates(
+                &values,
+                &chart.defaults,
+                chart.schema.as_ref(),
+                &chart.subchart_keys
+            )
+            .is_empty()
+        );
     }
 }
