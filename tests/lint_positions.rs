@@ -277,3 +277,58 @@ async fn github_and_sarif_put_a_pinned_tag_and_an_ignored_value_at_their_lines()
         .collect();
     assert!(errors.is_empty(), "{errors:#?}");
 }
+
+/// A tree of `(path, text)` files in a temporary directory.
+fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    for (rel, text) in files {
+        let p = d.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    d
+}
+
+const HELM_REPOSITORY: &str = "\
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata:
+  name: headlamp
+  namespace: headlamp
+spec:
+  interval: 1h
+  url: https://kubernetes-sigs.github.io/headlamp/
+";
+
+/// Issue 19: a HelmRelease whose chartRef is an OCIRepository with `ref.semver`: the range is the OCIRepository's
+/// `spec.ref.semver`, in its own file, and the fix says to set `ref.tag`.
+#[tokio::test]
+async fn an_oci_semver_is_placed_at_the_oci_repository() {
+    let d = tree(&[
+        (
+            "apps/oci.yaml",
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: OCIRepository\nmetadata:\n  name: headlamp\n  namespace: headlamp\nspec:\n  interval: 1h\n  url: oci://ghcr.io/headlamp-k8s/charts/headlamp\n  ref:\n    semver: \"0.41.x\"\n",
+        ),
+        (
+            "apps/release.yaml",
+            "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: headlamp\n  namespace: headlamp\nspec:\n  interval: 1h\n  chartRef:\n    kind: OCIRepository\n    name: headlamp\n  values:\n    replicaCount: 1\n",
+        ),
+    ]);
+    let Some(f) = lint_dir(d.path()).await else {
+        return;
+    };
+    let range = f
+        .iter()
+        .find(|x| x.rule == "chart-version-not-pinned")
+        .unwrap_or_else(|| panic!("{f:#?}"));
+    assert_eq!(
+        at(&f, "chart-version-not-pinned", "OCIRepository/headlamp/headlamp"),
+        ("apps/oci.yaml", 10, 5)
+    );
+    assert!(range.fix.contains("`ref.tag: 0.41.0`"), "{}", range.fix);
+    assert!(
+        range.message.contains("(the chart of HelmRelease/headlamp/headlamp)"),
+        "{}",
+        range.message
+    );
+}
