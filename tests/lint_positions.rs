@@ -322,13 +322,61 @@ async fn an_oci_semver_is_placed_at_the_oci_repository() {
         .find(|x| x.rule == "chart-version-not-pinned")
         .unwrap_or_else(|| panic!("{f:#?}"));
     assert_eq!(
-        at(&f, "chart-version-not-pinned", "OCIRepository/headlamp/headlamp"),
+        at(
+            &f,
+            "chart-version-not-pinned",
+            "OCIRepository/headlamp/headlamp"
+        ),
         ("apps/oci.yaml", 10, 5)
     );
     assert!(range.fix.contains("`ref.tag: 0.41.0`"), "{}", range.fix);
     assert!(
-        range.message.contains("(the chart of HelmRelease/headlamp/headlamp)"),
+        range
+            .message
+            .contains("(the chart of HelmRelease/headlamp/headlamp)"),
         "{}",
         range.message
+    );
+}
+
+/// Issue 19: a value an overlay's patch sets (flux2-kustomize-helm-example's `apps/production/podinfo-values.yaml`
+/// shape) is placed in the patch, not at the base's HelmRelease kustomize's origin annotation names.
+#[tokio::test]
+async fn a_value_an_overlay_patch_sets_is_placed_in_the_patch() {
+    let d = tree(&[
+        (
+            "apps/base/release.yaml",
+            &format!(
+                "{HELM_REPOSITORY}---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: headlamp\n  namespace: headlamp\nspec:\n  interval: 1h\n  chart:\n    spec:\n      chart: headlamp\n      sourceRef:\n        kind: HelmRepository\n        name: headlamp\n"
+            ),
+        ),
+        (
+            "apps/base/kustomization.yaml",
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - release.yaml\n",
+        ),
+        (
+            "apps/production/kustomization.yaml",
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../base\npatches:\n  - path: values.yaml\n    target:\n      kind: HelmRelease\n",
+        ),
+        (
+            "apps/production/values.yaml",
+            "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: headlamp\n  namespace: headlamp\nspec:\n  chart:\n    spec:\n      version: \">=0.41.0 <0.42.0\"\n  values:\n    extraVolumes: []\n",
+        ),
+    ]);
+    let Some(f) = lint_dir(d.path()).await else {
+        return;
+    };
+    let hr = "HelmRelease/headlamp/headlamp";
+    assert_eq!(
+        at(&f, "chart-version-not-pinned", hr),
+        ("apps/production/values.yaml", 9, 7)
+    );
+    let unknown = f
+        .iter()
+        .find(|x| x.rule == "values-unknown-key" && x.path == "extraVolumes")
+        .unwrap_or_else(|| panic!("{f:#?}"));
+    assert_eq!(
+        (unknown.file.as_str(), unknown.line, unknown.column),
+        ("apps/production/values.yaml", Some(11), Some(5))
     );
 }
