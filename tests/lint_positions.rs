@@ -380,3 +380,41 @@ async fn a_value_an_overlay_patch_sets_is_placed_in_the_patch() {
         ("apps/production/values.yaml", Some(11), Some(5))
     );
 }
+
+/// Issue 19: a valuesFrom ConfigMap a configMapGenerator makes with kustomize's hash suffix, its name rewritten in
+/// the HelmRelease by a `configurations` nameReference (cluster-template's shape): a values key from it is placed in
+/// the values file.
+#[tokio::test]
+async fn a_value_from_a_hashed_generated_config_map_is_placed_in_its_file() {
+    let d = tree(&[
+        (
+            "apps/demo/app/kustomization.yaml",
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: headlamp\nresources:\n  - helmrelease.yaml\nconfigMapGenerator:\n  - name: demo-values\n    files:\n      - values.yaml=./helm/values.yaml\nconfigurations:\n  - ./helm/kustomizeconfig.yaml\n",
+        ),
+        (
+            "apps/demo/app/helm/kustomizeconfig.yaml",
+            "nameReference:\n  - kind: ConfigMap\n    version: v1\n    fieldSpecs:\n      - path: spec/valuesFrom/name\n        kind: HelmRelease\n",
+        ),
+        (
+            "apps/demo/app/helm/values.yaml",
+            "replicaCount: 1\nextraVolumes: []\n",
+        ),
+        (
+            "apps/demo/app/helmrelease.yaml",
+            &format!(
+                "{HELM_REPOSITORY}---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: headlamp\n  namespace: headlamp\nspec:\n  interval: 1h\n  chart:\n    spec:\n      chart: headlamp\n      version: 0.41.0\n      sourceRef:\n        kind: HelmRepository\n        name: headlamp\n  valuesFrom:\n    - kind: ConfigMap\n      name: demo-values\n"
+            ),
+        ),
+    ]);
+    let Some(f) = lint_dir(d.path()).await else {
+        return;
+    };
+    let unknown = f
+        .iter()
+        .find(|x| x.rule == "values-unknown-key" && x.path == "extraVolumes")
+        .unwrap_or_else(|| panic!("{f:#?}"));
+    assert_eq!(
+        (unknown.file.as_str(), unknown.line, unknown.column),
+        ("apps/demo/app/helm/values.yaml", Some(2), Some(1))
+    );
+}

@@ -556,8 +556,12 @@ fn written_value(
         if target.is_some_and(|t| t != path) {
             continue;
         }
+        // the HelmRelease is read again from its file, where a generated ConfigMap has its generator's name; the
+        // built one may carry kustomize's hash suffix (and the built HelmRelease names it so, by nameReference)
         let Some(source) = input.objects.iter().find(|o| {
-            o.is("", kind) && o.name() == name && o.namespace().unwrap_or("default") == ns
+            o.is("", kind)
+                && (o.name() == name || is_hashed_name(o.name(), name))
+                && o.namespace().unwrap_or("default") == ns
         }) else {
             continue;
         };
@@ -613,6 +617,16 @@ fn written_value(
         ),
         false,
     )
+}
+
+/// `built` is `name` with the suffix kustomize's generators append unless `disableNameSuffixHash`: `-` and ten
+/// characters of a hex SHA-256 with `0 1 3 a e` written `g h k m t` (kubernetes-sigs/kustomize kustomize/v5.7.1,
+/// api/hasher/hasher.go `Encode`; plugin/builtin/hashtransformer/HashTransformer.go names it `%s-%s`).
+fn is_hashed_name(built: &str, name: &str) -> bool {
+    built
+        .strip_prefix(name)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|h| h.len() == 10 && h.chars().all(|c| "bcdfghkmt2456789".contains(c)))
 }
 
 /// The kustomization files of `file`'s directory (or of `file`, a directory).
@@ -809,6 +823,19 @@ mod tests {
             &serde_json::json!({"kind": "Helm"}),
             "HelmRelease",
             "x"
+        ));
+    }
+
+    #[test]
+    fn a_generated_name_with_kustomizes_hash_suffix() {
+        assert!(is_hashed_name("demo-values-6f2k9bm7tc", "demo-values"));
+        assert!(!is_hashed_name("demo-values", "demo-values"));
+        // not kustomize's alphabet (`a`, `0`), wrong length, another name
+        assert!(!is_hashed_name("demo-values-6f2k9bm7ta", "demo-values"));
+        assert!(!is_hashed_name("demo-values-6f2k9bm7t", "demo-values"));
+        assert!(!is_hashed_name(
+            "demo-values-other-6f2k9bm7tc",
+            "demo-values"
         ));
     }
 
