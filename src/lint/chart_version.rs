@@ -71,7 +71,9 @@ fn pin_fix(r: &super::Release) -> String {
             "pin the OCIRepository to one chart version: replace its spec.ref (`semver`, a moving tag, or none) with `ref.tag: {example}`"
         )
     } else if r.version_path.starts_with("HelmChart") {
-        format!("set the HelmChart's spec.version to one exact chart version (`version: {example}`)")
+        format!(
+            "set the HelmChart's spec.version to one exact chart version (`version: {example}`)"
+        )
     } else {
         format!("set spec.chart.spec.version to one exact chart version (`version: {example}`)")
     };
@@ -88,14 +90,19 @@ pub fn check(input: &LintInput) -> Vec<Finding> {
     {
         let v = r.chart_version.as_deref().unwrap_or("");
         let message = if v.is_empty() {
-            format!("chart {} has no version: Flux installs the newest chart the repository serves", r.chart_name)
+            format!(
+                "chart {} has no version: Flux installs the newest chart the repository serves",
+                r.chart_name
+            )
         } else {
             let rendered = match &r.range_pick {
                 Some(pick) => format!("lint rendered it at {pick}, the newest matching chart it has (Flux installs the newest its repository serves), so the other rules ran on that chart"),
                 None => "no chart at hand matches it, so the chart-rendered rules were skipped for this release".to_string(),
             };
             // `latest` (an OCIRepository `ref.tag`) is no range but a tag that moves: said as it is
-            let what = if super::image::moving_tag(v) && !v.contains(['*', 'x', 'X', '<', '>', '=', '~', '^', ' ']) {
+            let what = if super::image::moving_tag(v)
+                && !v.contains(['*', 'x', 'X', '<', '>', '=', '~', '^', ' '])
+            {
                 "is a tag that moves, not a version: Flux installs whatever chart it names at each reconciliation, without review"
             } else {
                 "is a range: Flux installs whatever newest chart matches it, without review"
@@ -112,7 +119,8 @@ pub fn check(input: &LintInput) -> Vec<Finding> {
         // one source used by several HelmReleases is one finding, naming them
         let user = r.version_source.is_some().then(|| r.id());
         match out.iter_mut().find(|(g, _)| {
-            (&g.file, &g.object, &g.path, &g.message, &g.fix) == (&f.file, &f.object, &f.path, &f.message, &f.fix)
+            (&g.file, &g.object, &g.path, &g.message, &g.fix)
+                == (&f.file, &f.object, &f.path, &f.message, &f.fix)
         }) {
             Some((_, users)) => users.extend(user),
             None => out.push((f, user.into_iter().collect())),
@@ -196,11 +204,17 @@ mod tests {
         assert_eq!(f.len(), 1, "{f:#?}");
         assert_eq!(
             (f[0].file.as_str(), f[0].object.as_str(), f[0].path.as_str()),
-            ("apps/oci.yaml", "OCIRepository/apps/podinfo", "spec.ref.semver")
+            (
+                "apps/oci.yaml",
+                "OCIRepository/apps/podinfo",
+                "spec.ref.semver"
+            )
         );
         assert!(f[0].fix.contains("`ref.tag: 6.5.4`"), "{}", f[0].fix);
         assert!(
-            f[0].message.contains("(the chart of HelmRelease/headlamp/headlamp, HelmRelease/headlamp/podinfo-2)"),
+            f[0].message.contains(
+                "(the chart of HelmRelease/headlamp/headlamp, HelmRelease/headlamp/podinfo-2)"
+            ),
             "{}",
             f[0].message
         );

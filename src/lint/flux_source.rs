@@ -290,7 +290,10 @@ mod tests {
         assert!(f[0].message.contains("`main`"), "{}", f[0].message);
         assert!(f[0].fix.contains("git fetch origin main"), "{}", f[0].fix);
         // once the branch is there (here as origin/main, as `git fetch origin main` makes it), the check runs
-        sh(d.path(), &["update-ref", "refs/remotes/origin/main", "HEAD"]);
+        sh(
+            d.path(),
+            &["update-ref", "refs/remotes/origin/main", "HEAD"],
+        );
         assert!(lint_in(d.path()).is_empty());
         std::fs::write(d.path().join("b.yaml"), "x: 1\n").unwrap();
         sh(d.path(), &["add", "."]);
