@@ -267,6 +267,26 @@ fn position(input: &LintInput, files: &mut Files<'_>, f: &Finding) -> Option<Pla
                     return Some(placed);
                 }
             }
+            // an unknown field the user's values carry into the object (app-template's
+            // `controllers.main.pod.securityContext.…`): the values path its fix names
+            if f.rule == super::manifest_fields::RULE
+                && let Some(obj) = r.rendered.iter().find(|o| o.id() == f.object)
+            {
+                let key = f.path.rsplit('.').next().unwrap_or("");
+                let key = key.split('[').next().unwrap_or(key);
+                if let Some(p) =
+                    super::manifest_fields::values_paths_of(&r.values, &obj.value, &f.path, key)
+                        .first()
+                {
+                    if let Some(placed) = patched_value(files, p) {
+                        return Some(placed);
+                    }
+                    let (placed, found) = written_value(input, files, &file, &hr, ns, p);
+                    if found {
+                        return Some(placed);
+                    }
+                }
+            }
         }
         let p = &hr.1;
         return Some((
@@ -837,6 +857,76 @@ mod tests {
             "demo-values-other-6f2k9bm7tc",
             "demo-values"
         ));
+    }
+
+    /// Issue 19: an unknown field of a chart-rendered object that the user's values carry there (app-template 2.4.0
+    /// renders `controllers.main.pod.securityContext` into the pod's securityContext) is placed at that value's line,
+    /// the values path its fix names; one the values do not hold stays at the `spec.values` line.
+    #[test]
+    fn an_unknown_field_from_the_values_is_placed_at_the_value() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        let text = "\
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: web
+  namespace: apps
+spec:
+  chart:
+    spec:
+      chart: app-template
+      version: 2.4.0
+  values:
+    controllers:
+      main:
+        pod:
+          securityContext:
+            allowPrivilegeEscalation: false
+";
+        write(root, "apps/web.yaml", text);
+        let hr = Object::plain(
+            crate::yaml::parse_documents(text).unwrap().remove(0),
+            "apps/web.yaml",
+        );
+        let mut release = Release::from_object(&hr, None).unwrap();
+        let mut deploy = Object::plain(
+            serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "apps"},
+                "spec": {"template": {"spec": {"securityContext": {"allowPrivilegeEscalation": false, "runAsUser": 0}}}}}),
+            "apps/web.yaml",
+        );
+        deploy.origin = crate::gitops::Origin::Rendered {
+            release: "apps/web".into(),
+            template: None,
+        };
+        release.rendered.push(deploy);
+        let input = LintInput {
+            root: root.to_path_buf(),
+            objects: vec![hr],
+            releases: vec![release],
+            ..LintInput::default()
+        };
+        let place = |path: &str| {
+            let mut f = vec![
+                Finding::new(
+                    crate::lint::manifest_fields::RULE,
+                    crate::finding::Severity::Error,
+                )
+                .file("apps/web.yaml")
+                .object("Deployment/apps/web")
+                .path(path),
+            ];
+            locate(&input, &mut f);
+            (f[0].line, f[0].column)
+        };
+        assert_eq!(
+            place("spec.template.spec.securityContext.allowPrivilegeEscalation"),
+            (Some(16), Some(13))
+        );
+        assert_eq!(
+            place("spec.template.spec.securityContext.runAsUser"),
+            (Some(11), Some(3))
+        );
     }
 
     #[test]
