@@ -389,7 +389,9 @@ fn source_of(
 /// api/internal/target/kusttarget.go `runTransformers`: the patch transformer per entry), so the last that writes it
 /// wins.
 fn patched(files: &mut Files<'_>, file: &str, id: &str, field: &str) -> Option<Placed> {
-    if field.is_empty() {
+    // a strategic-merge patch always writes the object's identity and its top-level keys: they say which object
+    // it patches, not what it sets
+    if !field.contains('.') || ["metadata.name", "metadata.namespace"].contains(&field) {
         return None;
     }
     let (kind, _, name) = split_id(id)?;
@@ -822,6 +824,9 @@ mod tests {
             at(&mut files, "spec.values.image.tag"),
             Some(("prod/ops.yaml".to_string(), 3, 3))
         );
+        // what names the patched object, not what the patch sets
+        assert_eq!(at(&mut files, "metadata.name"), None);
+        assert_eq!(at(&mut files, "spec"), None);
         // written by no patch (the base has it): not placed here
         assert_eq!(at(&mut files, "spec.valuesFrom[0].name"), None);
         // another object's file: no kustomization builds it from there
