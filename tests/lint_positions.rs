@@ -277,3 +277,144 @@ async fn github_and_sarif_put_a_pinned_tag_and_an_ignored_value_at_their_lines()
         .collect();
     assert!(errors.is_empty(), "{errors:#?}");
 }
+
+/// A tree of `(path, text)` files in a temporary directory.
+fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    for (rel, text) in files {
+        let p = d.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    d
+}
+
+const HELM_REPOSITORY: &str = "\
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata:
+  name: headlamp
+  namespace: headlamp
+spec:
+  interval: 1h
+  url: https://kubernetes-sigs.github.io/headlamp/
+";
+
+/// Issue 19: a HelmRelease whose chartRef is an OCIRepository with `ref.semver`: the range is the OCIRepository's
+/// `spec.ref.semver`, in its own file, and the fix says to set `ref.tag`.
+#[tokio::test]
+async fn an_oci_semver_is_placed_at_the_oci_repository() {
+    let d = tree(&[
+        (
+            "apps/oci.yaml",
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: OCIRepository\nmetadata:\n  name: headlamp\n  namespace: headlamp\nspec:\n  interval: 1h\n  url: oci://ghcr.io/headlamp-k8s/charts/headlamp\n  ref:\n    semver: \"0.41.x\"\n",
+        ),
+        (
+            "apps/release.yaml",
+            "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: headlamp\n  namespace: headlamp\nspec:\n  interval: 1h\n  chartRef:\n    kind: OCIRepository\n    name: headlamp\n  values:\n    replicaCount: 1\n",
+        ),
+    ]);
+    let Some(f) = lint_dir(d.path()).await else {
+        return;
+    };
+    let range = f
+        .iter()
+        .find(|x| x.rule == "chart-version-not-pinned")
+        .unwrap_or_else(|| panic!("{f:#?}"));
+    assert_eq!(
+        at(
+            &f,
+            "chart-version-not-pinned",
+            "OCIRepository/headlamp/headlamp"
+        ),
+        ("apps/oci.yaml", 10, 5)
+    );
+    assert!(range.fix.contains("`ref.tag: 0.41.0`"), "{}", range.fix);
+    assert!(
+        range
+            .message
+            .contains("(the chart of HelmRelease/headlamp/headlamp)"),
+        "{}",
+        range.message
+    );
+}
+
+/// Issue 19: a value an overlay's patch sets (flux2-kustomize-helm-example's `apps/production/podinfo-values.yaml`
+/// shape) is placed in the patch, not at the base's HelmRelease kustomize's origin annotation names.
+#[tokio::test]
+async fn a_value_an_overlay_patch_sets_is_placed_in_the_patch() {
+    let d = tree(&[
+        (
+            "apps/base/release.yaml",
+            &format!(
+                "{HELM_REPOSITORY}---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: headlamp\n  namespace: headlamp\nspec:\n  interval: 1h\n  chart:\n    spec:\n      chart: headlamp\n      sourceRef:\n        kind: HelmRepository\n        name: headlamp\n"
+            ),
+        ),
+        (
+            "apps/base/kustomization.yaml",
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - release.yaml\n",
+        ),
+        (
+            "apps/production/kustomization.yaml",
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../base\npatches:\n  - path: values.yaml\n    target:\n      kind: HelmRelease\n",
+        ),
+        (
+            "apps/production/values.yaml",
+            "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: headlamp\n  namespace: headlamp\nspec:\n  chart:\n    spec:\n      version: \">=0.41.0 <0.42.0\"\n  values:\n    extraVolumes: []\n",
+        ),
+    ]);
+    let Some(f) = lint_dir(d.path()).await else {
+        return;
+    };
+    let hr = "HelmRelease/headlamp/headlamp";
+    assert_eq!(
+        at(&f, "chart-version-not-pinned", hr),
+        ("apps/production/values.yaml", 9, 7)
+    );
+    let unknown = f
+        .iter()
+        .find(|x| x.rule == "values-unknown-key" && x.path == "extraVolumes")
+        .unwrap_or_else(|| panic!("{f:#?}"));
+    assert_eq!(
+        (unknown.file.as_str(), unknown.line, unknown.column),
+        ("apps/production/values.yaml", Some(11), Some(5))
+    );
+}
+
+/// Issue 19: a valuesFrom ConfigMap a configMapGenerator makes with kustomize's hash suffix, its name rewritten in
+/// the HelmRelease by a `configurations` nameReference (cluster-template's shape): a values key from it is placed in
+/// the values file.
+#[tokio::test]
+async fn a_value_from_a_hashed_generated_config_map_is_placed_in_its_file() {
+    let d = tree(&[
+        (
+            "apps/demo/app/kustomization.yaml",
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: headlamp\nresources:\n  - helmrelease.yaml\nconfigMapGenerator:\n  - name: demo-values\n    files:\n      - values.yaml=./helm/values.yaml\nconfigurations:\n  - ./helm/kustomizeconfig.yaml\n",
+        ),
+        (
+            "apps/demo/app/helm/kustomizeconfig.yaml",
+            "nameReference:\n  - kind: ConfigMap\n    version: v1\n    fieldSpecs:\n      - path: spec/valuesFrom/name\n        kind: HelmRelease\n",
+        ),
+        (
+            "apps/demo/app/helm/values.yaml",
+            "replicaCount: 1\nextraVolumes: []\n",
+        ),
+        (
+            "apps/demo/app/helmrelease.yaml",
+            &format!(
+                "{HELM_REPOSITORY}---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: headlamp\n  namespace: headlamp\nspec:\n  interval: 1h\n  chart:\n    spec:\n      chart: headlamp\n      version: 0.41.0\n      sourceRef:\n        kind: HelmRepository\n        name: headlamp\n  valuesFrom:\n    - kind: ConfigMap\n      name: demo-values\n"
+            ),
+        ),
+    ]);
+    let Some(f) = lint_dir(d.path()).await else {
+        return;
+    };
+    let unknown = f
+        .iter()
+        .find(|x| x.rule == "values-unknown-key" && x.path == "extraVolumes")
+        .unwrap_or_else(|| panic!("{f:#?}"));
+    assert_eq!(
+        (unknown.file.as_str(), unknown.line, unknown.column),
+        ("apps/demo/app/helm/values.yaml", Some(2), Some(1))
+    );
+}

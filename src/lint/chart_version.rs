@@ -27,11 +27,12 @@ pub fn check_mutable(input: &LintInput) -> Vec<Finding> {
                 return None;
             }
             let shown = r.chart_version.as_deref().unwrap_or(v);
+            let (file, object, path) = version_place(r);
             Some(
                 Finding::new(MUTABLE_RULE, Severity::Warning)
-                    .file(r.file())
-                    .object(r.id())
-                    .path(r.version_path.clone())
+                    .file(file)
+                    .object(object)
+                    .path(path)
                     .message(format!(
                         "chart {} version `{shown}` is exact in form, but its pre-release `{pre}` names a build that moves: the registry can serve another chart under the same version, so what Flux installs is not what was reviewed (and lint rendered the chart it has, which may be older)",
                         r.chart_name
@@ -42,35 +43,95 @@ pub fn check_mutable(input: &LintInput) -> Vec<Finding> {
         .collect()
 }
 
+/// Where a finding about a release's chart version belongs: the field the user edits, in the object it is written
+/// in — the HelmRelease (`spec.chart.spec.version`), or the OCIRepository (`spec.ref.semver`) / HelmChart
+/// (`spec.version`) its `spec.chartRef` names, in that object's own file. (file, object id, path).
+pub fn version_place(r: &super::Release) -> (String, String, String) {
+    match &r.version_source {
+        Some((file, id)) => {
+            // `OCIRepository spec.ref.semver` → `spec.ref.semver`
+            let path = r
+                .version_path
+                .split_once(' ')
+                .map_or(r.version_path.as_str(), |(_, p)| p);
+            (file.clone(), id.clone(), path.to_string())
+        }
+        None => (r.file(), r.id(), r.version_path.clone()),
+    }
+}
+
+/// The fix: the field to edit, in the words of the object it is in, with an example version of this chart only (the
+/// newest matching chart lint has at hand), never another chart's.
+fn pin_fix(r: &super::Release) -> String {
+    let example = r.range_pick.as_deref().unwrap_or("<exact version>");
+    let what = if r.version_path.starts_with("OCIRepository") {
+        // source-controller: `ref.semver` wins over `ref.tag` (v1.9.4 api/v1/ocirepository_types.go), so the semver
+        // must go for the tag to count
+        format!(
+            "pin the OCIRepository to one chart version: replace its spec.ref (`semver`, a moving tag, or none) with `ref.tag: {example}`"
+        )
+    } else if r.version_path.starts_with("HelmChart") {
+        format!(
+            "set the HelmChart's spec.version to one exact chart version (`version: {example}`)"
+        )
+    } else {
+        format!("set spec.chart.spec.version to one exact chart version (`version: {example}`)")
+    };
+    format!("{what}, and let Renovate propose bumps as reviewed PRs")
+}
+
 pub fn check(input: &LintInput) -> Vec<Finding> {
-    input
+    let mut out: Vec<(Finding, Vec<String>)> = Vec::new();
+    // a digest pins an OCI chart exactly; no chart name: the source finding says why
+    for r in input
         .releases
         .iter()
-        // a digest pins an OCI chart exactly; no chart name: the source finding says why
         .filter(|r| r.pinned_version().is_none() && r.digest.is_none() && !r.chart_name.is_empty())
-        .map(|r| {
-            let v = r.chart_version.as_deref().unwrap_or("");
-            let message = if v.is_empty() {
-                format!("chart {} has no version: Flux installs the newest chart the repository serves", r.chart_name)
-            } else {
-                let rendered = match &r.range_pick {
-                    Some(pick) => format!("lint rendered it at {pick}, the newest matching chart it has (Flux installs the newest its repository serves), so the other rules ran on that chart"),
-                    None => "no chart at hand matches it, so the chart-rendered rules were skipped for this release".to_string(),
-                };
-                // `latest` (an OCIRepository `ref.tag`) is no range but a tag that moves: said as it is
-                let what = if super::image::moving_tag(v) && !v.contains(['*', 'x', 'X', '<', '>', '=', '~', '^', ' ']) {
-                    "is a tag that moves, not a version: Flux installs whatever chart it names at each reconciliation, without review"
-                } else {
-                    "is a range: Flux installs whatever newest chart matches it, without review"
-                };
-                format!("chart {} version `{v}` {what}; {rendered}", r.chart_name)
+    {
+        let v = r.chart_version.as_deref().unwrap_or("");
+        let message = if v.is_empty() {
+            format!(
+                "chart {} has no version: Flux installs the newest chart the repository serves",
+                r.chart_name
+            )
+        } else {
+            let rendered = match &r.range_pick {
+                Some(pick) => format!("lint rendered it at {pick}, the newest matching chart it has (Flux installs the newest its repository serves), so the other rules ran on that chart"),
+                None => "no chart at hand matches it, so the chart-rendered rules were skipped for this release".to_string(),
             };
-            Finding::new(RULE, Severity::Error)
-                .file(r.file())
-                .object(r.id())
-                .path(r.version_path.clone())
-                .message(message)
-                .fix("pin one exact chart version (e.g. `version: 0.41.0`) and let Renovate propose bumps as reviewed PRs")
+            // `latest` (an OCIRepository `ref.tag`) is no range but a tag that moves: said as it is
+            let what = if super::image::moving_tag(v)
+                && !v.contains(['*', 'x', 'X', '<', '>', '=', '~', '^', ' '])
+            {
+                "is a tag that moves, not a version: Flux installs whatever chart it names at each reconciliation, without review"
+            } else {
+                "is a range: Flux installs whatever newest chart matches it, without review"
+            };
+            format!("chart {} version `{v}` {what}; {rendered}", r.chart_name)
+        };
+        let (file, object, path) = version_place(r);
+        let f = Finding::new(RULE, Severity::Error)
+            .file(file)
+            .object(object)
+            .path(path)
+            .message(message)
+            .fix(pin_fix(r));
+        // one source used by several HelmReleases is one finding, naming them
+        let user = r.version_source.is_some().then(|| r.id());
+        match out.iter_mut().find(|(g, _)| {
+            (&g.file, &g.object, &g.path, &g.message, &g.fix)
+                == (&f.file, &f.object, &f.path, &f.message, &f.fix)
+        }) {
+            Some((_, users)) => users.extend(user),
+            None => out.push((f, user.into_iter().collect())),
+        }
+    }
+    out.into_iter()
+        .map(|(mut f, users)| {
+            if !users.is_empty() {
+                f.message = format!("{} (the chart of {})", f.message, users.join(", "));
+            }
+            f
         })
         .collect()
 }
@@ -115,6 +176,45 @@ mod tests {
         assert_eq!(f.len(), 1);
         assert!(
             f[0].message.contains("`latest` is a tag that moves"),
+            "{}",
+            f[0].message
+        );
+    }
+
+    /// Issue 19: the fix names the field to edit, with an example version of this chart only.
+    #[test]
+    fn the_fix_names_the_field_and_no_other_charts_version() {
+        let mut r = helmrelease("{}");
+        r.chart_name = "podinfo".into();
+        r.chart_version = Some("6.x".into());
+        let f = check(&input(vec![], vec![r.clone()]));
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].path, "spec.chart.spec.version");
+        assert!(f[0].fix.contains("spec.chart.spec.version"), "{}", f[0].fix);
+        assert!(f[0].fix.contains("<exact version>"), "{}", f[0].fix);
+        assert!(!f[0].fix.contains("0.41"), "{}", f[0].fix);
+        // an OCIRepository's semver: the finding is on the OCIRepository's field, in its file, once for the two
+        // HelmReleases that use it
+        r.version_path = "OCIRepository spec.ref.semver".into();
+        r.version_source = Some(("apps/oci.yaml".into(), "OCIRepository/apps/podinfo".into()));
+        r.range_pick = Some("6.5.4".into());
+        let mut other = r.clone();
+        other.object.value["metadata"]["name"] = "podinfo-2".into();
+        let f = check(&input(vec![], vec![r, other]));
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(
+            (f[0].file.as_str(), f[0].object.as_str(), f[0].path.as_str()),
+            (
+                "apps/oci.yaml",
+                "OCIRepository/apps/podinfo",
+                "spec.ref.semver"
+            )
+        );
+        assert!(f[0].fix.contains("`ref.tag: 6.5.4`"), "{}", f[0].fix);
+        assert!(
+            f[0].message.contains(
+                "(the chart of HelmRelease/headlamp/headlamp, HelmRelease/headlamp/podinfo-2)"
+            ),
             "{}",
             f[0].message
         );

@@ -287,21 +287,9 @@ fn rendered_fix(
     template: Option<&str>,
     values: Option<&Value>,
 ) -> String {
-    let mut found = Vec::new();
-    if let Some(v) = values {
-        find_key(v, &u.key, "", &mut found);
-        // Prefer the values entry that holds the very value the object has.
-        if let Some(x) = at_path(&o.value, &u.path) {
-            let same: Vec<String> = found
-                .iter()
-                .filter(|p| at_path(v, p) == Some(x))
-                .cloned()
-                .collect();
-            if !same.is_empty() {
-                found = same;
-            }
-        }
-    }
+    let found = values
+        .map(|v| values_paths_of(v, &o.value, &u.path, &u.key))
+        .unwrap_or_default();
     let through = "the chart passes it through to this object unchanged";
     match (found.first(), suggestion) {
         (Some(p), Some(s)) => format!(
@@ -320,6 +308,30 @@ fn rendered_fix(
                 .unwrap_or_default()
         ),
     }
+}
+
+/// The values paths (of a release's `values`) whose last key is `key`, the field at `path` of a rendered `object`
+/// most likely came from: those holding the very value the object has, else all with that key. The first is the one
+/// the fix names, and where the finding is placed ([`super::positions`]).
+pub(crate) fn values_paths_of(
+    values: &Value,
+    object: &Value,
+    path: &str,
+    key: &str,
+) -> Vec<String> {
+    let mut found = Vec::new();
+    find_key(values, key, "", &mut found);
+    if let Some(x) = at_path(object, path) {
+        let same: Vec<String> = found
+            .iter()
+            .filter(|p| at_path(values, p) == Some(x))
+            .cloned()
+            .collect();
+        if !same.is_empty() {
+            found = same;
+        }
+    }
+    found
 }
 
 /// Dotted paths (with `[i]`) in `v` whose last key is `key`.

@@ -52,6 +52,8 @@ pub struct Release {
     pub digest: Option<String>,
     /// Field path the chart version is read from (`spec.chart.spec.version`, `OCIRepository spec.ref.tag`, …).
     pub version_path: String,
+    /// The OCIRepository or HelmChart the version is written in, when it is not the HelmRelease: (file, id).
+    pub version_source: Option<(String, String)>,
     /// What the pipeline could not do for this release (source, fetch, render), as findings.
     pub problems: Vec<Finding>,
     pub values: Value,
@@ -159,6 +161,7 @@ impl Release {
             repo_url: resolved.repo_url,
             digest: resolved.digest,
             version_path: resolved.version_path,
+            version_source: resolved.version_source,
             problems,
             values,
             chart: None,

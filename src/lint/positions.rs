@@ -38,6 +38,8 @@ struct Files<'a> {
     root: &'a Path,
     real_root: Option<PathBuf>,
     cache: HashMap<String, Option<Parsed>>,
+    /// The kustomization files below the root that have patches, found once ([`Files::patching`]).
+    patching: Option<Vec<String>>,
 }
 
 impl<'a> Files<'a> {
@@ -46,7 +48,58 @@ impl<'a> Files<'a> {
             root,
             real_root: root.canonicalize().ok(),
             cache: HashMap::new(),
+            patching: None,
         }
+    }
+
+    /// The kustomization files below the root (hidden directories left out, bounded) whose `patches` or
+    /// `patchesStrategicMerge` are not empty.
+    fn patching(&mut self) -> Vec<String> {
+        if let Some(k) = &self.patching {
+            return k.clone();
+        }
+        let mut found = Vec::new();
+        let mut dirs = vec![PathBuf::new()];
+        let mut visited = 0;
+        while let Some(rel) = dirs.pop() {
+            visited += 1;
+            if visited > MAX_DIRS {
+                break;
+            }
+            let Ok(entries) = std::fs::read_dir(self.root.join(&rel)) else {
+                continue;
+            };
+            let mut names: Vec<(String, bool)> = entries
+                .filter_map(Result::ok)
+                .filter_map(|e| {
+                    let dir = e.file_type().ok()?.is_dir();
+                    Some((e.file_name().to_str()?.to_string(), dir))
+                })
+                .filter(|(n, _)| !n.starts_with('.'))
+                .collect();
+            names.sort();
+            for (name, is_dir) in names {
+                if is_dir {
+                    dirs.push(rel.join(&name));
+                } else if ["kustomization.yaml", "kustomization.yml", "Kustomization"]
+                    .contains(&name.as_str())
+                {
+                    found.push(rel.join(&name).display().to_string());
+                }
+            }
+        }
+        found.retain(|k| {
+            self.get(k)
+                .and_then(|p| p.docs.first())
+                .is_some_and(|(v, _)| {
+                    ["patches", "patchesStrategicMerge"]
+                        .iter()
+                        .any(|f| v[*f].as_array().is_some_and(|a| !a.is_empty()))
+                })
+        });
+        found.sort();
+        self.patching = Some(found.clone());
+        found
     }
 
     fn get(&mut self, rel: &str) -> Option<&Parsed> {
@@ -141,6 +194,16 @@ type Found = (Option<String>, (Value, Positions));
 fn position(input: &LintInput, files: &mut Files<'_>, f: &Finding) -> Option<Placed> {
     // the object in the finding's file, else in the resources of the kustomization that built it
     if let Some((file, (value, pos))) = object_doc(files, &f.file, &f.object) {
+        // a field an overlay's patch sets: in that patch
+        let field = if value["kind"] == "HelmRelease" && is_values_path(&f.path) {
+            format!("spec.values.{}", f.path)
+        } else {
+            f.path.clone()
+        };
+        let source = file.clone().unwrap_or_else(|| f.file.clone());
+        if let Some(placed) = patched(files, &source, &f.object, &field) {
+            return Some(placed);
+        }
         if value["kind"] == "HelmRelease" && is_values_path(&f.path) {
             // the namespace the tree gives it (a Flux Kustomization's targetNamespace), not only the file's
             let ns = split_id(&f.object)
@@ -162,7 +225,15 @@ fn position(input: &LintInput, files: &mut Files<'_>, f: &Finding) -> Option<Pla
     if let Some(r) = release
         && let Some((file, hr)) = object_doc(files, &f.file, &r.object.id())
     {
+        let source = file.clone().unwrap_or_else(|| f.file.clone());
+        let id = r.object.id();
+        let patched_value = |files: &mut Files<'_>, path: &str| {
+            patched(files, &source, &id, &format!("spec.values.{path}"))
+        };
         if is_values_path(&f.path) {
+            if let Some(placed) = patched_value(files, &f.path) {
+                return Some(placed);
+            }
             let ns = r.object.namespace().unwrap_or("default");
             let (placed, found) = written_value(input, files, &file, &hr, ns, &f.path);
             if found {
@@ -176,6 +247,9 @@ fn position(input: &LintInput, files: &mut Files<'_>, f: &Finding) -> Option<Pla
                 .filter(|(rule, _)| *rule == f.rule)
                 .flat_map(|(_, paths)| paths.iter())
             {
+                if let Some(placed) = patched_value(files, cause) {
+                    return Some(placed);
+                }
                 let (placed, found) = written_value(input, files, &file, &hr, ns, cause);
                 if found {
                     return Some(placed);
@@ -185,9 +259,32 @@ fn position(input: &LintInput, files: &mut Files<'_>, f: &Finding) -> Option<Pla
             // (`…containers[0].securityContext.readOnlyRootFileSystem` from `securityContext.readOnlyRootFileSystem`)
             let ns = r.object.namespace().unwrap_or("default");
             for tail in value_tails(&f.path) {
+                if let Some(placed) = patched_value(files, &tail) {
+                    return Some(placed);
+                }
                 let (placed, found) = written_value(input, files, &file, &hr, ns, &tail);
                 if found {
                     return Some(placed);
+                }
+            }
+            // an unknown field the user's values carry into the object (app-template's
+            // `controllers.main.pod.securityContext.…`): the values path its fix names
+            if f.rule == super::manifest_fields::RULE
+                && let Some(obj) = r.rendered.iter().find(|o| o.id() == f.object)
+            {
+                let key = f.path.rsplit('.').next().unwrap_or("");
+                let key = key.split('[').next().unwrap_or(key);
+                if let Some(p) =
+                    super::manifest_fields::values_paths_of(&r.values, &obj.value, &f.path, key)
+                        .first()
+                {
+                    if let Some(placed) = patched_value(files, p) {
+                        return Some(placed);
+                    }
+                    let (placed, found) = written_value(input, files, &file, &hr, ns, p);
+                    if found {
+                        return Some(placed);
+                    }
                 }
             }
         }
@@ -237,6 +334,9 @@ fn object_doc(files: &mut Files<'_>, file: &str, id: &str) -> Option<Found> {
     None
 }
 
+/// Most directories walked to find the kustomizations that patch.
+const MAX_DIRS: usize = 4096;
+
 /// Most kustomizations followed to find one object's source.
 const MAX_KUSTOMIZATIONS: usize = 64;
 
@@ -279,6 +379,156 @@ fn source_of(
         }
     }
     None
+}
+
+/// Where `field` of object `id` (whose source is `file`) is set by a patch of a kustomization that builds it from
+/// `file`: a `patches` entry (`path:` a file, or an inline `patch:` block) or `patchesStrategicMerge` entry whose
+/// target (kind and name: kustomize's `target` selector, else the patch's own kind and name) is the object, and that
+/// writes the field — a strategic-merge patch by its key, a JSON 6902 patch by the operation whose `path` is the
+/// field. kustomize applies a kustomization's patches in order (kubernetes-sigs/kustomize kustomize/v5.7.1,
+/// api/internal/target/kusttarget.go `runTransformers`: the patch transformer per entry), so the last that writes it
+/// wins.
+fn patched(files: &mut Files<'_>, file: &str, id: &str, field: &str) -> Option<Placed> {
+    // a strategic-merge patch always writes the object's identity and its top-level keys: they say which object
+    // it patches, not what it sets
+    if !field.contains('.') || ["metadata.name", "metadata.namespace"].contains(&field) {
+        return None;
+    }
+    let (kind, _, name) = split_id(id)?;
+    let mut placed = None;
+    for k in files.patching() {
+        let mut seen = Vec::new();
+        if source_of(files, &k, id, &mut seen).as_deref() != Some(file) {
+            continue;
+        }
+        let Some(parsed) = files.get(&k) else {
+            continue;
+        };
+        let Some((kv, kpos)) = parsed.docs.first().cloned() else {
+            continue;
+        };
+        let text = parsed.text.clone();
+        let dir = Path::new(&k)
+            .parent()
+            .unwrap_or(Path::new(""))
+            .to_path_buf();
+        let mut entries: Vec<(String, Option<&Value>, &Value)> = Vec::new();
+        for (i, p) in kv["patches"].as_array().into_iter().flatten().enumerate() {
+            entries.push((format!("patches[{i}]"), p.get("target"), p));
+        }
+        for (i, p) in kv["patchesStrategicMerge"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            entries.push((format!("patchesStrategicMerge[{i}]"), None, p));
+        }
+        for (at, target, p) in entries {
+            if let Some(t) = target.filter(|t| t.is_object())
+                && !target_matches(t, kind, name)
+            {
+                continue;
+            }
+            let targeted = target.is_some_and(Value::is_object);
+            let (path_entry, inline) = match p {
+                Value::String(s) if s.contains('\n') => (None, Some((s.as_str(), at.clone()))),
+                Value::String(s) => (Some(s.as_str()), None),
+                _ => (
+                    p["path"].as_str(),
+                    p["patch"].as_str().map(|s| (s, format!("{at}.patch"))),
+                ),
+            };
+            if let Some(rel) = path_entry {
+                let rel = crate::gitops::normalise(&dir.join(rel))
+                    .display()
+                    .to_string();
+                let Some(patch) = files.get(&rel) else {
+                    continue;
+                };
+                if let Some(pos) = in_patch(&patch.docs, kind, name, field, targeted) {
+                    placed = Some((Some(rel), pos));
+                }
+            } else if let Some((body, key)) = inline {
+                let Some(key_line) = kpos.get(&key).map(|p| p.line) else {
+                    continue;
+                };
+                let Ok(docs) = crate::yaml::parse_documents_with_positions(body) else {
+                    continue;
+                };
+                if in_patch(&docs, kind, name, field, targeted).is_some()
+                    && let Some(pos) = in_literal_block(&text, key_line, field).or_else(|| {
+                        in_literal_block(&text, key_line, &json_op_value(&docs, field)?)
+                    })
+                {
+                    placed = Some((Some(k.clone()), pos));
+                }
+            }
+        }
+    }
+    placed
+}
+
+/// A kustomize target selector's kind and name (anchored regular expressions, kustomize/v5.7.1
+/// api/types/selector.go `SelectorRegex`) against the object's; the other fields (group, version, namespace,
+/// label and annotation selectors) are not read.
+fn target_matches(t: &Value, kind: &str, name: &str) -> bool {
+    let matches = |pattern: Option<&str>, value: &str| match pattern.filter(|p| !p.is_empty()) {
+        None => true,
+        Some(p) => {
+            regex::Regex::new(&format!("^(?:{p})$")).map_or(p == value, |r| r.is_match(value))
+        }
+    };
+    matches(t["kind"].as_str(), kind) && matches(t["name"].as_str(), name)
+}
+
+/// `field` in a patch file's documents: a strategic-merge patch of this object (its kind and name, or any document
+/// when a target selects the object) that writes the key, or a JSON 6902 operation list with an operation on it.
+fn in_patch(
+    docs: &[(Value, Positions)],
+    kind: &str,
+    name: &str,
+    field: &str,
+    targeted: bool,
+) -> Option<Pos> {
+    for (v, pos) in docs {
+        if v.is_array() {
+            if let Some(p) = json_op_value(std::slice::from_ref(&(v.clone(), pos.clone())), field) {
+                return pos.get(&p);
+            }
+            continue;
+        }
+        let this = v["kind"] == kind && v["metadata"]["name"] == name;
+        if (this || targeted)
+            && let Some(at) = pos.get(field)
+        {
+            return Some(at);
+        }
+    }
+    None
+}
+
+/// In a JSON 6902 operation list, the path of the `value` of the last operation whose `path` is `field` (or a
+/// parent of it): `[2].value`.
+fn json_op_value(docs: &[(Value, Positions)], field: &str) -> Option<String> {
+    let (v, _) = docs.first()?;
+    let pointer = format!(
+        "/{}",
+        field
+            .replace("].", "/")
+            .replace(['[', '.'], "/")
+            .trim_end_matches(']')
+    );
+    let ops = v.as_array()?;
+    ops.iter()
+        .enumerate()
+        .rev()
+        .find(|(_, op)| {
+            op["path"].as_str().is_some_and(|p| {
+                p == pointer || pointer.strip_prefix(p).is_some_and(|r| r.starts_with('/'))
+            }) && op.get("value").is_some()
+        })
+        .map(|(i, _)| format!("[{i}].value"))
 }
 
 /// Values that cause a rule's finding on a rendered object, when the user wrote them: `image-flag-unsupported` is
@@ -328,8 +578,12 @@ fn written_value(
         if target.is_some_and(|t| t != path) {
             continue;
         }
+        // the HelmRelease is read again from its file, where a generated ConfigMap has its generator's name; the
+        // built one may carry kustomize's hash suffix (and the built HelmRelease names it so, by nameReference)
         let Some(source) = input.objects.iter().find(|o| {
-            o.is("", kind) && o.name() == name && o.namespace().unwrap_or("default") == ns
+            o.is("", kind)
+                && (o.name() == name || is_hashed_name(o.name(), name))
+                && o.namespace().unwrap_or("default") == ns
         }) else {
             continue;
         };
@@ -385,6 +639,16 @@ fn written_value(
         ),
         false,
     )
+}
+
+/// `built` is `name` with the suffix kustomize's generators append unless `disableNameSuffixHash`: `-` and ten
+/// characters of a hex SHA-256 with `0 1 3 a e` written `g h k m t` (kubernetes-sigs/kustomize kustomize/v5.7.1,
+/// api/hasher/hasher.go `Encode`; plugin/builtin/hashtransformer/HashTransformer.go names it `%s-%s`).
+fn is_hashed_name(built: &str, name: &str) -> bool {
+    built
+        .strip_prefix(name)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|h| h.len() == 10 && h.chars().all(|c| "bcdfghkmt2456789".contains(c)))
 }
 
 /// The kustomization files of `file`'s directory (or of `file`, a directory).
@@ -521,6 +785,153 @@ mod tests {
         assert!(!is_values_path("spec.values"));
         assert!(!is_values_path("metadata.labels"));
         assert!(!is_values_path(""));
+    }
+
+    /// Issue 19: a field an overlay patches is placed in the patch: an inline strategic-merge `patch:` block, a
+    /// JSON 6902 operation list (its `value`), the last patch that writes it; a patch that targets another object,
+    /// or does not write the field, is not.
+    #[test]
+    fn a_field_an_overlay_patches_is_placed_in_the_patch() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        write(root, "base/hr.yaml", HR);
+        write(root, "base/kustomization.yaml", "resources:\n  - hr.yaml\n");
+        write(
+            root,
+            "prod/kustomization.yaml",
+            "resources:\n  - ../base\npatches:\n  - patch: |\n      apiVersion: helm.toolkit.fluxcd.io/v2\n      kind: HelmRelease\n      metadata:\n        name: headlamp\n      spec:\n        values:\n          replicaCount: 2\n  - path: ops.yaml\n    target:\n      kind: HelmRelease\n      name: head.*\n  - path: other.yaml\n    target:\n      kind: HelmRelease\n      name: other\n",
+        );
+        write(
+            root,
+            "prod/ops.yaml",
+            "- op: replace\n  path: /spec/values/image/tag\n  value: v0.2.0\n",
+        );
+        write(
+            root,
+            "prod/other.yaml",
+            "- op: add\n  path: /spec/values/replicaCount\n  value: 3\n",
+        );
+        let mut files = Files::new(root);
+        let hr = "HelmRelease/headlamp/headlamp";
+        let at = |files: &mut Files<'_>, field: &str| {
+            patched(files, "base/hr.yaml", hr, field).map(|(f, p)| (f.unwrap(), p.line, p.column))
+        };
+        assert_eq!(
+            at(&mut files, "spec.values.replicaCount"),
+            Some(("prod/kustomization.yaml".to_string(), 11, 11))
+        );
+        assert_eq!(
+            at(&mut files, "spec.values.image.tag"),
+            Some(("prod/ops.yaml".to_string(), 3, 3))
+        );
+        // what names the patched object, not what the patch sets
+        assert_eq!(at(&mut files, "metadata.name"), None);
+        assert_eq!(at(&mut files, "spec"), None);
+        // written by no patch (the base has it): not placed here
+        assert_eq!(at(&mut files, "spec.valuesFrom[0].name"), None);
+        // another object's file: no kustomization builds it from there
+        assert_eq!(
+            patched(
+                &mut files,
+                "base/other.yaml",
+                hr,
+                "spec.values.replicaCount"
+            ),
+            None
+        );
+        assert!(target_matches(
+            &serde_json::json!({"kind": "HelmRelease"}),
+            "HelmRelease",
+            "x"
+        ));
+        assert!(!target_matches(
+            &serde_json::json!({"kind": "Helm"}),
+            "HelmRelease",
+            "x"
+        ));
+    }
+
+    #[test]
+    fn a_generated_name_with_kustomizes_hash_suffix() {
+        assert!(is_hashed_name("demo-values-6f2k9bm7tc", "demo-values"));
+        assert!(!is_hashed_name("demo-values", "demo-values"));
+        // not kustomize's alphabet (`a`, `0`), wrong length, another name
+        assert!(!is_hashed_name("demo-values-6f2k9bm7ta", "demo-values"));
+        assert!(!is_hashed_name("demo-values-6f2k9bm7t", "demo-values"));
+        assert!(!is_hashed_name(
+            "demo-values-other-6f2k9bm7tc",
+            "demo-values"
+        ));
+    }
+
+    /// Issue 19: an unknown field of a chart-rendered object that the user's values carry there (app-template 2.4.0
+    /// renders `controllers.main.pod.securityContext` into the pod's securityContext) is placed at that value's line,
+    /// the values path its fix names; one the values do not hold stays at the `spec.values` line.
+    #[test]
+    fn an_unknown_field_from_the_values_is_placed_at_the_value() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        let text = "\
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: web
+  namespace: apps
+spec:
+  chart:
+    spec:
+      chart: app-template
+      version: 2.4.0
+  values:
+    controllers:
+      main:
+        pod:
+          securityContext:
+            allowPrivilegeEscalation: false
+";
+        write(root, "apps/web.yaml", text);
+        let hr = Object::plain(
+            crate::yaml::parse_documents(text).unwrap().remove(0),
+            "apps/web.yaml",
+        );
+        let mut release = Release::from_object(&hr, None).unwrap();
+        let mut deploy = Object::plain(
+            serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "apps"},
+                "spec": {"template": {"spec": {"securityContext": {"allowPrivilegeEscalation": false, "runAsUser": 0}}}}}),
+            "apps/web.yaml",
+        );
+        deploy.origin = crate::gitops::Origin::Rendered {
+            release: "apps/web".into(),
+            template: None,
+        };
+        release.rendered.push(deploy);
+        let input = LintInput {
+            root: root.to_path_buf(),
+            objects: vec![hr],
+            releases: vec![release],
+            ..LintInput::default()
+        };
+        let place = |path: &str| {
+            let mut f = vec![
+                Finding::new(
+                    crate::lint::manifest_fields::RULE,
+                    crate::finding::Severity::Error,
+                )
+                .file("apps/web.yaml")
+                .object("Deployment/apps/web")
+                .path(path),
+            ];
+            locate(&input, &mut f);
+            (f[0].line, f[0].column)
+        };
+        assert_eq!(
+            place("spec.template.spec.securityContext.allowPrivilegeEscalation"),
+            (Some(16), Some(13))
+        );
+        assert_eq!(
+            place("spec.template.spec.securityContext.runAsUser"),
+            (Some(11), Some(3))
+        );
     }
 
     #[test]

@@ -40,6 +40,9 @@ pub struct Resolved {
     pub digest: Option<String>,
     /// Where the version came from, as a field path of the HelmRelease or its source (for findings).
     pub version_path: String,
+    /// The source object the version is written in when it is not the HelmRelease (an OCIRepository, a HelmChart):
+    /// (its file, its id), where a finding about the version is placed.
+    pub version_source: Option<(String, String)>,
     /// Why the source could not be followed (a `helmrelease-source-missing` finding): (severity, message, fix).
     pub problem: Option<(Severity, String, String)>,
 }
@@ -138,6 +141,7 @@ pub fn resolve(spec: &Value, ns: &str, tree: Option<&Tree>) -> Resolved {
                 return r;
             };
             let reference = &o.value["spec"]["ref"];
+            r.version_source = Some((o.location(), o.id()));
             r.chart_name = Some(chart);
             r.repo_url = Some(repo);
             r.digest = text(&reference["digest"]);
@@ -163,7 +167,9 @@ pub fn resolve(spec: &Value, ns: &str, tree: Option<&Tree>) -> Resolved {
                 return r;
             };
             let hc_ns = o.namespace().unwrap_or("default").to_string();
-            from_chart_spec(&o.value["spec"], &hc_ns, Some(tree), "HelmChart spec")
+            let mut r = from_chart_spec(&o.value["spec"], &hc_ns, Some(tree), "HelmChart spec");
+            r.version_source = Some((o.location(), o.id()));
+            r
         }
         other => {
             r.problem = missing(

@@ -202,7 +202,7 @@ pub const RULE_HELP: &[(&str, Severity, &str, &str)] = &[
         "flux-source-branch",
         Severity::Warning,
         "The checkout is on a branch the GitRepository does not track",
-        "Flux renders the tracked branch; this change is not on it yet.",
+        "Warning: Flux renders the tracked branch and this change is not on it yet. Info: the tracked branch is not in this checkout (a clone of another branch, a CI checkout with fetch-depth 1), so whether HEAD is in it is unknown; git fetch origin <branch> makes the check run.",
     ),
     (
         "chart-schema-not-checked",
