@@ -385,9 +385,10 @@ fn source_of(
 /// `file`: a `patches` entry (`path:` a file, or an inline `patch:` block) or `patchesStrategicMerge` entry whose
 /// target (kind and name: kustomize's `target` selector, else the patch's own kind and name) is the object, and that
 /// writes the field — a strategic-merge patch by its key, a JSON 6902 patch by the operation whose `path` is the
-/// field. kustomize applies a kustomization's patches in order (kubernetes-sigs/kustomize kustomize/v5.7.1,
-/// api/internal/target/kusttarget.go `runTransformers`: the patch transformer per entry), so the last that writes it
-/// wins.
+/// field. kustomize applies a kustomization's `patchesStrategicMerge` first, then its `patches`, one transformer per
+/// entry in order (kubernetes-sigs/kustomize kustomize/v5.7.1, api/internal/target/kusttarget_configplugin.go
+/// `configureBuiltinTransformers`: `PatchStrategicMergeTransformer`, then `PatchTransformer` per `Patches` entry), so
+/// the last that writes it wins.
 fn patched(files: &mut Files<'_>, file: &str, id: &str, field: &str) -> Option<Placed> {
     // a strategic-merge patch always writes the object's identity and its top-level keys: they say which object
     // it patches, not what it sets
@@ -412,10 +413,8 @@ fn patched(files: &mut Files<'_>, file: &str, id: &str, field: &str) -> Option<P
             .parent()
             .unwrap_or(Path::new(""))
             .to_path_buf();
+        // in kustomize's order: patchesStrategicMerge, then patches
         let mut entries: Vec<(String, Option<&Value>, &Value)> = Vec::new();
-        for (i, p) in kv["patches"].as_array().into_iter().flatten().enumerate() {
-            entries.push((format!("patches[{i}]"), p.get("target"), p));
-        }
         for (i, p) in kv["patchesStrategicMerge"]
             .as_array()
             .into_iter()
@@ -423,6 +422,9 @@ fn patched(files: &mut Files<'_>, file: &str, id: &str, field: &str) -> Option<P
             .enumerate()
         {
             entries.push((format!("patchesStrategicMerge[{i}]"), None, p));
+        }
+        for (i, p) in kv["patches"].as_array().into_iter().flatten().enumerate() {
+            entries.push((format!("patches[{i}]"), p.get("target"), p));
         }
         for (at, target, p) in entries {
             if let Some(t) = target.filter(|t| t.is_object())
@@ -790,6 +792,37 @@ mod tests {
     /// Issue 19: a field an overlay patches is placed in the patch: an inline strategic-merge `patch:` block, a
     /// JSON 6902 operation list (its `value`), the last patch that writes it; a patch that targets another object,
     /// or does not write the field, is not.
+    #[test]
+    fn patches_win_over_patches_strategic_merge_as_kustomize_applies_them() {
+        // kustomize runs patchesStrategicMerge before patches, whatever their order in the file: the value the
+        // object ends with is the `patches` entry's, so the finding goes there
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        write(root, "base/hr.yaml", HR);
+        write(root, "base/kustomization.yaml", "resources:\n  - hr.yaml\n");
+        write(
+            root,
+            "prod/kustomization.yaml",
+            "resources:\n  - ../base\npatches:\n  - path: late.yaml\npatchesStrategicMerge:\n  - early.yaml\n",
+        );
+        let patch = |n: u32| {
+            format!(
+                "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: headlamp\nspec:\n  values:\n    replicaCount: {n}\n"
+            )
+        };
+        write(root, "prod/late.yaml", &patch(2));
+        write(root, "prod/early.yaml", &patch(3));
+        let mut files = Files::new(root);
+        let placed = patched(
+            &mut files,
+            "base/hr.yaml",
+            "HelmRelease/headlamp/headlamp",
+            "spec.values.replicaCount",
+        )
+        .map(|(f, p)| (f.unwrap(), p.line));
+        assert_eq!(placed, Some(("prod/late.yaml".to_string(), 7)));
+    }
+
     #[test]
     fn a_field_an_overlay_patches_is_placed_in_the_patch() {
         let d = tempfile::tempdir().unwrap();
