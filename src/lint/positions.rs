@@ -201,7 +201,7 @@ fn position(input: &LintInput, files: &mut Files<'_>, f: &Finding) -> Option<Pla
             f.path.clone()
         };
         let source = file.clone().unwrap_or_else(|| f.file.clone());
-        if let Some(placed) = patched(files, &source, &f.object, &field) {
+        if let Some(placed) = patched_preferring(files, &source, &f.object, &field, &f.message) {
             return Some(placed);
         }
         if value["kind"] == "HelmRelease" && is_values_path(&f.path) {
@@ -390,14 +390,30 @@ fn source_of(
 /// `configureBuiltinTransformers`: `PatchStrategicMergeTransformer`, then `PatchTransformer` per `Patches` entry), so
 /// the last that writes it wins.
 fn patched(files: &mut Files<'_>, file: &str, id: &str, field: &str) -> Option<Placed> {
+    patched_preferring(files, file, id, field, "")
+}
+
+/// [`patched`], choosing among sibling overlays: two kustomizations that build the object from the same base file
+/// (`apps/staging`, `apps/production`) each patch it, and the finding is about one of the objects they build. The
+/// overlay whose patch line holds a value the finding's `message` quotes (`` `>=1.0.0` ``) is that one; without such a
+/// sign, the first overlay (a place that does write the field, which the base does not).
+fn patched_preferring(
+    files: &mut Files<'_>,
+    file: &str,
+    id: &str,
+    field: &str,
+    message: &str,
+) -> Option<Placed> {
     // a strategic-merge patch always writes the object's identity and its top-level keys: they say which object
     // it patches, not what it sets
     if !field.contains('.') || ["metadata.name", "metadata.namespace"].contains(&field) {
         return None;
     }
     let (kind, _, name) = split_id(id)?;
-    let mut placed = None;
+    // per kustomization: the last of its patches that writes the field, and the kustomizations its build reads
+    let mut overlays: Vec<(Placed, String, Vec<String>)> = Vec::new();
     for k in files.patching() {
+        let mut placed = None;
         let mut seen = Vec::new();
         if source_of(files, &k, id, &mut seen).as_deref() != Some(file) {
             continue;
@@ -467,8 +483,47 @@ fn patched(files: &mut Files<'_>, file: &str, id: &str, field: &str) -> Option<P
                 }
             }
         }
+        if let Some(p) = placed {
+            overlays.push((p, k.clone(), seen));
+        }
     }
-    placed
+    // an overlay built on another that patches too is applied after it: its patch is what the object ends with
+    let later: Vec<bool> = overlays
+        .iter()
+        .map(|(_, k, _)| {
+            overlays
+                .iter()
+                .any(|(_, other, seen)| other != k && seen.contains(k))
+        })
+        .collect();
+    let mut overlays: Vec<Placed> = overlays
+        .into_iter()
+        .zip(later)
+        .filter(|(_, superseded)| !superseded)
+        .map(|((p, _, _), _)| p)
+        .collect();
+    if overlays.len() > 1 && !message.is_empty() {
+        let mut quoted = |placed: &Placed| {
+            let (rel, pos) = placed;
+            let line = rel
+                .as_deref()
+                .and_then(|r| files.get(r))
+                .and_then(|p| p.text.lines().nth(pos.line.saturating_sub(1)))
+                .map(str::to_string);
+            line.and_then(|l| {
+                let v = l.split_once(':')?.1.trim().trim_matches(['"', '\'']);
+                (!v.is_empty()).then(|| message.contains(&format!("`{v}`")))
+            })
+            .unwrap_or(false)
+        };
+        let signed: Vec<usize> = (0..overlays.len())
+            .filter(|i| quoted(&overlays[*i]))
+            .collect();
+        if let [i] = signed[..] {
+            return Some(overlays.swap_remove(i));
+        }
+    }
+    overlays.into_iter().next()
 }
 
 /// A kustomize target selector's kind and name (anchored regular expressions, kustomize/v5.7.1
@@ -792,6 +847,100 @@ mod tests {
     /// Issue 19: a field an overlay patches is placed in the patch: an inline strategic-merge `patch:` block, a
     /// JSON 6902 operation list (its `value`), the last patch that writes it; a patch that targets another object,
     /// or does not write the field, is not.
+    #[test]
+    fn sibling_overlays_each_patch_and_the_finding_quotes_its_value() {
+        // fluxcd/flux2-kustomize-helm-example 4f1a5b1: apps/staging and apps/production build apps/base/podinfo
+        // and each patches spec.chart.spec.version with its own range
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        write(root, "apps/base/hr.yaml", HR);
+        write(
+            root,
+            "apps/base/kustomization.yaml",
+            "resources:\n  - hr.yaml\n",
+        );
+        let range = |r: &str| {
+            format!(
+                "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: headlamp\nspec:\n  chart:\n    spec:\n      version: \"{r}\"\n"
+            )
+        };
+        for (env, r) in [("production", ">=0.41.0"), ("staging", ">=0.41.0-alpha")] {
+            write(
+                root,
+                &format!("apps/{env}/kustomization.yaml"),
+                "resources:\n  - ../base\npatches:\n  - path: values.yaml\n    target:\n      kind: HelmRelease\n",
+            );
+            write(root, &format!("apps/{env}/values.yaml"), &range(r));
+        }
+        let mut files = Files::new(root);
+        let at = |files: &mut Files<'_>, message: &str| {
+            patched_preferring(
+                files,
+                "apps/base/hr.yaml",
+                "HelmRelease/headlamp/headlamp",
+                "spec.chart.spec.version",
+                message,
+            )
+            .map(|(f, p)| (f.unwrap(), p.line))
+        };
+        let production = at(&mut files, "chart headlamp version `>=0.41.0` is a range");
+        assert_eq!(
+            production,
+            Some(("apps/production/values.yaml".to_string(), 8))
+        );
+        let staging = at(
+            &mut files,
+            "chart headlamp version `>=0.41.0-alpha` is a range",
+        );
+        assert_eq!(staging, Some(("apps/staging/values.yaml".to_string(), 8)));
+        // no sign in the message: one of the overlays (each writes the field; the base does not)
+        let any = at(&mut files, "something else").map(|(f, _)| f);
+        assert!(any.is_some_and(|f| f.ends_with("/values.yaml") && !f.contains("base")));
+    }
+
+    #[test]
+    fn an_overlay_on_a_patching_overlay_is_where_the_value_ends() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        write(root, "base/hr.yaml", HR);
+        write(root, "base/kustomization.yaml", "resources:\n  - hr.yaml\n");
+        let patch = |n: u32| {
+            format!(
+                "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: headlamp\nspec:\n  values:\n    replicaCount: {n}\n"
+            )
+        };
+        // a/ patches the base; z/ builds on a/ and patches again: z/ is applied last (a/ sorts first, z/ last, and
+        // the winner must not depend on that order: b/ below sorts before z/ too)
+        write(
+            root,
+            "a/kustomization.yaml",
+            "resources:\n  - ../base\npatches:\n  - path: p.yaml\n",
+        );
+        write(root, "a/p.yaml", &patch(2));
+        write(
+            root,
+            "b/kustomization.yaml",
+            "resources:\n  - ../z\npatches:\n  - path: p.yaml\n",
+        );
+        write(root, "b/p.yaml", &patch(4));
+        write(
+            root,
+            "z/kustomization.yaml",
+            "resources:\n  - ../a\npatches:\n  - path: p.yaml\n",
+        );
+        write(root, "z/p.yaml", &patch(3));
+        let mut files = Files::new(root);
+        let placed = patched(
+            &mut files,
+            "base/hr.yaml",
+            "HelmRelease/headlamp/headlamp",
+            "spec.values.replicaCount",
+        )
+        .map(|(f, _)| f.unwrap());
+        // b/ builds on z/, which builds on a/: b/'s patch is the one the object ends with
+        assert_eq!(placed.as_deref(), Some("b/p.yaml"));
+    }
+
     #[test]
     fn patches_win_over_patches_strategic_merge_as_kustomize_applies_them() {
         // kustomize runs patchesStrategicMerge before patches, whatever their order in the file: the value the
