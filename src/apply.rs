@@ -425,6 +425,7 @@ spec:
             Some("700")
         );
 
+        drop(client);
         let seen = server.await.unwrap();
         for s in seen.iter().filter(|s| s.method == "PATCH") {
             assert!(s.uri.contains("fieldManager=headlamp-e2e"), "{}", s.uri);
@@ -551,6 +552,7 @@ items:
         let ids: Vec<&str> = applied.iter().map(|a| a.id.as_str()).collect();
         // Namespaces go before the other objects
         assert_eq!(ids, ["Namespace/flux-system", "ConfigMap/apps/a"]);
+        drop(client);
         let seen = server.await.unwrap();
         assert!(seen[1].body["metadata"].get("namespace").is_none());
     }
@@ -570,6 +572,7 @@ items:
             e.to_string(),
             "x.yaml: document 1 is not a Kubernetes object: no apiVersion, kind, metadata.name"
         );
+        drop(client);
         assert!(server.await.unwrap().is_empty());
     }
 }

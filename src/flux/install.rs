@@ -470,6 +470,7 @@ spec:
                 "Deployment/flux-system/helm-controller"
             ]
         );
+        drop(client);
         assert_eq!(server.await.unwrap().len(), 8);
     }
 

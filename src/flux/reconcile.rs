@@ -318,6 +318,7 @@ mod tests {
         let obj = reconcile(&api, &kind, "headlamp", true, Duration::from_secs(60))
             .await
             .expect("handled");
+        drop(api);
         let seen = server.await.unwrap();
         let calls: Vec<(String, String)> = seen
             .iter()
@@ -371,6 +372,7 @@ mod tests {
                 forced: false
             }
         );
+        drop(api);
         let seen = server.await.unwrap();
         assert_eq!(
             seen[1].body,
@@ -388,6 +390,7 @@ mod tests {
             e.to_string(),
             "HelmRelease headlamp/headlamp is suspended: resume it before requesting a reconcile"
         );
+        drop(api);
         assert_eq!(server.await.unwrap().len(), 1);
     }
 
@@ -426,6 +429,7 @@ mod tests {
         assert!(conditions::is_suspended(&s));
         let r = resume(&api, &kind, "headlamp").await.unwrap();
         assert!(!conditions::is_suspended(&r));
+        drop(api);
         let seen = server.await.unwrap();
         assert_eq!(seen[0].body, json!({"spec": {"suspend": true}}));
         assert_eq!(seen[1].body, json!({"spec": {"suspend": false}}));
