@@ -431,6 +431,33 @@ mod tests {
         ));
     }
 
+    /// `Stalled=False` is not stalled. helm-controller deletes the condition rather than setting it False
+    /// (fluxcd/helm-controller, package `internal/reconcile`, `summarize`: "If Ready=True, any Stalled condition is
+    /// removed", `conditions.Delete(req.Object, meta.StalledCondition)`, read in the sources built on Helm v4), but
+    /// the kstatus convention Flux follows (kpt's "CRD Status Convention": abnormal-true conditions, `False` when not
+    /// abnormal) allows it, and another tool or a hand edit may write it.
+    /// Killed mutant: `ConditionView::is_true` → `true` (every Stalled read as stalled).
+    #[test]
+    fn a_stalled_condition_that_is_false_is_not_stalled() {
+        let v = hr(
+            2,
+            2,
+            json!([
+                {"type": "Ready", "status": "True", "reason": "UpgradeSucceeded",
+                 "message": "Helm upgrade succeeded for release headlamp/headlamp.v2 with chart headlamp@0.41.0",
+                 "lastTransitionTime": "2025-06-02T10:05:00Z", "observedGeneration": 2},
+                {"type": "Stalled", "status": "False", "reason": "UpgradeSucceeded",
+                 "message": "",
+                 "lastTransitionTime": "2025-06-02T10:05:00Z", "observedGeneration": 2}
+            ]),
+        );
+        assert!(!is_stalled(&v));
+        assert_eq!(helmrelease_progress(&v), HelmReleaseState::Ready);
+        assert!(!describe(&v).contains("Stalled"), "{}", describe(&v));
+        let d: DynamicObject = serde_json::from_value(v).unwrap();
+        assert!(!stalled().matches_object(Some(&d)));
+    }
+
     #[test]
     fn stalled_suspended_and_last_handled() {
         assert!(is_stalled(&install_failed_stalled()));
