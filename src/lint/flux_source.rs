@@ -166,7 +166,7 @@ pub fn verdict(
                 .object(o.id())
                 .path("spec.ref.branch")
                 .message(format!(
-                    "GitRepository {} tracks branch `{branch}`, which is not in this checkout (neither `{branch}` nor `origin/{branch}`; a clone of {current} only, or a CI checkout with fetch-depth 1): lint cannot tell whether HEAD ({short_head}) is in it, so it does not warn.",
+                    "{} tracks branch `{branch}`, which is not in this checkout (neither `{branch}` nor `origin/{branch}`; a clone of {current} only, or a CI checkout with fetch-depth 1): lint cannot tell whether HEAD ({short_head}) is in it, so it does not warn.",
                     o.id()
                 ))
                 .fix(format!(
@@ -181,7 +181,7 @@ pub fn verdict(
             .object(o.id())
             .path("spec.ref.branch")
             .message(format!(
-                "Flux renders {branch}; your change is on {current}. GitRepository {} tracks branch `{branch}`, and this checkout's HEAD ({short_head}) is not contained in `{branch}`: pushing it changes nothing in the cluster.",
+                "Flux renders {branch}; your change is on {current}. {} tracks branch `{branch}`, and this checkout's HEAD ({short_head}) is not contained in `{branch}`: pushing it changes nothing in the cluster.",
                 o.id()
             ))
             .fix(format!(
