@@ -187,15 +187,6 @@ impl Repo {
         Counts::of(self.files.iter().map(|(p, t)| (p.as_path(), t.as_str())))
     }
 
-    /// The app directory of the first app with nothing but its HelmRelease and OCIRepository: the benchmark's
-    /// unit is one `kubectl kustomize` of it.
-    pub fn unit_dir(&self) -> Option<PathBuf> {
-        self.apps
-            .iter()
-            .find(|a| a.own_source && !a.config_map && !a.patched)
-            .map(|a| app_dir(a).join("app"))
-    }
-
     /// Write every file under `out` (created; it must be empty or not exist).
     pub fn write(&self, out: &Path) -> Result<(), WriteError> {
         let io = |path: &Path| {
