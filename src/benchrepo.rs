@@ -124,7 +124,7 @@ fn app(i: u32) -> App {
     App {
         name: name(i),
         namespace: ns(i),
-        own_source: i % 4 == 0,
+        own_source: i.is_multiple_of(4),
         volsync: i % 3 == 1,
         gatus: i % 5 == 2,
         depends_on: (i % 6 == 3).then(|| (name(i - 1), ns(i - 1))),
