@@ -37,7 +37,8 @@ struct Cli {
 enum Command {
     /// Static checks of the GitOps manifests, with the real chart rendered by `helm template` (no cluster)
     Lint(lint::Args),
-    /// Time `lint` (whole processes, cold and warm render cache, N=1 and N=50) against `helm template`; the targets
+    /// Time `lint` (whole processes, cold and warm render cache, N=1 and N=50) against `helm template`; the targets.
+    /// With --repo DIR: a whole repository, in units of one `kubectl kustomize` of one of its app directories
     BenchLint(bench_lint::Args),
     /// Write the benchmark repository: the cluster-template layout with N apps (Flux Kustomization + HelmRelease each)
     GenRepo(gen_repo::Args),
