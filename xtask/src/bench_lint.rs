@@ -34,11 +34,22 @@ pub struct Args {
     /// Run lint with --no-cache (then "warm" is just a second cold run)
     #[arg(long)]
     no_cache: bool,
+    /// Measure a whole repository instead (e.g. one `cargo xtask gen-repo` wrote): lint's cold and warm wall time in
+    /// units of one `kubectl kustomize` of one of its app directories, peak tree memory, helm and kustomize processes
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["gitops", "runs", "runs_large", "releases"])]
+    repo: Option<PathBuf>,
+    /// Rounds with --repo (cold, then warm, then the unit), after one warm-up run
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100), requires = "repo")]
+    repo_runs: u32,
 }
 
 pub async fn run(args: Args) -> u8 {
     // everything here blocks (whole processes, /proc sampling): off the async workers
-    match tokio::task::spawn_blocking(move || bench(args)).await {
+    let work = move || match args.repo.clone() {
+        Some(repo) => crate::bench_repo::bench(&repo, args.repo_runs, args.no_cache),
+        None => bench(args),
+    };
+    match tokio::task::spawn_blocking(work).await {
         Ok(Ok(code)) => code,
         Ok(Err(e)) => crate::cannot_run("bench-lint", &format!("{e:#}")),
         Err(e) => crate::cannot_run("bench-lint", &e),
@@ -47,13 +58,13 @@ pub async fn run(args: Args) -> u8 {
 
 /// min, median, max.
 #[derive(Clone, Copy)]
-struct Stats {
-    min: f64,
-    median: f64,
-    max: f64,
+pub(crate) struct Stats {
+    pub(crate) min: f64,
+    pub(crate) median: f64,
+    pub(crate) max: f64,
 }
 
-fn stats(v: &[f64]) -> Stats {
+pub(crate) fn stats(v: &[f64]) -> Stats {
     let mut v = v.to_vec();
     v.sort_by(f64::total_cmp);
     Stats {
@@ -63,7 +74,7 @@ fn stats(v: &[f64]) -> Stats {
     }
 }
 
-fn ms(v: &[Duration]) -> Vec<f64> {
+pub(crate) fn ms(v: &[Duration]) -> Vec<f64> {
     v.iter().map(|d| d.as_secs_f64() * 1e3).collect()
 }
 
@@ -322,7 +333,7 @@ pub(crate) fn peak_tree_rss(f: impl FnOnce() -> anyhow::Result<Duration>) -> any
     Ok(peak.load(Ordering::Relaxed) as u64)
 }
 
-fn load_avg() -> String {
+pub(crate) fn load_avg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "?".into())

@@ -3,9 +3,11 @@
 
 mod bench_hostile;
 mod bench_lint;
+mod bench_repo;
 mod chart_diff;
 mod doctor;
 mod e2e;
+mod gen_repo;
 mod lint;
 mod replay;
 mod snapshot;
@@ -35,8 +37,11 @@ struct Cli {
 enum Command {
     /// Static checks of the GitOps manifests, with the real chart rendered by `helm template` (no cluster)
     Lint(lint::Args),
-    /// Time `lint` (whole processes, cold and warm render cache, N=1 and N=50) against `helm template`; the targets
+    /// Time `lint` (whole processes, cold and warm render cache, N=1 and N=50) against `helm template`; the targets.
+    /// With --repo DIR: a whole repository, in units of one `kubectl kustomize` of one of its app directories
     BenchLint(bench_lint::Args),
+    /// Write the benchmark repository: the cluster-template layout with N apps (Flux Kustomization + HelmRelease each)
+    GenRepo(gen_repo::Args),
     /// Lint hostile GitOps trees (issue 23's inputs), each held to a time and memory bound
     BenchHostile(bench_hostile::Args),
     /// The main job: ephemeral k3s, Flux and Headlamp through the GitOps path; the scenarios (needs Docker)
@@ -206,6 +211,7 @@ fn main() -> ExitCode {
             Command::Lint(args) => lint::run(args).await,
             Command::BenchLint(args) => bench_lint::run(args).await,
             Command::BenchHostile(args) => bench_hostile::run(args).await,
+            Command::GenRepo(args) => gen_repo::run(args).await,
             Command::ChartDiff(args) => chart_diff::run(args).await,
             Command::Doctor(args) => doctor::run(args).await,
             Command::Replay(args) => replay::run(args).await,
