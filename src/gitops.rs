@@ -3,6 +3,7 @@
 //! Kustomizations that do more than list resources are rendered with the real kustomize (`kubectl kustomize`).
 
 pub mod big_files;
+pub mod build_cache;
 pub mod flux_build;
 pub mod flux_patch;
 pub mod identity;
@@ -359,20 +360,37 @@ struct KustomizationFile {
 const PLAIN_KUSTOMIZATION_KEYS: [&str; 3] = ["apiVersion", "kind", "metadata"];
 
 impl Loader {
-    /// Ask the builder ahead for the build of every Flux Kustomization of the walked tree that needs one, in the
-    /// order [`Self::flux_kustomizations`] takes them: kustomize runs while the rest is read. The path is resolved as
-    /// there, without its warnings (it gives them); a build asked for and not taken is skipped.
+    /// Ask the builder ahead for the builds of the walked tree's entry points (the Flux Kustomizations no other one's
+    /// path holds: the walk reads the others as committed, and Flux applies them as their parent's path builds them,
+    /// patches and all), in the order [`Self::flux_kustomizations`] takes them: kustomize runs while the rest is read.
+    /// The children are asked for when their parent's path has been read ([`Self::prefetch_builds`]).
     fn prefetch_flux_builds(&mut self) {
         let repo_root = repository_root(&self.root);
-        let found: Vec<&Object> = self
+        let walked: Vec<Object> = self
             .tree
             .find("kustomize.toolkit.fluxcd.io", "Kustomization")
+            .cloned()
             .collect();
-        let wanted: Vec<(PathBuf, Value)> = found
+        let holders = self.holders(&walked, &repo_root);
+        let entry_points: Vec<Object> = walked
             .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !holders.contains_key(i))
+            .map(|(_, ks)| ks)
             .rev()
+            .collect();
+        self.prefetch_builds(&entry_points);
+    }
+
+    /// Ask the builder ahead for the builds of `kustomizations` (in this order) that need kustomize: those with
+    /// kustomize features whose patches are not applied here ([`flux_patch`]; one that turns out not to be is built on
+    /// demand). The path is resolved as [`Self::flux_kustomizations`] resolves it, without its warnings (it gives
+    /// them); a build asked for and not taken is skipped.
+    fn prefetch_builds(&mut self, kustomizations: &[Object]) {
+        let repo_root = repository_root(&self.root);
+        let wanted: Vec<(PathBuf, Value)> = kustomizations
+            .iter()
             .filter(|ks| needs_build(&ks.value["spec"]))
-            // patches applied here start no kustomize (one that turns out not to be builds on demand)
             .filter(|ks| flux_patch::plan(&ks.value["spec"]).is_err())
             .filter_map(|ks| {
                 let spec = &ks.value["spec"];
@@ -650,14 +668,19 @@ impl Loader {
                     self.tree.files.push(f.clone());
                 }
             }
-            for child in sub
+            let children: Vec<Object> = sub
                 .tree
                 .find("kustomize.toolkit.fluxcd.io", "Kustomization")
-            {
+                .cloned()
+                .collect();
+            for child in &children {
                 reached.insert(child.id());
                 given_by.insert(child.id(), own.clone());
                 queue.push((child.clone(), None, cluster.clone()));
             }
+            // their builds, as Flux applies them, start now (in the order the queue takes them)
+            let ahead: Vec<Object> = children.into_iter().rev().collect();
+            self.prefetch_builds(&ahead);
             self.tree.warnings.extend(sub.tree.warnings);
             self.tree.findings.extend(sub.tree.findings);
             self.tree.unreadable.extend(sub.tree.unreadable);
@@ -1219,6 +1242,10 @@ impl Loader {
             })
             .collect();
         self.reference_findings(problems);
+        if let Some(text) = prepared.cached {
+            let out = Ok(build_cache::cached_output(text));
+            return self.kustomize_output(rel, features, "", out);
+        }
         let Some(sb) = prepared.sandbox else {
             // refused: the findings say why; nothing in it is built or linted
             self.tree.files.push(rel.to_path_buf());
@@ -1253,7 +1280,7 @@ impl Loader {
             });
             return Ok(());
         }
-        let out = cmd.run_blocking();
+        let out = build_cache::run(&sb, cmd);
         drop(sb);
         self.kustomize_output(rel, features, &mirror, out)
     }

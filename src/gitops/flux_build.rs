@@ -175,7 +175,7 @@ impl Workspace {
             list.push("originAnnotations".into());
         }
         let prepared = super::sandbox::prepare(&self.repo_root, &start, Some((name, kus)));
-        let Some(sandbox) = prepared.sandbox else {
+        if prepared.sandbox.is_none() && prepared.cached.is_none() {
             return Err(BuildError::Refused(
                 prepared
                     .problems
@@ -186,7 +186,8 @@ impl Workspace {
                     })
                     .collect(),
             ));
-        };
+        }
+        let (sandbox, cached) = (prepared.sandbox, prepared.cached);
         let skipped: Vec<super::sandbox::Problem> = prepared
             .problems
             .into_iter()
@@ -200,14 +201,19 @@ impl Workspace {
             .iter()
             .map(|k| self.shown(k))
             .collect();
-        let root = format!("{}/", sandbox.root().display());
-        let out = run_kustomize(&sandbox.start(), sandbox.fetches).map_err(|e| match e {
-            // the temporary directory means nothing to the user: paths are shown relative to the repository
-            BuildError::Failed(m) => BuildError::Failed(m.replace(&root, "")),
-            other => other,
-        });
-        drop(sandbox);
-        let text = out?;
+        let text = match (sandbox, cached) {
+            (Some(sandbox), _) => {
+                let root = format!("{}/", sandbox.root().display());
+                let out = run_kustomize(&sandbox).map_err(|e| match e {
+                    // the temporary directory means nothing to the user: paths are shown relative to the repository
+                    BuildError::Failed(m) => BuildError::Failed(m.replace(&root, "")),
+                    other => other,
+                });
+                drop(sandbox);
+                out?
+            }
+            (None, cached) => cached.unwrap_or_default(),
+        };
         let mut built = Vec::new();
         for doc_text in split_documents(&text) {
             let docs = super::parse_yaml_documents(&doc_text, &rel.join("kustomize build"))
@@ -251,17 +257,18 @@ pub fn kustomize_cmd(dir: &Path) -> crate::process::Cmd {
         .short_lived_go()
 }
 
-/// The builds of one load, run one at a time by a worker thread that owns the [`Workspace`] (each build in a
-/// sandbox of its own, removed when it is done). A build can be
-/// asked for ahead ([`Builder::prefetch`]: when the directory walk has found the Flux Kustomizations, before the
-/// loader gets to them), so kustomize already runs while the loader reads the rest and lint's renders run; the
-/// loader then takes the result ([`Builder::build`]). Builds asked for ahead and never taken are skipped once the
-/// builder is dropped (the worker is told to stop, and waited for, so no sandbox outlives the load).
+/// The builds of one load, run by worker threads (as many as the machine has cores: a build is one short-lived
+/// `kubectl kustomize` process, CPU-bound) that share one [`Workspace`] setup (each build in a sandbox of its own,
+/// removed when it is done). A build can be asked for ahead ([`Builder::prefetch`]: when the loader knows the spec
+/// Flux applies, before it gets to the Kustomization), so kustomize already runs while the loader reads the rest and
+/// lint's renders run; the loader then takes the result ([`Builder::build`]). Builds asked for ahead and never taken
+/// are skipped once the builder is dropped (the workers are told to stop, and waited for, so no sandbox outlives the
+/// load).
 pub struct Builder {
     jobs: Option<std::sync::mpsc::Sender<Job>>,
     pending: std::collections::HashMap<(PathBuf, String), std::sync::mpsc::Receiver<Built_>>,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    worker: Option<std::thread::JoinHandle<()>>,
+    workers: Vec<std::thread::JoinHandle<()>>,
 }
 
 type Built_ = Result<BuildOutput, BuildError>;
@@ -272,30 +279,55 @@ struct Job {
     reply: std::sync::mpsc::Sender<Built_>,
 }
 
+/// How many builds run at once: one per core (`available_parallelism`), at most 16.
+pub fn parallel_builds() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, 16)
+}
+
 impl Builder {
-    /// A builder for the GitOps directory `real_root` (nothing is copied until the first build).
+    /// A builder for the GitOps directory `real_root` (nothing is copied until the first build), with
+    /// [`parallel_builds`] workers.
     pub fn new(real_root: &Path) -> Builder {
+        Builder::with_workers(real_root, parallel_builds())
+    }
+
+    /// A builder with `n` (≥ 1) workers.
+    pub fn with_workers(real_root: &Path, n: usize) -> Builder {
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let real_root = real_root.to_path_buf();
-        let stopped = stop.clone();
-        let worker = std::thread::Builder::new()
-            .name("flux-build".into())
-            .spawn(move || {
-                let ws = Workspace::new(&real_root);
-                for job in rx {
-                    if stopped.load(std::sync::atomic::Ordering::Relaxed) {
-                        break;
-                    }
-                    let _ = job.reply.send(ws.build(&job.rel, &job.spec));
-                }
+        let ws = std::sync::Arc::new(Workspace::new(real_root));
+        let workers = (0..n.max(1))
+            .filter_map(|i| {
+                let rx = rx.clone();
+                let stopped = stop.clone();
+                let ws = ws.clone();
+                std::thread::Builder::new()
+                    .name(format!("flux-build-{i}"))
+                    .spawn(move || {
+                        loop {
+                            // the lock is held only while waiting for the next job
+                            let job = match rx.lock() {
+                                Ok(rx) => rx.recv(),
+                                Err(_) => break,
+                            };
+                            let Ok(job) = job else { break };
+                            if stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                                break;
+                            }
+                            let _ = job.reply.send(ws.build(&job.rel, &job.spec));
+                        }
+                    })
+                    .ok()
             })
-            .ok();
+            .collect();
         Builder {
             jobs: Some(tx),
             pending: std::collections::HashMap::new(),
             stop,
-            worker,
+            workers,
         }
     }
 
@@ -323,7 +355,7 @@ impl Builder {
     /// The build of `rel` with `spec` ([`Workspace::build`]): the one asked for ahead, else built now.
     pub fn build(&mut self, rel: &Path, spec: &Value) -> Built_ {
         self.prefetch(rel, spec);
-        let lost = || BuildError::Failed("the build thread stopped".into());
+        let lost = || BuildError::Failed("the build threads stopped".into());
         match self.pending.remove(&Self::key(rel, spec)) {
             Some(result) => result.recv().unwrap_or_else(|_| Err(lost())),
             None => Err(lost()),
@@ -335,19 +367,19 @@ impl Drop for Builder {
     fn drop(&mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
         self.jobs = None;
-        if let Some(w) = self.worker.take() {
+        for w in self.workers.drain(..) {
             let _ = w.join();
         }
     }
 }
 
-fn run_kustomize(dir: &Path, fetches: bool) -> Result<String, BuildError> {
-    let mut cmd = kustomize_cmd(dir);
-    if fetches {
+fn run_kustomize(sandbox: &super::sandbox::Sandbox) -> Result<String, BuildError> {
+    let mut cmd = kustomize_cmd(&sandbox.start());
+    if sandbox.fetches {
         // --allow-remote-bases: every build that fetches shares one deadline
         cmd = cmd.timeout(super::sandbox::remote_time_left().max(Duration::from_secs(1)));
     }
-    let out = cmd.run_blocking();
+    let out = super::build_cache::run(sandbox, cmd);
     match out {
         Err(e @ crate::process::ProcessError::Spawn { .. }) => {
             Err(BuildError::NoKubectl(e.to_string()))
@@ -358,9 +390,6 @@ fn run_kustomize(dir: &Path, fetches: bool) -> Result<String, BuildError> {
     }
 }
 
-/// fluxcd/pkg `IsLocalRelativePath`: not absolute, not a URL, and not climbing out with `..` beyond where it starts
-/// is not required (components like `../ingress` are the documented example); only absolute paths and remote
-/// references are refused.
 fn is_local_relative(p: &str) -> bool {
     !(p.is_empty() || p.starts_with('/') || p.contains("://") || p.starts_with("github.com/"))
 }

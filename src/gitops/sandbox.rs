@@ -210,6 +210,8 @@ pub struct Sandbox {
     start: PathBuf,
     /// Whether a remote reference was kept (the build then fetches: [`REMOTE_DEADLINE`]).
     pub fetches: bool,
+    /// The content key of the build ([`Prepared::content_key`]), for [`super::build_cache`] to store its output.
+    pub content_key: Option<String>,
 }
 
 impl Sandbox {
@@ -225,7 +227,11 @@ impl Sandbox {
 
 /// The outcome of [`prepare`]: the problems (each a finding or a warning), and the sandbox when none is fatal.
 pub struct Prepared {
+    /// The mirror to build in; `None` when a problem is fatal, or when the build's output is already in the cache
+    /// ([`Prepared::cached`]: no mirror is written then).
     pub sandbox: Option<Sandbox>,
+    /// The output of the same build, from [`super::build_cache`] (when it is on).
+    pub cached: Option<String>,
     pub problems: Vec<Problem>,
     /// The kustomization files of the graph that are on disk (relative to `root`): what kustomize reads to build
     /// `start` (a kustomization generated for `start` is not one of them).
@@ -252,6 +258,19 @@ pub fn prepare(
     if g.problems.iter().any(Problem::fatal) {
         return Prepared {
             sandbox: None,
+            cached: None,
+            problems: g.problems,
+            kustomizations,
+        };
+    }
+    // a build that fetches reads the network: never cached
+    let content_key = (super::build_cache::enabled() && !g.fetches)
+        .then(|| g.content_key(start))
+        .flatten();
+    if let Some(text) = content_key.as_deref().and_then(super::build_cache::get) {
+        return Prepared {
+            sandbox: None,
+            cached: Some(text),
             problems: g.problems,
             kustomizations,
         };
@@ -262,7 +281,9 @@ pub fn prepare(
                 dir,
                 start: start.to_path_buf(),
                 fetches: g.fetches,
+                content_key,
             }),
+            cached: None,
             problems: g.problems,
             kustomizations,
         },
@@ -275,6 +296,7 @@ pub fn prepare(
             });
             Prepared {
                 sandbox: None,
+                cached: None,
                 problems: g.problems,
                 kustomizations,
             }
@@ -845,37 +867,84 @@ impl<'a> Graph<'a> {
         std::fs::create_dir_all(&base).map_err(|e| e.to_string())?;
         let mut m = Mirror {
             root: self.root,
-            base: &base,
+            base: Some(&base),
+            hash: None,
             done: HashSet::new(),
             bytes: 0,
         };
+        self.fill(&mut m)?;
+        Ok(tmp)
+    }
+
+    fn fill(&self, m: &mut Mirror) -> Result<(), String> {
         for p in &self.paths {
             m.path(p, 0)?;
         }
         for (dir, (name, text)) in &self.kustomizations {
             m.path(dir, 0)?;
-            let to = base.join(dir).join(name);
             match text {
-                Some(t) => {
-                    let _ = std::fs::remove_file(&to);
-                    std::fs::write(&to, t).map_err(|e| format!("writing {}: {e}", to.display()))?;
-                }
+                Some(t) => m.written(&dir.join(name), t)?,
                 None => m.path(&dir.join(name), 0)?,
             }
         }
-        Ok(tmp)
+        Ok(())
+    }
+
+    /// The SHA-256 of what [`Self::mirror`] would write to build `start` (each entry's path and kind, a file's bytes,
+    /// a symlink's target, the kustomizations written, in the order the mirror writes them), computed without
+    /// writing anything; `None` when the mirror would fail (it then fails, with its reason, when written).
+    fn content_key(&self, start: &Path) -> Option<String> {
+        use sha2::Digest;
+        let mut m = Mirror {
+            root: self.root,
+            base: None,
+            hash: Some(sha2::Sha256::new()),
+            done: HashSet::new(),
+            bytes: 0,
+        };
+        self.fill(&mut m).ok()?;
+        let mut h = m.hash?;
+        h.update(b"start\0");
+        h.update(start.as_os_str().as_encoded_bytes());
+        Some(hex::encode(h.finalize()))
     }
 }
 
+/// Writes the mirror under `base`, or, with no `base`, only hashes what it would write ([`Graph::content_key`]).
 struct Mirror<'a> {
     root: &'a Path,
-    base: &'a Path,
+    base: Option<&'a Path>,
+    hash: Option<sha2::Sha256>,
     /// Paths (relative to root) already mirrored.
     done: HashSet<PathBuf>,
     bytes: u64,
 }
 
 impl Mirror<'_> {
+    /// Hash one entry (dry run): its kind, path and content, each length-prefixed.
+    fn record(&mut self, kind: u8, path: &Path, content: &[u8]) {
+        use sha2::Digest;
+        if let Some(h) = &mut self.hash {
+            let path = path.as_os_str().as_encoded_bytes();
+            h.update([kind]);
+            h.update((path.len() as u64).to_le_bytes());
+            h.update(path);
+            h.update((content.len() as u64).to_le_bytes());
+            h.update(content);
+        }
+    }
+
+    /// The kustomization `file` written with `text` (replacing the one mirrored there, if any).
+    fn written(&mut self, file: &Path, text: &str) -> Result<(), String> {
+        self.record(b'k', file, text.as_bytes());
+        if let Some(base) = self.base {
+            let to = base.join(file);
+            let _ = std::fs::remove_file(&to);
+            std::fs::write(&to, text).map_err(|e| format!("writing {}: {e}", to.display()))?;
+        }
+        Ok(())
+    }
+
     /// Mirror `rel` (lexical, relative to root, no `..`): each component as it is on disk.
     fn path(&mut self, rel: &Path, depth: usize) -> Result<(), String> {
         if depth > 40 {
@@ -902,24 +971,30 @@ impl Mirror<'_> {
                     .map_err(|_| format!("{} leaves the root", next.display()))?
                     .to_path_buf();
                 if self.done.insert(next.clone()) {
-                    let link = self.base.join(&next);
-                    if let Some(parent) = link.parent() {
-                        std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
-                    }
                     let up = cur.components().count();
                     let mut rel_target: PathBuf = std::iter::repeat_n("..", up).collect();
                     rel_target.push(&target);
                     if rel_target.as_os_str().is_empty() {
                         rel_target.push(".");
                     }
-                    std::os::unix::fs::symlink(&rel_target, &link)
-                        .map_err(|e| format!("linking {}: {e}", next.display()))?;
+                    self.record(b'l', &next, rel_target.as_os_str().as_encoded_bytes());
+                    if let Some(base) = self.base {
+                        let link = base.join(&next);
+                        if let Some(parent) = link.parent() {
+                            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+                        }
+                        std::os::unix::fs::symlink(&rel_target, &link)
+                            .map_err(|e| format!("linking {}: {e}", next.display()))?;
+                    }
                 }
                 self.path(&target, depth + 1)?;
                 cur = target;
             } else if meta.is_dir() {
                 if self.done.insert(next.clone()) {
-                    std::fs::create_dir_all(self.base.join(&next)).map_err(|e| e.to_string())?;
+                    self.record(b'd', &next, b"");
+                    if let Some(base) = self.base {
+                        std::fs::create_dir_all(base.join(&next)).map_err(|e| e.to_string())?;
+                    }
                 }
                 cur = next;
             } else if meta.is_file() {
@@ -931,12 +1006,21 @@ impl Mirror<'_> {
                             MAX_SANDBOX_BYTES >> 20
                         ));
                     }
-                    let to = self.base.join(&next);
-                    if let Some(parent) = to.parent() {
-                        std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+                    match self.base {
+                        Some(base) => {
+                            let to = base.join(&next);
+                            if let Some(parent) = to.parent() {
+                                std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+                            }
+                            std::fs::copy(&src, &to)
+                                .map_err(|e| format!("copying {}: {e}", next.display()))?;
+                        }
+                        None => {
+                            let bytes = std::fs::read(&src)
+                                .map_err(|e| format!("reading {}: {e}", next.display()))?;
+                            self.record(b'f', &next, &bytes);
+                        }
                     }
-                    std::fs::copy(&src, &to)
-                        .map_err(|e| format!("copying {}: {e}", next.display()))?;
                 }
                 cur = next;
             } else {
@@ -969,6 +1053,70 @@ mod tests {
     use super::*;
 
     use crate::testing::write_file as write;
+
+    fn content_key(root: &Path, start: &str) -> String {
+        let root = root.canonicalize().unwrap();
+        let mut g = Graph::new(&root);
+        g.kustomization(Path::new(start), None);
+        assert!(g.problems.is_empty(), "{:?}", g.problems);
+        g.content_key(Path::new(start)).unwrap()
+    }
+
+    #[test]
+    fn the_content_key_is_what_the_build_reads_and_nothing_else() {
+        let files = [
+            ("base/kustomization.yaml", "resources: [cm.yaml]\n"),
+            (
+                "base/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
+            ),
+            (
+                "app/kustomization.yaml",
+                "resources: [../base]\nnamePrefix: x-\n",
+            ),
+            ("app/notes.yaml", "not: read\n"),
+        ];
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        for (p, t) in files {
+            write(a.path(), p, t);
+            write(b.path(), p, t);
+        }
+        // the same content elsewhere is the same build; a file the build does not read changes nothing
+        assert_eq!(content_key(a.path(), "app"), content_key(b.path(), "app"));
+        write(b.path(), "app/notes.yaml", "not: read either\n");
+        write(b.path(), "other/cm.yaml", "kind: ConfigMap\n");
+        assert_eq!(content_key(a.path(), "app"), content_key(b.path(), "app"));
+        // a byte of a file it reads, through a base, changes the key; so does the directory built
+        write(
+            b.path(),
+            "base/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n",
+        );
+        assert_ne!(content_key(a.path(), "app"), content_key(b.path(), "app"));
+        assert_ne!(content_key(a.path(), "app"), content_key(a.path(), "base"));
+    }
+
+    #[test]
+    fn a_kustomization_written_for_the_build_is_part_of_its_key() {
+        let d = tempfile::tempdir().unwrap();
+        write(
+            d.path(),
+            "app/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
+        );
+        let root = d.path().canonicalize().unwrap();
+        let key = |text: &str| {
+            let mut g = Graph::new(&root);
+            let map: Map<String, Value> = serde_norway::from_str(text).unwrap();
+            g.kustomization(Path::new("app"), Some(("kustomization.yaml", map)));
+            g.content_key(Path::new("app")).unwrap()
+        };
+        assert_eq!(key("resources: [cm.yaml]"), key("resources: [cm.yaml]"));
+        assert_ne!(
+            key("resources: [cm.yaml]"),
+            key("resources: [cm.yaml]\nnamespace: b")
+        );
+    }
 
     #[test]
     fn a_deep_chain_of_bases_is_refused_not_followed_to_the_end() {

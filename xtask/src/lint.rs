@@ -37,7 +37,8 @@ pub struct Args {
     /// Warnings fail the lint too (exit 1)
     #[arg(long)]
     strict: bool,
-    /// Render every HelmRelease with helm, bypassing the render cache ($HEADLAMP_E2E_CACHE/renders)
+    /// Render every HelmRelease with helm and build every kustomization with kustomize, bypassing the render cache
+    /// ($HEADLAMP_E2E_CACHE/renders) and the kustomize build cache ($HEADLAMP_E2E_CACHE/kustomize)
     #[arg(long)]
     no_cache: bool,
     /// Let kustomize fetch the remote bases kustomizations name (https only, `?ref=` a plain name, 120 s for all
@@ -50,6 +51,7 @@ pub struct Args {
 pub async fn run(args: Args) -> u8 {
     let dir = crate::gitops_dir(args.gitops);
     headlamp_e2e::gitops::sandbox::set_allow_remote_bases(args.allow_remote_bases);
+    headlamp_e2e::gitops::build_cache::set_enabled(!args.no_cache);
     let store = ChartStore::from_env();
     // helm is located (a PATH lookup, nothing run) only to set the cache; when it is missing, lint says so if a
     // HelmRelease needs rendering
