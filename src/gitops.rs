@@ -325,6 +325,19 @@ struct Loader {
     big: Option<std::rc::Rc<big_files::BigFiles>>,
 }
 
+static PATCHES_IN_PROCESS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Whether Flux `patches` are applied here when the result is certain ([`flux_patch`]; the default), or every Flux
+/// Kustomization with kustomize features is built with kustomize (`cargo xtask lint --kustomize-everything`, the
+/// reference the in-process path is checked against).
+pub fn set_patches_in_process(on: bool) {
+    PATCHES_IN_PROCESS.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn patches_in_process() -> bool {
+    PATCHES_IN_PROCESS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// How many kustomize builds that fetch remote bases run at once (`--allow-remote-bases`): they wait on the network,
 /// not on the CPU.
 const MAX_REMOTE_BUILDS: usize = 8;
@@ -391,7 +404,7 @@ impl Loader {
         let wanted: Vec<(PathBuf, Value)> = kustomizations
             .iter()
             .filter(|ks| needs_build(&ks.value["spec"]))
-            .filter(|ks| flux_patch::plan(&ks.value["spec"]).is_err())
+            .filter(|ks| !patches_in_process() || flux_patch::plan(&ks.value["spec"]).is_err())
             .filter_map(|ks| {
                 let spec = &ks.value["spec"];
                 let FluxPath::Found(dir) = flux_path(spec, &self.root, &repo_root) else {
@@ -810,6 +823,9 @@ impl Loader {
     /// when that is not certain (logged at debug level): kustomize builds the path instead.
     fn patched_here(&self, ks: &Object, shown: &Path) -> Result<Option<Loader>> {
         let spec = &ks.value["spec"];
+        if !patches_in_process() {
+            return Ok(None);
+        }
         let plan = match flux_patch::plan(spec) {
             Ok(plan) => plan,
             Err(flux_patch::Declined(why)) => {

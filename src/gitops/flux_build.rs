@@ -279,11 +279,22 @@ struct Job {
     reply: std::sync::mpsc::Sender<Built_>,
 }
 
-/// How many builds run at once: one per core (`available_parallelism`), at most 16.
+static PARALLEL_BUILDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many builds run at once: one per core (`available_parallelism`), at most 16, unless set
+/// ([`set_parallel_builds`]).
 pub fn parallel_builds() -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .clamp(1, 16)
+    match PARALLEL_BUILDS.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .clamp(1, 16),
+        n => n,
+    }
+}
+
+/// Run at most `n` builds at once (0: one per core).
+pub fn set_parallel_builds(n: usize) {
+    PARALLEL_BUILDS.store(n, std::sync::atomic::Ordering::Relaxed);
 }
 
 impl Builder {

@@ -46,12 +46,20 @@ pub struct Args {
     /// `--no-remote-bases` does
     #[arg(long)]
     allow_remote_bases: bool,
+    /// Build every Flux Kustomization that has kustomize features with kustomize, one at a time, uncached: the
+    /// reference the fast path (patches applied in-process, builds in parallel, the build cache) is checked against
+    #[arg(long, hide = true)]
+    kustomize_everything: bool,
 }
 
 pub async fn run(args: Args) -> u8 {
     let dir = crate::gitops_dir(args.gitops);
     headlamp_e2e::gitops::sandbox::set_allow_remote_bases(args.allow_remote_bases);
-    headlamp_e2e::gitops::build_cache::set_enabled(!args.no_cache);
+    headlamp_e2e::gitops::build_cache::set_enabled(!args.no_cache && !args.kustomize_everything);
+    headlamp_e2e::gitops::set_patches_in_process(!args.kustomize_everything);
+    if args.kustomize_everything {
+        headlamp_e2e::gitops::flux_build::set_parallel_builds(1);
+    }
     let store = ChartStore::from_env();
     // helm is located (a PATH lookup, nothing run) only to set the cache; when it is missing, lint says so if a
     // HelmRelease needs rendering

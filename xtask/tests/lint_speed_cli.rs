@@ -130,3 +130,63 @@ fn a_warm_lint_builds_nothing_again_and_finds_the_same() {
         "{changed_started} builds after one file changed"
     );
 }
+
+/// A copy of `dir` as a repository of its own (a `.git` directory at its top).
+fn repository(dir: &Path) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    headlamp_e2e::testing::copy_tree(dir, d.path()).unwrap();
+    if !d.path().join(".git").exists() {
+        std::fs::create_dir(d.path().join(".git")).unwrap();
+    }
+    d
+}
+
+fn lint_findings(dir: &Path, extra: &[&str], cache: &Path) -> serde_json::Value {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    cmd.args(["lint", "--gitops"])
+        .arg(dir)
+        .args(["--format", "json"])
+        .args(extra)
+        .env("NO_COLOR", "1");
+    with_tools(&mut cmd).env("HEADLAMP_E2E_CACHE", cache);
+    let o = cmd.output().expect("xtask runs");
+    assert!(
+        matches!(o.status.code(), Some(0 | 1)),
+        "lint {} could not run: {}",
+        dir.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    report["findings"].clone()
+}
+
+/// The Done-when of issue 22: the fast path (Flux patches applied in-process, builds in parallel, the build cache,
+/// cold and then warm) finds exactly what building every Flux Kustomization with kustomize, one at a time, finds, on
+/// every layout fixture and on the generated cluster-template repository.
+#[test]
+fn the_fast_path_finds_what_kustomize_alone_finds_on_every_layout() {
+    if kubectl().is_none() {
+        skip::<()>("kubectl not found (set KUBECTL_BIN)");
+        return;
+    }
+    let layouts = headlamp_e2e::testing::project_root().join("fixtures/layouts");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&layouts)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    assert!(dirs.len() >= 10, "{dirs:?}");
+    let generated = tempfile::tempdir().unwrap();
+    benchrepo::generate(14).write(generated.path()).unwrap();
+    dirs.push(generated.path().to_path_buf());
+    for dir in dirs {
+        let repo = repository(&dir);
+        let cache = tempfile::tempdir().unwrap();
+        let reference = lint_findings(repo.path(), &["--kustomize-everything"], cache.path());
+        let cold = lint_findings(repo.path(), &[], cache.path());
+        let warm = lint_findings(repo.path(), &[], cache.path());
+        assert_eq!(cold, reference, "{}: cold", dir.display());
+        assert_eq!(warm, reference, "{}: warm", dir.display());
+    }
+}
