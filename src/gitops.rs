@@ -7,6 +7,7 @@ pub mod build_cache;
 pub mod flux_build;
 pub mod flux_patch;
 pub mod identity;
+pub mod kustomize_here;
 pub mod sandbox;
 pub mod substitute;
 
@@ -334,7 +335,7 @@ pub fn set_patches_in_process(on: bool) {
     PATCHES_IN_PROCESS.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
-fn patches_in_process() -> bool {
+pub(crate) fn patches_in_process() -> bool {
     PATCHES_IN_PROCESS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
@@ -1248,6 +1249,24 @@ impl Loader {
             ));
             return Ok(());
         };
+        if patches_in_process() {
+            match kustomize_here::build_dir(&repo_root, &start) {
+                Ok(here) => {
+                    tracing::debug!(kustomization = %rel.display(), "built without kustomize");
+                    self.tree.files.push(rel.to_path_buf());
+                    for o in here.objects {
+                        if is_k8s_object(&o.value) {
+                            self.tree.objects.push(Object::plain(o.value, rel));
+                        }
+                    }
+                    return Ok(());
+                }
+                Err(flux_patch::Declined(why)) => {
+                    let why = crate::report::redact::redact(&why);
+                    tracing::debug!(kustomization = %rel.display(), "built with kustomize: {why}");
+                }
+            }
+        }
         let prepared = sandbox::prepare(&repo_root, &start, None);
         let problems: Vec<sandbox::Problem> = prepared
             .problems

@@ -174,6 +174,18 @@ impl Workspace {
         {
             list.push("originAnnotations".into());
         }
+        if super::patches_in_process() {
+            match super::kustomize_here::build(&self.repo_root, &start, &kus) {
+                Ok(here) => {
+                    tracing::debug!(path = %rel.display(), "built without kustomize");
+                    return Ok(self.built_here(rel, here));
+                }
+                Err(super::flux_patch::Declined(why)) => {
+                    let why = crate::report::redact::redact(&why);
+                    tracing::debug!(path = %rel.display(), "built with kustomize: {why}");
+                }
+            }
+        }
         let prepared = super::sandbox::prepare(&self.repo_root, &start, Some((name, kus)));
         if prepared.sandbox.is_none() && prepared.cached.is_none() {
             return Err(BuildError::Refused(
@@ -233,6 +245,26 @@ impl Workspace {
             skipped,
             kustomizations,
         })
+    }
+
+    /// The output of a build here ([`super::kustomize_here`]) as kustomize's is read: each object named by its
+    /// origin (relative to `rel`), its text written from its value (what kustomize writes is a function of the value:
+    /// `JSONToYAML` of its JSON).
+    fn built_here(&self, rel: &Path, here: super::kustomize_here::Built) -> BuildOutput {
+        let objects = here
+            .objects
+            .into_iter()
+            .map(|o| Built {
+                text: serde_norway::to_string(&o.value).unwrap_or_default(),
+                file: o.origin.map(|f| super::normalise(&rel.join(f))),
+                value: o.value,
+            })
+            .collect();
+        BuildOutput {
+            objects,
+            skipped: Vec::new(),
+            kustomizations: here.kustomizations.iter().map(|k| self.shown(k)).collect(),
+        }
     }
 
     /// A path relative to the repository root, shown relative to the GitOps root when it is inside it.
