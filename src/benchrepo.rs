@@ -59,8 +59,9 @@ const NAMESPACES: [&str; 11] = [
 ];
 
 /// HelmRepositories of `kubernetes/flux/meta/repositories/helm` (names and URLs as home-ops has them).
-const HELM_REPOSITORIES: [(&str, &str); 6] = [
+const HELM_REPOSITORIES: [(&str, &str); 7] = [
     ("backube", "https://backube.github.io/helm-charts/"),
+    ("headlamp", "https://kubernetes-sigs.github.io/headlamp/"),
     ("cilium", "https://helm.cilium.io"),
     (
         "external-dns",
@@ -215,8 +216,34 @@ fn app_dir(a: &App) -> PathBuf {
 }
 
 /// The repository with `apps` apps (at least one).
+/// The chart every app's HelmRelease installs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Chart {
+    /// bjw-s app-template through `chartRef` (the real repository's shape; no archive of it is at hand offline, so
+    /// lint reports each release `chart-unavailable` and renders none).
+    #[default]
+    AppTemplate,
+    /// Headlamp 0.41.0 from the `headlamp` HelmRepository (its archive ships with this project, so lint renders each
+    /// release): the same layout, measured with its renders.
+    Headlamp,
+}
+
+/// The repository with `apps` apps of the app-template chart ([`generate_with`]).
 pub fn generate(apps: u32) -> Repo {
-    let apps: Vec<App> = (0..apps.max(1)).map(app).collect();
+    generate_with(apps, Chart::AppTemplate)
+}
+
+/// The repository with `apps` apps installing `chart`.
+pub fn generate_with(apps: u32, chart: Chart) -> Repo {
+    let apps: Vec<App> = (0..apps.max(1))
+        .map(app)
+        .map(|mut a| {
+            if chart == Chart::Headlamp {
+                a.own_source = false;
+            }
+            a
+        })
+        .collect();
     let mut files = BTreeMap::new();
     let mut put = |path: &str, text: String| {
         files.insert(PathBuf::from(path), text);
@@ -328,9 +355,13 @@ pub fn generate(apps: u32) -> Repo {
         put(&format!("{dir}/ks.yaml"), app_ks(a));
         put(
             &format!("{dir}/app/kustomization.yaml"),
-            app_kustomization(a),
+            app_kustomization(a, chart),
         );
-        put(&format!("{dir}/app/helmrelease.yaml"), helmrelease(a));
+        let hr = match chart {
+            Chart::AppTemplate => helmrelease(a),
+            Chart::Headlamp => headlamp_release(a),
+        };
+        put(&format!("{dir}/app/helmrelease.yaml"), hr);
         if a.own_source {
             put(
                 &format!("{dir}/app/ocirepository.yaml"),
@@ -582,7 +613,7 @@ fn app_ks(a: &App) -> String {
     t
 }
 
-fn app_kustomization(a: &App) -> String {
+fn app_kustomization(a: &App, chart: Chart) -> String {
     let mut resources = vec!["./helmrelease.yaml"];
     if a.own_source {
         resources.push("./ocirepository.yaml");
@@ -598,7 +629,11 @@ fn app_kustomization(a: &App) -> String {
     if a.patched {
         let _ = write!(
             t,
-            "patches:\n  - patch: |-\n      - op: add\n        path: /spec/values/defaultPodOptions/nodeSelector\n        value:\n          kubernetes.io/arch: amd64\n    target:\n      kind: HelmRelease\n      name: {}\n",
+            "patches:\n  - patch: |-\n      - op: add\n        path: {}\n        value:\n          kubernetes.io/arch: amd64\n    target:\n      kind: HelmRelease\n      name: {}\n",
+            match chart {
+                Chart::AppTemplate => "/spec/values/defaultPodOptions/nodeSelector",
+                Chart::Headlamp => "/spec/values/nodeSelector",
+            },
             a.name
         );
     }
@@ -693,6 +728,66 @@ spec:
 {persistence}"#,
         name = a.name,
         minor = a.name.len() % 10,
+    )
+}
+
+/// An app's HelmRelease of the Headlamp chart ([`Chart::Headlamp`]): the read-only posture of
+/// `fixtures/gitops/apps/base/headlamp/helmrelease.yaml`, one release per app.
+fn headlamp_release(a: &App) -> String {
+    format!(
+        r#"---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: {name}
+spec:
+  interval: 30m
+  chart:
+    spec:
+      chart: headlamp
+      version: 0.41.0
+      sourceRef:
+        kind: HelmRepository
+        name: headlamp
+        namespace: flux-system
+  values:
+    fullnameOverride: "${{APP}}"
+    config:
+      oidc:
+        secret:
+          name: "${{APP}}-oidc"
+    serviceAccount:
+      create: true
+      name: {name}
+    clusterRoleBinding:
+      create: true
+      clusterRoleName: view
+    podSecurityContext:
+      runAsNonRoot: true
+      seccompProfile:
+        type: RuntimeDefault
+    securityContext:
+      runAsNonRoot: true
+      runAsUser: 100
+      runAsGroup: 101
+      privileged: false
+      allowPrivilegeEscalation: false
+      readOnlyRootFilesystem: true
+      capabilities:
+        drop:
+          - ALL
+    volumes:
+      - name: home
+        emptyDir: {{}}
+      - name: tmp
+        emptyDir: {{}}
+    volumeMounts:
+      - name: home
+        mountPath: /home/headlamp
+      - name: tmp
+        mountPath: /tmp
+"#,
+        name = a.name
     )
 }
 

@@ -31,10 +31,10 @@ fn five_apps_make_the_files_and_objects_of_five_apps() {
     let d = tempfile::tempdir().unwrap();
     benchrepo::generate(5).write(d.path()).unwrap();
     let on_disk = files(d.path());
-    // README, .sops.yaml, cluster ks.yaml, 11 under flux/meta, 9 under components; per app ks.yaml,
+    // README, .sops.yaml, cluster ks.yaml, 12 under flux/meta, 9 under components; per app ks.yaml,
     // app/kustomization.yaml, app/helmrelease.yaml (+ ocirepository for app-000 and app-004, + resources/config.yaml
     // for none below app-005); 5 namespace kustomizations (one app each)
-    assert_eq!(on_disk.len(), 3 + 11 + 9 + 5 * 3 + 2 + 5, "{on_disk:#?}");
+    assert_eq!(on_disk.len(), 3 + 12 + 9 + 5 * 3 + 2 + 5, "{on_disk:#?}");
     let texts: Vec<(PathBuf, String)> = on_disk
         .iter()
         .map(|p| (p.clone(), std::fs::read_to_string(p).unwrap()))

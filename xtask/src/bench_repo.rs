@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use headlamp_e2e::benchrepo::Counts;
-use headlamp_e2e::chart::Helm;
+use headlamp_e2e::chart::{ChartStore, Helm};
 use headlamp_e2e::gitops::flux_build;
+use headlamp_e2e::lint::{self, Release};
 use headlamp_e2e::process::Cmd;
 
 use crate::bench_lint::{load_avg, ms, peak_tree_rss, stats};
@@ -142,6 +143,112 @@ fn wrapper(path: &Path, log: &Path, real: &Path) -> anyhow::Result<PathBuf> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
         .with_context(|| format!("making {} executable", path.display()))?;
     Ok(path.to_path_buf())
+}
+
+/// One job of the plain tool loop a repository with renders is compared with (issue 22: "a plain parallel `helm
+/// template` loop of its releases plus one kustomize build per Flux Kustomization that needs one").
+enum Job {
+    Helm {
+        chart: PathBuf,
+        release: String,
+        namespace: String,
+        values: Vec<u8>,
+    },
+    Kustomize(PathBuf),
+}
+
+/// The loop's jobs: `helm template` of every release whose chart is at hand (`$HEADLAMP_E2E_CHARTS`, the project's
+/// charts, or what lint downloaded into `cache`), with the values lint renders it with; one `kubectl kustomize` of
+/// the path of each Flux Kustomization that has kustomize features and a kustomization file (the directory as
+/// committed: the loop a user would write).
+fn loop_jobs(repo: &Path, cache: &Path) -> anyhow::Result<Vec<Job>> {
+    let tree = headlamp_e2e::gitops::load(repo)?;
+    let store = ChartStore {
+        cache_dir: Some(cache.join("charts")),
+        ..ChartStore::from_env()
+    };
+    let mut jobs = Vec::new();
+    for o in tree.find("helm.toolkit.fluxcd.io", "HelmRelease") {
+        let Ok(r) = Release::from_object(o, Some(&tree)) else {
+            continue;
+        };
+        let Some(chart) = store.local(&lint::chart_ref(&r)) else {
+            continue;
+        };
+        jobs.push(Job::Helm {
+            chart,
+            values: serde_json::to_vec(&r.values)?,
+            release: r.release_name,
+            namespace: r.namespace,
+        });
+    }
+    for ks in tree.find("kustomize.toolkit.fluxcd.io", "Kustomization") {
+        let spec = &ks.value["spec"];
+        if flux_build::features(spec).is_empty() {
+            continue;
+        }
+        if let Some(dir) = spec["path"]
+            .as_str()
+            .map(|p| repo.join(p))
+            // a path without a kustomization file cannot be built by a plain `kubectl kustomize` (Flux generates one)
+            .filter(|d| {
+                ["kustomization.yaml", "kustomization.yml", "Kustomization"]
+                    .iter()
+                    .any(|n| d.join(n).is_file())
+            })
+        {
+            jobs.push(Job::Kustomize(dir));
+        }
+    }
+    Ok(jobs)
+}
+
+/// The jobs, `parallel` at a time (a worker pool), as a user runs them: plain `helm template` and `kubectl kustomize`.
+fn tool_loop(helm: &Path, jobs: &[Job], parallel: usize) -> anyhow::Result<Duration> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let one = |job: &Job| -> anyhow::Result<()> {
+        let cmd = match job {
+            Job::Helm {
+                chart,
+                release,
+                namespace,
+                values,
+            } => Cmd::new(helm)
+                .arg("template")
+                .arg(release)
+                .arg(chart)
+                .args(["--namespace", namespace, "--values", "-"])
+                .stdin(values.clone()),
+            Job::Kustomize(dir) => flux_build::kustomize_cmd(dir),
+        };
+        let cmd = cmd.timeout(Duration::from_secs(600));
+        let shown = cmd.display();
+        let out = cmd.run_blocking()?;
+        anyhow::ensure!(out.success(), "`{shown}` failed: {}", out.complaint());
+        Ok(())
+    };
+    let t = Instant::now();
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..parallel.max(1))
+            .map(|_| {
+                s.spawn(|| -> anyhow::Result<()> {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(job) = jobs.get(i) else {
+                            return Ok(());
+                        };
+                        one(job)?;
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join()
+                .map_err(|_| anyhow::anyhow!("a loop worker panicked"))??;
+        }
+        anyhow::Ok(())
+    })?;
+    Ok(t.elapsed())
 }
 
 /// Every file below `dir` (not `.git`), relative to it, sorted.
@@ -286,6 +393,17 @@ pub fn bench(repo: &Path, rounds: u32, no_cache: bool) -> anyhow::Result<u8> {
     unit(&unit_dir)?;
     s.lint(true)?;
 
+    // the plain tool loop, when the repository has releases whose charts are at hand (after the warm-up's downloads)
+    let jobs = loop_jobs(&repo, &s.cache)?;
+    let helms = jobs
+        .iter()
+        .filter(|j| matches!(j, Job::Helm { .. }))
+        .count();
+    let mut loops = Vec::new();
+    if helms > 0 {
+        tool_loop(&real_helm, &jobs, nproc)?;
+    }
+
     let (mut cold, mut warm, mut units) = (Vec::new(), Vec::new(), Vec::new());
     let (mut started_cold, mut started_warm) = (Started::default(), Started::default());
     for _ in 0..rounds {
@@ -296,6 +414,9 @@ pub fn bench(repo: &Path, rounds: u32, no_cache: bool) -> anyhow::Result<u8> {
         for _ in 0..3 {
             units.push(unit(&unit_dir)?);
         }
+        if helms > 0 {
+            loops.push(tool_loop(&real_helm, &jobs, nproc)?);
+        }
     }
     let u = stats(&ms(&units));
     println!("{rounds} rounds (cold, warm, 3 units each):");
@@ -305,6 +426,19 @@ pub fn bench(repo: &Path, rounds: u32, no_cache: bool) -> anyhow::Result<u8> {
     );
     let cold_units = line("lint, cold", &cold, u.median);
     let warm_units = line("lint, warm", &warm, u.median);
+    let loop_ratio = (helms > 0).then(|| {
+        let kustomizes = jobs.len() - helms;
+        line(
+            &format!("plain loop ({helms}+{kustomizes}, {nproc}×)"),
+            &loops,
+            u.median,
+        );
+        let ratio = stats(&ms(&cold)).median / stats(&ms(&loops)).median.max(1e-9);
+        println!(
+            "  plain loop = `helm template` of each of the {helms} releases and `kubectl kustomize` of each of the {kustomizes} Flux Kustomization paths with kustomize features, {nproc} at a time; lint cold / loop: {ratio:.2}×"
+        );
+        ratio
+    });
     let peak_cold = peak_tree_rss(|| s.lint(true))?;
     let peak_warm = peak_tree_rss(|| s.lint(false))?;
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
@@ -320,22 +454,36 @@ pub fn bench(repo: &Path, rounds: u32, no_cache: bool) -> anyhow::Result<u8> {
         );
     }
     let peak = mib(peak_cold.max(peak_warm));
-    let targets = [
-        (
-            format!("cold ≤ {COLD_UNITS} units: median {cold_units:.1}"),
-            cold_units <= COLD_UNITS,
-        ),
-        (
-            format!("warm ≤ {WARM_UNITS} units: median {warm_units:.1}"),
-            warm_units <= WARM_UNITS,
-        ),
-        (
-            format!("peak tree memory ≤ {PEAK_MIB} MiB: {peak:.0} MiB"),
-            peak <= PEAK_MIB,
-        ),
-    ];
+    let mut targets = vec![(
+        format!("peak tree memory ≤ {PEAK_MIB} MiB: {peak:.0} MiB"),
+        peak <= PEAK_MIB,
+    )];
+    match loop_ratio {
+        // a repository with renders: the issue's target is the plain loop
+        Some(ratio) => targets.push((
+            format!("cold ≤ 1.0× the plain loop: {ratio:.2}×"),
+            ratio <= 1.0,
+        )),
+        // the 1,191-file shape (no chart at hand): the unit targets
+        None => {
+            targets.insert(
+                0,
+                (
+                    format!("cold ≤ {COLD_UNITS} units: median {cold_units:.1}"),
+                    cold_units <= COLD_UNITS,
+                ),
+            );
+            targets.insert(
+                1,
+                (
+                    format!("warm ≤ {WARM_UNITS} units: median {warm_units:.1}"),
+                    warm_units <= WARM_UNITS,
+                ),
+            );
+        }
+    }
     println!(
-        "targets of issue 22 (for the 1,191-file repository; load average now {}):",
+        "targets of issue 22 (units: the 1,191-file shape without charts; the plain loop: a repository with renders; load average now {}):",
         load_avg()
     );
     for (what, met) in &targets {

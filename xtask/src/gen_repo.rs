@@ -7,11 +7,21 @@ use std::path::PathBuf;
 use headlamp_e2e::benchrepo;
 use headlamp_e2e::gitops;
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ChartArg {
+    AppTemplate,
+    Headlamp,
+}
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Apps (each a Flux Kustomization `ks.yaml` and an `app/` with its HelmRelease)
     #[arg(long, default_value_t = benchrepo::DEFAULT_APPS, value_parser = clap::value_parser!(u32).range(1..=5000))]
     apps: u32,
+    /// The chart of every HelmRelease: app-template (the real repository's; not at hand offline, so nothing is
+    /// rendered) or headlamp (0.41.0, shipped with this project: lint renders every release)
+    #[arg(long, value_enum, default_value_t = ChartArg::AppTemplate)]
+    chart: ChartArg,
     /// Directory to write (new or empty; outside any git checkout: Flux paths are read from the repository root)
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
@@ -36,7 +46,11 @@ pub async fn run(args: Args) -> u8 {
             ),
         );
     }
-    let repo = benchrepo::generate(args.apps);
+    let chart = match args.chart {
+        ChartArg::AppTemplate => benchrepo::Chart::AppTemplate,
+        ChartArg::Headlamp => benchrepo::Chart::Headlamp,
+    };
+    let repo = benchrepo::generate_with(args.apps, chart);
     if let Err(e) = repo.write(&args.out) {
         return crate::cannot_run("gen-repo", &e);
     }
