@@ -410,10 +410,10 @@ fn check_document(m: &Map<String, Value>, with_target: bool) -> Result<(), Decli
     let Some(meta) = m.get("metadata").and_then(Value::as_object) else {
         return declined("no metadata");
     };
-    if !meta
+    if meta
         .get("name")
         .and_then(Value::as_str)
-        .is_some_and(|n| !n.is_empty())
+        .is_none_or(str::is_empty)
     {
         return declined("no metadata.name");
     }
@@ -432,7 +432,7 @@ fn check_document(m: &Map<String, Value>, with_target: bool) -> Result<(), Decli
         }
     }
     directives(m, "")?;
-    if contains_key(meta, "$patch") {
+    if meta.contains_key("$patch") || contains_key(meta, "$patch") {
         return declined("a $patch directive in metadata");
     }
     for field in ["labels", "annotations"] {
@@ -488,13 +488,12 @@ fn directives(m: &Map<String, Value>, path: &str) -> Result<(), Declined> {
         }
         match v {
             Value::Object(x) => directives(x, &here)?,
-            Value::Array(items) => {
+            Value::Array(items)
                 if items
                     .iter()
-                    .any(|i| contains_key_deep(i, &|k| k.starts_with('$')))
-                {
-                    return declined(format!("a $ key in the list {here}"));
-                }
+                    .any(|i| contains_key_deep(i, &|k| k.starts_with('$'))) =>
+            {
+                return declined(format!("a $ key in the list {here}"));
             }
             _ => {}
         }
@@ -646,8 +645,20 @@ fn merge_map(
                 }
             }
             (Some(Value::Object(dm)), Value::Object(m)) => {
+                // foreign_gvk of either source, or of the two together
                 let keys = |key: &str| dm.contains_key(key) || m.contains_key(key);
-                if keys("apiVersion") && keys("kind") {
+                let flux = |v: Option<&Value>| {
+                    v.is_none_or(|a| {
+                        a.as_str().is_some_and(|a| {
+                            a.rsplit_once('/')
+                                .is_some_and(|(g, _)| g.ends_with(".fluxcd.io"))
+                        })
+                    })
+                };
+                if keys("apiVersion")
+                    && keys("kind")
+                    && !(flux(dm.get("apiVersion")) && flux(m.get("apiVersion")))
+                {
                     return declined(format!("{here} has an apiVersion and kind"));
                 }
                 match directive(m) {
@@ -1394,6 +1405,25 @@ mod tests {
         let mut o = hr();
         o["spec"]["chart"] = json!({"spec": {"sourceRef": {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository", "name": "r"}}});
         assert!(merged(o, json!({"spec": {"interval": "1m"}}), false).is_ok());
+        // … also where the patch merges into it
+        let mut o = hr();
+        o["spec"]["chart"] = json!({"spec": {"sourceRef": {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository", "name": "r"}}});
+        let out = merged(
+            o,
+            json!({"spec": {"chart": {"spec": {"sourceRef": {"name": "s"}}}}}),
+            false,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(out["spec"]["chart"]["spec"]["sourceRef"]["name"], "s");
+        // the object's apiVersion and the patch's kind, together
+        let mut o = hr();
+        o["spec"]["values"]["extra"] = json!({"apiVersion": "apps/v1"});
+        no(
+            o,
+            json!({"spec": {"values": {"extra": {"kind": "Deployment"}}}}),
+            "apiVersion and kind",
+        );
         // nulls in a list of the object are not walked (case 49)
         let mut o = hr();
         o["spec"]["values"]["l"] = json!([{"a": null, "b": 1}]);
@@ -1643,11 +1673,19 @@ mod tests {
                 "not a Flux API",
             ),
             (
-                format!(
-                    "{HEAD}$patch: delete\nmetadata:\n  name: app\n  labels: {{$patch: delete}}\n"
-                ),
+                format!("{HEAD}  labels: {{$patch: delete}}\n"),
                 None,
-                "metadata",
+                "a $patch directive in metadata",
+            ),
+            (
+                format!("{HEAD}  $patch: replace\n"),
+                None,
+                "a $patch directive in metadata",
+            ),
+            (
+                format!("{HEAD}spec: {{}}\nspec: {{}}\n"),
+                None,
+                "already defined",
             ),
         ];
         for (text, target, why) in cases {
