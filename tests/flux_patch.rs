@@ -663,6 +663,68 @@ spec:
             )]),
         ),
         (
+            "04 $patch: delete at the root, by id",
+            vec![hr("app", Some("apps")), hr("other", Some("apps"))],
+            one(format!("{PH}\n$patch: delete\n")),
+        ),
+        (
+            "07 $patch: replace at the root is a no-op",
+            r0(),
+            one(format!("{PH}\n$patch: replace\nspec:\n  interval: 1m\n")),
+        ),
+        (
+            "27b metadata without a target: null deletes, an int stays an int",
+            vec![hr("app", Some("apps")).replace(
+                "  namespace: apps\n",
+                "  namespace: apps\n  labels:\n    keep: \"1\"\n    drop: x\n  annotations:\n    a: b\n",
+            )],
+            one(
+                "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\n\nmetadata:\n  name: app\n  namespace: apps\n  labels:\n    drop: null\n    add: 2\n    t: ~\n  annotations: null\n"
+                    .to_string(),
+            ),
+        ),
+        (
+            "34 $patch: delete with a target deletes every selected object",
+            vec![
+                hr("app", Some("apps")),
+                hr("app2", Some("apps")),
+                hr("keep", Some("apps")),
+            ],
+            patches(&[entry(
+                "apiVersion: v1\nkind: HelmRelease\nmetadata:\n  name: x\n\n$patch: delete\n",
+                Some("{name: app.*}"),
+            )]),
+        ),
+        (
+            "39 a JSON object text",
+            r0(),
+            one(
+                r#"{"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease", "metadata": {"name": "app", "namespace": "apps"}, "spec": {"values": {"a": "2", "m": {"x": null}}}}"#
+                    .to_string(),
+            ),
+        ),
+        (
+            "40 $patch: replace after the other keys",
+            r0(),
+            one(format!(
+                "{PH}\nspec:\n  values:\n    m:\n      x: 7\n      $patch: replace\n"
+            )),
+        ),
+        (
+            "empty maps added, strings that start with a digit, a JSON 6902 patch before",
+            r0(),
+            patches(&[
+                "    - patch: |-\n        - op: replace\n          path: /spec/values/a\n          value: 7\n      target: {kind: HelmRelease}\n"
+                    .to_string(),
+                entry(
+                    &format!(
+                        "{PH}\nspec:\n  timeout: 5m30s\n  chart:\n    spec:\n      version: 1.2.3\n  values:\n    e: {{}}\n    n:\n      gone: null\n    mem: 512Mi\n    x: _y\n"
+                    ),
+                    None,
+                ),
+            ]),
+        ),
+        (
             "cluster-template: the cluster-apps patch on child Kustomizations",
             CHILDREN.iter().map(|c| c.to_string()).collect(),
             patches(&[entry(
@@ -851,6 +913,24 @@ fn strategic_merge_patches_left_to_kustomize() {
             ),
         ),
         (
+            "09 an unknown $patch",
+            r0(),
+            one(format!("{PH}\nspec:\n  values:\n    m:\n      $patch: bogus\n")),
+        ),
+        (
+            "16 several documents with a target",
+            r0(),
+            patches(&[entry(
+                &format!("{PH}\nspec:\n  interval: 1m\n---\n{PH}\nspec:\n  interval: 2m\n"),
+                Some("{kind: HelmRelease}"),
+            )]),
+        ),
+        (
+            "44 no document",
+            r0(),
+            patches(&[entry("# nothing here\n", None)]),
+        ),
+        (
             "a Deployment selected beside a HelmRelease",
             vec![hr("app", Some("apps")), APP.to_string()],
             patches(&[entry(
@@ -871,6 +951,9 @@ fn strategic_merge_patches_left_to_kustomize() {
         "a plain scalar may read otherwise",
         "no object is HelmRelease apps/renamed",
         "no object is HelmRelease apps/app",
+        "not delete, replace or merge",
+        "several strategic merge documents with a target",
+        "not one YAML document",
         "Deployment/tunnel/cloudflared: not a Flux kind",
     ];
     assert_eq!(cases.len(), whys.len());

@@ -30,8 +30,10 @@
 //!   name and/or namespace (no label or annotation selector), whose patterns have no `\` escapes (Go's RE2 and the
 //!   `regex` crate agree on the rest);
 //! - a YAML patch has no tag, anchor or alias, and each plain scalar reads the same in YAML 1.1 and 1.2: a decimal
-//!   integer, `true`/`false`/`null` (any case go-yaml knows), or a string starting with a letter, `/` or `--` (a
-//!   flag) that is not `y`, `yes`, `n`, `no`, `on` or `off`;
+//!   integer, `true`/`false`/`null` (any case go-yaml knows), a string starting with a letter, `/` or `--` (a
+//!   flag) that is not `y`, `yes`, `n`, `no`, `on` or `off`, one starting with `_` or `$`, or one of digits, letters
+//!   and dots that starts with a digit and is no number (`5m`, `512Mi`, `1.2.3`; `same_in_yaml_1_1` has the
+//!   go-yaml sources);
 //! - no operation touches `apiVersion`, `kind`, `metadata`, `metadata.name` or `metadata.namespace` (kustomize
 //!   re-identifies a renamed object, and the next patch selects by the original id), none uses a negative index
 //!   (evanphx/json-patch v4 accepts `-1`) or `-` other than as the end of an `add`;
