@@ -718,7 +718,7 @@ spec:
                     .to_string(),
                 entry(
                     &format!(
-                        "{PH}\nspec:\n  timeout: 5m30s\n  chart:\n    spec:\n      version: 1.2.3\n  values:\n    e: {{}}\n    n:\n      gone: null\n    mem: 512Mi\n    x: _y\n"
+                        "{PH}\nspec:\n  timeout: 5m30s\n  chart:\n    spec:\n      version: 1.2.3\n  values:\n    e: {{}}\n    n:\n      gone: null\n    mem: 512Mi\n    x: _y\n    word: on\n    y: n\n"
                     ),
                     None,
                 ),

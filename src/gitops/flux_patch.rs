@@ -1571,6 +1571,11 @@ mod tests {
                 .unwrap()
                 .needs_original_ids()
         );
+        assert!(
+            plan(&spec(SCALE, json!({"kind": "Deployment", "name": "a"})))
+                .unwrap()
+                .needs_original_ids()
+        );
     }
 
     #[test]
