@@ -846,9 +846,13 @@ impl Loader {
         {
             Some("the path does not read cleanly".to_string())
         } else {
-            plan.apply(&mut sub.tree.objects)
-                .err()
-                .map(|flux_patch::Declined(why)| why)
+            // the text each object was read from (its file): a strategic-merge patch needs it (schema comments, tags)
+            let root = self.root.clone();
+            plan.apply_with(&mut sub.tree.objects, |o| {
+                crate::files::read_text(&root.join(&o.file)).ok()
+            })
+            .err()
+            .map(|flux_patch::Declined(why)| why)
         };
         if let Some(why) = why {
             let why = crate::report::redact::redact(&why);

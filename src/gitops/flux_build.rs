@@ -609,7 +609,11 @@ fn split_documents(text: &str) -> Vec<String> {
 
 /// Remove the origin annotation kustomize added; return its `path`.
 pub(super) fn take_origin(doc: &mut Value) -> Option<PathBuf> {
-    let annotations = doc["metadata"]["annotations"].as_object_mut()?;
+    // `get_mut`, not indexing: indexing a missing key inserts a null (`annotations: null` where there was none)
+    let annotations = doc
+        .get_mut("metadata")
+        .and_then(|m| m.get_mut("annotations"))
+        .and_then(Value::as_object_mut)?;
     let origin = annotations.remove(ORIGIN)?;
     if annotations.is_empty()
         && let Some(m) = doc["metadata"].as_object_mut()

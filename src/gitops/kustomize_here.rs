@@ -88,6 +88,7 @@ pub fn build(root: &Path, start: &Path, kus: &Map<String, Value>) -> Result<Buil
         start: normal(start)?,
         reads: 0,
         kustomizations: Vec::new(),
+        texts: BTreeMap::new(),
     };
     let start_dir = b.start.clone();
     let out = b.kustomization(&start_dir, kus, None, 0)?;
@@ -113,6 +114,7 @@ pub fn build_dir(root: &Path, start: &Path) -> Result<Built, Declined> {
         start: normal(start)?,
         reads: 0,
         kustomizations: Vec::new(),
+        texts: BTreeMap::new(),
     };
     let dir = b.start.clone();
     let kus = b.load(&dir)?;
@@ -139,6 +141,8 @@ struct Builder<'a> {
     start: PathBuf,
     reads: usize,
     kustomizations: Vec<PathBuf>,
+    /// The text of each resource file read (relative to the root), for patches that need it.
+    texts: BTreeMap<PathBuf, String>,
 }
 
 impl Builder<'_> {
@@ -237,6 +241,7 @@ impl Builder<'_> {
                 let text = self.read(&p)?;
                 let docs = crate::yaml::parse_documents(&text)
                     .or_else(|e| declined(format!("{}: {e}", p.display())))?;
+                self.texts.insert(p.clone(), text);
                 for d in docs {
                     check_object(&d, &p)?;
                     acc.objects.push(Item {
@@ -259,7 +264,7 @@ impl Builder<'_> {
         self.generate(dir, kus, &mut acc)?;
         unique_items(&acc.objects)?;
         if let Some(patches) = kus.get("patches") {
-            patch(patches, &mut acc)?;
+            patch(patches, &mut acc, &self.texts)?;
         }
         if let Some(ns) = kus.get("namespace") {
             let Some(ns) = ns.as_str() else {
@@ -390,32 +395,44 @@ impl Builder<'_> {
     }
 }
 
-/// Apply a kustomization's `patches` as [`super::flux_patch`] applies Flux's, or decline.
-fn patch(patches: &Value, acc: &mut Acc) -> Result<(), Declined> {
+/// Apply a kustomization's `patches` as [`super::flux_patch`] applies Flux's, or decline. `texts`: the resource
+/// files' text (a strategic-merge patch needs the text its object was read from).
+fn patch(
+    patches: &Value,
+    acc: &mut Acc,
+    texts: &BTreeMap<PathBuf, String>,
+) -> Result<(), Declined> {
     let Some(list) = patches.as_array() else {
         return declined("patches is not a list");
     };
     if list.is_empty() {
         return Ok(());
     }
-    for p in list {
-        if p.get("path").is_some() || p.get("options").is_some() {
-            return declined("a patch from a file, or with options");
-        }
-        let t = &p["target"];
-        let by_id = !t.is_object() || !t["name"].is_null() || !t["namespace"].is_null();
-        if by_id && acc.objects.iter().any(|o| o.renamed) {
-            return declined("a patch that selects by id, after a transformer renamed an object");
-        }
+    if list
+        .iter()
+        .any(|p| p.get("path").is_some() || p.get("options").is_some())
+    {
+        return declined("a patch from a file, or with options");
     }
     let spec = serde_json::json!({ "patches": patches });
     let plan = super::flux_patch::plan(&spec)?;
+    if plan.needs_original_ids() && acc.objects.iter().any(|o| o.renamed) {
+        return declined("a patch that selects by id, after a transformer renamed an object");
+    }
+    // each object named by its index, so that the result maps back to it
     let mut objects: Vec<Object> = acc
         .objects
         .iter()
-        .map(|o| Object::plain(o.value.clone(), o.file.clone().unwrap_or_default()))
+        .enumerate()
+        .map(|(i, o)| Object::plain(o.value.clone(), format!("{i}")))
         .collect();
-    plan.apply(&mut objects)?;
+    plan.apply_with(&mut objects, |o| {
+        let i: usize = o.file.to_str()?.parse().ok()?;
+        texts.get(acc.objects.get(i)?.file.as_ref()?).cloned()
+    })?;
+    if objects.len() != acc.objects.len() {
+        return declined("a patch deleted an object");
+    }
     for (item, o) in acc.objects.iter_mut().zip(objects) {
         item.value = o.value;
     }
