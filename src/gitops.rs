@@ -490,6 +490,9 @@ impl Loader {
         // files a followed Kustomization deploys (its own file when the walk found it: an entry point), for
         // [`Self::drop_undeployed`]; `None` while no Kustomization path was read
         let mut deployed: Option<BTreeSet<PathBuf>> = None;
+        // the tree's files, as a set (a repository of 1,200 files has as many; each Kustomization adds a few)
+        let mut files: std::collections::HashSet<PathBuf> =
+            self.tree.files.iter().cloned().collect();
         while let Some((ks, walked_at, cluster)) = queue.pop() {
             let from_walk = walked_at.is_some();
             if let Some(i) = walked_at {
@@ -631,19 +634,15 @@ impl Loader {
                 sub.read_dir_tree(&shown)?;
                 apply_flux_kustomization(&mut sub.tree.objects, spec);
             }
-            let known: Vec<Object> = if spec["postBuild"].is_object() {
-                self.tree
-                    .objects
-                    .iter()
-                    .chain(sub.tree.objects.iter())
-                    .filter(|o| {
-                        o.is("", "ConfigMap")
-                            || o.is("", "Secret")
-                            || o.is("external-secrets.io", "ExternalSecret")
-                            || o.is("bitnami.com", "SealedSecret")
-                    })
-                    .cloned()
-                    .collect()
+            let source = |o: &&Object| {
+                o.is("", "ConfigMap")
+                    || o.is("", "Secret")
+                    || o.is("external-secrets.io", "ExternalSecret")
+                    || o.is("bitnami.com", "SealedSecret")
+            };
+            // the sources in the path itself are copied (they are substituted too); the tree's are referenced
+            let known_here: Vec<Object> = if spec["postBuild"].is_object() {
+                sub.tree.objects.iter().filter(source).cloned().collect()
             } else {
                 Vec::new()
             };
@@ -663,7 +662,17 @@ impl Loader {
                         .insert(c.clone());
                 }
             }
-            let found = substitute::post_build(&ks, &mut sub.tree.objects, &sub.texts, &known);
+            let known: Vec<&Object> = if spec["postBuild"].is_object() {
+                self.tree
+                    .objects
+                    .iter()
+                    .filter(source)
+                    .chain(known_here.iter())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let found = substitute::post_build_with(&ks, &mut sub.tree.objects, &sub.texts, &known);
             self.tree.findings.extend(found);
             let fresh: Vec<&PathBuf> = sub
                 .tree
@@ -672,13 +681,15 @@ impl Loader {
                 .filter(|f| walked.contains(*f) && !replaced.contains(*f) && !sub.kept.contains(*f))
                 .collect();
             let fresh: BTreeSet<PathBuf> = fresh.into_iter().cloned().collect();
-            self.tree
-                .objects
-                .retain(|o| !(o.origin == Origin::Plain && fresh.contains(&o.file)));
+            if !fresh.is_empty() {
+                self.tree
+                    .objects
+                    .retain(|o| !(o.origin == Origin::Plain && fresh.contains(&o.file)));
+            }
             replaced.extend(fresh);
             replaced.extend(sub.kept.iter().cloned());
             for f in &sub.tree.files {
-                if !self.tree.files.contains(f) {
+                if files.insert(f.clone()) {
                     self.tree.files.push(f.clone());
                 }
             }

@@ -644,7 +644,7 @@ struct Writer {
 /// - bitnami-labs/sealed-secrets (`pkg/apis/sealedsecrets/v1alpha1/sealedsecret_expansion.go`, `Unseal`): the
 ///   Secret has the SealedSecret's own name and namespace (`secret.SetName(smeta.GetName())`), and the keys of
 ///   `spec.encryptedData` and `spec.template.data`.
-fn writer(known: &[Object], kind: &str, name: &str, ns: &str) -> Option<Writer> {
+fn writer(known: &[&Object], kind: &str, name: &str, ns: &str) -> Option<Writer> {
     let keys_of = |v: &serde_json::Value| -> Vec<String> {
         v.as_object()
             .into_iter()
@@ -709,7 +709,7 @@ fn writer(known: &[Object], kind: &str, name: &str, ns: &str) -> Option<Writer> 
     })
 }
 
-pub fn variables(ks: &Object, known: &[Object]) -> Variables {
+pub fn variables(ks: &Object, known: &[&Object]) -> Variables {
     use base64::Engine as _;
     let post = &ks.value["spec"]["postBuild"];
     let ns = ks.namespace().unwrap_or("default");
@@ -881,6 +881,18 @@ pub fn post_build(
     objects: &mut [Object],
     texts: &[Option<String>],
     known: &[Object],
+) -> Vec<Finding> {
+    let known: Vec<&Object> = known.iter().collect();
+    post_build_with(ks, objects, texts, &known)
+}
+
+/// [`post_build`], with the ConfigMaps and Secrets the variables may come from by reference (the loader's tree is
+/// not copied for each Kustomization).
+pub fn post_build_with(
+    ks: &Object,
+    objects: &mut [Object],
+    texts: &[Option<String>],
+    known: &[&Object],
 ) -> Vec<Finding> {
     if !ks.value["spec"]["postBuild"].is_object() {
         return Vec::new();
@@ -1121,7 +1133,7 @@ mod tests {
         let k = ks(
             "    substitute: {A: inline}\n    substituteFrom:\n      - {kind: ConfigMap, name: settings}\n      - {kind: Secret, name: secrets}\n      - {kind: ConfigMap, name: other, optional: true}\n",
         );
-        let v = variables(&k, &sources());
+        let v = variables(&k, &sources().iter().collect::<Vec<_>>());
         assert!(v.findings.is_empty(), "{:#?}", v.findings);
         assert!(v.enabled);
         assert_eq!(v.vars["A"], "inline");

@@ -414,6 +414,24 @@ fn patched_preferring(
     let mut overlays: Vec<(Placed, String, Vec<String>)> = Vec::new();
     for k in files.patching() {
         let mut placed = None;
+        // a kustomization none of whose patches can select this object is passed over before its build is
+        // resolved (a repository of hundreds of app directories: each app's patches name its own release)
+        let may_patch = files
+            .get(&k)
+            .and_then(|p| p.docs.first())
+            .is_some_and(|(kv, _)| {
+                kv["patchesStrategicMerge"]
+                    .as_array()
+                    .is_some_and(|l| !l.is_empty())
+                    || kv["patches"].as_array().into_iter().flatten().any(|p| {
+                        p.get("target")
+                            .filter(|t| t.is_object())
+                            .is_none_or(|t| target_matches(t, kind, name))
+                    })
+            });
+        if !may_patch {
+            continue;
+        }
         let mut seen = Vec::new();
         if source_of(files, &k, id, &mut seen).as_deref() != Some(file) {
             continue;
@@ -532,6 +550,14 @@ fn patched_preferring(
 fn target_matches(t: &Value, kind: &str, name: &str) -> bool {
     let matches = |pattern: Option<&str>, value: &str| match pattern.filter(|p| !p.is_empty()) {
         None => true,
+        // a pattern of letters, digits, `-` and `_` only matches itself (no regex to compile: this runs for every
+        // finding and every patching kustomization)
+        Some(p)
+            if p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            p == value
+        }
         Some(p) => {
             regex::Regex::new(&format!("^(?:{p})$")).map_or(p == value, |r| r.is_match(value))
         }
