@@ -83,13 +83,7 @@ fn declined<T>(why: impl Into<String>) -> Result<T, Declined> {
 /// Build the directory `start` (relative to `root`, the repository root, canonical) with the kustomization `kus`
 /// (the one on disk, or the one a Flux Kustomization's spec was written into), or say why kustomize must.
 pub fn build(root: &Path, start: &Path, kus: &Map<String, Value>) -> Result<Built, Declined> {
-    let mut b = Builder {
-        root,
-        start: normal(start)?,
-        reads: 0,
-        kustomizations: Vec::new(),
-        texts: BTreeMap::new(),
-    };
+    let mut b = Builder::new(root, start)?;
     let start_dir = b.start.clone();
     let out = b.kustomization(&start_dir, kus, None, 0)?;
     unique(&out.objects)?;
@@ -109,13 +103,7 @@ pub fn build(root: &Path, start: &Path, kus: &Map<String, Value>) -> Result<Buil
 
 /// Build the directory `start` (relative to `root`) with the kustomization file it holds.
 pub fn build_dir(root: &Path, start: &Path) -> Result<Built, Declined> {
-    let mut b = Builder {
-        root,
-        start: normal(start)?,
-        reads: 0,
-        kustomizations: Vec::new(),
-        texts: BTreeMap::new(),
-    };
+    let mut b = Builder::new(root, start)?;
     let dir = b.start.clone();
     let kus = b.load(&dir)?;
     let mut built = build(root, start, &kus)?;
@@ -145,7 +133,17 @@ struct Builder<'a> {
     texts: BTreeMap<PathBuf, String>,
 }
 
-impl Builder<'_> {
+impl<'a> Builder<'a> {
+    fn new(root: &'a Path, start: &Path) -> Result<Builder<'a>, Declined> {
+        Ok(Builder {
+            root,
+            start: normal(start)?,
+            reads: 0,
+            kustomizations: Vec::new(),
+            texts: BTreeMap::new(),
+        })
+    }
+
     fn read(&mut self, rel: &Path) -> Result<String, Declined> {
         self.reads += 1;
         if self.reads > MAX_READS {

@@ -188,30 +188,40 @@ impl Bench {
         parallel: usize,
         as_lint: bool,
     ) -> anyhow::Result<Duration> {
-        let next = AtomicUsize::new(0);
-        let t = Instant::now();
-        std::thread::scope(|s| {
-            let workers: Vec<_> = (0..parallel)
-                .map(|_| {
-                    s.spawn(|| -> anyhow::Result<()> {
-                        loop {
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(r) = renders.get(i) else {
-                                return Ok(());
-                            };
-                            self.helm_template(r, as_lint)?;
-                        }
-                    })
-                })
-                .collect();
-            for w in workers {
-                w.join()
-                    .map_err(|_| anyhow::anyhow!("a helm worker panicked"))??;
-            }
-            anyhow::Ok(())
-        })?;
-        Ok(t.elapsed())
+        pool(renders, parallel, |r| self.helm_template(r, as_lint))
     }
+}
+
+/// Run `one` on every job, `parallel` (≥ 1) at a time (a worker pool); the wall time of all of them, or the first
+/// error.
+pub(crate) fn pool<J: Sync>(
+    jobs: &[J],
+    parallel: usize,
+    one: impl Fn(&J) -> anyhow::Result<()> + Sync,
+) -> anyhow::Result<Duration> {
+    let next = AtomicUsize::new(0);
+    let t = Instant::now();
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..parallel.max(1))
+            .map(|_| {
+                s.spawn(|| -> anyhow::Result<()> {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(job) = jobs.get(i) else {
+                            return Ok(());
+                        };
+                        one(job)?;
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join()
+                .map_err(|_| anyhow::anyhow!("a worker panicked"))??;
+        }
+        anyhow::Ok(())
+    })?;
+    Ok(t.elapsed())
 }
 
 /// The releases lint renders in `dir`, exactly (release name, namespace, values).

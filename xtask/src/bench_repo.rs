@@ -205,7 +205,6 @@ fn loop_jobs(repo: &Path, cache: &Path) -> anyhow::Result<Vec<Job>> {
 
 /// The jobs, `parallel` at a time (a worker pool), as a user runs them: plain `helm template` and `kubectl kustomize`.
 fn tool_loop(helm: &Path, jobs: &[Job], parallel: usize) -> anyhow::Result<Duration> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
     let one = |job: &Job| -> anyhow::Result<()> {
         let cmd = match job {
             Job::Helm {
@@ -227,28 +226,7 @@ fn tool_loop(helm: &Path, jobs: &[Job], parallel: usize) -> anyhow::Result<Durat
         anyhow::ensure!(out.success(), "`{shown}` failed: {}", out.complaint());
         Ok(())
     };
-    let t = Instant::now();
-    std::thread::scope(|s| {
-        let workers: Vec<_> = (0..parallel.max(1))
-            .map(|_| {
-                s.spawn(|| -> anyhow::Result<()> {
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(job) = jobs.get(i) else {
-                            return Ok(());
-                        };
-                        one(job)?;
-                    }
-                })
-            })
-            .collect();
-        for w in workers {
-            w.join()
-                .map_err(|_| anyhow::anyhow!("a loop worker panicked"))??;
-        }
-        anyhow::Ok(())
-    })?;
-    Ok(t.elapsed())
+    crate::bench_lint::pool(jobs, parallel, one)
 }
 
 /// Every file below `dir` (not `.git`), relative to it, sorted.
