@@ -253,7 +253,8 @@ pub fn cluster_scoped(kind: &str) -> bool {
 /// its `spec.path` that this tool models: kustomize-controller writes `targetNamespace`, `namePrefix` and
 /// `nameSuffix` into the kustomization it builds (`namespace:`, `namePrefix:`, `nameSuffix:`), so kustomize's own
 /// transformers apply them. The namespace transformer (kubernetes-sigs/kustomize api/filters/namespace/namespace.go)
-/// sets metadata.namespace on every namespaced object (replacing one that is set) and, on RoleBinding and
+/// sets metadata.namespace on every namespaced object (replacing one that is set), renames a `v1` Namespace to the
+/// target (a component's `namespace.yaml` named `not-used` is deployed as the target namespace) and, on RoleBinding and
 /// ClusterRoleBinding, sets the namespace of subjects named `default` only (`setRoleBindingSubjects: defaultOnly`,
 /// the default); other subjects keep theirs.
 pub fn apply_flux_kustomization(objects: &mut [Object], spec: &Value) {
@@ -263,7 +264,12 @@ pub fn apply_flux_kustomization(objects: &mut [Object], spec: &Value) {
     for o in objects {
         let kind = o.kind().to_string();
         if let Some(ns) = target {
-            if !CLUSTER_SCOPED.contains(&kind.as_str()) {
+            if kind == "Namespace" && o.api_version() == "v1" {
+                // the `metadata/name` field spec of kind Namespace, kept for apiVersion v1 only
+                // (api/internal/konfig/builtinpluginconsts/namespace.go, `removeUnneededMetaFieldSpecs` in
+                // api/filters/namespace/namespace.go, kustomize api v0.20.1): the Namespace becomes the target
+                o.value["metadata"]["name"] = ns.into();
+            } else if !CLUSTER_SCOPED.contains(&kind.as_str()) {
                 o.value["metadata"]["namespace"] = ns.into();
             }
             if (kind == "RoleBinding" || kind == "ClusterRoleBinding")
@@ -2239,14 +2245,15 @@ mod tests {
     #[test]
     fn target_namespace_as_kustomize_sets_it() {
         let mut objs = docs(
-            "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sa}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: other}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: tools}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: b}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\nsubjects:\n- {kind: ServiceAccount, name: default}\n- {kind: ServiceAccount, name: sa}\n- {kind: ServiceAccount, name: x, namespace: keep}\n",
+            "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sa}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: other}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: not-used}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: b}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\nsubjects:\n- {kind: ServiceAccount, name: default}\n- {kind: ServiceAccount, name: sa}\n- {kind: ServiceAccount, name: x, namespace: keep}\n",
         );
         let spec =
             serde_json::json!({"targetNamespace": "tools", "namePrefix": "p-", "nameSuffix": "-s"});
         apply_flux_kustomization(&mut objs, &spec);
         let ids: Vec<String> = objs.iter().map(Object::id).collect();
         // namespaced objects get (or have replaced) the namespace; a Namespace and a ClusterRoleBinding keep none;
-        // the Namespace keeps its name
+        // the Namespace is renamed to the target (cluster-template's common component names it `not-used`), and
+        // takes no prefix or suffix (checked with kubectl v1.35.2: `namespace: tools` + `namePrefix: p-`)
         assert_eq!(
             ids,
             [

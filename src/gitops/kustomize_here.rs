@@ -17,10 +17,11 @@
 //!   disabled (`generatorOptions.disableNameSuffixHash` or the generator's own): `apiVersion: v1`, `kind: ConfigMap`,
 //!   `metadata.name` and the labels/annotations (the generator's over `generatorOptions`'), `data` the files' text;
 //! - `patches`: as Flux's are applied ([`super::flux_patch`]), to the kustomization's accumulated objects;
-//! - `namespace` (Flux's `targetNamespace`): api/filters/namespace: every object's `metadata.namespace` is set, except
-//!   on kinds kustomize's built-in schema knows as cluster-scoped; a `v1` `Namespace` is renamed to it (verified:
-//!   a component's `namespace.yaml` named `not-used` comes out named after the target). CRDs it does not know, a
-//!   `ClusterIssuer` too, get the namespace.
+//! - `namespace` (Flux's `targetNamespace`): `api/filters/namespace/namespace.go` (`metaNamespaceHack`: every object's
+//!   `metadata.namespace` is set unless `Gvk.IsClusterScoped()`, which knows only the built-in schema's kinds, so CRDs,
+//!   a `ClusterIssuer` too, get the namespace) and `api/internal/konfig/builtinpluginconsts/namespace.go` (the
+//!   `metadata/name` of kind `Namespace`, kept for apiVersion `v1` only by `removeUnneededMetaFieldSpecs`: a
+//!   component's `namespace.yaml` named `not-used` comes out named after the target), at api v0.20.1.
 //!
 //! Built here only when all of this holds, else kustomize builds it (the reason is logged at debug level): every
 //! kustomization has only the keys above (and `apiVersion`, `kind`, `metadata`, `buildMetadata: [originAnnotations]`);
