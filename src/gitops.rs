@@ -69,7 +69,8 @@ impl Object {
         self.value["metadata"]["namespace"].as_str()
     }
     pub fn is(&self, group: &str, kind: &str) -> bool {
-        self.group() == group && self.kind() == kind
+        // the kind first: a plain comparison, where the group is cut out of apiVersion
+        self.kind() == kind && self.group() == group
     }
     /// `Kind/namespace/name`, or `Kind/name` without a namespace.
     pub fn id(&self) -> String {
@@ -324,6 +325,8 @@ struct Loader {
     /// with kustomize instead).
     kustomize_allowed: bool,
     declined_kustomize: bool,
+    /// The files the walk's builds here parsed ([`kustomize_here`]), shared with the sub-loaders.
+    docs: std::sync::Arc<kustomize_here::DocCache>,
     /// Files (as the tree names them) whose walked objects stand for this sub-load: not read again, only listed in
     /// `kept` ([`Self::flux_kustomizations`], a path read as it is).
     keep: BTreeSet<PathBuf>,
@@ -781,19 +784,28 @@ impl Loader {
                 },
             )
             .collect();
+        // the Kustomizations by the directory their path names: a file is held by those of its ancestors
+        let mut by_dir: HashMap<&Path, Vec<usize>> = HashMap::new();
+        for (j, p) in paths.iter().enumerate() {
+            if let Some(p) = p {
+                by_dir.entry(p.as_path()).or_default().push(j);
+            }
+        }
         let mut out = HashMap::new();
         for (i, ks) in all.iter().enumerate() {
             let Ok(file) = self.real_root.join(&ks.file).canonicalize() else {
                 continue;
             };
-            let by: Vec<usize> = paths
-                .iter()
-                .enumerate()
-                .filter(|(j, p)| *j != i && p.as_ref().is_some_and(|p| file.starts_with(p)))
+            let mut by: Vec<usize> = file
+                .ancestors()
+                .filter_map(|a| by_dir.get(a))
+                .flatten()
+                .copied()
+                .filter(|j| *j != i)
                 // a Kustomization of another repository holds nothing of this one
-                .filter(|(j, _)| source_of(&all[*j]) == source_of(ks))
-                .map(|(j, _)| j)
+                .filter(|j| source_of(&all[*j]) == source_of(ks))
                 .collect();
+            by.sort_unstable();
             if !by.is_empty() {
                 out.insert(i, by);
             }
@@ -805,6 +817,7 @@ impl Loader {
     fn sub_loader(&self) -> Loader {
         Loader {
             parsed: self.parsed.clone(),
+            docs: self.docs.clone(),
             included: self.included.clone(),
             big: self.big.clone(),
             ..Loader::new(&self.root, self.real_root.clone())
@@ -830,6 +843,7 @@ impl Loader {
             remote_builds: Default::default(),
             kustomize_allowed: true,
             declined_kustomize: false,
+            docs: Default::default(),
             keep: BTreeSet::new(),
             kept: BTreeSet::new(),
             big: None,
@@ -1271,7 +1285,7 @@ impl Loader {
             return Ok(());
         };
         if patches_in_process() {
-            match kustomize_here::build_dir(&repo_root, &start) {
+            match kustomize_here::build_dir(&repo_root, &start, &self.docs) {
                 Ok(here) => {
                     tracing::debug!(kustomization = %rel.display(), "built without kustomize");
                     self.tree.files.push(rel.to_path_buf());

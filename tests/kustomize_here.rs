@@ -145,9 +145,9 @@ fn here(root: &Path, dir: &str, kus: Option<&str>) -> BTreeMap<String, (Value, O
     let built = match kus {
         Some(k) => {
             let map: serde_json::Map<String, Value> = serde_norway::from_str(k).unwrap();
-            kustomize_here::build(&root, Path::new(dir), &map)
+            kustomize_here::build(&root, Path::new(dir), &map, &Default::default())
         }
-        None => kustomize_here::build_dir(&root, Path::new(dir)),
+        None => kustomize_here::build_dir(&root, Path::new(dir), &Default::default()),
     };
     let built = built.unwrap_or_else(|why| panic!("{dir}: not built here: {why:?}"));
     built
@@ -213,7 +213,13 @@ fn what_is_not_certain_is_left_to_kustomize() {
     let root = d.path().canonicalize().unwrap();
     let declined = |kus: &str| {
         let map: serde_json::Map<String, Value> = serde_norway::from_str(kus).unwrap();
-        kustomize_here::build(&root, Path::new("apps/media/plex/app"), &map).is_err()
+        kustomize_here::build(
+            &root,
+            Path::new("apps/media/plex/app"),
+            &map,
+            &Default::default(),
+        )
+        .is_err()
     };
     // a hashed generated name, a prefix, images, a role binding under a namespace, a remote base, a missing file
     assert!(declined(

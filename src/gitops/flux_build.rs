@@ -83,6 +83,8 @@ pub enum BuildError {
 pub struct Workspace {
     real_root: PathBuf,
     repo_root: PathBuf,
+    /// The files the builds here parsed ([`super::kustomize_here`]), shared by the workers.
+    docs: super::kustomize_here::DocCache,
 }
 
 impl Workspace {
@@ -96,6 +98,7 @@ impl Workspace {
         Workspace {
             real_root: real_root.to_path_buf(),
             repo_root,
+            docs: Default::default(),
         }
     }
 
@@ -175,7 +178,7 @@ impl Workspace {
             list.push("originAnnotations".into());
         }
         if super::patches_in_process() {
-            match super::kustomize_here::build(&self.repo_root, &start, &kus) {
+            match super::kustomize_here::build(&self.repo_root, &start, &kus, &self.docs) {
                 Ok(here) => {
                     tracing::debug!(path = %rel.display(), "built without kustomize");
                     return Ok(self.built_here(rel, here));

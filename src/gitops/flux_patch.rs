@@ -65,7 +65,8 @@
 //!   (it would take the string's quotes), no null replaces a null, and the result has no null reached through maps
 //!   (kustomize drops `key:` and keeps `key: null`, which a value cannot tell apart).
 
-use std::sync::LazyLock;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
 
 use regex::Regex;
 use serde_json::{Map, Number, Value};
@@ -132,8 +133,40 @@ static YAML_STYLE_FLOAT: LazyLock<Regex> = LazyLock::new(|| {
 static TAG: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?m)(?:^|[\s\[{,])!").expect("a valid regular expression"));
 
+/// Plans made in this process, by the spec fields they depend on: a cluster-template repository gives hundreds of
+/// child Kustomizations the same patches, and a plan is asked for several times per Kustomization (ahead, then
+/// when it is applied). Bounded: emptied when it holds [`MAX_PLANS`].
+static PLANS: LazyLock<std::sync::Mutex<HashMap<String, Planned>>> =
+    LazyLock::new(Default::default);
+
+/// A plan, or why there is none.
+type Planned = Result<Arc<Plan>, Declined>;
+const MAX_PLANS: usize = 4096;
+
 /// The plan for a Flux Kustomization `spec`, or why its patches are left to kustomize.
-pub fn plan(spec: &Value) -> Result<Plan, Declined> {
+pub fn plan(spec: &Value) -> Result<Arc<Plan>, Declined> {
+    let key = serde_json::json!([
+        super::flux_build::features(spec),
+        spec["postBuild"].is_object(),
+        spec["patches"]
+    ])
+    .to_string();
+    if let Ok(plans) = PLANS.lock()
+        && let Some(p) = plans.get(&key)
+    {
+        return p.clone();
+    }
+    let made = plan_uncached(spec).map(Arc::new);
+    if let Ok(mut plans) = PLANS.lock() {
+        if plans.len() >= MAX_PLANS {
+            plans.clear();
+        }
+        plans.insert(key, made.clone());
+    }
+    made
+}
+
+fn plan_uncached(spec: &Value) -> Result<Plan, Declined> {
     let features = super::flux_build::features(spec);
     if features != ["patches"] {
         return declined(format!("kustomize features {features:?}"));

@@ -82,9 +82,15 @@ fn declined<T>(why: impl Into<String>) -> Result<T, Declined> {
 }
 
 /// Build the directory `start` (relative to `root`, the repository root, canonical) with the kustomization `kus`
-/// (the one on disk, or the one a Flux Kustomization's spec was written into), or say why kustomize must.
-pub fn build(root: &Path, start: &Path, kus: &Map<String, Value>) -> Result<Built, Declined> {
-    let mut b = Builder::new(root, start)?;
+/// (the one on disk, or the one a Flux Kustomization's spec was written into), or say why kustomize must. `docs`:
+/// the parses of this load.
+pub fn build(
+    root: &Path,
+    start: &Path,
+    kus: &Map<String, Value>,
+    docs: &DocCache,
+) -> Result<Built, Declined> {
+    let mut b = Builder::new(root, start, docs)?;
     let start_dir = b.start.clone();
     let out = b.kustomization(&start_dir, kus, None, 0)?;
     unique(&out.objects)?;
@@ -103,11 +109,11 @@ pub fn build(root: &Path, start: &Path, kus: &Map<String, Value>) -> Result<Buil
 }
 
 /// Build the directory `start` (relative to `root`) with the kustomization file it holds.
-pub fn build_dir(root: &Path, start: &Path) -> Result<Built, Declined> {
-    let mut b = Builder::new(root, start)?;
+pub fn build_dir(root: &Path, start: &Path, docs: &DocCache) -> Result<Built, Declined> {
+    let mut b = Builder::new(root, start, docs)?;
     let dir = b.start.clone();
     let kus = b.load(&dir)?;
-    let mut built = build(root, start, &kus)?;
+    let mut built = build(root, start, &kus, docs)?;
     built.kustomizations.insert(0, b.kustomizations.remove(0));
     Ok(built)
 }
@@ -125,8 +131,37 @@ struct Acc {
     objects: Vec<Item>,
 }
 
+/// The documents of the files builds here have parsed, by path (relative to the repository root), with the text
+/// they were parsed from: a file is parsed again only when its text differs (a component that hundreds of apps name is
+/// parsed once per load). Shared by the builds of one load (they run on several threads).
+#[derive(Default)]
+pub struct DocCache(std::sync::Mutex<BTreeMap<PathBuf, Parsed>>);
+
+/// A file's text and its documents.
+type Parsed = (String, std::sync::Arc<Vec<Value>>);
+
+impl DocCache {
+    fn parse(&self, file: &Path, text: &str) -> Result<std::sync::Arc<Vec<Value>>, Declined> {
+        if let Ok(cache) = self.0.lock()
+            && let Some((t, docs)) = cache.get(file)
+            && t == text
+        {
+            return Ok(docs.clone());
+        }
+        let docs = std::sync::Arc::new(
+            crate::yaml::parse_documents(text)
+                .or_else(|e| declined(format!("{}: {e}", file.display())))?,
+        );
+        if let Ok(mut cache) = self.0.lock() {
+            cache.insert(file.to_path_buf(), (text.to_string(), docs.clone()));
+        }
+        Ok(docs)
+    }
+}
+
 struct Builder<'a> {
     root: &'a Path,
+    docs: &'a DocCache,
     start: PathBuf,
     reads: usize,
     kustomizations: Vec<PathBuf>,
@@ -135,9 +170,10 @@ struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
-    fn new(root: &'a Path, start: &Path) -> Result<Builder<'a>, Declined> {
+    fn new(root: &'a Path, start: &Path, docs: &'a DocCache) -> Result<Builder<'a>, Declined> {
         Ok(Builder {
             root,
+            docs,
             start: normal(start)?,
             reads: 0,
             kustomizations: Vec::new(),
@@ -175,8 +211,7 @@ impl<'a> Builder<'a> {
         };
         let file = dir.join(name);
         let text = self.read(&file)?;
-        let docs = crate::yaml::parse_documents(&text)
-            .or_else(|e| declined(format!("{}: {e}", file.display())))?;
+        let docs = self.docs.parse(&file, &text)?;
         let [Value::Object(map)] = &docs[..] else {
             return declined(format!("{} is not one mapping", file.display()));
         };
@@ -238,10 +273,9 @@ impl<'a> Builder<'a> {
                 acc.objects.extend(built.objects);
             } else {
                 let text = self.read(&p)?;
-                let docs = crate::yaml::parse_documents(&text)
-                    .or_else(|e| declined(format!("{}: {e}", p.display())))?;
+                let docs = self.docs.parse(&p, &text)?;
                 self.texts.insert(p.clone(), text);
-                for d in docs {
+                for d in docs.iter().cloned() {
                     check_object(&d, &p)?;
                     acc.objects.push(Item {
                         value: d,
