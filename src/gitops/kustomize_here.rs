@@ -72,8 +72,9 @@ const NAMESPACED: [(&str, &str); 11] = [
 
 const KUSTOMIZATION_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
-/// The most kustomizations and files one build here reads (deeper or larger goes to kustomize, which has the
-/// sandbox's bounds).
+/// The most kustomizations and files one build here reads, and how deep they nest (more goes to kustomize, which
+/// has the sandbox's bounds); the bytes read are bounded as the sandbox bounds them
+/// ([`super::sandbox::MAX_SANDBOX_BYTES`]).
 const MAX_READS: usize = 2_000;
 const MAX_DEPTH: usize = 20;
 
@@ -164,6 +165,7 @@ struct Builder<'a> {
     docs: &'a DocCache,
     start: PathBuf,
     reads: usize,
+    bytes: u64,
     kustomizations: Vec<PathBuf>,
     /// The text of each resource file read (relative to the root), for patches that need it.
     texts: BTreeMap<PathBuf, String>,
@@ -176,6 +178,7 @@ impl<'a> Builder<'a> {
             docs,
             start: normal(start)?,
             reads: 0,
+            bytes: 0,
             kustomizations: Vec::new(),
             texts: BTreeMap::new(),
         })
@@ -192,7 +195,17 @@ impl<'a> Builder<'a> {
             Ok(real) if real == full => {}
             _ => return declined(format!("{} is a symlink or missing", rel.display())),
         }
-        crate::files::read_text(&full).or_else(|e| declined(format!("{}: {e}", rel.display())))
+        let text = crate::files::read_text(&full)
+            .or_else(|e| declined(format!("{}: {e}", rel.display())))?;
+        // the sandbox's bound on what one build reads (a file named many times counts each time)
+        self.bytes += text.len() as u64;
+        if self.bytes > super::sandbox::MAX_SANDBOX_BYTES {
+            return declined(format!(
+                "the files the build reads hold more than {} MiB",
+                super::sandbox::MAX_SANDBOX_BYTES >> 20
+            ));
+        }
+        Ok(text)
     }
 
     /// The kustomization file of `dir`: its name and its mapping.
@@ -622,6 +635,32 @@ pub fn ids(objects: &[Res]) -> BTreeMap<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tree_beyond_the_bounds_is_left_to_kustomize() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().canonicalize().unwrap();
+        let docs = DocCache::default();
+        // kustomizations nested deeper than MAX_DEPTH
+        for i in 0..=MAX_DEPTH + 1 {
+            let dir = root.join(format!("deep/{}", "d/".repeat(i)));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("kustomization.yaml"), "resources: [d]\n").unwrap();
+        }
+        let why = build_dir(&root, Path::new("deep"), &docs).unwrap_err();
+        assert!(why.0.contains("too deep"), "{why:?}");
+        // more reads than MAX_READS (one small file, named under many keys)
+        std::fs::create_dir_all(root.join("many")).unwrap();
+        std::fs::write(root.join("many/v.txt"), "x").unwrap();
+        let files: Vec<String> = (0..=MAX_READS).map(|i| format!("k{i}=v.txt")).collect();
+        let kus: Map<String, Value> = serde_json::from_value(serde_json::json!({
+            "configMapGenerator": [{"name": "c", "files": files}],
+            "generatorOptions": {"disableNameSuffixHash": true},
+        }))
+        .unwrap();
+        let why = build(&root, Path::new("many"), &kus, &docs).unwrap_err();
+        assert!(why.0.contains("more than"), "{why:?}");
+    }
 
     #[test]
     fn origins_are_relative_to_the_directory_built() {
