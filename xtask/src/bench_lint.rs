@@ -144,18 +144,7 @@ impl Bench {
                     .with_context(|| format!("emptying {}", renders.display()))?;
             }
         }
-        let cmd = self.lint_cmd(dir);
-        let shown = cmd.display();
-        let t = Instant::now();
-        let out = cmd.run_blocking()?;
-        let took = t.elapsed();
-        anyhow::ensure!(
-            matches!(out.status.code(), Some(0 | 1)),
-            "`{shown}` could not run ({}): {}",
-            out.status,
-            out.complaint()
-        );
-        Ok(took)
+        timed_lint(self.lint_cmd(dir))
     }
 
     /// `helm template` as a user runs it, or (`as_lint`) with the Go runtime settings lint gives its helm processes
@@ -190,6 +179,21 @@ impl Bench {
     ) -> anyhow::Result<Duration> {
         pool(renders, parallel, |r| self.helm_template(r, as_lint))
     }
+}
+
+/// The wall time of one lint process (`cmd`); exit 0 or 1 (findings) is a run, 2 is an error.
+pub(crate) fn timed_lint(cmd: Cmd) -> anyhow::Result<Duration> {
+    let shown = cmd.display();
+    let t = Instant::now();
+    let out = cmd.run_blocking()?;
+    let took = t.elapsed();
+    anyhow::ensure!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "`{shown}` could not run ({}): {}",
+        out.status,
+        out.complaint()
+    );
+    Ok(took)
 }
 
 /// Run `one` on every job, `parallel` (≥ 1) at a time (a worker pool); the wall time of all of them, or the first

@@ -85,17 +85,7 @@ impl Setup {
         if self.no_cache {
             cmd = cmd.arg("--no-cache");
         }
-        let shown = cmd.display();
-        let t = Instant::now();
-        let out = cmd.run_blocking()?;
-        let took = t.elapsed();
-        anyhow::ensure!(
-            matches!(out.status.code(), Some(0 | 1)),
-            "`{shown}` could not run ({}): {}",
-            out.status,
-            out.complaint()
-        );
-        Ok(took)
+        crate::bench_lint::timed_lint(cmd)
     }
 
     /// What the last lint run started, from the wrappers' logs.
