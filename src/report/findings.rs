@@ -14,204 +14,6 @@ use sha2::{Digest, Sha256};
 use crate::finding::{Finding, Severity};
 use crate::report::redact::{escape_controls, markdown_inline};
 
-/// Each rule's one-line description and what fixing it means (SARIF `shortDescription`, `fullDescription`, `help`),
-/// and the most severe level it reports (`defaultConfiguration.level`). Rules that also report a milder level say
-/// so in the full description. A test keeps this in step with [`crate::lint::RULES`].
-pub const RULE_HELP: &[(&str, Severity, &str, &str)] = &[
-    (
-        "yaml-invalid",
-        Severity::Error,
-        "A file is not YAML as kustomize reads it",
-        "The file (or kustomization) cannot be read as go-yaml v3 reads it (a syntax error, a duplicate key, a key that is not a string, a value that does not fit its tag, aliases past go-yaml's bound). kustomize, and so Flux, fails the whole Kustomization on it; only this file is left out of the lint.",
-    ),
-    (
-        "values-unknown-key",
-        Severity::Error,
-        "A HelmRelease value the chart never reads",
-        "A values key that neither the chart's values.yaml nor its schema defines and whose change does not change the rendered output: the chart ignores it. The fix names the key the chart reads, when there is one within two edits or where the chart moved it.",
-    ),
-    (
-        "values-from-incomplete",
-        Severity::Error,
-        "A valuesFrom source helm-controller cannot use as written",
-        "Error: the ConfigMap/Secret key is there but helm-controller cannot use it (not a YAML map, a targetPath value its --set parser rejects, an unsupported kind). Warning: the source is not in the tree, SOPS-encrypted, or lacks the valuesKey, so the linted values lack it.",
-    ),
-    (
-        "post-render-skipped",
-        Severity::Warning,
-        "spec.postRenderers could not be applied",
-        "kubectl was missing or kustomize refused the post-renderer: the rules saw the chart's objects without the patches.",
-    ),
-    (
-        "object-conflict",
-        Severity::Error,
-        "A plain manifest and a chart-rendered object are the same object",
-        "Helm refuses the install (`exists and cannot be imported into the current release`) unless the manifest carries Helm's ownership label and annotations for that release; also two releases rendering one object.",
-    ),
-    (
-        "image-tag-override",
-        Severity::Warning,
-        "image.tag is set in the HelmRelease values",
-        "The chart and its image ship as a tested pair: a pinned tag keeps the old image when the chart is bumped. Remove the override, or keep it equal to the chart's appVersion knowingly.",
-    ),
-    (
-        "image-flag-unsupported",
-        Severity::Error,
-        "The rendered args pass flags the image's Headlamp version does not define",
-        "The server exits at start on an unknown flag. Each flag is listed with the first Headlamp release that has it: use a matching image or drop the flag.",
-    ),
-    (
-        "rootfs-unwritable-path",
-        Severity::Error,
-        "A read-only root filesystem without the writable paths Headlamp needs",
-        "Error: /tmp is not on a writable volume and the server exits at start. Warning: only $HOME/.config is unwritable; the server starts without its user-plugins directory. The fix is the volumes/volumeMounts values snippet.",
-    ),
-    (
-        "manifest-unknown-field",
-        Severity::Error,
-        "A field the object's API type does not have",
-        "The API server drops or refuses a field its type does not define (k8s-openapi types, Flux CRD schemas): a typo or a field at the wrong level.",
-    ),
-    (
-        "manifest-invalid",
-        Severity::Error,
-        "A field whose value does not fit its API type",
-        "The object cannot be read as its API type (a string where a number is wanted, a list where a map is): the API server refuses it.",
-    ),
-    (
-        "psa-restricted",
-        Severity::Error,
-        "A pod template violates Pod Security \"restricted\" in a namespace that enforces it",
-        "The admission controller rejects the pods; the finding is worded as the admission controller words it.",
-    ),
-    (
-        "rbac-not-read-only",
-        Severity::Error,
-        "Headlamp's or a login ServiceAccount can write or read Secrets",
-        "A binding grants a write verb, escalate/bind/impersonate, `*` or Secrets to Headlamp's pod or a login ServiceAccount, or a ClusterRole aggregated into `view` does. A role of your manifests that only reads (no Secrets) is an info note.",
-    ),
-    (
-        "chart-version-not-pinned",
-        Severity::Error,
-        "The chart version is a range or missing",
-        "Flux installs the newest matching chart, so what runs changes without a commit. Pin an exact version.",
-    ),
-    (
-        "chart-unavailable",
-        Severity::Error,
-        "The release's chart could not be had",
-        "The chart is not in $HEADLAMP_E2E_CHARTS nor the cache, and its repository or registry could not be reached (the cause is named); this release is not rendered, the others are.",
-    ),
-    (
-        "render-failed",
-        Severity::Error,
-        "helm template refused the release's values",
-        "helm-controller would fail the install the same way (a values schema error, a required value).",
-    ),
-    (
-        "helmrelease-source-missing",
-        Severity::Error,
-        "The HelmRelease's chart source is missing",
-        "Error: no sourceRef/chartRef, or the chartRef's object is not in the tree. Warning: the HelmRepository named is not in the tree (the chart is looked up locally only).",
-    ),
-    (
-        "helmrelease-invalid",
-        Severity::Error,
-        "A HelmRelease that cannot be read as one",
-        "It has no chart name; helm-controller cannot install it.",
-    ),
-    (
-        "chart-ref-unsafe",
-        Severity::Error,
-        "A chart name, version or repository reference that is not a plain name",
-        "`/`, `\\`, `..` or control characters in a chart reference: the release is not rendered and the name never reaches a path.",
-    ),
-    (
-        "flux-kustomization-build",
-        Severity::Error,
-        "A Flux Kustomization's path does not build with its kustomize features",
-        "Error: kustomize's own error for its patches/components/…. Warning: kubectl could not run, so they were not applied. The path is still linted without them.",
-    ),
-    (
-        "flux-substitution-unresolved",
-        Severity::Warning,
-        "A ${VAR} with no value from postBuild",
-        "Flux substitutes an empty string (or fails with StrictPostBuildSubstitutions). Add the variable to postBuild.substitute or a substituteFrom source, or keep it from Flux ($${VAR}, or the substitute: disabled label/annotation).",
-    ),
-    (
-        "flux-substitution-source",
-        Severity::Warning,
-        "A substituteFrom source that is missing or encrypted",
-        "Warning: the ConfigMap/Secret is not in the tree and not optional. Info: it is SOPS-encrypted (its keys count, its values stay references).",
-    ),
-    (
-        "flux-substitution-failed",
-        Severity::Error,
-        "kustomize-controller fails the whole Kustomization's substitution",
-        "A variable name that is not a valid name, or a `${` Flux's parser refuses.",
-    ),
-    (
-        "gitops-not-deployed",
-        Severity::Info,
-        "Files no Flux Kustomization deploys",
-        "They are not linted; nothing to change if that is intended.",
-    ),
-    (
-        "gitops-not-followed",
-        Severity::Info,
-        "A Flux Kustomization whose path leads outside the directory linted",
-        "What it deploys is not linted. Pass the repository root as --gitops to lint it; a directory holding nothing but such Kustomizations exits 2.",
-    ),
-    (
-        "flux-source-not-read",
-        Severity::Info,
-        "A Flux Kustomization whose source lint cannot read",
-        "An ExternalArtifact, OCIRepository or Bucket source, or a GitRepository other than this checkout's: its path is not checked. Nothing to change.",
-    ),
-    (
-        "values-not-checked",
-        Severity::Info,
-        "Values keys that could not be proved read or unread",
-        "The chart renders a different number of lines each time (a certificate generated per render, a random list), so its random lines cannot be masked and the keys the chart does not define were not judged.",
-    ),
-    (
-        "image-tag-mutable",
-        Severity::Warning,
-        "A Headlamp image whose tag moves",
-        "latest, no tag, or a tag naming a moving build (v0.0.0-latest, nightly, main) with no digest: a restart can run another build. Pin a release tag or a digest, or drop image.tag so the chart's own tag is used.",
-    ),
-    (
-        "chart-version-mutable",
-        Severity::Warning,
-        "A chart version that names a moving build",
-        "A version exact in form whose pre-release names a moving build (v0.0.0-latest) and no OCI digest: the same version can be another chart tomorrow. Pin a release version or a digest.",
-    ),
-    (
-        "kustomize-resource-outside-root",
-        Severity::Error,
-        "A kustomization loads a file from outside its directory",
-        "Error: outside the repository, Flux refuses it too. Warning: inside the repository Flux applies it, but plain kustomize build refuses it (LoadRestrictionsRootOnly). A directory (../base) is allowed by both.",
-    ),
-    (
-        "kustomization-build",
-        Severity::Error,
-        "A kustomization.yaml that kustomize cannot build",
-        "Error: a resources entry that does not exist or kustomize's own error; Flux fails the Kustomization applying it. Info: a remote base lint did not fetch (no --allow-remote-bases); kustomize-controller fetches it, so nothing in the repository needs a change.",
-    ),
-    (
-        "flux-source-branch",
-        Severity::Warning,
-        "The checkout is on a branch the GitRepository does not track",
-        "Warning: Flux renders the tracked branch and this change is not on it yet. Info: the tracked branch is not in this checkout (a clone of another branch, a CI checkout with fetch-depth 1), so whether HEAD is in it is unknown; git fetch origin <branch> makes the check run.",
-    ),
-    (
-        "chart-schema-not-checked",
-        Severity::Info,
-        "A chart's values schema refers to documents by URL, which lint does not fetch",
-        "The values.schema.json of the chart (or of a subchart) has a $ref to an http(s) or other URL. Helm fetches such documents while it validates the values; lint contacts no host the tree does not name as a chart source, so it renders the chart with --skip-schema-validation and the values were not checked against that schema. Flux's helm-controller fetches and checks them in the cluster. One note per chart and version.",
-    ),
-];
-
 /// `Kind/ns/name path`: what a finding is about, the parts it has, for the first line of a message.
 fn object_and_path(f: &Finding) -> String {
     [f.object.as_str(), f.path.as_str()]
@@ -221,9 +23,11 @@ fn object_and_path(f: &Finding) -> String {
         .join(" ")
 }
 
-/// The [`RULE_HELP`] entry of `rule`.
-fn help(rule: &str) -> Option<&'static (&'static str, Severity, &'static str, &'static str)> {
-    RULE_HELP.iter().find(|(id, ..)| *id == rule)
+/// Each rule's one-line description, what fixing it means (SARIF `shortDescription`, `fullDescription`, `help`) and
+/// the most severe level it reports (`defaultConfiguration.level`): the rule's own documentation
+/// ([`crate::lint::RuleDoc`] `what`, `why`, `severity`). Rules that also report a milder level say so in `why`.
+fn help(rule: &str) -> Option<(Severity, &'static str, &'static str)> {
+    crate::lint::rule_doc(rule).map(|d| (d.severity, d.what, d.why))
 }
 
 /// `file` relative to the repository root.
@@ -363,7 +167,7 @@ fn level(s: Severity) -> &'static str {
 }
 
 /// `--format sarif`: one SARIF 2.1.0 log (OASIS, `data/upstream/sarif/sarif-schema-2.1.0.json`), one run. The rules
-/// of the findings are in `tool.driver.rules` ([`RULE_HELP`]); each result names its rule, level, message (with the
+/// of the findings are in `tool.driver.rules` ([`help`]); each result names its rule, level, message (with the
 /// fix), its file relative to the repository root with line and column, and a `partialFingerprints` entry
 /// ([`fingerprint`]) so code scanning tracks it across commits. `version` is the tool's.
 pub fn to_sarif(findings: &[Finding], prefix: &str, version: &str) -> Value {
@@ -374,7 +178,7 @@ pub fn to_sarif(findings: &[Finding], prefix: &str, version: &str) -> Value {
         .iter()
         .map(|id| {
             let (short, full, default) = match help(id) {
-                Some((_, sev, short, full)) => (short.to_string(), full.to_string(), *sev),
+                Some((sev, short, full)) => (short.to_string(), full.to_string(), sev),
                 None => {
                     let sev = findings
                         .iter()
@@ -718,7 +522,7 @@ mod tests {
     #[test]
     fn every_lint_rule_has_its_help() {
         for r in crate::lint::RULES {
-            assert!(help(r.id).is_some(), "{} has no RULE_HELP entry", r.id);
+            assert!(help(r.id).is_some(), "{} has no documentation", r.id);
         }
     }
 
