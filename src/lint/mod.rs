@@ -19,6 +19,7 @@ pub mod psa;
 pub mod rbac;
 pub mod release_source;
 pub mod rootfs;
+pub mod rule_docs;
 pub mod strvals;
 pub mod values;
 pub mod values_from;
@@ -238,7 +239,7 @@ impl LintInput {
 }
 
 /// A rule's own documentation, as data: its page in the book (`docs/src/rules/<id>.md`) is generated from it
-/// (`cargo xtask rule-docs`), and SARIF's rule descriptions read `what` and `why`.
+/// ([`rule_docs`], `cargo xtask rule-docs`), and SARIF's rule descriptions read `what` and `why`.
 #[derive(Debug, Clone, Copy)]
 pub struct RuleDoc {
     /// The most severe level the rule reports (SARIF `defaultConfiguration.level`); a rule that also reports a

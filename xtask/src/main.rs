@@ -10,6 +10,7 @@ mod e2e;
 mod gen_repo;
 mod lint;
 mod replay;
+mod rule_docs;
 mod snapshot;
 mod unstick;
 mod verify;
@@ -59,6 +60,9 @@ enum Command {
     /// Prove the read-only posture on an existing cluster with the login token, writing nothing: access matrix
     /// (API server and Headlamp's proxy), pod posture, Pod Security labels, bindings
     Verify(verify::Args),
+    /// Write the book's rule reference (docs/src/rules/) from each rule's own metadata; --check: exit 1 when a page
+    /// is missing, stale or names no rule
+    RuleDocs(rule_docs::Args),
 }
 
 /// Output format of commands a machine may read.
@@ -219,6 +223,7 @@ fn main() -> ExitCode {
             Command::Unstick(args) => unstick::run(args).await,
             Command::E2e(args) => e2e::run(args).await,
             Command::Verify(args) => verify::run(args).await,
+            Command::RuleDocs(args) => rule_docs::run(args).await,
         }
     });
     headlamp_e2e::process::kill_all();
