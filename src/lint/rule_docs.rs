@@ -25,6 +25,22 @@ fn severity_word(s: Severity) -> &'static str {
     }
 }
 
+/// `text` as Markdown prose: `<` and `>` outside code spans written as entities, so a placeholder such as
+/// `<branch>` is shown, not read as an HTML tag.
+fn prose(text: &str) -> String {
+    text.split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                part.to_string()
+            } else {
+                part.replace('<', "&lt;").replace('>', "&gt;")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("`")
+}
+
 /// The page of rule `id`.
 pub fn page(id: &str, doc: &RuleDoc) -> String {
     let example = doc.example.trim_end_matches('\n');
@@ -61,9 +77,9 @@ pub fn page(id: &str, doc: &RuleDoc) -> String {
          [All rules](README.md)\n",
         severity = severity_word(doc.severity),
         since = doc.since,
-        what = doc.what,
-        why = doc.why,
-        fix = doc.fix,
+        what = prose(doc.what),
+        why = prose(doc.why),
+        fix = prose(doc.fix),
     )
 }
 
@@ -84,7 +100,7 @@ pub fn index() -> String {
         out.push_str(&format!(
             "| [`{id}`]({id}.md) | {} | {} |\n",
             severity_word(doc.severity),
-            doc.what.replace('|', "\\|")
+            prose(doc.what).replace('|', "\\|")
         ));
     }
     out
@@ -216,6 +232,14 @@ mod tests {
         );
         write(d.path()).unwrap();
         assert_eq!(check(d.path()).unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn placeholders_in_prose_are_shown_and_code_is_left_alone() {
+        assert_eq!(
+            prose("git fetch origin <branch> or `--gitops <root>`"),
+            "git fetch origin &lt;branch&gt; or `--gitops <root>`"
+        );
     }
 
     #[test]
