@@ -450,3 +450,29 @@ fn the_overlays_fixture_is_linted_as_flux_applies_it() {
     );
     assert!(out.contains("1 of 1 HelmRelease rendered"), "{out}");
 }
+
+#[test]
+fn rule_docs_check_exits_1_naming_the_page_and_0_once_written() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("rules");
+    let dir_arg = dir.display().to_string();
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("no-such-rule.md"), "x\n").unwrap();
+    let o = xtask(&["rule-docs", "--check", "--dir", &dir_arg]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(out.contains("yaml-invalid.md: missing"), "{out}");
+    assert!(out.contains("no-such-rule.md: names no rule"), "{out}");
+    assert!(
+        !dir.join("yaml-invalid.md").exists(),
+        "--check writes nothing"
+    );
+    let o = xtask(&["rule-docs", "--dir", &dir_arg]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(!dir.join("no-such-rule.md").exists());
+    let o = xtask(&["rule-docs", "--check", "--dir", &dir_arg]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
+    // the committed pages are current
+    let o = xtask(&["rule-docs", "--check"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
+}
