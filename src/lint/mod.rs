@@ -388,16 +388,20 @@ spec:
             severity: Severity::Error,
             what: "helm template refused the release's values",
             why: "helm-controller would fail the install the same way (a values schema error, a required value).",
-            example: r#"# fixtures/layouts/isolation/broken-values: the chart's schema wants an integer
+            example: r#"# as in fixtures/layouts/isolation/broken-values: the chart's schema wants an integer
 apiVersion: helm.toolkit.fluxcd.io/v2
 kind: HelmRelease
 metadata:
-  name: headlamp-staging
-  namespace: tools
+  name: headlamp
+  namespace: headlamp
 spec:
-  chartRef:
-    kind: OCIRepository
-    name: headlamp
+  chart:
+    spec:
+      chart: headlamp
+      version: 0.41.0
+      sourceRef:
+        kind: HelmRepository
+        name: headlamp
   values:
     replicaCount: many   # at '/replicaCount': got string, want integer
 "#,
@@ -412,7 +416,8 @@ spec:
             severity: Severity::Error,
             what: "A Flux Kustomization's path does not build with its kustomize features",
             why: "Error: kustomize's own error for its patches/components/…. Warning: kubectl could not run, so they were not applied. The path is still linted without them.",
-            example: r#"apiVersion: kustomize.toolkit.fluxcd.io/v1
+            example: r#"# clusters/home/headlamp.yaml
+apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata:
   name: headlamp
@@ -424,6 +429,13 @@ spec:
     name: flux-system
   components:
     - ../components/missing   # a component path that does not exist
+---
+# apps/headlamp/configmap.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: headlamp-settings
+  namespace: headlamp
 "#,
             fix: "Fix what kustomize says about the Kustomization's `patches`/`components`/…; for the warning, install kubectl (or set `KUBECTL_BIN`) so lint can apply them.",
             since: "0.1.0",
@@ -451,8 +463,7 @@ resources:
             severity: Severity::Info,
             what: "Files no Flux Kustomization deploys",
             why: "They are not linted; nothing to change if that is intended.",
-            example: r#"# clusters/home/apps.yaml deploys only ./apps/base/headlamp;
-# apps/base/adminer/ is in the tree but no Flux Kustomization deploys it
+            example: r#"# clusters/home/apps.yaml: deploys ./apps/base/headlamp only
 apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata:
@@ -463,6 +474,20 @@ spec:
   sourceRef:
     kind: GitRepository
     name: flux-system
+---
+# apps/base/headlamp/configmap.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: headlamp-settings
+  namespace: headlamp
+---
+# apps/base/adminer/configmap.yaml: in the tree, deployed by no Flux Kustomization
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: adminer-settings
+  namespace: adminer
 "#,
             fix: "Nothing, if they are unused; to lint one, list it in a kustomization a Flux Kustomization applies, or pass its directory to `--gitops`.",
             since: "0.1.0",
@@ -475,7 +500,7 @@ spec:
             severity: Severity::Info,
             what: "A Flux Kustomization whose path leads outside the directory linted",
             why: "What it deploys is not linted. Pass the repository root as --gitops to lint it; a directory holding nothing but such Kustomizations exits 2.",
-            example: r#"# cargo xtask lint --gitops kubernetes/flux/cluster
+            example: r#"# kubernetes/flux/cluster/cluster-apps.yaml, linted with `--gitops kubernetes/flux/cluster`
 apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata:
@@ -486,6 +511,20 @@ spec:
   sourceRef:
     kind: GitRepository
     name: flux-system
+---
+# kubernetes/apps/configmap.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  namespace: default
+---
+# kubernetes/flux/cluster/settings.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cluster-settings
+  namespace: flux-system
 "#,
             fix: "Lint the repository root (`--gitops <root>`) to follow it.",
             since: "0.1.0",
@@ -520,7 +559,7 @@ spec:
             severity: Severity::Error,
             what: "kustomize-controller fails the whole Kustomization's substitution",
             why: "A variable name that is not a valid name, or a `${` Flux's parser refuses.",
-            example: r#"# a substituteFrom source whose key is not a valid variable name
+            example: r#"# clusters/home/apps.yaml: a substituteFrom source whose key is not a valid variable name
 apiVersion: v1
 kind: ConfigMap
 metadata:
@@ -543,6 +582,15 @@ spec:
     substituteFrom:
       - kind: ConfigMap
         name: settings
+---
+# apps/app.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: app
+  namespace: n
+data:
+  a: "${A}"
 "#,
             fix: "Use variable names of letters, digits and `_` (not starting with a digit), write `$${VAR}` for a literal `${VAR}`, and close every `${`.",
             since: "0.1.0",
@@ -555,7 +603,8 @@ spec:
             severity: Severity::Warning,
             what: "A substituteFrom source that is missing or encrypted",
             why: "Warning: the ConfigMap/Secret is not in the tree and not optional. Info: it is SOPS-encrypted (its keys count, its values stay references).",
-            example: r#"apiVersion: kustomize.toolkit.fluxcd.io/v1
+            example: r#"# clusters/home/apps.yaml
+apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata:
   name: apps
@@ -569,6 +618,15 @@ spec:
     substituteFrom:
       - kind: Secret
         name: cluster-secrets   # not in the tree, not optional
+---
+# apps/app.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: app
+  namespace: n
+data:
+  a: "${DOMAIN}"
 "#,
             fix: "Commit the ConfigMap/Secret (SOPS-encrypted is fine), mark the reference `optional: true`, or let an in-tree ExternalSecret or SealedSecret write it; the info notes need no change.",
             since: "0.1.0",
@@ -581,7 +639,8 @@ spec:
             severity: Severity::Warning,
             what: "A ${VAR} with no value from postBuild",
             why: "Flux substitutes an empty string (or fails with StrictPostBuildSubstitutions). Add the variable to postBuild.substitute or a substituteFrom source, or keep it from Flux ($${VAR}, or the substitute: disabled label/annotation).",
-            example: r#"apiVersion: kustomize.toolkit.fluxcd.io/v1
+            example: r#"# clusters/home/apps.yaml
+apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata:
   name: apps
@@ -767,7 +826,8 @@ spec:
         kind: HelmRepository
         name: local
   values:
-    notInTheChart: 1
+    replicas: 2
+    replica: 3   # not a key of the chart: whether it is read cannot be proved
 "#,
             fix: "Nothing, if the keys are right; check them against `helm show values <chart> --version <version>`.",
             since: "0.1.0",
@@ -780,15 +840,21 @@ spec:
             severity: Severity::Info,
             what: "A chart's values schema refers to documents by URL, which lint does not fetch",
             why: "The values.schema.json of the chart (or of a subchart) has a $ref to an http(s) or other URL. Helm fetches such documents while it validates the values; lint contacts no host the tree does not name as a chart source, so it renders the chart with --skip-schema-validation and the values were not checked against that schema. Flux's helm-controller fetches and checks them in the cluster. One note per chart and version.",
-            example: r#"# fixtures/charts/remote-schema/values.schema.json (bjw-s app-template 3.1.0's shape)
-{
-  "$schema": "http://json-schema.org/draft-07/schema#",
-  "type": "object",
-  "properties": {
-    "replicas": {"type": "integer"},
-    "common": {"$ref": "https://example.invalid/x.json"}
-  }
-}
+            example: r#"# fixtures/charts/remote-schema (bjw-s app-template 3.1.0's shape): its values.schema.json has
+#   "common": {"$ref": "https://example.invalid/x.json"}
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: remote
+  namespace: tools
+spec:
+  chart:
+    spec:
+      chart: remote-schema
+      version: 0.1.0
+      sourceRef:
+        kind: HelmRepository
+        name: local
 "#,
             fix: "Nothing; to check the values yourself, run `helm template` of that chart and version where those URLs can be reached.",
             since: "0.1.0",
@@ -1068,7 +1134,22 @@ spec:
             severity: Severity::Error,
             what: "A plain manifest and a chart-rendered object are the same object",
             why: "Helm refuses the install (`exists and cannot be imported into the current release`) unless the manifest carries Helm's ownership label and annotations for that release; also two releases rendering one object.",
-            example: r#"# the Headlamp chart renders Service headlamp/headlamp too
+            example: r#"# apps/headlamp/helmrelease.yaml: the chart renders Service headlamp in the release namespace
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: headlamp
+  namespace: headlamp
+spec:
+  chart:
+    spec:
+      chart: headlamp
+      version: 0.41.0
+      sourceRef:
+        kind: HelmRepository
+        name: headlamp
+---
+# apps/headlamp/service.yaml
 apiVersion: v1
 kind: Service
 metadata:

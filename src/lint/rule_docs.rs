@@ -44,12 +44,6 @@ fn prose(text: &str) -> String {
 /// The page of rule `id`.
 pub fn page(id: &str, doc: &RuleDoc) -> String {
     let example = doc.example.trim_end_matches('\n');
-    // the example's language: YAML, or JSON for a chart's values schema
-    let lang = if example.lines().find(|l| !l.starts_with('#')) == Some("{") {
-        "json"
-    } else {
-        "yaml"
-    };
     format!(
         "{GENERATED}\n\
          # `{id}`\n\
@@ -66,7 +60,7 @@ pub fn page(id: &str, doc: &RuleDoc) -> String {
          \n\
          ## Example\n\
          \n\
-         ```{lang}\n\
+         ```yaml\n\
          {example}\n\
          ```\n\
          \n\
