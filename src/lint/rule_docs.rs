@@ -84,8 +84,10 @@ pub fn index() -> String {
          # Lint rules\n\
          \n\
          Every rule id `cargo xtask lint` can report, in report order. The severity is the most severe level the rule \
-         reports; a rule that also reports a milder one says so on its page. See [`cargo xtask lint`](../lint.md) for \
-         the pipeline, the exit codes and the output formats.\n\
+         reports; a rule that also reports a milder one says so on its page. Each page's example is linted by \
+         `tests/rule_examples.rs` (a document whose first line names a file is that file of the tree): lint reports \
+         the rule on it. See [`cargo xtask lint`](../lint.md) for the pipeline, the exit codes and the output \
+         formats.\n\
          \n\
          | rule | severity | what |\n\
          |---|---|---|\n"
