@@ -130,6 +130,26 @@ impl Tree {
     ) -> impl Iterator<Item = &'a Object> + 'a {
         self.objects.iter().filter(move |o| o.is(group, kind))
     }
+
+    /// The objects a HelmRelease reads from the tree (its chart source: a Flux source object; its `valuesFrom`: a
+    /// ConfigMap or a Secret), in the tree's order, as a tree of their own: what [`crate::lint::Release::from_object`]
+    /// needs, for many releases at once (looking each one's sources up among a few objects, not all of them).
+    pub fn release_sources(&self) -> Tree {
+        Tree {
+            root: self.root.clone(),
+            objects: self
+                .objects
+                .iter()
+                .filter(|o| {
+                    o.group() == "source.toolkit.fluxcd.io"
+                        || o.is("", "ConfigMap")
+                        || o.is("", "Secret")
+                })
+                .cloned()
+                .collect(),
+            ..Tree::default()
+        }
+    }
 }
 
 /// Rule of the findings on a kustomization file that loads a file from outside its own directory.
@@ -181,6 +201,17 @@ pub fn load_each(root: &Path) -> Result<Tree> {
 /// `spec.path`s are followed (the part that may run kustomize for each of them): lint starts the renders it can
 /// already predict from there ([`crate::lint::ahead`]).
 pub fn load_each_then(root: &Path, walked: impl FnOnce(&Tree)) -> Result<Tree> {
+    load_each_watching(root, walked, &mut |_| ())
+}
+
+/// [`load_each_then`], calling `followed` with the objects of each Flux Kustomization's path as Flux applies them
+/// (built, patched, substituted), as soon as that path is read: lint fetches their charts while the others are read.
+/// An object given there may still leave the tree (a duplicate, a file no Kustomization deploys).
+pub fn load_each_watching(
+    root: &Path,
+    walked: impl FnOnce(&Tree),
+    followed: &mut dyn FnMut(&[Object]),
+) -> Result<Tree> {
     if !root.is_dir() {
         return Err(Error::GitopsDirMissing(root.to_path_buf()));
     }
@@ -194,7 +225,7 @@ pub fn load_each_then(root: &Path, walked: impl FnOnce(&Tree)) -> Result<Tree> {
     // the renders lint predicts are started first (the longest chain), then the builds
     walked(&loader.tree);
     loader.prefetch_flux_builds();
-    loader.flux_kustomizations()?;
+    loader.flux_kustomizations(followed)?;
     let mut tree = loader.tree;
     identity::dedup(&mut tree.objects);
     tree.findings.dedup();
@@ -440,7 +471,7 @@ impl Loader {
     /// Follow every Flux Kustomization's `spec.path` (relative to the repository root) within the GitOps directory,
     /// and read what is there as kustomize-controller applies it ([`apply_flux_kustomization`]). Objects first read by
     /// the directory walk from those files are replaced by the transformed ones.
-    fn flux_kustomizations(&mut self) -> Result<()> {
+    fn flux_kustomizations(&mut self, followed: &mut dyn FnMut(&[Object])) -> Result<()> {
         let repo_root = repository_root(&self.root);
         let walked: BTreeSet<PathBuf> = self.tree.files.iter().cloned().collect();
         let mut replaced: BTreeSet<PathBuf> = BTreeSet::new();
@@ -502,6 +533,11 @@ impl Loader {
         // the tree's files, as a set (a repository of 1,200 files has as many; each Kustomization adds a few)
         let mut files: std::collections::HashSet<PathBuf> =
             self.tree.files.iter().cloned().collect();
+        // the substitution sources of the tree (ConfigMaps, Secrets, …; [`is_substitution_source`]), in the tree's
+        // order, kept beside it as the loop below changes it: filtering 1,200 objects for each of 350 Kustomizations
+        // was a tenth of a warm run. Rebuilt when the tree changed other than by this loop (`seen_len`).
+        let mut tree_sources: Vec<Object> = Vec::new();
+        let mut seen_len: Option<usize> = None;
         while let Some((ks, walked_at, cluster)) = queue.pop() {
             let from_walk = walked_at.is_some();
             if let Some(i) = walked_at {
@@ -643,18 +679,16 @@ impl Loader {
                 sub.read_dir_tree(&shown)?;
                 apply_flux_kustomization(&mut sub.tree.objects, spec);
             }
-            let source = |o: &&Object| {
-                o.is("", "ConfigMap")
-                    || o.is("", "Secret")
-                    || o.is("external-secrets.io", "ExternalSecret")
-                    || o.is("bitnami.com", "SealedSecret")
-            };
+            let source = |o: &&Object| is_substitution_source(o);
             // the sources in the path itself are copied (they are substituted too); the tree's are referenced
             let known_here: Vec<Object> = if spec["postBuild"].is_object() {
                 sub.tree.objects.iter().filter(source).cloned().collect()
             } else {
                 Vec::new()
             };
+            if seen_len != Some(self.tree.objects.len()) {
+                tree_sources = self.tree.objects.iter().filter(source).cloned().collect();
+            }
             deployed.extend(sub.tree.files.iter().cloned());
             deployed.extend(sub.tree.objects.iter().map(|o| o.file.clone()));
             if let Some(c) = &cluster {
@@ -672,17 +706,13 @@ impl Loader {
                 }
             }
             let known: Vec<&Object> = if spec["postBuild"].is_object() {
-                self.tree
-                    .objects
-                    .iter()
-                    .filter(source)
-                    .chain(known_here.iter())
-                    .collect()
+                tree_sources.iter().chain(known_here.iter()).collect()
             } else {
                 Vec::new()
             };
             let found = substitute::post_build_with(&ks, &mut sub.tree.objects, &sub.texts, &known);
             self.tree.findings.extend(found);
+            followed(&sub.tree.objects);
             let fresh: Vec<&PathBuf> = sub
                 .tree
                 .files
@@ -691,9 +721,9 @@ impl Loader {
                 .collect();
             let fresh: BTreeSet<PathBuf> = fresh.into_iter().cloned().collect();
             if !fresh.is_empty() {
-                self.tree
-                    .objects
-                    .retain(|o| !(o.origin == Origin::Plain && fresh.contains(&o.file)));
+                let stays = |o: &Object| !(o.origin == Origin::Plain && fresh.contains(&o.file));
+                self.tree.objects.retain(stays);
+                tree_sources.retain(stays);
             }
             replaced.extend(fresh);
             replaced.extend(sub.kept.iter().cloned());
@@ -718,7 +748,9 @@ impl Loader {
             self.tree.warnings.extend(sub.tree.warnings);
             self.tree.findings.extend(sub.tree.findings);
             self.tree.unreadable.extend(sub.tree.unreadable);
+            tree_sources.extend(sub.tree.objects.iter().filter(source).cloned());
             self.tree.objects.extend(sub.tree.objects);
+            seen_len = Some(self.tree.objects.len());
         }
         if let Some(deployed) = deployed {
             self.drop_undeployed(&deployed);
@@ -943,7 +975,7 @@ impl Loader {
                     if !sub.tree.files.contains(&file) {
                         sub.tree.files.push(file.clone());
                     }
-                    sub.texts.push(Some(b.text));
+                    sub.texts.push(b.text);
                     sub.tree.objects.push(Object::plain(b.value, file));
                 }
                 // the walk may have read the path's own kustomization (rendered, named by that file), and the
@@ -1185,7 +1217,7 @@ impl Loader {
         let Ok(text) = crate::files::read_text(file) else {
             return;
         };
-        let Ok(doc) = serde_norway::from_str::<Value>(&text) else {
+        let Ok(doc) = headlamp_e2e_yaml::from_norway_str(&text) else {
             return;
         };
         let repo_root = repository_root(&self.root);
@@ -1656,6 +1688,15 @@ pub(crate) fn flux_path<'a>(spec: &'a Value, root: &Path, repo_root: &Path) -> F
     }
 }
 
+/// An object postBuild may take variables from (`substituteFrom`: a ConfigMap or a Secret; the tree's
+/// ExternalSecrets and SealedSecrets stand for the Secrets they make).
+fn is_substitution_source(o: &Object) -> bool {
+    o.is("", "ConfigMap")
+        || o.is("", "Secret")
+        || o.is("external-secrets.io", "ExternalSecret")
+        || o.is("bitnami.com", "SealedSecret")
+}
+
 /// Whether a Flux Kustomization's path is built with kustomize ([`flux_build`]): it has kustomize features, or
 /// postBuild (Flux substitutes in the YAML text kustomize wrote, where the source's quoting survives).
 fn needs_build(spec: &Value) -> bool {
@@ -1711,6 +1752,33 @@ mod tests {
     use super::*;
 
     use crate::testing::write_file as write;
+
+    #[test]
+    fn a_releases_sources_are_the_flux_sources_configmaps_and_secrets_in_order() {
+        let o = |api: &str, kind: &str, name: &str| {
+            Object::plain(
+                serde_json::json!({"apiVersion": api, "kind": kind, "metadata": {"name": name}}),
+                "f.yaml",
+            )
+        };
+        let tree = Tree {
+            root: PathBuf::from("r"),
+            objects: vec![
+                o("v1", "Secret", "s"),
+                o("helm.toolkit.fluxcd.io/v2", "HelmRelease", "hr"),
+                o("source.toolkit.fluxcd.io/v1", "OCIRepository", "oci"),
+                o("apps/v1", "Deployment", "d"),
+                o("v1", "ConfigMap", "cm"),
+                o("source.toolkit.fluxcd.io/v1", "HelmRepository", "repo"),
+                o("example.com/v1", "ConfigMap", "not-core"),
+            ],
+            ..Tree::default()
+        };
+        let view = tree.release_sources();
+        let names: Vec<&str> = view.objects.iter().map(Object::name).collect();
+        assert_eq!(names, ["s", "oci", "cm", "repo"]);
+        assert_eq!(view.root, tree.root);
+    }
 
     /// Issue 19 cause 6, the fluxcd/flux2-kustomize-helm-example shape: `clusters/production/apps.yaml` applies
     /// `apps/production`, which lists `../base/podinfo`; `apps/base/adminer` is listed by no overlay. Only what the

@@ -270,3 +270,73 @@ async fn the_download_deadline_is_one_for_every_call_on_a_store_and_its_clones()
         .await;
     assert!(got.values().next().unwrap().is_ok(), "{got:?}");
 }
+
+#[tokio::test]
+async fn the_charts_of_followed_paths_are_fetched_as_they_come_each_once() {
+    // issue 22: the HelmReleases a Flux Kustomization's path gives are handed over while the tree is read; their
+    // charts are fetched then (each once), not after the whole tree
+    let server = MockServer::start().await;
+    let chart = tiny_chart();
+    let digest = hex::encode(Sha256::digest(&chart));
+    serve(&server, index("charts/demo-1.2.3.tgz", &digest), chart).await;
+    let obj = |yaml: String| {
+        let v: serde_json::Value = serde_norway::from_str(&yaml).unwrap();
+        headlamp_e2e::gitops::Object::plain(v, "apps/hr.yaml")
+    };
+    let repo = obj(format!(
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {{name: demo, namespace: apps}}\nspec: {{url: '{}/repo/'}}\n",
+        server.uri()
+    ));
+    let hr = |name: &str, source: &str| {
+        obj(format!(
+            "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {{name: {name}, namespace: apps}}\nspec:\n  chart: {{spec: {{chart: demo, version: 1.2.3, sourceRef: {{kind: HelmRepository, name: {source}}}}}}}\n"
+        ))
+    };
+    let sources = headlamp_e2e::gitops::Tree {
+        objects: vec![repo],
+        ..Default::default()
+    };
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    for o in [hr("a", "demo"), hr("b", "demo"), hr("c", "elsewhere")] {
+        tx.send(o).unwrap();
+    }
+    drop(tx);
+    let cache = tempfile::tempdir().unwrap();
+    let store = ChartStore {
+        charts_dir: None,
+        cache_dir: Some(cache.path().to_path_buf()),
+        offline: false,
+        ..Default::default()
+    };
+    // an HTTP repository is fetched without helm; helm only has to be named
+    let helm = headlamp_e2e::chart::Helm::new("/nonexistent/helm").with_cache(None);
+    let mut ahead = headlamp_e2e::lint::ahead::Ahead::default();
+    headlamp_e2e::lint::ahead::fetch_followed(&mut ahead, rx, &sources, &store, Some(&helm)).await;
+    // the two releases of repository demo share one chart; the third's repository is not in the tree, so its chart
+    // is looked up locally only (as lint would after the tree): not at hand
+    assert_eq!(ahead.charts.len(), 2, "{:?}", ahead.charts.keys());
+    let got = ahead
+        .charts
+        .get(&demo(&server, "1.2.3"))
+        .expect("demo 1.2.3");
+    assert_eq!(got.as_ref().expect("read").name, "demo");
+    let local = ChartRef {
+        repo_url: None,
+        ..demo(&server, "1.2.3")
+    };
+    assert!(ahead.charts[&local].is_err());
+    let asked = |p: &'static str| {
+        let server = &server;
+        async move {
+            server
+                .received_requests()
+                .await
+                .unwrap_or_default()
+                .iter()
+                .filter(|r| r.url.path() == p)
+                .count()
+        }
+    };
+    assert_eq!(asked("/repo/index.yaml").await, 1);
+    assert_eq!(asked("/repo/charts/demo-1.2.3.tgz").await, 1);
+}

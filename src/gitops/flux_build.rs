@@ -46,10 +46,13 @@ pub fn features(spec: &Value) -> Vec<&'static str> {
 /// One object kustomize built: its value (origin annotation removed), the file it came from (relative to the
 /// GitOps root), and its YAML text as kustomize wrote it (what kustomize-controller substitutes variables in: the
 /// quoting of the source survives there, so `"${PORT}"` stays a string and `replicas: ${N}` becomes a number).
+/// `None` for an object built here ([`super::kustomize_here`]): kustomize's text is a function of the value
+/// (`JSONToYAML` of its JSON), written when postBuild needs it ([`super::substitute::post_build_with`]), not for
+/// every object.
 pub struct Built {
     pub value: Value,
     pub file: Option<PathBuf>,
-    pub text: String,
+    pub text: Option<String>,
 }
 
 const ORIGIN: &str = "config.kubernetes.io/origin";
@@ -136,7 +139,7 @@ impl Workspace {
                 let text = crate::files::read_text(&f).map_err(|e| {
                     BuildError::Failed(format!("reading {}: {e}", rel.join(name).display()))
                 })?;
-                let doc: Value = serde_norway::from_str(&text).map_err(|e| {
+                let doc: Value = headlamp_e2e_yaml::from_norway_str(&text).map_err(|e| {
                     BuildError::Failed(format!("{} is not a kustomization: {e}", rel.display()))
                 })?;
                 let Value::Object(map) = doc else {
@@ -239,7 +242,7 @@ impl Workspace {
                 built.push(Built {
                     value: doc,
                     file,
-                    text: doc_text.clone(),
+                    text: Some(doc_text.clone()),
                 });
             }
         }
@@ -251,14 +254,14 @@ impl Workspace {
     }
 
     /// The output of a build here ([`super::kustomize_here`]) as kustomize's is read: each object named by its
-    /// origin (relative to `rel`), its text written from its value (what kustomize writes is a function of the value:
-    /// `JSONToYAML` of its JSON).
+    /// origin (relative to `rel`); no text (what kustomize writes is a function of the value, `JSONToYAML` of its
+    /// JSON: written from the value when postBuild needs it).
     fn built_here(&self, rel: &Path, here: super::kustomize_here::Built) -> BuildOutput {
         let objects = here
             .objects
             .into_iter()
             .map(|o| Built {
-                text: serde_norway::to_string(&o.value).unwrap_or_default(),
+                text: None,
                 file: o.origin.map(|f| super::normalise(&rel.join(f))),
                 value: o.value,
             })
@@ -623,7 +626,7 @@ pub(super) fn take_origin(doc: &mut Value) -> Option<PathBuf> {
     {
         m.remove("annotations");
     }
-    let parsed: Value = serde_norway::from_str(origin.as_str()?).ok()?;
+    let parsed: Value = headlamp_e2e_yaml::from_norway_str(origin.as_str()?).ok()?;
     parsed["path"].as_str().map(PathBuf::from)
 }
 

@@ -136,7 +136,7 @@ fn references(dir: &Path, file: &Path) -> Vec<PathBuf> {
     let Ok(text) = crate::files::read_text(file) else {
         return Vec::new();
     };
-    let Ok(doc) = serde_norway::from_str::<Value>(&text) else {
+    let Ok(doc) = headlamp_e2e_yaml::from_norway_str(&text) else {
         return Vec::new();
     };
     ["resources", "components", "bases"]

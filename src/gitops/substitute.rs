@@ -886,6 +886,18 @@ pub fn post_build(
     post_build_with(ks, objects, texts, &known)
 }
 
+/// Whether a `$` is in a key or a string of `v`: the only places YAML text written from `v` can hold one (numbers,
+/// booleans and null are written without it).
+fn has_dollar(v: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => s.contains('$'),
+        Value::Array(a) => a.iter().any(has_dollar),
+        Value::Object(m) => m.iter().any(|(k, v)| k.contains('$') || has_dollar(v)),
+        _ => false,
+    }
+}
+
 /// [`post_build`], with the ConfigMaps and Secrets the variables may come from by reference (the loader's tree is
 /// not copied for each Kustomization).
 pub fn post_build_with(
@@ -908,9 +920,13 @@ pub fn post_build_with(
         {
             continue;
         }
+        // envsubst changes nothing in a text without `$` (no variable, no escape, no error): such an object is left
+        // as it is, and its text is not written
         let text = match texts.get(i) {
+            Some(Some(t)) if !t.contains('$') => continue,
             Some(Some(t)) => t.clone(),
-            _ => match serde_norway::to_string(&o.value) {
+            _ if !has_dollar(&o.value) => continue,
+            _ => match headlamp_e2e_yaml::to_norway_string(&o.value) {
                 Ok(t) => t,
                 Err(_) => continue,
             },
@@ -1143,6 +1159,43 @@ mod tests {
         // newlines are removed from values
         assert_eq!(v.vars["MULTI"], "xy");
         assert!(!v.vars.contains_key("D"));
+    }
+
+    #[test]
+    fn a_variable_is_found_in_keys_and_in_kustomize_text_and_nowhere_else() {
+        // a `$` in a key only: the object is still substituted (text written from the value)
+        let mut objs = vec![
+            object(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: k, namespace: n}\ndata: {\"${A}\": x}\n",
+                "k.yaml",
+            ),
+            object(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: plain, namespace: n}\ndata: {n: 3, b: true}\n",
+                "plain.yaml",
+            ),
+            object(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: built, namespace: n}\ndata: {v: \"${A}\"}\n",
+                "built.yaml",
+            ),
+        ];
+        let k = ks("    substitute: {A: inline}\n");
+        // the third object's text as kustomize wrote it decides, not its value: none there, nothing substituted
+        let texts = [
+            None,
+            None,
+            Some(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: built, namespace: n}\n"
+                    .to_string(),
+            ),
+        ];
+        assert!(post_build(&k, &mut objs, &texts, &[]).is_empty());
+        assert_eq!(objs[0].value["data"]["inline"], "x");
+        assert_eq!(objs[1].value["data"]["n"], 3);
+        assert_eq!(objs[2].value["data"]["v"], "${A}");
+        assert!(has_dollar(&serde_json::json!({"a": [1, {"b": "$"}]})));
+        assert!(!has_dollar(
+            &serde_json::json!({"a": [1, {"b": "x"}], "n": null})
+        ));
     }
 
     #[test]

@@ -37,6 +37,7 @@ pub fn predictable(walked: &Tree) -> Vec<Release> {
             },
         )
         .collect();
+    let sources = walked.release_sources();
     walked
         .find("helm.toolkit.fluxcd.io", "HelmRelease")
         .filter(|o| !o.value.to_string().contains("${"))
@@ -45,7 +46,7 @@ pub fn predictable(walked: &Tree) -> Vec<Release> {
             let real = file.canonicalize().unwrap_or(file);
             !rewriting.iter().any(|d| real.starts_with(d))
         })
-        .filter_map(|o| Release::from_object(o, Some(walked)).ok())
+        .filter_map(|o| Release::from_object(o, Some(&sources)).ok())
         .filter(Release::renderable)
         .collect()
 }
@@ -150,6 +151,57 @@ pub async fn start(
         charts,
         renders,
         fields,
+    }
+}
+
+/// The charts of the HelmReleases `followed` hands over (each Flux Kustomization's path's, as Flux applies them,
+/// while the tree is read), fetched and read as they come, each chart once, in parallel (the store's one deadline):
+/// into `ahead.charts`, for [`super::prepare_with`]. A release whose chart source is not among the walked tree's
+/// `sources` is left to `prepare_with`. Returns when the tree is read (the channel closed) and the fetches ended.
+pub async fn fetch_followed(
+    ahead: &mut Ahead,
+    mut followed: tokio::sync::mpsc::UnboundedReceiver<Object>,
+    sources: &Tree,
+    store: &ChartStore,
+    helm: Option<&Helm>,
+) {
+    let Some(helm) = helm else {
+        // nothing to fetch with (the loader's sends to a closed channel are ignored)
+        return;
+    };
+    let mut asked: std::collections::HashSet<ChartRef> = ahead.charts.keys().cloned().collect();
+    let mut fetching: JoinSet<(ChartRef, Option<Result<Chart>>)> = JoinSet::new();
+    while let Some(hr) = followed.recv().await {
+        let Ok(r) = Release::from_object(&hr, Some(sources)) else {
+            continue;
+        };
+        if !r.renderable() {
+            continue;
+        }
+        let cref = chart_ref(&r);
+        if !asked.insert(cref.clone()) {
+            continue;
+        }
+        let (store, helm) = (store.clone(), helm.clone());
+        fetching.spawn(async move {
+            let got = store
+                .fetch_all(std::iter::once(cref.clone()), Some(&helm))
+                .await
+                .remove(&cref);
+            let read = got.map(|got| got.and_then(|p| crate::chart::read_chart(&p)));
+            (cref, read)
+        });
+    }
+    if !fetching.is_empty() {
+        tracing::debug!(
+            charts = fetching.len(),
+            "lint: charts of the followed paths' releases fetched ahead"
+        );
+    }
+    while let Some(done) = fetching.join_next().await {
+        if let Ok((cref, Some(read))) = done {
+            ahead.charts.entry(cref).or_insert(read);
+        }
     }
 }
 

@@ -1338,21 +1338,36 @@ pub async fn lint(root: &Path, store: &ChartStore, helm: Option<&Helm>) -> Resul
     // read on a blocking thread; the releases its walk already predicts are rendered while it follows the Flux
     // Kustomizations (`ahead`). The walk hands over the predictions first (the renders are the longest chain),
     // then a copy of its objects for the field checks.
+    // The HelmReleases of each Flux Kustomization's path are handed over as the path is read: their charts are
+    // fetched while the other paths are read.
     let (releases_tx, releases_rx) = tokio::sync::oneshot::channel();
     let (objects_tx, objects_rx) = tokio::sync::oneshot::channel();
+    let (followed_tx, followed_rx) = tokio::sync::mpsc::unbounded_channel();
     let load = {
         let root = root.to_path_buf();
         tokio::task::spawn_blocking(move || {
-            gitops::load_each_then(&root, move |walked| {
-                let _ = releases_tx.send(ahead::predictable(walked));
-                let _ = objects_tx.send(walked.objects.clone());
-            })
+            gitops::load_each_watching(
+                &root,
+                move |walked| {
+                    let _ =
+                        releases_tx.send((ahead::predictable(walked), walked.release_sources()));
+                    let _ = objects_tx.send(walked.objects.clone());
+                },
+                &mut |objects| {
+                    for o in objects
+                        .iter()
+                        .filter(|o| o.is("helm.toolkit.fluxcd.io", "HelmRelease"))
+                    {
+                        let _ = followed_tx.send(o.clone());
+                    }
+                },
+            )
         })
     };
     let start_ahead = async {
-        let releases = releases_rx.await.unwrap_or_default();
+        let (releases, sources) = releases_rx.await.unwrap_or_default();
         tracing::debug!(elapsed = ?started.elapsed(), releases = releases.len(), "lint: tree walked; rendering ahead");
-        let ahead = ahead::start(
+        let mut ahead = ahead::start(
             releases,
             async { objects_rx.await.unwrap_or_default() },
             store,
@@ -1362,6 +1377,7 @@ pub async fn lint(root: &Path, store: &ChartStore, helm: Option<&Helm>) -> Resul
         // the checkout's branch and HEAD: two git processes, started once the renders are (they run beside helm)
         let root = root.to_path_buf();
         let checkout = tokio::spawn(async move { flux_source::Checkout::read(&root).await });
+        ahead::fetch_followed(&mut ahead, followed_rx, &sources, store, located.as_ref()).await;
         (ahead, checkout)
     };
     let (tree, (ahead, checkout)) = tokio::join!(load, start_ahead);
@@ -1448,9 +1464,10 @@ pub async fn prepare_with(
     let mut releases = Vec::new();
     let mut problems = tree.findings.clone();
     problems.extend(tree.unreadable.iter().map(kustomize::unreadable_finding));
+    let sources = tree.release_sources();
     for o in tree.find("helm.toolkit.fluxcd.io", "HelmRelease") {
         // one unreadable HelmRelease is a finding on it; the others are still linted
-        match Release::from_object(o, Some(&tree)) {
+        match Release::from_object(o, Some(&sources)) {
             Ok(mut r) => {
                 // a range is rendered at the newest matching chart at hand (chart-version-not-pinned still errs)
                 if r.pinned_version().is_none() && r.digest.is_none() {

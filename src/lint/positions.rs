@@ -171,17 +171,60 @@ fn is_values_path(path: &str) -> bool {
 }
 
 /// Place every finding of `findings` (see the module documentation).
+///
+/// Many findings (a repository of 350 releases whose chart is not at hand has one on each) are placed on one
+/// thread per core, each finding's file on one of them (a file is parsed once); where a finding is placed does not
+/// depend on the thread, each reads the same files.
 pub fn locate(input: &LintInput, findings: &mut [Finding]) {
-    let mut files = Files::new(&input.root);
-    for f in findings.iter_mut().filter(|f| f.line.is_none()) {
-        if let Some((file, pos)) = position(input, &mut files, f) {
-            // a value from a valuesFrom source is where that source is written
-            if let Some(file) = file {
-                f.file = file;
-            }
-            f.line = Some(u32::try_from(pos.line).unwrap_or(u32::MAX));
-            f.column = Some(u32::try_from(pos.column).unwrap_or(u32::MAX));
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(MAX_WORKERS);
+    locate_with(input, findings, workers);
+}
+
+/// [`locate`] on at most `workers` threads.
+fn locate_with(input: &LintInput, findings: &mut [Finding], workers: usize) {
+    let todo: Vec<&mut Finding> = findings.iter_mut().filter(|f| f.line.is_none()).collect();
+    if workers < 2 || todo.len() < PARALLEL_FROM {
+        let mut files = Files::new(&input.root);
+        for f in todo {
+            place(input, &mut files, f);
         }
+        return;
+    }
+    let mut groups: Vec<Vec<&mut Finding>> = (0..workers).map(|_| Vec::new()).collect();
+    for f in todo {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let at =
+            BuildHasherDefault::<DefaultHasher>::default().hash_one(&f.file) as usize % workers;
+        groups[at].push(f);
+    }
+    std::thread::scope(|s| {
+        for group in groups {
+            s.spawn(move || {
+                let mut files = Files::new(&input.root);
+                for f in group {
+                    place(input, &mut files, f);
+                }
+            });
+        }
+    });
+}
+
+/// At most this many threads place findings ([`locate`]).
+const MAX_WORKERS: usize = 4;
+/// Fewer findings than this are placed on the calling thread.
+const PARALLEL_FROM: usize = 64;
+
+/// `f` given the line and column where it is written (and the file, when that is another one).
+fn place(input: &LintInput, files: &mut Files<'_>, f: &mut Finding) {
+    if let Some((file, pos)) = position(input, files, f) {
+        // a value from a valuesFrom source is where that source is written
+        if let Some(file) = file {
+            f.file = file;
+        }
+        f.line = Some(u32::try_from(pos.line).unwrap_or(u32::MAX));
+        f.column = Some(u32::try_from(pos.column).unwrap_or(u32::MAX));
     }
 }
 
@@ -1240,6 +1283,62 @@ spec:
             releases: vec![release],
             ..LintInput::default()
         }
+    }
+
+    #[test]
+    fn findings_are_placed_alike_on_one_thread_and_on_several() {
+        let d = tempfile::tempdir().unwrap();
+        let input = input(d.path());
+        // more than PARALLEL_FROM findings over the input's files: fields that are there, values, and ones that are not
+        let wanted = [
+            (
+                "apps/hr.yaml",
+                "HelmRelease/headlamp/headlamp",
+                "spec.chart",
+            ),
+            ("apps/hr.yaml", "HelmRelease/headlamp/headlamp", "image.tag"),
+            (
+                "apps/hr.yaml",
+                "ClusterRoleBinding/headlamp-admin",
+                "roleRef",
+            ),
+            ("apps/cm.yaml", "ConfigMap/headlamp/headlamp-values", "data"),
+            (
+                "apps/deploy.yaml",
+                "Deployment/apps/web",
+                "spec.template.spec.containers[0].image",
+            ),
+            (
+                "apps/deploy.yaml",
+                "Deployment/apps/web",
+                "spec.nothing.here",
+            ),
+            ("apps/none.yaml", "Deployment/apps/none", "spec"),
+        ];
+        let all: Vec<Finding> = (0..3 * PARALLEL_FROM)
+            .map(|i| {
+                let (file, object, path) = wanted[i % wanted.len()];
+                Finding::new("r", crate::finding::Severity::Error)
+                    .file(file)
+                    .object(object)
+                    .path(path)
+            })
+            .collect();
+        let mut one = all.clone();
+        locate_with(&input, &mut one, 1);
+        let mut several = all;
+        locate_with(&input, &mut several, 4);
+        let at = |f: &[Finding]| -> Vec<(String, Option<u32>, Option<u32>)> {
+            f.iter()
+                .map(|f| (f.file.clone(), f.line, f.column))
+                .collect()
+        };
+        assert_eq!(at(&one), at(&several));
+        assert!(one.iter().filter(|f| f.line.is_some()).count() >= 4 * PARALLEL_FROM / 3);
+        assert!(
+            one.iter().any(|f| f.line.is_none()),
+            "a file that is not there places nothing"
+        );
     }
 
     fn placed(

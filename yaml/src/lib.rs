@@ -189,6 +189,19 @@ fn without_line_boms(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `v` written as YAML by serde_norway: the text lint takes as kustomize's output for an object it built itself
+/// (what kustomize writes is a function of the value). Here, not in the library, so that the serializer is built
+/// optimised (generic code is compiled in the crate that instantiates it).
+pub fn to_norway_string(v: &Value) -> Result<String, serde_norway::Error> {
+    serde_norway::to_string(v)
+}
+
+/// One YAML document read by serde_norway into a JSON value (a kustomization file's fields, an origin
+/// annotation): built optimised here, as [`to_norway_string`].
+pub fn from_norway_str(text: &str) -> Result<Value, serde_norway::Error> {
+    serde_norway::from_str(text)
+}
+
 /// Parse every document of `text` into JSON values (empty and `null` documents are skipped).
 pub fn parse_documents(text: &str) -> Result<Vec<Value>, YamlError> {
     let text = &*without_line_boms(text);
