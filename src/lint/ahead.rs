@@ -205,6 +205,18 @@ pub async fn fetch_followed(
     }
 }
 
+/// What decides a HelmRelease's chart, given the tree's sources ([`super::release_source::resolve`]): its
+/// namespace, `spec.chart` and `spec.chartRef`. Two releases with the same key name the same chart.
+pub fn chart_key(hr: &Object) -> String {
+    let spec = &hr.value["spec"];
+    format!(
+        "{}\n{}\n{}",
+        hr.namespace().unwrap_or("default"),
+        spec["chart"],
+        spec["chartRef"]
+    )
+}
+
 /// The chart at `path`, read; the render of `first` starts on it.
 fn read_starting_renders(
     path: PathBuf,
@@ -239,6 +251,32 @@ mod tests {
     use super::*;
     use serde_json::json;
     use std::path::Path;
+
+    #[test]
+    fn releases_with_one_chart_reference_share_a_chart_key() {
+        let hr = |name: &str, ns: &str, chart_ref: Value| {
+            Object::plain(
+                json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+                    "metadata": {"name": name, "namespace": ns},
+                    "spec": {"chartRef": chart_ref, "values": {"app": name}}}),
+                "hr.yaml",
+            )
+        };
+        let oci =
+            json!({"kind": "OCIRepository", "name": "app-template", "namespace": "flux-system"});
+        let a = chart_key(&hr("a", "apps", oci.clone()));
+        assert_eq!(a, chart_key(&hr("b", "apps", oci.clone())));
+        // the namespace is where a reference without one is looked up
+        assert_ne!(a, chart_key(&hr("a", "other", oci)));
+        assert_ne!(
+            a,
+            chart_key(&hr(
+                "a",
+                "apps",
+                json!({"kind": "OCIRepository", "name": "other"})
+            ))
+        );
+    }
 
     #[test]
     fn what_a_flux_kustomization_does_to_helm_releases() {

@@ -1353,12 +1353,18 @@ pub async fn lint(root: &Path, store: &ChartStore, helm: Option<&Helm>) -> Resul
                         releases_tx.send((ahead::predictable(walked), walked.release_sources()));
                     let _ = objects_tx.send(walked.objects.clone());
                 },
-                &mut |objects| {
-                    for o in objects
-                        .iter()
-                        .filter(|o| o.is("helm.toolkit.fluxcd.io", "HelmRelease"))
-                    {
-                        let _ = followed_tx.send(o.clone());
+                &mut {
+                    // one release per chart reference is enough to know the chart (350 apps on one chart: one)
+                    let mut sent = std::collections::HashSet::new();
+                    move |objects: &[gitops::Object]| {
+                        for o in objects
+                            .iter()
+                            .filter(|o| o.is("helm.toolkit.fluxcd.io", "HelmRelease"))
+                        {
+                            if sent.insert(ahead::chart_key(o)) {
+                                let _ = followed_tx.send(o.clone());
+                            }
+                        }
                     }
                 },
             )
