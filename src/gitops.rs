@@ -419,7 +419,7 @@ impl Loader {
     /// patches and all), in the order [`Self::flux_kustomizations`] takes them: kustomize runs while the rest is read.
     /// The children are asked for when their parent's path has been read ([`Self::prefetch_builds`]).
     fn prefetch_flux_builds(&mut self) {
-        let repo_root = repository_root(&self.root);
+        let repo_root = self.bound.clone();
         let walked: Vec<Object> = self
             .tree
             .find("kustomize.toolkit.fluxcd.io", "Kustomization")
@@ -441,7 +441,7 @@ impl Loader {
     /// demand). The path is resolved as [`Self::flux_kustomizations`] resolves it, without its warnings (it gives
     /// them); a build asked for and not taken is skipped.
     fn prefetch_builds(&mut self, kustomizations: &[Object]) {
-        let repo_root = repository_root(&self.root);
+        let repo_root = self.bound.clone();
         let wanted: Vec<(PathBuf, Value)> = kustomizations
             .iter()
             .filter(|ks| needs_build(&ks.value["spec"]))
@@ -472,7 +472,7 @@ impl Loader {
     /// and read what is there as kustomize-controller applies it ([`apply_flux_kustomization`]). Objects first read by
     /// the directory walk from those files are replaced by the transformed ones.
     fn flux_kustomizations(&mut self, followed: &mut dyn FnMut(&[Object])) -> Result<()> {
-        let repo_root = repository_root(&self.root);
+        let repo_root = self.bound.clone();
         let walked: BTreeSet<PathBuf> = self.tree.files.iter().cloned().collect();
         let mut replaced: BTreeSet<PathBuf> = BTreeSet::new();
         let mut done = BTreeSet::new();
@@ -852,15 +852,21 @@ impl Loader {
             docs: self.docs.clone(),
             included: self.included.clone(),
             big: self.big.clone(),
-            ..Loader::new(&self.root, self.real_root.clone())
+            ..Loader::within(&self.root, self.real_root.clone(), self.bound.clone())
         }
     }
 
     /// A loader of the GitOps directory `root` (`real_root`: its canonical path) that has read nothing yet.
     fn new(root: &Path, real_root: PathBuf) -> Loader {
+        let bound = repository_root(&real_root);
+        Loader::within(root, real_root, bound)
+    }
+
+    /// [`Self::new`], in the repository root `bound` (found once: a sub-loader is made for each Flux Kustomization).
+    fn within(root: &Path, real_root: PathBuf, bound: PathBuf) -> Loader {
         Loader {
             root: root.to_path_buf(),
-            bound: repository_root(&real_root),
+            bound,
             real_root,
             tree: Tree {
                 root: root.to_path_buf(),
@@ -1220,7 +1226,7 @@ impl Loader {
         let Ok(doc) = headlamp_e2e_yaml::from_norway_str(&text) else {
             return;
         };
-        let repo_root = repository_root(&self.root);
+        let repo_root = self.bound.clone();
         let shown = self.rel(file).display().to_string();
         let mut loads: Vec<(String, String)> = Vec::new();
         for (i, r) in doc["resources"]
@@ -1303,7 +1309,7 @@ impl Loader {
             self.declined_kustomize = true;
             return Ok(());
         }
-        let repo_root = repository_root(&self.real_root);
+        let repo_root = self.bound.clone();
         let start = dir
             .canonicalize()
             .ok()

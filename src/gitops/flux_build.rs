@@ -181,7 +181,7 @@ impl Workspace {
             list.push("originAnnotations".into());
         }
         if super::patches_in_process() {
-            match super::kustomize_here::build(&self.repo_root, &start, &kus, &self.docs) {
+            match super::kustomize_here::build_cached(&self.repo_root, &start, &kus, &self.docs) {
                 Ok(here) => {
                     tracing::debug!(path = %rel.display(), "built without kustomize");
                     return Ok(self.built_here(rel, here));

@@ -41,14 +41,14 @@ use super::flux_patch::Declined;
 
 /// One object built here: its value, and the file it came from relative to the directory built (as kustomize's
 /// `config.kubernetes.io/origin` annotation names it; `None` for a generated object).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Res {
     pub value: Value,
     pub origin: Option<PathBuf>,
 }
 
 /// What a build here gives: the objects, and the kustomization files it read (relative to the repository root).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Built {
     pub objects: Vec<Res>,
     pub kustomizations: Vec<PathBuf>,
@@ -91,6 +91,16 @@ pub fn build(
     kus: &Map<String, Value>,
     docs: &DocCache,
 ) -> Result<Built, Declined> {
+    build_recorded(root, start, kus, docs).map(|(built, _)| built)
+}
+
+/// [`build`], and what it asked of the file system.
+fn build_recorded(
+    root: &Path,
+    start: &Path,
+    kus: &Map<String, Value>,
+    docs: &DocCache,
+) -> Result<(Built, Vec<Probe>), Declined> {
     let mut b = Builder::new(root, start, docs)?;
     let start_dir = b.start.clone();
     let out = b.kustomization(&start_dir, kus, None, 0)?;
@@ -103,10 +113,148 @@ pub fn build(
             value: o.value,
         })
         .collect();
-    Ok(Built {
+    let built = Built {
         objects,
         kustomizations: b.kustomizations,
-    })
+    };
+    Ok((built, b.probes))
+}
+
+/// One question a build here asked of the file system (paths relative to the repository root), with its answer.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+enum Probe {
+    /// `symlink_metadata` succeeded
+    Exists(PathBuf, bool),
+    /// a directory, through symlinks
+    IsDir(PathBuf, bool),
+    /// a file read (no symlink on the way), by the SHA-256 of its bytes
+    Read(PathBuf, String),
+}
+
+fn content_hash(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(bytes))
+}
+
+impl Probe {
+    /// Whether the file system under `root` answers as it did.
+    fn holds(&self, root: &Path) -> bool {
+        match self {
+            Probe::Exists(p, was) => root.join(p).symlink_metadata().is_ok() == *was,
+            Probe::IsDir(p, was) => root.join(p).is_dir() == *was,
+            Probe::Read(p, hash) => {
+                let full = root.join(p);
+                matches!(full.canonicalize(), Ok(real) if real == full)
+                    && crate::files::read_bytes(&full).is_ok_and(|b| content_hash(&b) == *hash)
+            }
+        }
+    }
+}
+
+/// A build here as the cache keeps it: the questions it asked and the result their answers gave.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CachedBuild {
+    probes: Vec<Probe>,
+    built: Built,
+}
+
+impl CachedBuild {
+    /// An entry's text read: through `Value`'s own parser, which is built optimised with serde_json even in the dev
+    /// profile (a derived `Deserialize` is compiled here, unoptimised there: a warm run reads hundreds of entries).
+    fn read(text: &str) -> Option<CachedBuild> {
+        let mut v: Value = text.parse().ok()?;
+        let probes: Vec<Probe> = serde_json::from_value(v["probes"].take()).ok()?;
+        let built = &mut v["built"];
+        let objects = built["objects"]
+            .as_array_mut()?
+            .iter_mut()
+            .map(|o| {
+                let origin = match o["origin"].take() {
+                    Value::Null => None,
+                    Value::String(s) => Some(PathBuf::from(s)),
+                    _ => return None,
+                };
+                Some(Res {
+                    value: o["value"].take(),
+                    origin,
+                })
+            })
+            .collect::<Option<Vec<Res>>>()?;
+        let kustomizations: Vec<PathBuf> =
+            serde_json::from_value(built["kustomizations"].take()).ok()?;
+        Some(CachedBuild {
+            probes,
+            built: Built {
+                objects,
+                kustomizations,
+            },
+        })
+    }
+}
+
+/// [`build`], through the build cache in `$HEADLAMP_E2E_CACHE/kustomize-here` when it is on
+/// ([`super::build_cache::enabled`]): an entry is keyed by this program (its path, size and modification time: the
+/// builder is its code), the directory built and the kustomization, and holds the file-system questions the build
+/// asked (existence, directory or not, each file read by the SHA-256 of its bytes) with the result; it is used only
+/// when every question gets the same answer again, so a changed, added or removed file the build looked at builds
+/// again. Only builds that succeeded are kept (a declined one goes to kustomize, whose own cache is
+/// [`super::build_cache`]).
+pub fn build_cached(
+    root: &Path,
+    start: &Path,
+    kus: &Map<String, Value>,
+    docs: &DocCache,
+) -> Result<Built, Declined> {
+    let cache = super::build_cache::enabled()
+        .then(|| {
+            crate::chart::cache_root()
+                .map(|d| crate::chart::RenderCache::new(d.join("kustomize-here")))
+        })
+        .flatten();
+    build_cached_in(cache.as_ref(), root, start, kus, docs)
+}
+
+/// [`build_cached`] with the cache `cache` (none: built).
+fn build_cached_in(
+    cache: Option<&crate::chart::RenderCache>,
+    root: &Path,
+    start: &Path,
+    kus: &Map<String, Value>,
+    docs: &DocCache,
+) -> Result<Built, Declined> {
+    let Some((cache, key)) = cache.and_then(|c| Some((c, cache_key(start, kus)?))) else {
+        return build(root, start, kus, docs);
+    };
+    if let Some(entry) = cache.get(&key).and_then(|text| CachedBuild::read(&text))
+        && entry.probes.iter().all(|p| p.holds(root))
+    {
+        return Ok(entry.built);
+    }
+    let (built, probes) = build_recorded(root, start, kus, docs)?;
+    let entry = CachedBuild { probes, built };
+    if let Ok(text) = serde_json::to_string(&entry) {
+        cache.put(&key, &text);
+    }
+    Ok(entry.built)
+}
+
+/// The cache key of a build of `start` with `kus` by this program; `None` when the program cannot be looked at.
+fn cache_key(start: &Path, kus: &Map<String, Value>) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    use std::os::unix::fs::MetadataExt;
+    let exe = std::env::current_exe().ok()?;
+    let meta = std::fs::metadata(&exe).ok()?;
+    let mut h = Sha256::new();
+    h.update(b"headlamp-e2e kustomize build here v1\0");
+    h.update(exe.as_os_str().as_encoded_bytes());
+    h.update(b"\0");
+    h.update(meta.len().to_le_bytes());
+    h.update(meta.mtime().to_le_bytes());
+    h.update(meta.mtime_nsec().to_le_bytes());
+    h.update(start.as_os_str().as_encoded_bytes());
+    h.update(b"\0");
+    h.update(serde_json::to_string(kus).ok()?.as_bytes());
+    Some(hex::encode(h.finalize()))
 }
 
 /// Build the directory `start` (relative to `root`) with the kustomization file it holds.
@@ -169,6 +317,9 @@ struct Builder<'a> {
     kustomizations: Vec<PathBuf>,
     /// The text of each resource file read (relative to the root), for patches that need it.
     texts: BTreeMap<PathBuf, String>,
+    /// What the build asked of the file system, in order, with the answers: the same answers give the same build
+    /// ([`build_cached`]).
+    probes: Vec<Probe>,
 }
 
 impl<'a> Builder<'a> {
@@ -181,7 +332,22 @@ impl<'a> Builder<'a> {
             bytes: 0,
             kustomizations: Vec::new(),
             texts: BTreeMap::new(),
+            probes: Vec::new(),
         })
+    }
+
+    /// Whether `rel` exists (a file, a directory or a symlink), recorded.
+    fn exists(&mut self, rel: &Path) -> bool {
+        let answer = self.root.join(rel).symlink_metadata().is_ok();
+        self.probes.push(Probe::Exists(rel.to_path_buf(), answer));
+        answer
+    }
+
+    /// Whether `rel` is a directory (followed through symlinks), recorded.
+    fn is_dir(&mut self, rel: &Path) -> bool {
+        let answer = self.root.join(rel).is_dir();
+        self.probes.push(Probe::IsDir(rel.to_path_buf(), answer));
+        answer
     }
 
     fn read(&mut self, rel: &Path) -> Result<String, Declined> {
@@ -197,6 +363,10 @@ impl<'a> Builder<'a> {
         }
         let text = crate::files::read_text(&full)
             .or_else(|e| declined(format!("{}: {e}", rel.display())))?;
+        self.probes.push(Probe::Read(
+            rel.to_path_buf(),
+            content_hash(text.as_bytes()),
+        ));
         // the sandbox's bound on what one build reads (a file named many times counts each time)
         self.bytes += text.len() as u64;
         if self.bytes > super::sandbox::MAX_SANDBOX_BYTES {
@@ -213,7 +383,7 @@ impl<'a> Builder<'a> {
         let present: Vec<&str> = KUSTOMIZATION_NAMES
             .iter()
             .copied()
-            .filter(|n| self.root.join(dir).join(n).symlink_metadata().is_ok())
+            .filter(|n| self.exists(&dir.join(n)))
             .collect();
         let [name] = present[..] else {
             return declined(format!(
@@ -279,8 +449,7 @@ impl<'a> Builder<'a> {
         let mut acc = into.unwrap_or_default();
         for r in strings(kus, "resources")? {
             let p = self.local(dir, &r)?;
-            let full = self.root.join(&p);
-            if full.is_dir() {
+            if self.is_dir(&p) {
                 let sub = self.load(&p)?;
                 let built = self.kustomization(&p, &sub, None, depth + 1)?;
                 acc.objects.extend(built.objects);
@@ -301,7 +470,7 @@ impl<'a> Builder<'a> {
         unique_items(&acc.objects)?;
         for c in strings(kus, "components")? {
             let p = self.local(dir, &c)?;
-            if !self.root.join(&p).is_dir() {
+            if !self.is_dir(&p) {
                 return declined(format!("component {c} is not a directory"));
             }
             let ckus = self.load(&p)?;
@@ -325,12 +494,12 @@ impl<'a> Builder<'a> {
     }
 
     /// `p` relative to `dir`, as a path relative to the root: local, inside the root.
-    fn local(&self, dir: &Path, p: &str) -> Result<PathBuf, Declined> {
+    fn local(&mut self, dir: &Path, p: &str) -> Result<PathBuf, Declined> {
         if p.is_empty() || super::sandbox::is_remote(p) || Path::new(p).is_absolute() {
             return declined(format!("the reference {p:?}"));
         }
         let joined = normal(&dir.join(p))?;
-        if self.root.join(&joined).symlink_metadata().is_err() {
+        if !self.exists(&joined) {
             return declined(format!("{p:?} does not exist"));
         }
         Ok(joined)
@@ -660,6 +829,101 @@ mod tests {
         .unwrap();
         let why = build(&root, Path::new("many"), &kus, &docs).unwrap_err();
         assert!(why.0.contains("more than"), "{why:?}");
+    }
+
+    #[test]
+    fn a_cached_build_is_used_only_while_every_file_it_looked_at_answers_the_same() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().canonicalize().unwrap();
+        let write = |rel: &str, text: &str| {
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        // the cluster-template shape: an app directory with its release and a component shared by all apps
+        write(
+            "apps/a/app/kustomization.yaml",
+            "resources: [./helmrelease.yaml]\ncomponents: [../../../components/common]\n",
+        );
+        write(
+            "apps/a/app/helmrelease.yaml",
+            "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: a}\nspec: {values: {replicas: 1}}\n",
+        );
+        write(
+            "components/common/kustomization.yaml",
+            "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources: [./namespace.yaml]\n",
+        );
+        write(
+            "components/common/namespace.yaml",
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n",
+        );
+        let cache_dir = tempfile::tempdir().unwrap();
+        let cache = crate::chart::RenderCache::new(cache_dir.path());
+        let start = Path::new("apps/a/app");
+        let kus = |ns: &str| -> Map<String, Value> {
+            serde_json::from_value(serde_json::json!({
+                "resources": ["./helmrelease.yaml"],
+                "components": ["../../../components/common"],
+                "namespace": ns,
+            }))
+            .unwrap()
+        };
+        let fresh = |k: &Map<String, Value>| build(&root, start, k, &DocCache::default());
+        let cached = |k: &Map<String, Value>| {
+            let docs = DocCache::default();
+            let built = build_cached_in(Some(&cache), &root, start, k, &docs);
+            // a build from the cache parses nothing
+            let parsed = !docs.0.lock().unwrap().is_empty();
+            (built, parsed)
+        };
+        let first = cached(&kus("a"));
+        assert!(first.1, "the first build is built");
+        assert_eq!(
+            first.0.as_ref().unwrap(),
+            fresh(&kus("a")).as_ref().unwrap()
+        );
+        let again = cached(&kus("a"));
+        assert!(!again.1, "the second is the cache's");
+        assert_eq!(again.0.unwrap(), first.0.unwrap());
+        // another kustomization (a Flux targetNamespace written into it) is another entry
+        let other = cached(&kus("b"));
+        assert!(other.1);
+        assert_eq!(other.0.unwrap(), fresh(&kus("b")).unwrap());
+        // a file the build read, changed (the shared component): built again, with the change
+        write(
+            "components/common/namespace.yaml",
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: a, labels: {x: y}}\n",
+        );
+        let changed = cached(&kus("a"));
+        assert!(changed.1);
+        let changed = changed.0.unwrap();
+        assert_eq!(changed, fresh(&kus("a")).unwrap());
+        assert!(
+            changed
+                .objects
+                .iter()
+                .any(|o| o.value["metadata"]["labels"]["x"] == "y")
+        );
+        // a file the build only looked for, added (a second kustomization file, which kustomize refuses): not the
+        // cache's answer
+        assert!(!cached(&kus("a")).1);
+        write("components/common/kustomization.yml", "resources: []\n");
+        let (refused, _) = cached(&kus("a"));
+        assert!(refused.unwrap_err().0.contains("kustomization files"));
+        // a resource replaced by a symlink to the same text: read through a symlink, which kustomize-here declines
+        std::fs::remove_file(root.join("components/common/kustomization.yml")).unwrap();
+        assert!(cached(&kus("a")).0.is_ok());
+        std::fs::rename(
+            root.join("apps/a/app/helmrelease.yaml"),
+            root.join("apps/a/hr.yaml"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(
+            root.join("apps/a/hr.yaml"),
+            root.join("apps/a/app/helmrelease.yaml"),
+        )
+        .unwrap();
+        assert!(cached(&kus("a")).0.unwrap_err().0.contains("symlink"));
     }
 
     #[test]
