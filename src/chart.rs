@@ -528,7 +528,7 @@ struct IndexEntry {
 }
 
 fn http_client() -> Result<reqwest::Client> {
-    crate::install_crypto_provider();
+    crate::tls::install_crypto_provider();
     reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .connect_timeout(Duration::from_secs(10))

@@ -910,7 +910,7 @@ mod tests {
 
     #[tokio::test]
     async fn info_refs_advertisement_and_errors() {
-        crate::install_crypto_provider();
+        crate::tls::install_crypto_provider();
         let (_dir, _repo, server) = served_fixtures().await;
         let http = reqwest::Client::new();
         let response = http

@@ -26,14 +26,11 @@ pub mod scenario;
 pub mod startup;
 #[doc(hidden)]
 pub mod testing;
+pub mod tls;
 pub mod unstick;
 pub mod verify;
 pub mod view;
 pub mod yaml;
 
 pub use error::{Error, Result};
-
-/// Install the process-wide rustls crypto provider (ring) once; later calls are no-ops.
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
+pub use tls::install_crypto_provider;

@@ -776,7 +776,7 @@ pub fn http_client_with(
     ca_pem: Option<&[u8]>,
     accept_invalid_certs: bool,
 ) -> Result<reqwest::Client> {
-    crate::install_crypto_provider();
+    crate::tls::install_crypto_provider();
     let mut builder = reqwest::Client::builder()
         .timeout(PROBE_TIMEOUT)
         .connect_timeout(Duration::from_secs(5))

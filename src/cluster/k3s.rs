@@ -206,7 +206,7 @@ impl K3sCluster {
 
     /// A kube client for the cluster (installs the rustls crypto provider if none is).
     pub async fn client(&self) -> Result<kube::Client, ClusterError> {
-        crate::install_crypto_provider();
+        crate::tls::install_crypto_provider();
         let yaml = self.kubeconfig_yaml().await?;
         let kubeconfig = kube::config::Kubeconfig::from_yaml(&yaml)
             .map_err(|e| ClusterError::Kube(format!("parsing the k3s kubeconfig: {e}")))?;

@@ -194,7 +194,7 @@ pub(crate) async fn fetch_verified(
         tracing::warn!(file = %path.display(), "cached Flux install.yaml does not match the pinned sha256; downloading it again");
         let _ = std::fs::remove_file(path);
     }
-    crate::install_crypto_provider();
+    crate::tls::install_crypto_provider();
     let client = reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(15)))

@@ -1143,7 +1143,7 @@ fn tls_server(connections: usize) -> u16 {
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
     use std::io::{Read, Write};
 
-    crate::install_crypto_provider();
+    crate::tls::install_crypto_provider();
     let b64 = base64::engine::general_purpose::STANDARD;
     let cert = CertificateDer::from(b64.decode(SERVER_CERT_DER).unwrap());
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(

@@ -66,7 +66,7 @@ pub async fn config_for(
     kubeconfig: Option<&Path>,
     context: Option<&str>,
 ) -> Result<(Config, String), ViewError> {
-    crate::install_crypto_provider();
+    crate::tls::install_crypto_provider();
     let options = KubeConfigOptions {
         context: context.map(str::to_string),
         ..KubeConfigOptions::default()
