@@ -539,7 +539,7 @@ fn http_client() -> Result<reqwest::Client> {
 
 /// Why a request failed and what to do, from the error's whole chain: DNS, refused, TLS, timeout.
 fn transport_cause(e: &reqwest::Error) -> String {
-    let chain = crate::view::error_chain(e);
+    let chain = crate::error::error_chain(e);
     let lower = chain.to_ascii_lowercase();
     let (cause, fix) = if lower.contains("dns error")
         || lower.contains("failed to lookup address")

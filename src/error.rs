@@ -181,4 +181,21 @@ pub fn kube_message(e: &kube::Error) -> String {
     }
 }
 
+/// An error and its sources on one line, without repeating a source its parent already quotes:
+/// "ServiceError: client error (Connect): tcp connect error: Connection refused" (reqwest's own message rarely says
+/// why).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -800,20 +800,7 @@ pub fn http_client_with(
         .map_err(|e| Error::Other(format!("building the HTTP client: {}", error_chain(&e))))
 }
 
-/// An error and its sources on one line: reqwest's own message rarely says why.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
-        }
-        source = s.source();
-    }
-    text
-}
+pub use crate::error::error_chain;
 
 /// Send `request` and judge the answer. The verdict's texts are scrubbed of `token`.
 pub async fn send(client: &reqwest::Client, request: &ProbeRequest, token: &str) -> Verdict {

@@ -56,20 +56,7 @@ pub async fn docker_reachable_at(host: &str, timeout: Duration) -> Result<(), St
     }
 }
 
-/// An error and its sources on one line, without repeating a source its parent already quotes.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        let part = e.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = e.source();
-    }
-    text
-}
+use crate::error::error_chain;
 
 async fn client() -> Result<Docker, ClusterError> {
     testcontainers::core::client::docker_client_instance()

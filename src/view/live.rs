@@ -129,20 +129,7 @@ fn api_error(what: String, e: kube::Error) -> ViewError {
     }
 }
 
-/// An error with its sources: "ServiceError: client error (Connect): tcp connect error: Connection refused".
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
-}
+pub use crate::error::error_chain;
 
 fn status_code(e: &kube::Error) -> Option<u16> {
     match e {
