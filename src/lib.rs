@@ -9,6 +9,7 @@ pub mod chart;
 pub mod chart_diff;
 pub mod cluster;
 pub mod doctor;
+pub mod duration;
 pub mod e2e;
 pub mod error;
 pub mod files;

@@ -40,7 +40,7 @@ pub enum ProcessError {
     },
     #[error(
         "`{command}` did not finish within {} and was killed (with its child processes); raise ${TIMEOUT_ENV} (e.g. {TIMEOUT_ENV}=5m) if it is just slow",
-        crate::flux::objects::go_duration(*after)
+        crate::duration::go_duration(*after)
     )]
     TimedOut { command: String, after: Duration },
     /// `$HEADLAMP_E2E_HELM_TIMEOUT` is not a duration.
@@ -88,7 +88,7 @@ pub fn default_timeout() -> Result<Duration, String> {
 
 fn timeout_from(value: Option<String>) -> Result<Duration, String> {
     match value {
-        Some(v) if !v.trim().is_empty() => crate::doctor::parse_go_duration(&v)
+        Some(v) if !v.trim().is_empty() => crate::duration::parse_go_duration(&v)
             .filter(|d| !d.is_zero())
             .ok_or_else(|| {
                 format!("{TIMEOUT_ENV}={v:?} is not a positive Go duration (e.g. 90s, 5m, 1m30s)")

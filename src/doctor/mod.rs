@@ -28,6 +28,7 @@ use serde_json::{Value, json};
 
 use crate::chart::{ChartStore, Helm};
 use crate::error::{Error, Result};
+pub use crate::duration::{age, parse_go_duration};
 use crate::finding::{self, Finding, Severity, Summary};
 use crate::view::{self, ClusterView, HELMRELEASE};
 
@@ -372,49 +373,6 @@ fn merge_log_evidence(values: &mut Check, pods: &mut PodsCheck) {
             if merged == 1 { "s" } else { "" },
         ));
     }
-}
-
-/// Parse a Go duration as Flux prints it (`10m0s`, `1h2m3.5s`, `300ms`).
-pub fn parse_go_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    if s.is_empty() {
-        return None;
-    }
-    if s == "0" {
-        return Some(Duration::ZERO);
-    }
-    let mut total = 0f64;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let (num, tail) = rest.split_at(num_len);
-        let n: f64 = num.parse().ok()?;
-        let unit_len = tail
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(tail.len());
-        let (unit, tail) = tail.split_at(unit_len);
-        let factor = match unit {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            "ms" => 0.001,
-            "us" | "µs" => 0.000_001,
-            "ns" => 0.000_000_001,
-            _ => return None,
-        };
-        total += n * factor;
-        rest = tail;
-    }
-    Some(Duration::from_secs_f64(total))
-}
-
-/// The time from `since` (an RFC 3339 string) to `now`; zero when `since` is in the future.
-pub fn age(since: &str, now: Timestamp) -> Option<Duration> {
-    let t: Timestamp = since.parse().ok()?;
-    let d = now.duration_since(t);
-    Some(Duration::try_from(d).unwrap_or(Duration::ZERO))
 }
 
 /// `Kind/namespace/name` of a JSON object.

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::kinds::FluxKind;
 use crate::error::{Error, Result};
+pub use crate::duration::go_duration;
 
 /// The name and namespace `flux bootstrap` uses for both objects.
 pub const DEFAULT_NAME: &str = "flux-system";
@@ -113,50 +114,6 @@ impl KustomizationSpec {
 
 fn to_dynamic(v: Value) -> Result<DynamicObject> {
     serde_json::from_value(v).map_err(|e| Error::Other(format!("building a Flux object: {e}")))
-}
-
-/// A duration as Go's `time.Duration.String()` prints it (`1m0s`, `10m0s`, `1h0m0s`, `30s`, `1.5s`, `0s`): the form
-/// Flux writes back and the form in helm-controller's messages.
-pub fn go_duration(d: Duration) -> String {
-    if d.is_zero() {
-        return "0s".into();
-    }
-    if d < Duration::from_secs(1) {
-        let ns = d.as_nanos();
-        return if ns < 1_000 {
-            format!("{ns}ns")
-        } else if ns < 1_000_000 {
-            format!("{}µs", trim_fraction(ns, 1_000))
-        } else {
-            format!("{}ms", trim_fraction(ns, 1_000_000))
-        };
-    }
-    let total = d.as_secs();
-    let (h, m, s) = (total / 3600, (total % 3600) / 60, total % 60);
-    let secs = if d.subsec_nanos() == 0 {
-        s.to_string()
-    } else {
-        let frac = format!("{:09}", d.subsec_nanos());
-        format!("{s}.{}", frac.trim_end_matches('0'))
-    };
-    if h > 0 {
-        format!("{h}h{m}m{secs}s")
-    } else if m > 0 {
-        format!("{m}m{secs}s")
-    } else {
-        format!("{secs}s")
-    }
-}
-
-fn trim_fraction(ns: u128, unit: u128) -> String {
-    let whole = ns / unit;
-    let rest = ns % unit;
-    if rest == 0 {
-        return whole.to_string();
-    }
-    let width = unit.ilog10() as usize;
-    let frac = format!("{rest:0width$}");
-    format!("{whole}.{}", frac.trim_end_matches('0'))
 }
 
 #[cfg(test)]

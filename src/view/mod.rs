@@ -16,6 +16,8 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use serde_json::Value;
 
+pub use crate::duration::human_duration;
+
 /// The one text redaction ([`crate::report::redact`]), for what views print.
 pub use crate::report::redact::redact;
 pub use live::{LiveView, connect, error_chain};
@@ -267,38 +269,6 @@ pub fn name_of(obj: &Value) -> &str {
 /// `metadata.namespace`.
 pub fn namespace_of(obj: &Value) -> Option<&str> {
     obj["metadata"]["namespace"].as_str()
-}
-
-/// A duration as people say it: `45s`, `12m`, `1h5m`, `2d3h`.
-pub fn human_duration(d: std::time::Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => {
-            let (m, r) = (s / 60, s % 60);
-            if r == 0 || m >= 10 {
-                format!("{m}m")
-            } else {
-                format!("{m}m{r}s")
-            }
-        }
-        3600..86400 => {
-            let (h, m) = (s / 3600, (s % 3600) / 60);
-            if m == 0 {
-                format!("{h}h")
-            } else {
-                format!("{h}h{m}m")
-            }
-        }
-        _ => {
-            let (d, h) = (s / 86400, (s % 86400) / 3600);
-            if h == 0 {
-                format!("{d}d")
-            } else {
-                format!("{d}d{h}h")
-            }
-        }
-    }
 }
 
 #[cfg(test)]
