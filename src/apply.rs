@@ -63,7 +63,7 @@ pub async fn apply_yaml(
     source: &Path,
     opts: &ApplyOptions,
 ) -> Result<Vec<Applied>> {
-    let docs = crate::gitops::parse_yaml_documents(text, source)?;
+    let docs = crate::yaml::parse_yaml_documents(text, source)?;
     apply_values(client, docs, opts).await.map_err(|e| match e {
         Error::Other(m) => Error::Other(format!("{}: {m}", source.display())),
         other => other,

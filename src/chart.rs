@@ -12,7 +12,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::gitops::parse_yaml_documents;
+use crate::yaml::parse_yaml_documents;
 use crate::process::{Cmd, ProcessError};
 
 /// The most bytes of a repository's `index.yaml` read ([`download_from_index`]): a larger answer is refused with an

@@ -19,6 +19,8 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::finding::{Finding, Severity};
+pub use crate::yaml::parse_yaml_documents;
+use crate::yaml::yaml_error;
 
 /// Where an object came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1736,21 +1738,6 @@ fn is_yaml(p: &Path) -> bool {
 
 fn is_k8s_object(v: &Value) -> bool {
     v["apiVersion"].is_string() && v["kind"].is_string()
-}
-
-/// Parse a (multi-document) YAML text into JSON values as Flux's kustomize-controller reads it ([`crate::yaml`]:
-/// go-yaml v3 then `encoding/json`); `file` names it in errors (with line and column).
-pub fn parse_yaml_documents(text: &str, file: &Path) -> Result<Vec<Value>> {
-    crate::yaml::parse_documents(text).map_err(|e| yaml_error(e, file))
-}
-
-fn yaml_error(e: crate::yaml::YamlError, file: &Path) -> Error {
-    Error::Yaml {
-        file: file.to_path_buf(),
-        line: e.line,
-        column: e.column,
-        message: e.message,
-    }
 }
 
 #[cfg(test)]

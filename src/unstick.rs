@@ -257,7 +257,7 @@ impl ManifestObject {
 
 /// The objects of a release manifest, in manifest order.
 pub fn manifest_objects(manifest: &str) -> Result<Vec<ManifestObject>, String> {
-    let docs = crate::gitops::parse_yaml_documents(manifest, Path::new("release manifest"))
+    let docs = crate::yaml::parse_yaml_documents(manifest, Path::new("release manifest"))
         .map_err(|e| e.to_string())?;
     Ok(docs
         .into_iter()

@@ -244,7 +244,7 @@ mod tests {
     use super::*;
 
     fn pod(yaml: &str) -> Pod {
-        let v = crate::gitops::parse_yaml_documents(yaml, std::path::Path::new("t"))
+        let v = crate::yaml::parse_yaml_documents(yaml, std::path::Path::new("t"))
             .unwrap()
             .remove(0);
         serde_json::from_value(v).unwrap()

@@ -144,7 +144,7 @@ mod tests {
         let path = crate::testing::flux_components_file();
         let text =
             std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let docs = crate::gitops::parse_yaml_documents(&text, &path).unwrap();
+        let docs = crate::yaml::parse_yaml_documents(&text, &path).unwrap();
         for k in FluxKind::ALL {
             let crd = docs
                 .iter()

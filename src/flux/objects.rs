@@ -163,7 +163,7 @@ mod tests {
         let path = crate::testing::flux_components_file();
         let text =
             std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let docs = crate::gitops::parse_yaml_documents(&text, &path).unwrap();
+        let docs = crate::yaml::parse_yaml_documents(&text, &path).unwrap();
         let git = GitRepositorySpec::new("http://172.17.0.1:8419/e2e.git").to_value();
         let ks = KustomizationSpec::new("flux-system").to_value();
         for obj in [git, ks] {

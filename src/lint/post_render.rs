@@ -167,7 +167,7 @@ mod tests {
     use super::*;
 
     fn hr(yaml: &str) -> Value {
-        crate::gitops::parse_yaml_documents(yaml, std::path::Path::new("hr.yaml"))
+        crate::yaml::parse_yaml_documents(yaml, std::path::Path::new("hr.yaml"))
             .unwrap()
             .remove(0)
     }
@@ -200,7 +200,7 @@ mod tests {
             return;
         }
         let text = apply(&hr(HR), OUT).await.unwrap();
-        let docs = crate::gitops::parse_yaml_documents(&text, std::path::Path::new("out")).unwrap();
+        let docs = crate::yaml::parse_yaml_documents(&text, std::path::Path::new("out")).unwrap();
         let deploy = docs.iter().find(|d| d["kind"] == "Deployment").unwrap();
         let c = &deploy["spec"]["template"]["spec"]["containers"][0];
         assert_eq!(c["image"], "ghcr.io/headlamp-k8s/headlamp:v0.41.0");

@@ -328,7 +328,7 @@ mod tests {
     }
 
     fn spec(yaml: &str) -> Value {
-        crate::gitops::parse_yaml_documents(yaml, std::path::Path::new("hr.yaml"))
+        crate::yaml::parse_yaml_documents(yaml, std::path::Path::new("hr.yaml"))
             .unwrap()
             .remove(0)
     }

@@ -227,7 +227,7 @@ pub fn decode_base64(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
 
 /// Helm `chartutil.ReadValues`: a YAML map; empty (or `null`) is `{}`.
 fn read_values(data: &str) -> Result<Map<String, Value>, String> {
-    let docs = crate::gitops::parse_yaml_documents(data, std::path::Path::new("values"))
+    let docs = crate::yaml::parse_yaml_documents(data, std::path::Path::new("values"))
         .map_err(|e| e.to_string())?;
     match docs.into_iter().next() {
         None | Some(Value::Null) => Ok(Map::new()),
@@ -268,7 +268,7 @@ mod tests {
             "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {{name: headlamp, namespace: tools}}\nspec:\n  targetNamespace: elsewhere\n{}",
             spec.lines().map(|l| format!("  {l}\n")).collect::<String>()
         );
-        let v = crate::gitops::parse_yaml_documents(&text, std::path::Path::new("hr.yaml"))
+        let v = crate::yaml::parse_yaml_documents(&text, std::path::Path::new("hr.yaml"))
             .unwrap()
             .remove(0);
         Object::plain(v, "apps/headlamp/helmrelease.yaml")

@@ -84,7 +84,7 @@ mod tests {
     use std::path::Path;
 
     fn error_of(yaml: &str) -> Error {
-        crate::gitops::parse_yaml_documents(yaml, Path::new("apps/cm.yaml")).unwrap_err()
+        crate::yaml::parse_yaml_documents(yaml, Path::new("apps/cm.yaml")).unwrap_err()
     }
 
     #[test]

@@ -60,7 +60,7 @@ fn view_rules() -> (Vec<serde_json::Value>, Vec<String>) {
     ] {
         let text =
             std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        for doc in crate::gitops::parse_yaml_documents(&text, &path).unwrap() {
+        for doc in crate::yaml::parse_yaml_documents(&text, &path).unwrap() {
             let items = match doc["kind"].as_str() {
                 Some("List") => doc["items"].as_array().cloned().unwrap_or_default(),
                 _ => vec![doc],

@@ -153,7 +153,7 @@ pub fn apply_text(edit: &Edit, text: &str) -> Result<String> {
         }
         return Ok(text.replacen(from.as_str(), to, 1));
     }
-    let mut docs = crate::gitops::parse_yaml_documents(text, Path::new(&edit.file))?;
+    let mut docs = crate::yaml::parse_yaml_documents(text, Path::new(&edit.file))?;
     let idx = match &edit.object {
         Some(id) => docs
             .iter()

@@ -392,7 +392,7 @@ pub fn load_file(path: &Path) -> Result<Scenario> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let invalid = |m: String| Error::Other(format!("{}: {m}", path.display()));
     // YAML → JSON value first: steps are single-key maps (`- commit: {…}`), which serde reads as enum variants.
-    let doc = crate::gitops::parse_yaml_documents(&text, path)?
+    let doc = crate::yaml::parse_yaml_documents(&text, path)?
         .into_iter()
         .next()
         .ok_or_else(|| invalid("empty file".into()))?;

@@ -76,7 +76,7 @@ fn stuck_hr() -> Value {
     let path = crate::testing::project_root()
         .join("fixtures/snapshots/stuck-helmrelease/headlamp/helmrelease/headlamp.yaml");
     let text = std::fs::read_to_string(&path).unwrap();
-    crate::gitops::parse_yaml_documents(&text, &path)
+    crate::yaml::parse_yaml_documents(&text, &path)
         .unwrap()
         .remove(0)
 }

@@ -283,7 +283,7 @@ mod tests {
 
     #[test]
     fn pod_security_labels() {
-        let fixture = crate::gitops::parse_yaml_documents(
+        let fixture = crate::yaml::parse_yaml_documents(
             &std::fs::read_to_string(
                 crate::testing::project_root()
                     .join("fixtures/gitops/apps/base/headlamp/namespace.yaml"),

@@ -194,7 +194,7 @@ fn log_file_name(container: &str, previous: bool) -> String {
 fn parse_object(file: &Path) -> Result<Value, ViewError> {
     let text = read_text(file)?;
     let mut docs =
-        crate::gitops::parse_yaml_documents(&text, file).map_err(|e| bad(file, e.to_string()))?;
+        crate::yaml::parse_yaml_documents(&text, file).map_err(|e| bad(file, e.to_string()))?;
     if docs.len() != 1 {
         return Err(bad(
             file,
