@@ -14,9 +14,11 @@ pub mod e2e;
 pub mod error;
 pub mod files;
 pub mod finding;
+pub mod flags;
 pub mod flux;
 pub mod gitops;
 pub mod gitserver;
+pub mod image_ref;
 pub mod lint;
 #[cfg(test)]
 pub(crate) mod mock_api;

@@ -31,9 +31,8 @@ use semver::Version;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::lint::flags::{self, Known};
-use crate::lint::image;
-use crate::lint::rootfs::is_writable;
+use crate::flags::{self, Known};
+use crate::image_ref as image;
 
 /// HOME of the Headlamp image (`adduser -S headlamp`).
 pub const DEFAULT_HOME: &str = "/home/headlamp";
@@ -643,6 +642,41 @@ fn extra(lines: &[String]) -> String {
     } else {
         format!(" (its log has {})", lines.join(", "))
     }
+}
+
+/// Volume types a container can write to.
+const WRITABLE_VOLUME_TYPES: [&str; 6] = [
+    "emptyDir",
+    "persistentVolumeClaim",
+    "ephemeral",
+    "hostPath",
+    "nfs",
+    "iscsi",
+];
+
+/// Is `path` on a writable mount of this container (in this pod spec)?
+pub fn is_writable(path: &str, container: &Value, pod_spec: &Value) -> bool {
+    let mounts = container["volumeMounts"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let volumes = pod_spec["volumes"].as_array().cloned().unwrap_or_default();
+    mounts.iter().any(|m| {
+        let Some(mount_path) = m["mountPath"].as_str() else {
+            return false;
+        };
+        if m["readOnly"] == Value::Bool(true) {
+            return false;
+        }
+        let mount_path = mount_path.trim_end_matches('/');
+        let covers = path == mount_path
+            || mount_path.is_empty()
+            || path.starts_with(&format!("{mount_path}/"));
+        let writable_volume = volumes.iter().any(|v| {
+            v["name"] == m["name"] && WRITABLE_VOLUME_TYPES.iter().any(|t| !v[*t].is_null())
+        });
+        covers && writable_volume
+    })
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use super::flags::{self, Known};
 use super::{LintInput, pod_spec, pointer_to_path};
 use crate::finding::{Finding, Severity};
 use crate::gitops::Object;
+pub use crate::image_ref::{ImageRef, is_headlamp_image, parse_image};
 
 pub const TAG_RULE: &str = "image-tag-override";
 pub const FLAG_RULE: &str = "image-flag-unsupported";
@@ -29,39 +30,6 @@ pub fn moving_tag(tag: &str) -> bool {
     tag.to_ascii_lowercase()
         .split(['-', '.', '_', '+'])
         .any(|part| MOVING_WORDS.contains(&part))
-}
-
-/// An image reference split into repository (with registry), tag and digest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageRef {
-    pub repository: String,
-    pub tag: Option<String>,
-    pub digest: Option<String>,
-}
-
-pub fn parse_image(image: &str) -> ImageRef {
-    let (rest, digest) = match image.split_once('@') {
-        Some((r, d)) => (r, Some(d.to_string())),
-        None => (image, None),
-    };
-    let slash = rest.rfind('/').map(|i| i + 1).unwrap_or(0);
-    match rest[slash..].rfind(':') {
-        Some(i) => ImageRef {
-            repository: rest[..slash + i].to_string(),
-            tag: Some(rest[slash + i + 1..].to_string()),
-            digest,
-        },
-        None => ImageRef {
-            repository: rest.to_string(),
-            tag: None,
-            digest,
-        },
-    }
-}
-
-/// Is this the Headlamp server image (`…/headlamp-k8s/headlamp`, `…/headlamp`)?
-pub fn is_headlamp_image(image: &ImageRef) -> bool {
-    image.repository.rsplit('/').next() == Some("headlamp")
 }
 
 /// A Headlamp server container in a workload: (field path of the container, image, args).

@@ -7,7 +7,7 @@ pub mod ahead;
 pub mod chart_ref;
 pub mod chart_schema;
 pub mod chart_version;
-pub mod flags;
+pub use crate::flags;
 pub mod flux_source;
 pub mod image;
 pub mod kustomize;

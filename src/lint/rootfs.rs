@@ -16,46 +16,12 @@ use super::{LintInput, pointer_to_path};
 use crate::finding::{Finding, Severity};
 use crate::gitops::{Object, Origin};
 use crate::startup::{self, Cause, LogLine, PodOutcome, Startup};
+pub use crate::startup::is_writable;
 
 pub const RULE: &str = "rootfs-unwritable-path";
 
 /// HOME of the Headlamp image (the model's).
 pub const DEFAULT_HOME: &str = startup::DEFAULT_HOME;
-
-/// Volume types a container can write to.
-const WRITABLE_VOLUME_TYPES: [&str; 6] = [
-    "emptyDir",
-    "persistentVolumeClaim",
-    "ephemeral",
-    "hostPath",
-    "nfs",
-    "iscsi",
-];
-
-/// Is `path` on a writable mount of this container (in this pod spec)?
-pub fn is_writable(path: &str, container: &Value, pod_spec: &Value) -> bool {
-    let mounts = container["volumeMounts"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let volumes = pod_spec["volumes"].as_array().cloned().unwrap_or_default();
-    mounts.iter().any(|m| {
-        let Some(mount_path) = m["mountPath"].as_str() else {
-            return false;
-        };
-        if m["readOnly"] == Value::Bool(true) {
-            return false;
-        }
-        let mount_path = mount_path.trim_end_matches('/');
-        let covers = path == mount_path
-            || mount_path.is_empty()
-            || path.starts_with(&format!("{mount_path}/"));
-        let writable_volume = volumes.iter().any(|v| {
-            v["name"] == m["name"] && WRITABLE_VOLUME_TYPES.iter().any(|t| !v[*t].is_null())
-        });
-        covers && writable_volume
-    })
-}
 
 /// The values snippet that mounts writable emptyDirs at `dirs`.
 pub fn fix_snippet(dirs: &[String]) -> String {
