@@ -16,7 +16,7 @@ use k8s_openapi::api::core::v1::Pod;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HOST, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
 
-use crate::report::{Assertion, redact};
+use crate::report::redact;
 use crate::{Error, Result};
 
 /// The namespace Headlamp runs in; namespaced probes target it.
@@ -682,18 +682,6 @@ impl CheckOutcome {
         format!("rbac-{}-{}", self.route, self.check)
     }
 
-    pub fn to_assertion(&self, scenario: &str) -> Assertion {
-        if self.passed {
-            Assertion::passed(scenario, self.assertion_name(), self.duration)
-        } else {
-            Assertion::failed(
-                scenario,
-                self.assertion_name(),
-                self.message.clone(),
-                self.duration,
-            )
-        }
-    }
 }
 
 /// What the server said beyond the status, for a failure message.
@@ -889,16 +877,6 @@ pub struct RotationOutcome {
     pub name: String,
     pub passed: bool,
     pub message: String,
-}
-
-impl RotationOutcome {
-    pub fn to_assertion(&self, scenario: &str, duration: Duration) -> Assertion {
-        if self.passed {
-            Assertion::passed(scenario, self.name.clone(), duration)
-        } else {
-            Assertion::failed(scenario, self.name.clone(), self.message.clone(), duration)
-        }
-    }
 }
 
 /// After a rotation the old token must get 401.

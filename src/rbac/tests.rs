@@ -557,10 +557,6 @@ fn judge_names_check_route_expected_and_actual() {
         o.message,
         "list-secrets via apiserver: 403 Forbidden as expected"
     );
-    assert_eq!(
-        o.to_assertion("baseline").outcome,
-        crate::report::Outcome::Passed
-    );
 
     let pods = check("list-pods").unwrap();
     let o = judge(pods, &direct, Verdict::Allowed(200));
@@ -606,10 +602,6 @@ fn judge_names_check_route_expected_and_actual() {
         o.message,
         "list-pods via apiserver: expected 2xx (allowed), got no response: connection refused"
     );
-    match o.to_assertion("baseline").outcome {
-        crate::report::Outcome::Failed { message } => assert_eq!(message, o.message),
-        other => panic!("{other:?}"),
-    }
 }
 
 #[test]
@@ -703,10 +695,6 @@ fn rotation_fails_when_the_old_token_still_works() {
         o.message,
         "new token via apiserver: expected 2xx (allowed), got 401 Unauthorized"
     );
-    assert!(matches!(
-        o.to_assertion("token-rotation", Duration::ZERO).outcome,
-        crate::report::Outcome::Failed { .. }
-    ));
 }
 
 /// kube-apiserver's token cache: a deleted token's successful authentication is served from the cache for a while

@@ -47,6 +47,24 @@ pub struct Assertion {
 }
 
 impl Assertion {
+    /// The assertion `rbac-<route>-<check>` of an access check's outcome.
+    pub fn from_check(o: &crate::rbac::CheckOutcome, scenario: &str) -> Self {
+        if o.passed {
+            Assertion::passed(scenario, o.assertion_name(), o.duration)
+        } else {
+            Assertion::failed(scenario, o.assertion_name(), o.message.clone(), o.duration)
+        }
+    }
+
+    /// The assertion of a token-rotation outcome.
+    pub fn from_rotation(o: &crate::rbac::RotationOutcome, scenario: &str, duration: Duration) -> Self {
+        if o.passed {
+            Assertion::passed(scenario, o.name.clone(), duration)
+        } else {
+            Assertion::failed(scenario, o.name.clone(), o.message.clone(), duration)
+        }
+    }
+
     pub fn passed(
         scenario: impl Into<String>,
         name: impl Into<String>,
@@ -423,6 +441,25 @@ fn render_table(report: &RunReport, color: bool, totals: bool) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn assertions_of_rbac_outcomes() {
+        use crate::rbac::{Route, Verdict, check, judge, judge_new_token};
+        let pods = check("list-pods").unwrap();
+        let direct = Route::direct("https://x");
+        let o = judge(pods, &direct, Verdict::Allowed(200));
+        assert!(matches!(Assertion::from_check(&o, "baseline").outcome, Outcome::Passed));
+        let o = judge(pods, &direct, Verdict::NoResponse("connection refused".into()));
+        match Assertion::from_check(&o, "baseline").outcome {
+            Outcome::Failed { message } => assert_eq!(message, o.message),
+            other => panic!("{other:?}"),
+        }
+        let o = judge_new_token(&direct, &Verdict::Unauthorized);
+        assert!(matches!(
+            Assertion::from_rotation(&o, "token-rotation", Duration::ZERO).outcome,
+            Outcome::Failed { .. }
+        ));
+    }
 
     pub(crate) fn sample() -> RunReport {
         let mut r = RunReport::new("e2e");

@@ -638,7 +638,7 @@ async fn run_inner(
     ));
     let direct = Route::direct(&api.url);
     for o in run_matrix(&api.http, &direct, &token, ns, &pod_name).await {
-        report.push(o.to_assertion(SCENARIO_APISERVER));
+        report.push(Assertion::from_check(&o, SCENARIO_APISERVER));
     }
 
     let (headlamp, _forward) = match &opts.headlamp {
@@ -760,6 +760,6 @@ async fn headlamp_matrix(
         return;
     }
     for o in run_matrix(http, route, token, ns, pod).await {
-        report.push(o.to_assertion(SCENARIO_HEADLAMP));
+        report.push(Assertion::from_check(&o, SCENARIO_HEADLAMP));
     }
 }
