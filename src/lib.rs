@@ -22,6 +22,7 @@ pub mod image_ref;
 pub mod lint;
 #[cfg(test)]
 pub(crate) mod mock_api;
+pub mod private_file;
 pub mod process;
 pub mod rbac;
 pub mod report;

@@ -9,6 +9,7 @@ use testcontainers::core::{ContainerPort, WaitFor};
 use testcontainers::{ContainerRequest, Image, ImageExt};
 
 use super::{ClusterError, Container, RunId, start_container, wait_node_ready};
+use crate::private_file::write_private_file;
 
 /// The k3s image repository.
 pub const K3S_IMAGE: &str = "rancher/k3s";
@@ -201,7 +202,7 @@ impl K3sCluster {
     /// Write the kubeconfig to `path` with mode 0600.
     pub async fn write_kubeconfig(&self, path: &Path) -> Result<(), ClusterError> {
         let yaml = self.kubeconfig_yaml().await?;
-        write_private_file(path, yaml.as_bytes())
+        Ok(write_private_file(path, yaml.as_bytes())?)
     }
 
     /// A kube client for the cluster (installs the rustls crypto provider if none is).
@@ -278,40 +279,6 @@ pub fn parse_k3s_tag(tag: &str) -> Option<(u32, u32, u32)> {
         s.parse().ok()
     };
     Some((num(minor)?, num(patch)?, num(k3s)?))
-}
-
-/// Create or replace `path` with mode 0600 (set before any byte is written), creating parent directories.
-pub fn write_private_file(path: &Path, contents: &[u8]) -> Result<(), ClusterError> {
-    let io_err = |source| ClusterError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(io_err)?;
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        options.mode(0o600);
-        let file = options.open(path).map_err(io_err)?;
-        // An existing file keeps its mode on open: tighten it before writing.
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(io_err)?;
-        write_all(file, contents).map_err(io_err)
-    }
-    #[cfg(not(unix))]
-    {
-        let file = options.open(path).map_err(io_err)?;
-        write_all(file, contents).map_err(io_err)
-    }
-}
-
-fn write_all(mut file: std::fs::File, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    file.write_all(contents)?;
-    file.sync_all()
 }
 
 #[cfg(test)]

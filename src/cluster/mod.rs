@@ -20,8 +20,9 @@ pub use docker::{
 pub use k3s::{
     K3S_DEFAULT_TAG, K3S_IMAGE, K3S_KUBECONFIG_PATH, K3S_NODE_NAME, K3S_READY_LOG,
     K3S_STARTUP_TIMEOUT, K3s, K3sCluster, KUBE_API_PORT, TRAEFIK_HTTP_PORT, parse_k3s_tag,
-    rewrite_kubeconfig_server, start_k3s, write_private_file,
+    rewrite_kubeconfig_server, start_k3s,
 };
+pub use crate::private_file::write_private_file;
 pub use node::{describe_node, node_is_ready, wait_node_ready};
 
 /// Label carried by every container this crate starts (value `true`): `docker ps -aq --filter label=io.headlamp-e2e`.
@@ -85,4 +86,8 @@ pub enum ClusterError {
 
     #[error("kube client: {0}")]
     Kube(String),
+
+    /// Writing a private file ([`write_private_file`]) failed.
+    #[error(transparent)]
+    File(#[from] crate::error::Error),
 }
