@@ -4,6 +4,7 @@
 //! diagnosis of a live cluster or a snapshot). The `xtask` crate is a thin CLI over it.
 
 pub mod apply;
+pub mod baseline;
 pub mod benchrepo;
 pub mod chart;
 pub mod chart_diff;

@@ -28,8 +28,7 @@ use crate::scenario::{
 };
 use crate::view::ClusterView;
 
-/// Label selector of the Headlamp pods (the chart's).
-pub const HEADLAMP_SELECTOR: &str = "app.kubernetes.io/name=headlamp";
+pub use crate::baseline::HEADLAMP_SELECTOR;
 const POLL: Duration = Duration::from_secs(3);
 /// The deadlines of a reset added up: the git reset (1 min allowed), the GitRepository reconcile (2 min), both
 /// Kustomizations and the HelmRelease settled (15 min), the Deployment Available (5 min).

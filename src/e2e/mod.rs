@@ -10,7 +10,7 @@
 //! Teardown: the container is removed (on success, failure, panic and Ctrl-C), unless `--keep`, or `--fail-fast`
 //! stopped on a failure; then it is left running and the run says how to use it.
 
-pub mod checks;
+pub use crate::baseline as checks;
 pub mod journal;
 pub mod live;
 pub mod outcome;

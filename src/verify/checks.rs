@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding, RoleRef, Subject};
 use serde_json::{Value, json};
 
-use crate::e2e::checks::SubCheck;
+use crate::baseline::SubCheck;
 use crate::rbac::{AccessCheck, CheckOutcome, Expected, Route, Verdict};
 
 /// Pod Security admission's labels (k8s.io/pod-security-admission/api/constants.go).

@@ -30,8 +30,7 @@ use kube::{Client, ResourceExt};
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use serde_json::{Value, json};
 
-use crate::e2e::checks::{SubCheck, judge_posture, pod_mounts};
-use crate::e2e::live::HEADLAMP_SELECTOR;
+use crate::baseline::{HEADLAMP_SELECTOR, SubCheck, judge_posture, pod_mounts};
 use crate::rbac::{self, AccessCheck, CheckOutcome, Route};
 use crate::report::{Assertion, RunReport, redact};
 use crate::{Error, Result};

@@ -2,6 +2,9 @@
 //! pod, restarts, crashloops with their logs, Pod Security admission's answer, the UI page, Deployment mounts.
 //! The live glue (`super::live`) only fetches objects and calls these.
 
+/// Label selector of the Headlamp pods (the chart's).
+pub const HEADLAMP_SELECTOR: &str = "app.kubernetes.io/name=headlamp";
+
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
 use serde_json::json;
