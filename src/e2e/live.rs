@@ -29,7 +29,7 @@ use crate::scenario::{
 use crate::view::ClusterView;
 
 pub use crate::baseline::HEADLAMP_SELECTOR;
-const POLL: Duration = Duration::from_secs(3);
+pub(crate) use super::waits::{POLL, poll};
 /// The deadlines of a reset added up: the git reset (1 min allowed), the GitRepository reconcile (2 min), both
 /// Kustomizations and the HelmRelease settled (15 min), the Deployment Available (5 min).
 pub const RESET_DEADLINE: Duration = Duration::from_secs(60 + 120 + 15 * 60 + 300);
@@ -53,37 +53,6 @@ pub struct LiveEnv {
     /// Every HelmRelease's generation just before the last commit (for `helmReleaseQueued`), or why it could not be
     /// read.
     pub recorded_generations: Result<super::waits::Generations, String>,
-}
-
-/// Poll `probe` every few seconds until it yields `Ok(Some(value))`, at most `within`. `Ok(None)` means "not yet"
-/// and updates the last state seen with its message; `Err` is final.
-pub async fn poll<T, F, Fut>(within: Duration, what: &str, mut probe: F) -> Result<T, String>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Result<T, String>, String>>,
-{
-    // tokio's clock: pausable in tests
-    let started = tokio::time::Instant::now();
-    loop {
-        let last = match probe().await? {
-            Ok(v) => return Ok(v),
-            Err(state) => state,
-        };
-        if started.elapsed() >= within {
-            return Err(format!(
-                "{what}: not within {}s: last seen {last}",
-                within.as_secs()
-            ));
-        }
-        tokio::time::sleep(
-            POLL.min(
-                within
-                    .saturating_sub(started.elapsed())
-                    .max(Duration::from_millis(100)),
-            ),
-        )
-        .await;
-    }
 }
 
 /// How long the UI check and the Headlamp-route probes retry (Traefik answers 404/502 for a route whose backend

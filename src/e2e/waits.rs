@@ -32,7 +32,6 @@ use kube::{Client, ResourceExt};
 use serde_json::Value;
 
 use super::checks;
-use super::live::poll;
 use super::trace::{self, Kind};
 use crate::flux::conditions::{self, HelmReleaseState};
 use crate::flux::kinds::FluxKind;
@@ -42,6 +41,40 @@ use crate::view::human_duration;
 /// k3s installs them from its own HelmChart `traefik-crd` in kube-system (k3s-io/k3s `manifests/traefik.yaml`, run
 /// by the `helm-install-traefik-crd` Job), some seconds after the API server is up: a Kustomization applied before
 /// they are Established fails its dry run and retries only after its retryInterval.
+/// Pause between two polls of a wait.
+pub(crate) const POLL: Duration = Duration::from_secs(3);
+
+/// Poll `probe` every few seconds until it yields `Ok(Some(value))`, at most `within`. `Ok(None)` means "not yet"
+/// and updates the last state seen with its message; `Err` is final.
+pub async fn poll<T, F, Fut>(within: Duration, what: &str, mut probe: F) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Result<T, String>, String>>,
+{
+    // tokio's clock: pausable in tests
+    let started = tokio::time::Instant::now();
+    loop {
+        let last = match probe().await? {
+            Ok(v) => return Ok(v),
+            Err(state) => state,
+        };
+        if started.elapsed() >= within {
+            return Err(format!(
+                "{what}: not within {}s: last seen {last}",
+                within.as_secs()
+            ));
+        }
+        tokio::time::sleep(
+            POLL.min(
+                within
+                    .saturating_sub(started.elapsed())
+                    .max(Duration::from_millis(100)),
+            ),
+        )
+        .await;
+    }
+}
+
 pub const TRAEFIK_CRDS: &[&str] = &["ingressroutes.traefik.io"];
 
 /// The Kustomizations of the e2e cluster: the harness's `flux-system` (path `./clusters/e2e`) and the app's
