@@ -26,6 +26,7 @@ pub(crate) mod mock_api;
 pub mod private_file;
 pub mod process;
 pub mod rbac;
+pub mod rbac_probe;
 pub mod report;
 pub mod scenario;
 pub mod startup;

@@ -20,6 +20,7 @@ use crate::flux::kinds::FluxKind;
 use crate::flux::reconcile;
 use crate::gitserver::GitRepo;
 use crate::rbac::{self, Route};
+use crate::rbac_probe;
 use crate::report::redact;
 use crate::scenario::runner::Env;
 use crate::scenario::{
@@ -190,7 +191,7 @@ impl LiveEnv {
     }
 
     async fn check_rbac(&self) -> Vec<SubCheck> {
-        let client = match rbac::http_client(Some(&self.ca_pem)) {
+        let client = match rbac_probe::http_client(Some(&self.ca_pem)) {
             Ok(c) => c,
             Err(e) => return vec![("http-client".into(), Err(e.to_string()))],
         };
@@ -216,7 +217,7 @@ impl LiveEnv {
                     PROBE_DEADLINE,
                     PROBE_RETRY,
                     |os: &Vec<rbac::CheckOutcome>| os.iter().all(|o| o.passed),
-                    || rbac::run_matrix(&client, &route, &token, &pod),
+                    || rbac_probe::run_matrix(&client, &route, &token, &pod),
                 )
                 .await;
                 for o in outcomes {
@@ -243,7 +244,7 @@ impl LiveEnv {
     }
 
     async fn check_ui(&self) -> SubCheck {
-        let client = match rbac::http_client(None) {
+        let client = match rbac_probe::http_client(None) {
             Ok(c) => c,
             Err(e) => return ("get-root".into(), Err(e.to_string())),
         };
@@ -335,12 +336,12 @@ impl LiveEnv {
                 .await
                 .map_err(|e| kube_err("recreating the login token Secret", e))?;
             let new = self.wait_token(Some(&old)).await?;
-            let client = rbac::http_client(Some(&self.ca_pem)).map_err(|e| e.to_string())?;
+            let client = rbac_probe::http_client(Some(&self.ca_pem)).map_err(|e| e.to_string())?;
             let probe_check = rbac::check("list-pods").ok_or("no list-pods check in the matrix")?;
             let pod = before.name_any();
             for route in self.routes() {
                 // kube-apiserver keeps accepting the old token from its cache for up to 10 s: poll until 401.
-                let revocation = rbac::poll_until_revoked(
+                let revocation = rbac_probe::poll_until_revoked(
                     &client,
                     &rbac::build_request(probe_check, &route, &old, &pod)
                         .map_err(|e| e.to_string())?,
@@ -350,7 +351,7 @@ impl LiveEnv {
                     rbac::REVOCATION_POLL,
                 )
                 .await;
-                let new_v = rbac::send(
+                let new_v = rbac_probe::send(
                     &client,
                     &rbac::build_request(probe_check, &route, &new, &pod)
                         .map_err(|e| e.to_string())?,

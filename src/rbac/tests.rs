@@ -7,6 +7,8 @@ use wiremock::matchers::{header, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use super::*;
+use crate::rbac_probe::*;
+use std::time::Instant;
 
 pub(crate) const TOKEN: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6InRlc3QifQ.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6aGVhZGxhbXA6aGVhZGxhbXAtbG9naW4ifQ.c2lnbmF0dXJl";
 const PLAIN_TOKEN: &str = "plain-opaque-token-0123456789";

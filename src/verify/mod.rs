@@ -32,6 +32,7 @@ use serde_json::{Value, json};
 
 use crate::baseline::{HEADLAMP_SELECTOR, SubCheck, judge_posture, pod_mounts};
 use crate::rbac::{self, AccessCheck, CheckOutcome, Route};
+use crate::rbac_probe;
 use crate::report::{Assertion, RunReport, redact};
 use crate::{Error, Result};
 
@@ -120,7 +121,7 @@ impl ApiServer {
             .trim_end_matches('/')
             .to_string();
         let pem = config.root_cert.as_deref().map(der_to_pem);
-        let http = rbac::http_client_with(
+        let http = rbac_probe::http_client_with(
             pem.as_deref().map(str::as_bytes),
             config.accept_invalid_certs,
         )?;
@@ -355,7 +356,7 @@ pub async fn probe_check(
     pod: &str,
 ) -> CheckOutcome {
     if check.is_side_effect_free() {
-        return rbac::probe_in(http, check, route, token, namespace, pod).await;
+        return rbac_probe::probe_in(http, check, route, token, namespace, pod).await;
     }
     let started = Instant::now();
     let review = AccessCheck {
@@ -376,7 +377,7 @@ pub async fn probe_check(
                 serde_json::to_vec(&checks::access_review(check, namespace, pod))
                     .unwrap_or_default(),
             );
-            match request.to_reqwest(http).send().await {
+            match rbac_probe::to_reqwest(&request, http).send().await {
                 Err(e) => (None, rbac::error_chain(&e).into_bytes()),
                 Ok(resp) => {
                     let status = resp.status().as_u16();
@@ -420,8 +421,7 @@ pub async fn preflight(
     let check = rbac::check("list-namespaces").ok_or("no list-namespaces check in the matrix")?;
     let request =
         rbac::build_request_in(check, route, token, namespace, "").map_err(|e| e.to_string())?;
-    let resp = request
-        .to_reqwest(http)
+    let resp = rbac_probe::to_reqwest(&request, http)
         .send()
         .await
         .map_err(|e| rbac::scrub(&rbac::error_chain(&e), token))?;
@@ -651,7 +651,7 @@ async fn run_inner(
         }
         HeadlampRoute::Url(url) => {
             let route = headlamp_route(url).map_err(Error::Other)?;
-            let http = rbac::http_client(None)?;
+            let http = rbac_probe::http_client(None)?;
             let shown = route.url("");
             step.set(format!("probing Headlamp at {shown} with the login token"));
             headlamp_matrix(
@@ -671,7 +671,7 @@ async fn run_inner(
             match portforward::forward(client, ns, service, &["http"]).await {
                 Ok(f) => {
                     let route = headlamp_route(&f.base_url()).map_err(Error::Other)?;
-                    let http = rbac::http_client(None)?;
+                    let http = rbac_probe::http_client(None)?;
                     let shown = format!(
                         "port-forward to Service {ns}/{} port {} (pod {} port {}) through the API server, /clusters/{}",
                         f.target.service,

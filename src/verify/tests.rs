@@ -140,7 +140,7 @@ async fn a_read_only_install_holds_on_both_routes_and_nothing_is_written() {
     let (client, handle) = mock_client(healthy_reads(view_bindings()));
     let api = ApiServer {
         url: server.uri(),
-        http: rbac::http_client(None).unwrap(),
+        http: rbac_probe::http_client(None).unwrap(),
     };
     let v = run(
         &client,
@@ -233,7 +233,7 @@ async fn a_writable_install_fails_with_what_is_wrong() {
     let (client, handle) = mock_client(reads);
     let api = ApiServer {
         url: server.uri(),
-        http: rbac::http_client(None).unwrap(),
+        http: rbac_probe::http_client(None).unwrap(),
     };
     let v = run(
         &client,
@@ -296,7 +296,7 @@ async fn cloudflare_access_in_front_is_named_not_judged() {
     let (client, handle) = mock_client(healthy_reads(view_bindings()));
     let api = ApiServer {
         url: server.uri(),
-        http: rbac::http_client(None).unwrap(),
+        http: rbac_probe::http_client(None).unwrap(),
     };
     let v = run(&client, &api, "home", &opts(HeadlampRoute::Url(edge.uri())))
         .await
@@ -340,7 +340,7 @@ async fn no_headlamp_route_is_a_visible_skip() {
     let (client, handle) = mock_client(healthy_reads(view_bindings()));
     let api = ApiServer {
         url: server.uri(),
-        http: rbac::http_client(None).unwrap(),
+        http: rbac_probe::http_client(None).unwrap(),
     };
     let v = run(&client, &api, "home", &Options::default())
         .await
@@ -355,7 +355,7 @@ async fn no_headlamp_route_is_a_visible_skip() {
 async fn the_login_secret_must_exist_be_a_token_secret_and_be_populated() {
     let api = ApiServer {
         url: "https://127.0.0.1:1".into(),
-        http: rbac::http_client(None).unwrap(),
+        http: rbac_probe::http_client(None).unwrap(),
     };
     let cases = [
         (
@@ -428,7 +428,7 @@ async fn the_timeout_covers_the_whole_run_and_says_where_it_was() {
     let client = kube::Client::new(service, "default");
     let api = ApiServer {
         url: "https://10.0.0.1:6443".into(),
-        http: rbac::http_client(None).unwrap(),
+        http: rbac_probe::http_client(None).unwrap(),
     };
     let o = Options {
         timeout: Duration::from_millis(200),
