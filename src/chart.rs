@@ -1562,6 +1562,70 @@ fn split_documents(text: &str) -> Vec<&str> {
 }
 
 /// Test charts: a directory of `fixtures/charts/` packed into a chart archive, as `helm package` lays it out.
+/// The chart-typed helpers of this project's own tests (`crate::test_support` has the others).
+#[doc(hidden)]
+pub mod testing {
+    use std::path::PathBuf;
+
+    use super::{ChartStore, Helm};
+    use crate::test_support::{skip, test_cache_dir};
+
+    /// The chart archive dir: `$HEADLAMP_E2E_CHARTS`, else the project's `data/upstream/charts`.
+    pub fn charts_dir() -> Option<PathBuf> {
+        match std::env::var_os("HEADLAMP_E2E_CHARTS").filter(|v| !v.is_empty()) {
+            Some(d) => Some(PathBuf::from(d)),
+            None => super::bundled_charts_dir(),
+        }
+    }
+    /// helm: `$HELM_BIN`, else `helm` on PATH.
+    pub fn helm() -> Option<Helm> {
+        Helm::locate().ok()
+    }
+    /// helm and a chart store that has `chart-version.tgz`, or a skip.
+    pub fn render_tools(chart: &str, version: &str) -> Option<(Helm, ChartStore)> {
+        let Some(helm) = helm() else {
+            return skip(
+                "helm not found (install helm 3 or 4, or set HELM_BIN): the render tier needs it",
+            );
+        };
+        let Some(dir) = charts_dir() else {
+            return skip(
+                "no chart archives (data/upstream/charts is missing, or set HEADLAMP_E2E_CHARTS)",
+            );
+        };
+        if !dir.join(format!("{chart}-{version}.tgz")).is_file() {
+            return skip(&format!(
+                "{}/{chart}-{version}.tgz not found",
+                dir.display()
+            ));
+        }
+        let store = ChartStore {
+            charts_dir: Some(dir),
+            cache_dir: None,
+            offline: true,
+            ..Default::default()
+        };
+        Some((helm, store))
+    }
+    /// Point a child command at the same helm and chart archives the tests use (`HELM_BIN`, `HEADLAMP_E2E_CHARTS`).
+    pub fn with_tools(cmd: &mut std::process::Command) -> &mut std::process::Command {
+        if let Some(h) = helm() {
+            cmd.env("HELM_BIN", h.bin);
+        }
+        if let Some(c) = charts_dir() {
+            cmd.env("HEADLAMP_E2E_CHARTS", c);
+        }
+        // tests never fill the user's own cache (~/.cache/headlamp-e2e); a test that sets its own keeps it
+        let own_cache = cmd
+            .get_envs()
+            .any(|(k, _)| k == std::ffi::OsStr::new("HEADLAMP_E2E_CACHE"));
+        if !own_cache {
+            cmd.env("HEADLAMP_E2E_CACHE", test_cache_dir());
+        }
+        cmd
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod test_charts {
     use super::*;
@@ -1763,7 +1827,7 @@ mod tests {
         let p = dir.join("helm");
         let running = dir.join("running");
         std::fs::create_dir_all(&running).unwrap();
-        crate::testing::script(
+        crate::test_support::script(
             &p,
             &format!(
                 "cat > /dev/null\necho \"$*\" >> {d}/runs\nrel=; seen=0; for a in \"$@\"; do if [ $seen = 1 ]; then rel=$a; break; fi; [ \"$a\" = -- ] && seen=1; done\ntouch {r}/$$\nn=$(ls {r} | wc -l)\necho $n >> {d}/seen\nsleep 0.2\nrm {r}/$$\nprintf -- '---\\n# Source: x/templates/cm.yaml\\napiVersion: v1\\nkind: ConfigMap\\nmetadata:\\n  name: %s\\n' \"$rel\"\n",
@@ -1896,7 +1960,7 @@ mod tests {
     /// that breaks it.
     #[tokio::test]
     async fn a_remote_schema_reference_renders_and_a_local_schema_still_checks() {
-        let Some((helm, _)) = crate::testing::render_tools("headlamp", "0.41.0") else {
+        let Some((helm, _)) = crate::chart::testing::render_tools("headlamp", "0.41.0") else {
             return;
         };
         let helm = helm.with_cache(None);
@@ -2006,7 +2070,7 @@ mod tests {
         assert_eq!(runs(d.path()), 1, "and later: no helm");
         // a failed render is not kept: the next caller runs helm again
         let failing = tempfile::tempdir().unwrap();
-        let bin = crate::testing::script(
+        let bin = crate::test_support::script(
             &failing.path().join("helm"),
             "echo x >> \"$0.runs\"\necho 'Error: boom' >&2\nexit 1",
         );

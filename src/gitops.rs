@@ -1744,7 +1744,7 @@ fn is_k8s_object(v: &Value) -> bool {
 mod tests {
     use super::*;
 
-    use crate::testing::write_file as write;
+    use crate::test_support::write_file as write;
 
     #[test]
     fn a_releases_sources_are_the_flux_sources_configmaps_and_secrets_in_order() {
@@ -1840,14 +1840,14 @@ mod tests {
     #[test]
     fn a_namespace_kustomization_the_cluster_apps_path_builds_is_deployed() {
         let d = tempfile::tempdir().unwrap();
-        crate::testing::copy_tree(
-            &crate::testing::project_root().join("fixtures/layouts/cluster-template"),
+        crate::test_support::copy_tree(
+            &crate::test_support::project_root().join("fixtures/layouts/cluster-template"),
             d.path(),
         )
         .unwrap();
         std::fs::create_dir(d.path().join(".git")).unwrap();
-        if crate::testing::kubectl().is_none() {
-            crate::testing::skip::<()>(
+        if crate::test_support::kubectl().is_none() {
+            crate::test_support::skip::<()>(
                 "kubectl cannot run (kustomize builds the namespace kustomizations)",
             );
             return;
@@ -1886,15 +1886,15 @@ mod tests {
     /// source says why. Without the ExternalSecret the same variable is still a warning.
     #[test]
     fn a_source_an_external_secret_writes_leaves_its_unknown_variables_unreported() {
-        if crate::testing::kubectl().is_none() {
-            crate::testing::skip::<()>(
+        if crate::test_support::kubectl().is_none() {
+            crate::test_support::skip::<()>(
                 "kubectl cannot run (kustomize builds the namespace kustomizations)",
             );
             return;
         }
         let d = tempfile::tempdir().unwrap();
-        crate::testing::copy_tree(
-            &crate::testing::project_root().join("fixtures/layouts/external-secrets"),
+        crate::test_support::copy_tree(
+            &crate::test_support::project_root().join("fixtures/layouts/external-secrets"),
             d.path(),
         )
         .unwrap();
@@ -1965,8 +1965,8 @@ mod tests {
     /// finding with two places. The rest of the kustomization is linted.
     #[test]
     fn a_remote_base_left_out_is_one_grouped_info_note_naming_it() {
-        if crate::testing::kubectl().is_none() {
-            crate::testing::skip::<()>("kubectl cannot run (kustomize builds the kustomizations)");
+        if crate::test_support::kubectl().is_none() {
+            crate::test_support::skip::<()>("kubectl cannot run (kustomize builds the kustomizations)");
             return;
         }
         let d = tempfile::tempdir().unwrap();
@@ -2171,8 +2171,8 @@ mod tests {
     /// `flux-substitution-unresolved`, 442 HelmReleases counted for 239). It is not followed, and one note says why.
     #[test]
     fn a_kustomization_from_another_git_repository_is_not_followed_here() {
-        if crate::testing::kubectl().is_none() {
-            crate::testing::skip::<()>(
+        if crate::test_support::kubectl().is_none() {
+            crate::test_support::skip::<()>(
                 "kubectl cannot run (kustomize builds the parent's patches)",
             );
             return;

@@ -31,7 +31,13 @@ pub mod report;
 pub mod scenario;
 pub mod startup;
 #[doc(hidden)]
-pub mod testing;
+pub mod test_support;
+/// Helpers for this project's own tests: [`test_support`] and the chart-typed ones of [`chart::testing`].
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::chart::testing::*;
+    pub use crate::test_support::*;
+}
 pub mod tls;
 pub mod unstick;
 pub mod verify;

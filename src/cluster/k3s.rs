@@ -371,7 +371,7 @@ users:
     /// against (k8s-openapi's single version feature in Cargo.toml), agree with the default tag.
     #[test]
     fn default_tag_is_what_the_readme_the_workflows_and_k8s_openapi_say() {
-        let root = crate::testing::project_root();
+        let root = crate::test_support::project_root();
         let want = format!("{K3S_IMAGE}:{K3S_DEFAULT_TAG}");
         let refs = |text: &str| -> Vec<String> {
             text.match_indices("rancher/k3s:v")

@@ -407,7 +407,7 @@ mod tests {
             "stuck-helmrelease",
             "crashloop",
         ] {
-            let dir = crate::testing::project_root()
+            let dir = crate::test_support::project_root()
                 .join("fixtures/snapshots")
                 .join(name);
             let snap = SnapshotView::open(&dir).unwrap();

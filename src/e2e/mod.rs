@@ -885,8 +885,8 @@ mod tests {
         use crate::view::snapshot::SnapshotView;
         // the cluster as the fake API server serves it: a snapshot plus the four controllers, their logs, an event
         let cluster = tempfile::tempdir().unwrap();
-        crate::testing::copy_tree(
-            &crate::testing::project_root().join("fixtures/snapshots/stuck-helmrelease"),
+        crate::test_support::copy_tree(
+            &crate::test_support::project_root().join("fixtures/snapshots/stuck-helmrelease"),
             cluster.path(),
         )
         .unwrap();

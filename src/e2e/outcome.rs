@@ -343,7 +343,7 @@ pub async fn wait_outcome(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::project_root;
+    use crate::test_support::project_root;
     use crate::view::SnapshotView;
     use serde_json::json;
 

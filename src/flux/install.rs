@@ -342,7 +342,7 @@ mod tests {
             Some("v2.9.4")
         );
         assert_eq!(manifest_flux_version("apiVersion: v1\n"), None);
-        let path = crate::testing::flux_components_file();
+        let path = crate::test_support::flux_components_file();
         let text =
             std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert_eq!(manifest_flux_version(&text), Some(FLUX_VERSION));

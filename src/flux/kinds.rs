@@ -141,7 +141,7 @@ mod tests {
     /// The pinned components file serves every kind at the version above.
     #[test]
     fn components_file_serves_these_versions() {
-        let path = crate::testing::flux_components_file();
+        let path = crate::test_support::flux_components_file();
         let text =
             std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let docs = crate::yaml::parse_yaml_documents(&text, &path).unwrap();

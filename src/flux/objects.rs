@@ -160,7 +160,7 @@ mod tests {
     /// The objects pass the served CRDs' required fields (read from the pinned components file).
     #[test]
     fn objects_have_the_crd_required_fields() {
-        let path = crate::testing::flux_components_file();
+        let path = crate::test_support::flux_components_file();
         let text =
             std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let docs = crate::yaml::parse_yaml_documents(&text, &path).unwrap();

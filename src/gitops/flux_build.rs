@@ -636,10 +636,10 @@ mod tests {
 
     #[test]
     fn builds_asked_for_ahead_are_the_builds_and_each_spec_gets_its_own() {
-        let root = crate::testing::project_root().join("fixtures/gitops");
+        let root = crate::test_support::project_root().join("fixtures/gitops");
         let rel = Path::new("apps/base/headlamp");
         if let Err(e) = kustomize_cmd(&root.join(rel)).run_blocking() {
-            crate::testing::skip::<()>(&format!("kubectl cannot run: {e}"));
+            crate::test_support::skip::<()>(&format!("kubectl cannot run: {e}"));
             return;
         }
         let replicas = |n: u32| {

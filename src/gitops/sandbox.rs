@@ -1052,7 +1052,7 @@ fn is_inline_patch(s: &str) -> bool {
 mod tests {
     use super::*;
 
-    use crate::testing::write_file as write;
+    use crate::test_support::write_file as write;
 
     fn content_key(root: &Path, start: &str) -> String {
         let root = root.canonicalize().unwrap();

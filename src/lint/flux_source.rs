@@ -224,7 +224,7 @@ mod tests {
     const GITREPO: &str = "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: flux-system, namespace: flux-system}\nspec:\n  url: ssh://git@example/homelab\n  ref: {branch: main}\n";
 
     fn sh(dir: &Path, args: &[&str]) {
-        crate::testing::git(dir, args);
+        crate::test_support::git(dir, args);
     }
 
     fn repo() -> tempfile::TempDir {

@@ -196,7 +196,7 @@ mod tests {
 
     #[tokio::test]
     async fn patches_and_images_are_applied_by_real_kustomize() {
-        if crate::testing::render_tools("headlamp", "0.41.0").is_none() {
+        if crate::chart::testing::render_tools("headlamp", "0.41.0").is_none() {
             return;
         }
         let text = apply(&hr(HR), OUT).await.unwrap();

@@ -1101,7 +1101,7 @@ mod tests {
         chart: crate::chart::Chart,
         values_yaml: &str,
     ) -> Option<(Vec<String>, Vec<String>)> {
-        let (helm, _) = crate::testing::render_tools("headlamp", "0.41.0")?;
+        let (helm, _) = crate::chart::testing::render_tools("headlamp", "0.41.0")?;
         let mut r = super::super::testutil::helmrelease(values_yaml);
         r.chart_name = chart.name.clone();
         let r = super::super::render_release_with(r, chart, &helm)
@@ -1163,7 +1163,7 @@ mod tests {
     #[tokio::test]
     async fn random_output_that_cannot_be_masked_is_one_note_naming_the_keys() {
         let (_dir, chart) = crate::chart::test_charts::pack("random-lines", &[]);
-        let Some((helm, _)) = crate::testing::render_tools("headlamp", "0.41.0") else {
+        let Some((helm, _)) = crate::chart::testing::render_tools("headlamp", "0.41.0") else {
             return;
         };
         let mut r = super::super::testutil::helmrelease("replicas: 2\nreplica: 3\nextra: {a: 1}");
@@ -1208,7 +1208,7 @@ mod tests {
     async fn a_fix_names_the_charts_own_home_or_none() {
         let (_dir, chart) = crate::chart::test_charts::pack("moved-keys", &[]);
         assert_eq!(chart.subchart_keys, ["state-metrics"]);
-        let Some((helm, _)) = crate::testing::render_tools("headlamp", "0.41.0") else {
+        let Some((helm, _)) = crate::chart::testing::render_tools("headlamp", "0.41.0") else {
             return;
         };
         let mut r = super::super::testutil::helmrelease(

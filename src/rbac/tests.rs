@@ -57,8 +57,8 @@ fn matrix_ids_are_unique_and_stable() {
 fn view_rules() -> (Vec<serde_json::Value>, Vec<String>) {
     let mut roles = Vec::new();
     for path in [
-        crate::testing::upstream_dir().join("kubernetes/view-clusterrole.yaml"),
-        crate::testing::flux_components_file(),
+        crate::test_support::upstream_dir().join("kubernetes/view-clusterrole.yaml"),
+        crate::test_support::flux_components_file(),
     ] {
         let text =
             std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

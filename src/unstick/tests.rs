@@ -73,7 +73,7 @@ const HR_PATH: &str = "/apis/helm.toolkit.fluxcd.io/v2/namespaces/headlamp/helmr
 const CONTROLLER_PATH: &str = "/apis/apps/v1/namespaces/flux-system/deployments/helm-controller";
 
 fn stuck_hr() -> Value {
-    let path = crate::testing::project_root()
+    let path = crate::test_support::project_root()
         .join("fixtures/snapshots/stuck-helmrelease/headlamp/helmrelease/headlamp.yaml");
     let text = std::fs::read_to_string(&path).unwrap();
     crate::yaml::parse_yaml_documents(&text, &path)

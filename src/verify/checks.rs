@@ -285,7 +285,7 @@ mod tests {
     fn pod_security_labels() {
         let fixture = crate::yaml::parse_yaml_documents(
             &std::fs::read_to_string(
-                crate::testing::project_root()
+                crate::test_support::project_root()
                     .join("fixtures/gitops/apps/base/headlamp/namespace.yaml"),
             )
             .unwrap(),

@@ -261,7 +261,7 @@ mod tests {
     use super::super::fake::FakeApi;
     use super::super::*;
     use super::*;
-    use crate::testing::project_root;
+    use crate::test_support::project_root;
 
     fn snapshot(name: &str) -> SnapshotView {
         SnapshotView::open(&project_root().join("fixtures/snapshots").join(name))

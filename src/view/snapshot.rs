@@ -598,7 +598,7 @@ mod tests {
     use super::super::fake::FakeApi;
     use super::super::*;
     use super::*;
-    use crate::testing::project_root;
+    use crate::test_support::project_root;
 
     fn fixture(name: &str) -> PathBuf {
         project_root().join("fixtures/snapshots").join(name)
@@ -648,7 +648,7 @@ mod tests {
         );
     }
 
-    use crate::testing::write_file as write;
+    use crate::test_support::write_file as write;
 
     #[test]
     fn malformed_snapshots_are_named() {
@@ -776,7 +776,7 @@ mod tests {
     #[tokio::test]
     async fn planted_secrets_in_every_place_never_reach_the_snapshot() {
         let src = tempfile::tempdir().unwrap();
-        crate::testing::copy_tree(&fixture("pinned-image-tag"), src.path()).unwrap();
+        crate::test_support::copy_tree(&fixture("pinned-image-tag"), src.path()).unwrap();
         let ns = src.path().join("headlamp");
         let la = serde_json::json!({"kind": "HelmRelease", "spec": {"values": {"config": {"oidc": {"clientSecret": "MARKER-LA"}}}}}).to_string();
         edit(&ns.join("helmrelease/headlamp.yaml"), |hr| {

@@ -25,7 +25,7 @@ use crate::scenario::runner::{self, Env, RunOptions};
 use crate::scenario::{
     Check, Commit, Condition, DoctorStep, Merge, Reconcile, Scenario, UnstickStep, Wait,
 };
-use crate::testing::project_root;
+use crate::test_support::project_root;
 
 const START: &str = "2026-12-01T10:00:00Z";
 const HR: &str = "/apis/helm.toolkit.fluxcd.io/v2/namespaces/headlamp/helmreleases/headlamp";

@@ -7,7 +7,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::chart::{ChartStore, Helm};
 
 /// The project root.
 pub fn project_root() -> PathBuf {
@@ -35,46 +34,6 @@ pub fn skip<T>(reason: &str) -> Option<T> {
     }
     eprintln!("SKIP: {reason}");
     None
-}
-
-/// The chart archive dir: `$HEADLAMP_E2E_CHARTS`, else the project's `data/upstream/charts`.
-pub fn charts_dir() -> Option<PathBuf> {
-    match std::env::var_os("HEADLAMP_E2E_CHARTS").filter(|v| !v.is_empty()) {
-        Some(d) => Some(PathBuf::from(d)),
-        None => crate::chart::bundled_charts_dir(),
-    }
-}
-
-/// helm: `$HELM_BIN`, else `helm` on PATH.
-pub fn helm() -> Option<Helm> {
-    Helm::locate().ok()
-}
-
-/// helm and a chart store that has `chart-version.tgz`, or a skip.
-pub fn render_tools(chart: &str, version: &str) -> Option<(Helm, ChartStore)> {
-    let Some(helm) = helm() else {
-        return skip(
-            "helm not found (install helm 3 or 4, or set HELM_BIN): the render tier needs it",
-        );
-    };
-    let Some(dir) = charts_dir() else {
-        return skip(
-            "no chart archives (data/upstream/charts is missing, or set HEADLAMP_E2E_CHARTS)",
-        );
-    };
-    if !dir.join(format!("{chart}-{version}.tgz")).is_file() {
-        return skip(&format!(
-            "{}/{chart}-{version}.tgz not found",
-            dir.display()
-        ));
-    }
-    let store = ChartStore {
-        charts_dir: Some(dir),
-        cache_dir: None,
-        offline: true,
-        ..Default::default()
-    };
-    Some((helm, store))
 }
 
 /// Write `text` to `dir/rel`, creating the directories on the way (the trees tests build). Returns the path.
@@ -140,24 +99,6 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// Point a child command at the same helm and chart archives the tests use (`HELM_BIN`, `HEADLAMP_E2E_CHARTS`).
-pub fn with_tools(cmd: &mut std::process::Command) -> &mut std::process::Command {
-    if let Some(h) = helm() {
-        cmd.env("HELM_BIN", h.bin);
-    }
-    if let Some(c) = charts_dir() {
-        cmd.env("HEADLAMP_E2E_CHARTS", c);
-    }
-    // tests never fill the user's own cache (~/.cache/headlamp-e2e); a test that sets its own keeps it
-    let own_cache = cmd
-        .get_envs()
-        .any(|(k, _)| k == std::ffi::OsStr::new("HEADLAMP_E2E_CACHE"));
-    if !own_cache {
-        cmd.env("HEADLAMP_E2E_CACHE", test_cache_dir());
-    }
-    cmd
 }
 
 /// The cache directory child processes of tests use: one under the system temp dir, shared by test runs (entries are
