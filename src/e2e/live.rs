@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::{Pod, Secret, ServiceAccount};
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::{Client, ResourceExt};
 
-use super::checks::{self, SubCheck};
+use crate::baseline::{self as checks, SubCheck};
 use crate::chart::{ChartStore, Helm};
 use crate::finding::Finding;
 use crate::flux::conditions;

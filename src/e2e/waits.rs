@@ -31,7 +31,7 @@ use kube::runtime::wait::conditions::is_crd_established;
 use kube::{Client, ResourceExt};
 use serde_json::Value;
 
-use super::checks;
+use crate::baseline as checks;
 use super::trace::{self, Kind};
 use crate::flux::conditions::{self, HelmReleaseState};
 use crate::flux::kinds::FluxKind;
