@@ -22,7 +22,7 @@ pub mod gitserver;
 pub mod image_ref;
 pub mod lint;
 #[cfg(test)]
-pub(crate) mod mock_api;
+use headlamp_e2e_test_support::mock_api;
 pub mod private_file;
 pub mod process;
 pub mod rbac;
@@ -31,7 +31,7 @@ pub mod report;
 pub mod scenario;
 pub mod startup;
 #[doc(hidden)]
-pub mod test_support;
+pub use headlamp_e2e_test_support as test_support;
 /// Helpers for this project's own tests: [`test_support`] and the chart-typed ones of [`chart::testing`].
 #[doc(hidden)]
 pub mod testing {

@@ -7,10 +7,15 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod mock_api;
+
 
 /// The project root.
 pub fn project_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("test-support/ is in the project root")
+        .to_path_buf()
 }
 
 /// The project's copies of upstream data (`data/upstream/`).

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 /// One request the mock received.
 #[derive(Debug, Clone)]
-pub(crate) struct Seen {
+pub struct Seen {
     pub method: Method,
     /// Path and query, e.g. `/apis/x/v1/namespaces/a/foos/b?fieldManager=headlamp-e2e&force=true`.
     pub uri: String,
@@ -21,7 +21,7 @@ pub(crate) struct Seen {
 
 type Responder = Box<dyn FnOnce(&[Seen]) -> (u16, Value) + Send>;
 
-pub(crate) enum Reply {
+pub enum Reply {
     Json(u16, Value),
     /// A `text/plain` body, as the API server answers `GET …/pods/<name>/log`.
     Text(u16, String),
@@ -29,19 +29,19 @@ pub(crate) enum Reply {
     With(Responder),
 }
 
-pub(crate) struct Step {
+pub struct Step {
     method: Method,
     path: String,
     reply: Reply,
 }
 
 /// Expect `method path…` and answer 200 with `body`.
-pub(crate) fn step(method: &str, path_prefix: &str, body: Value) -> Step {
+pub fn step(method: &str, path_prefix: &str, body: Value) -> Step {
     step_status(method, path_prefix, 200, body)
 }
 
 /// Expect `method path…` and answer `status` with `body`.
-pub(crate) fn step_status(method: &str, path_prefix: &str, status: u16, body: Value) -> Step {
+pub fn step_status(method: &str, path_prefix: &str, status: u16, body: Value) -> Step {
     Step {
         method: method.parse().expect("an HTTP method"),
         path: path_prefix.to_string(),
@@ -50,7 +50,7 @@ pub(crate) fn step_status(method: &str, path_prefix: &str, status: u16, body: Va
 }
 
 /// Expect `method path…` and answer 200 with the plain text `body` (a container log).
-pub(crate) fn step_text(method: &str, path_prefix: &str, body: &str) -> Step {
+pub fn step_text(method: &str, path_prefix: &str, body: &str) -> Step {
     Step {
         method: method.parse().expect("an HTTP method"),
         path: path_prefix.to_string(),
@@ -59,7 +59,7 @@ pub(crate) fn step_text(method: &str, path_prefix: &str, body: &str) -> Step {
 }
 
 /// Expect `method path…` and answer with what `f` computes from the requests seen so far.
-pub(crate) fn step_with(
+pub fn step_with(
     method: &str,
     path_prefix: &str,
     f: impl FnOnce(&[Seen]) -> (u16, Value) + Send + 'static,
@@ -72,7 +72,7 @@ pub(crate) fn step_with(
 }
 
 /// A `Status` body as the API server sends with an error code.
-pub(crate) fn status(code: u16, reason: &str, message: &str) -> Value {
+pub fn status(code: u16, reason: &str, message: &str) -> Value {
     serde_json::json!({
         "kind": "Status", "apiVersion": "v1", "metadata": {},
         "status": "Failure", "message": message, "reason": reason, "code": code,
@@ -81,7 +81,7 @@ pub(crate) fn status(code: u16, reason: &str, message: &str) -> Value {
 
 /// A client whose API server follows `steps`; await the handle to get what it saw (and to surface its assertion
 /// failures). A request beyond the script gets no answer: the client sees the service closed.
-pub(crate) fn mock_client(steps: Vec<Step>) -> (kube::Client, tokio::task::JoinHandle<Vec<Seen>>) {
+pub fn mock_client(steps: Vec<Step>) -> (kube::Client, tokio::task::JoinHandle<Vec<Seen>>) {
     let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let server = tokio::spawn(async move {
         let mut seen: Vec<Seen> = Vec::new();
