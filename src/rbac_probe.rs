@@ -162,3 +162,6 @@ pub async fn poll_until_revoked(
         tokio::time::sleep(interval.min(deadline.saturating_sub(took))).await;
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests;
