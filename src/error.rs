@@ -5,12 +5,9 @@ use std::path::PathBuf;
 /// Errors that stop a command from running at all (CLI exit code 2). Findings are not errors: see [`crate::finding`].
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// Reading a file or a YAML document failed (the model's errors: `Io`, `Yaml`, `Other`).
+    #[error(transparent)]
+    Model(#[from] headlamp_e2e_model::Error),
 
     #[error("GitOps directory {0} does not exist (pass --gitops DIR)")]
     GitopsDirMissing(PathBuf),
@@ -31,14 +28,6 @@ pub enum Error {
         dir: PathBuf,
         kustomizations: String,
         root: PathBuf,
-    },
-
-    #[error("{file}:{line}:{column}: YAML syntax error: {message}")]
-    Yaml {
-        file: PathBuf,
-        line: usize,
-        column: usize,
-        message: String,
     },
 
     #[error("{file}: kustomization lists `{resource}`, which does not exist")]
@@ -145,10 +134,7 @@ impl Error {
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.into(),
-            source,
-        }
+        headlamp_e2e_model::Error::io(path, source).into()
     }
 }
 
@@ -181,21 +167,6 @@ pub fn kube_message(e: &kube::Error) -> String {
     }
 }
 
-/// An error and its sources on one line, without repeating a source its parent already quotes:
-/// "ServiceError: client error (Connect): tcp connect error: Connection refused" (reqwest's own message rarely says
-/// why).
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
-}
+pub use headlamp_e2e_model::error::error_chain;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1149,7 +1149,7 @@ impl Loader {
         // a kustomization that cannot be read (not UTF-8 too): that kustomization is left out (listed), the rest is read
         let docs = match crate::yaml::parse_bytes(&bytes).map_err(|e| yaml_error(e, &rel)) {
             Ok(docs) => docs,
-            Err(e) => return self.unreadable(e),
+            Err(e) => return self.unreadable(e.into()),
         };
         let Some(doc) = docs.into_iter().next() else {
             return Ok(());
@@ -1157,12 +1157,15 @@ impl Loader {
         let k: KustomizationFile = match serde_json::from_value(doc) {
             Ok(k) => k,
             Err(e) => {
-                return self.unreadable(Error::Yaml {
-                    file: rel.clone(),
-                    line: 1,
-                    column: 1,
-                    message: format!("not a kustomization: {e}"),
-                });
+                return self.unreadable(
+                    headlamp_e2e_model::Error::Yaml {
+                        file: rel.clone(),
+                        line: 1,
+                        column: 1,
+                        message: format!("not a kustomization: {e}"),
+                    }
+                    .into(),
+                );
             }
         };
         let features: Vec<&str> = k
@@ -1519,7 +1522,7 @@ impl Loader {
                     }
                     Err(e) => {
                         self.tree.files.push(rel);
-                        return self.unreadable(e);
+                        return self.unreadable(e.into());
                     }
                 }
             }
@@ -2285,7 +2288,7 @@ mod tests {
         );
         let e = load(d.path()).unwrap_err();
         match e {
-            Error::Yaml { file, line, .. } => {
+            Error::Model(headlamp_e2e_model::Error::Yaml { file, line, .. }) => {
                 assert_eq!(file, PathBuf::from("bad.yaml"));
                 assert!(line >= 4, "line {line}");
             }

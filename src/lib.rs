@@ -4,32 +4,24 @@
 //! diagnosis of a live cluster or a snapshot). The `xtask` crate is a thin CLI over it.
 
 pub mod apply;
-pub mod baseline;
 pub mod benchrepo;
 pub mod chart;
 pub mod chart_diff;
 pub mod cluster;
 pub mod doctor;
-pub mod duration;
 pub mod e2e;
 pub mod error;
-pub mod files;
-pub mod finding;
-pub mod flags;
 pub mod flux;
 pub mod gitops;
 pub mod gitserver;
-pub mod image_ref;
 pub mod lint;
 #[cfg(test)]
 use headlamp_e2e_test_support::mock_api;
 pub mod private_file;
 pub mod process;
-pub mod rbac;
 pub mod rbac_probe;
 pub mod report;
 pub mod scenario;
-pub mod startup;
 #[doc(hidden)]
 pub use headlamp_e2e_test_support as test_support;
 /// Helpers for this project's own tests: [`test_support`] and the chart-typed ones of [`chart::testing`].
@@ -42,7 +34,9 @@ pub mod tls;
 pub mod unstick;
 pub mod verify;
 pub mod view;
-pub mod yaml;
 
 pub use error::{Error, Result};
+pub use headlamp_e2e_model::{
+    baseline, duration, files, finding, flags, image_ref, rbac, startup, yaml,
+};
 pub use tls::install_crypto_provider;

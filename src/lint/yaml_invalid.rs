@@ -15,12 +15,12 @@ pub const RULE: &str = "yaml-invalid";
 pub fn finding(e: &Error) -> Finding {
     let mut position = None;
     let (file, at, message) = match e {
-        Error::Yaml {
+        Error::Model(headlamp_e2e_model::Error::Yaml {
             file,
             line,
             column,
             message,
-        } => (
+        }) => (
             file.display().to_string(),
             if *line == 0 {
                 String::new()
@@ -84,7 +84,9 @@ mod tests {
     use std::path::Path;
 
     fn error_of(yaml: &str) -> Error {
-        crate::yaml::parse_yaml_documents(yaml, Path::new("apps/cm.yaml")).unwrap_err()
+        crate::yaml::parse_yaml_documents(yaml, Path::new("apps/cm.yaml"))
+            .unwrap_err()
+            .into()
     }
 
     #[test]

@@ -6,7 +6,7 @@
 pub mod findings;
 pub mod junit;
 pub mod progress;
-pub mod redact;
+pub use headlamp_e2e_model::redact;
 pub mod summary;
 
 use std::fmt::Write as _;

@@ -16,7 +16,7 @@ use k8s_openapi::api::core::v1::Pod;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HOST, HeaderMap, HeaderValue};
 use http::{Method, StatusCode};
 
-use crate::report::redact;
+use crate::redact::redact;
 use crate::{Error, Result};
 
 /// The namespace Headlamp runs in; namespaced probes target it.

@@ -60,7 +60,7 @@ pub struct Finding {
 impl Finding {
     /// The same finding with its message, fix, object and path through the one text redaction.
     pub fn redacted(mut self) -> Self {
-        use crate::report::redact::redact;
+        use crate::redact::redact;
         for t in [
             &mut self.message,
             &mut self.fix,
@@ -228,19 +228,19 @@ pub fn name_clusters(
 }
 
 /// The JSON document printed by `--format json`: exactly one object.
-/// Findings and summary as one JSON document; every text goes through the one redaction ([`crate::report::redact`]).
+/// Findings and summary as one JSON document; every text goes through the one redaction ([`crate::redact`]).
 pub fn to_json(findings: &[Finding], summary: &Summary) -> serde_json::Value {
     let findings: Vec<Finding> = findings.iter().cloned().map(Finding::redacted).collect();
     serde_json::json!({ "findings": findings, "summary": summary })
 }
 
 /// Text report grouped by file. `color` adds ANSI styles (only when stdout is a terminal). Every text from input is
-/// redacted and has its control characters escaped ([`crate::report::redact::for_terminal`]); the one-line fields
-/// (file, object, path) cannot break their line ([`crate::report::redact::one_line`]), and no line of a message or
-/// fix is a CI workflow command ([`crate::report::redact::no_workflow_commands`]).
+/// redacted and has its control characters escaped ([`crate::redact::for_terminal`]); the one-line fields
+/// (file, object, path) cannot break their line ([`crate::redact::one_line`]), and no line of a message or
+/// fix is a CI workflow command ([`crate::redact::no_workflow_commands`]).
 pub fn to_text(findings: &[Finding], color: bool) -> String {
-    use crate::report::redact::{no_workflow_commands, one_line};
-    let for_terminal = |t: &str| no_workflow_commands(&crate::report::redact::for_terminal(t));
+    use crate::redact::{no_workflow_commands, one_line};
+    let for_terminal = |t: &str| no_workflow_commands(&crate::redact::for_terminal(t));
     use anstyle::{AnsiColor, Style};
     let paint = |style: Style, s: &str| -> String {
         if color {
