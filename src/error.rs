@@ -54,51 +54,12 @@ pub enum Error {
         message: String,
     },
 
-    #[error(
-        "chart {chart} {version} not found: tried {tried}; put `{chart}-{version}.tgz` in $HEADLAMP_E2E_CHARTS or check the HelmRepository URL and the version"
-    )]
-    ChartNotFound {
-        chart: String,
-        version: String,
-        tried: String,
-    },
-
-    #[error(
-        "{what} {value:?} is not a plain name (it must not contain `/`, `\\`, `..` or control characters); it is never used in a path"
-    )]
-    UnsafeName { what: &'static str, value: String },
-
-    #[error("downloading {url}: {message}")]
-    Download { url: String, message: String },
-
-    #[error(
-        "{url}: sha256 digest mismatch: index.yaml says {expected}, downloaded file has {actual}"
-    )]
-    DigestMismatch {
-        url: String,
-        expected: String,
-        actual: String,
-    },
-
-    #[error(
-        "{path}: not a readable chart archive: {message}. If it is a cached download, delete it (rm {path}) and run again to fetch it anew"
-    )]
-    ChartArchive { path: PathBuf, message: String },
-
-    #[error(
-        "helm not found ({tried}): install helm 3 or 4 (https://helm.sh/docs/intro/install/), or set HELM_BIN"
-    )]
-    HelmMissing { tried: String },
-
     #[error("`{command}` failed ({status}); helm said: {message}")]
     HelmFailed {
         command: String,
         status: String,
         message: String,
     },
-
-    #[error("helm template for release {release} failed; helm said: {stderr}")]
-    HelmTemplate { release: String, stderr: String },
 
     /// A Kubernetes API call failed; `action` names what was attempted and on which object.
     #[error("{action}: {}", crate::error::kube_message(source))]
@@ -117,12 +78,19 @@ pub enum Error {
     #[error(transparent)]
     View(#[from] crate::view::ViewError),
 
-    /// An external command (helm, kubectl, git) could not run or did not finish within its deadline.
+    /// The chart store, helm or another external command (tools' errors).
     #[error(transparent)]
-    Process(#[from] crate::process::ProcessError),
+    Tools(#[from] headlamp_e2e_tools::Error),
 
     #[error("{0}")]
     Other(String),
+}
+
+/// An external command (helm, kubectl, git) that could not run or did not finish: a tools error.
+impl From<headlamp_e2e_tools::process::ProcessError> for Error {
+    fn from(e: headlamp_e2e_tools::process::ProcessError) -> Self {
+        Error::Tools(e.into())
+    }
 }
 
 impl Error {

@@ -5,7 +5,6 @@
 
 pub mod apply;
 pub mod benchrepo;
-pub mod chart;
 pub mod chart_diff;
 pub mod cluster;
 pub mod doctor;
@@ -17,8 +16,6 @@ pub mod gitserver;
 pub mod lint;
 #[cfg(test)]
 use headlamp_e2e_test_support::mock_api;
-pub mod private_file;
-pub mod process;
 pub mod rbac_probe;
 pub mod report;
 pub mod scenario;
@@ -30,7 +27,6 @@ pub mod testing {
     pub use crate::chart::testing::*;
     pub use crate::test_support::*;
 }
-pub mod tls;
 pub mod unstick;
 pub mod verify;
 pub mod view;
@@ -39,4 +35,6 @@ pub use error::{Error, Result};
 pub use headlamp_e2e_model::{
     baseline, duration, files, finding, flags, image_ref, rbac, startup, yaml,
 };
-pub use tls::install_crypto_provider;
+pub use headlamp_e2e_tools::tls::install_crypto_provider;
+pub use headlamp_e2e_tools::{chart, private_file, process, tls};
+pub use headlamp_e2e_tools as tools;

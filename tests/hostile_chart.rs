@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use headlamp_e2e::Error;
+use headlamp_e2e::tools::Error;
 use headlamp_e2e::chart::{self, ChartRef, ChartStore, Helm};
 use headlamp_e2e::finding::Finding;
 use headlamp_e2e::lint;

@@ -89,5 +89,5 @@ pub enum ClusterError {
 
     /// Writing a private file ([`write_private_file`]) failed.
     #[error(transparent)]
-    File(#[from] crate::error::Error),
+    File(#[from] headlamp_e2e_model::Error),
 }

@@ -160,10 +160,7 @@ pub async fn release_install_yaml(timeout: Duration) -> Result<String> {
         timeout,
     )
     .await?;
-    String::from_utf8(bytes).map_err(|_| Error::Download {
-        url: INSTALL_URL.into(),
-        message: "not UTF-8 text".into(),
-    })
+    String::from_utf8(bytes).map_err(|_| download(INSTALL_URL, "not UTF-8 text".into()))
 }
 
 /// Download `url` once: a cached file whose sha256 is `expected` is used as is; otherwise the download must match
@@ -175,14 +172,14 @@ pub(crate) async fn fetch_verified(
     timeout: Duration,
 ) -> Result<Vec<u8>> {
     let Some(expected) = expected else {
-        return Err(Error::Download {
-            url: url.into(),
-            message: format!(
+        return Err(download(
+            url,
+            format!(
                 "no sha256 is pinned for it in this build, and unverified content is not applied to a cluster: \
                  pass --flux-components FILE (your repository's clusters/<name>/flux-system/gotk-components.yaml, \
                  or `flux install --version {FLUX_VERSION} --export` written to a file)"
             ),
-        });
+        ));
     };
     let expected = expected.trim().to_ascii_lowercase();
     if let Some(path) = cache
@@ -201,10 +198,7 @@ pub(crate) async fn fetch_verified(
         .user_agent(concat!("headlamp-e2e/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| Error::Other(format!("cannot build an HTTP client: {e}")))?;
-    let download_error = |message: String| Error::Download {
-        url: url.into(),
-        message,
-    };
+    let download_error = |message: String| download(url, message);
     let resp = client
         .get(url)
         .send()
@@ -241,6 +235,15 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     tmp.write_all(bytes)?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// A tools [`Download`](headlamp_e2e_tools::Error::Download) error (the Flux release could not be had).
+fn download(url: &str, message: String) -> Error {
+    headlamp_e2e_tools::Error::Download {
+        url: url.into(),
+        message,
+    }
+    .into()
 }
 
 #[cfg(test)]

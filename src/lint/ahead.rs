@@ -130,7 +130,7 @@ pub async fn start(
                     };
                     let read = match path {
                         Ok(path) => read_starting_renders(path, helm, &mut renders, &r),
-                        Err(e) => Err(e),
+                        Err(e) => Err(e.into()),
                     };
                     slot.insert(read);
                 }
@@ -188,7 +188,7 @@ pub async fn fetch_followed(
                 .fetch_all(std::iter::once(cref.clone()), Some(&helm))
                 .await
                 .remove(&cref);
-            let read = got.map(|got| got.and_then(|p| crate::chart::read_chart(&p)));
+            let read = got.map(|got| got.and_then(|p| crate::chart::read_chart(&p)).map_err(Into::into));
             (cref, read)
         });
     }

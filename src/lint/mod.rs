@@ -1517,12 +1517,12 @@ pub async fn prepare_with(
             let read = match loaded.remove(&cref) {
                 Some(result) => result,
                 None => match fetched.remove(&cref) {
-                    Some(path) => path.and_then(|p| chart::read_chart(&p)),
+                    Some(path) => path.and_then(|p| chart::read_chart(&p)).map_err(Into::into),
                     None => load_chart(&cref, store, h).await,
                 },
             };
             // the archive must be the chart asked for (a cached or local one too)
-            let read = read.and_then(|c| chart::check_identity(&c, &cref).map(|()| c));
+            let read = read.and_then(|c| chart::check_identity(&c, &cref).map(|()| c).map_err(Into::into));
             match read {
                 Err(e) if is_tool_failure(&e) => return Err(e),
                 read => {
@@ -1627,7 +1627,9 @@ async fn load_chart(cref: &ChartRef, store: &ChartStore, helm: &Helm) -> Result<
 fn is_tool_failure(e: &Error) -> bool {
     matches!(
         e,
-        Error::Process(_) | Error::HelmMissing { .. } | Error::HelmFailed { .. }
+        Error::Tools(
+            headlamp_e2e_tools::Error::Process(_) | headlamp_e2e_tools::Error::HelmMissing { .. }
+        ) | Error::HelmFailed { .. }
     )
 }
 

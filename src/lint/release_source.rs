@@ -248,7 +248,7 @@ fn from_chart_spec(spec: &Value, ns: &str, tree: Option<&Tree>, at: &str) -> Res
 pub fn failure(r: &Release, e: &Error) -> Finding {
     let cause = crate::report::redact::redact(&e.to_string());
     let (rule, message, fix) = match e {
-        Error::HelmTemplate { .. } => (
+        Error::Tools(headlamp_e2e_tools::Error::HelmTemplate { .. }) => (
             RENDER_RULE,
             format!("helm template failed for chart {} {}, so no chart-rendered rule ran for this release: {cause}", r.chart_name, r.chart_version.as_deref().unwrap_or("")),
             "fix the values helm names above (a schema error names the key); `helm template` with the same values shows the same error".to_string(),
@@ -314,11 +314,12 @@ mod tests {
         let mut r = crate::lint::testutil::helmrelease("{}");
         r.chart_name = "cert-manager".into();
         r.chart_version = Some("v1.19.6".into());
-        let e = Error::ChartNotFound {
+        let e = headlamp_e2e_tools::Error::ChartNotFound {
             chart: "cert-manager".into(),
             version: "1.19.6".into(),
             tried: "x".into(),
-        };
+        }
+        .into();
         let f = failure(&r, &e);
         assert!(f.fix.contains("`cert-manager-v1.19.6.tgz`"), "{f:?}");
     }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use headlamp_e2e_model::{Error, Result};
 
 /// Create or replace `path` with mode 0600 (set before any byte is written), creating parent directories.
 pub fn write_private_file(path: &Path, contents: &[u8]) -> Result<()> {

@@ -1563,7 +1563,7 @@ fn split_documents(text: &str) -> Vec<&str> {
 
 /// Test charts: a directory of `fixtures/charts/` packed into a chart archive, as `helm package` lays it out.
 /// The chart-typed helpers of this project's own tests (`crate::test_support` has the others).
-#[doc(hidden)]
+#[cfg(any(test, feature = "test-support"))]
 pub mod testing {
     use std::path::PathBuf;
 
@@ -1626,8 +1626,8 @@ pub mod testing {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod test_charts {
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_charts {
     use super::*;
 
     /// Pack `fixtures/charts/<fixture>` (files replaced or added by `overrides`, `(path, text)`) into
