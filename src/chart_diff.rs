@@ -260,7 +260,7 @@ pub async fn chart_diff(
     helm: &Helm,
 ) -> Result<ChartDiff> {
     if !dir.is_dir() {
-        return Err(Error::GitopsDirMissing(dir.to_path_buf()));
+        return Err(headlamp_e2e_gitops::Error::GitopsDirMissing(dir.to_path_buf()).into());
     }
     let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let base_dir = checkout_at(dir, base_ref, tmp.path()).await?;

@@ -9,8 +9,9 @@ pub enum Error {
     #[error(transparent)]
     Model(#[from] headlamp_e2e_model::Error),
 
-    #[error("GitOps directory {0} does not exist (pass --gitops DIR)")]
-    GitopsDirMissing(PathBuf),
+    /// Reading the GitOps tree failed (the gitops loader's errors).
+    #[error(transparent)]
+    Gitops(#[from] headlamp_e2e_gitops::Error),
 
     #[error(
         "{dir}: no Kubernetes objects found ({files} YAML file{plural} read, none with apiVersion and kind): nothing to lint; pass the directory that holds your manifests (--gitops DIR)"
@@ -28,18 +29,6 @@ pub enum Error {
         dir: PathBuf,
         kustomizations: String,
         root: PathBuf,
-    },
-
-    #[error("{file}: kustomization lists `{resource}`, which does not exist")]
-    KustomizeResourceMissing { file: PathBuf, resource: String },
-
-    #[error(
-        "{file}: this kustomization uses {features}; rendering it needs kustomize (kubectl), which failed: {message}"
-    )]
-    Kustomize {
-        file: PathBuf,
-        features: String,
-        message: String,
     },
 
     #[error(

@@ -11,7 +11,6 @@ pub mod doctor;
 pub mod e2e;
 pub mod error;
 pub mod flux;
-pub mod gitops;
 pub mod gitserver;
 pub mod lint;
 #[cfg(test)]
@@ -38,3 +37,4 @@ pub use headlamp_e2e_model::{
 pub use headlamp_e2e_tools::tls::install_crypto_provider;
 pub use headlamp_e2e_tools::{chart, private_file, process, tls};
 pub use headlamp_e2e_tools as tools;
+pub use headlamp_e2e_gitops as gitops;

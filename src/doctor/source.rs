@@ -31,7 +31,7 @@ impl Git {
     /// `dir` must be inside a git work tree.
     pub fn open(dir: &Path) -> Result<Git> {
         if !dir.is_dir() {
-            return Err(Error::GitopsDirMissing(dir.to_path_buf()));
+            return Err(headlamp_e2e_gitops::Error::GitopsDirMissing(dir.to_path_buf()).into());
         }
         let g = Git {
             dir: dir.to_path_buf(),

@@ -26,8 +26,8 @@ pub const KUSTOMIZATION_RULE: &str = gitops::KUSTOMIZATION_BUILD_RULE;
 
 /// The finding for a file the loader left out ([`crate::gitops::Tree::unreadable`]): `yaml-invalid` for YAML that
 /// kustomize cannot read, `kustomization-build` for a kustomization it cannot build.
-pub fn unreadable_finding(e: &crate::error::Error) -> Finding {
-    use crate::error::Error;
+pub fn unreadable_finding(e: &headlamp_e2e_gitops::Error) -> Finding {
+    use headlamp_e2e_gitops::Error;
     use crate::finding::Severity;
     let (file, message, fix) = match e {
         Error::KustomizeResourceMissing { file, resource } => (

@@ -5,7 +5,7 @@
 //! defined at line N`, a syntax error, a key or value JSON cannot hold): the whole Flux Kustomization then fails,
 //! not just the object.
 
-use crate::error::Error;
+use headlamp_e2e_gitops::Error;
 use crate::finding::{Finding, Severity};
 use crate::lint::LintInput;
 

@@ -148,7 +148,7 @@ pub struct Chart {
 /// `data/upstream/provenance.json`): what the tests render and what `cargo xtask lint` of the fixtures renders
 /// offline. `None` when the binary runs away from its checkout.
 pub fn bundled_charts_dir() -> Option<PathBuf> {
-    Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("data/upstream/charts")).filter(|d| d.is_dir())
+    Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/upstream/charts")).filter(|d| d.is_dir())
 }
 
 /// Where charts are looked for, in order: `$HEADLAMP_E2E_CHARTS`, the per-user cache, the repository.
@@ -1634,7 +1634,7 @@ pub mod test_charts {
     /// `<tmp>/<fixture>.tgz` and read it. The directory must outlive the chart.
     pub fn pack(fixture: &str, overrides: &[(&str, &str)]) -> (tempfile::TempDir, Chart) {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("fixtures/charts")
+            .join("../fixtures/charts")
             .join(fixture);
         let mut files: std::collections::BTreeMap<String, Vec<u8>> = Default::default();
         fn walk(dir: &Path, base: &Path, files: &mut std::collections::BTreeMap<String, Vec<u8>>) {

@@ -23,7 +23,7 @@
 use std::collections::BTreeMap;
 
 use crate::finding::{Finding, Severity};
-use crate::gitops::Object;
+use crate::Object;
 
 /// The outcome of substituting one text.
 #[derive(Debug, Default, PartialEq, Eq)]

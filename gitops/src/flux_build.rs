@@ -187,7 +187,7 @@ impl Workspace {
                     return Ok(self.built_here(rel, here));
                 }
                 Err(super::flux_patch::Declined(why)) => {
-                    let why = crate::report::redact::redact(&why);
+                    let why = crate::redact::redact(&why);
                     tracing::debug!(path = %rel.display(), "built with kustomize: {why}");
                 }
             }

@@ -3,6 +3,7 @@
 //! Kustomizations that do more than list resources are rendered with the real kustomize (`kubectl kustomize`).
 
 pub mod big_files;
+pub mod error;
 pub mod build_cache;
 pub mod flux_build;
 pub mod flux_patch;
@@ -17,7 +18,11 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::error::{Error, Result};
+pub use crate::error::{Error, Result};
+use headlamp_e2e_model::{files, finding, redact, yaml};
+use headlamp_e2e_tools::{chart, process};
+#[cfg(test)]
+use headlamp_e2e_test_support as test_support;
 use crate::finding::{Finding, Severity};
 pub use crate::yaml::parse_yaml_documents;
 use crate::yaml::yaml_error;
@@ -901,7 +906,7 @@ impl Loader {
         let plan = match flux_patch::plan(spec) {
             Ok(plan) => plan,
             Err(flux_patch::Declined(why)) => {
-                let why = crate::report::redact::redact(&why);
+                let why = crate::redact::redact(&why);
                 tracing::debug!(kustomization = %ks.id(), "patches built with kustomize: {why}");
                 return Ok(None);
             }
@@ -926,7 +931,7 @@ impl Loader {
             .map(|flux_patch::Declined(why)| why)
         };
         if let Some(why) = why {
-            let why = crate::report::redact::redact(&why);
+            let why = crate::redact::redact(&why);
             tracing::debug!(kustomization = %ks.id(), "patches built with kustomize: {why}");
             return Ok(None);
         }
@@ -1026,7 +1031,7 @@ impl Loader {
                     format!(
                         "kustomize-controller cannot build spec.path {} with its {features}: {}; the objects of spec.path are linted without them",
                         rel_dir.display(),
-                        crate::report::redact::escape_controls(&e)
+                        crate::redact::escape_controls(&e)
                     ),
                     "fix the patch target / component path (run `kubectl kustomize --load-restrictor LoadRestrictionsNone` on the path with the Kustomization's patches and components written into its kustomization.yaml)",
                 ));
@@ -1050,7 +1055,7 @@ impl Loader {
 
     fn warn(&mut self, message: String) {
         // file names come from the tree: no control character reaches a terminal
-        let message = crate::report::redact::escape_controls(&message);
+        let message = crate::redact::escape_controls(&message);
         tracing::warn!("{message}");
         self.tree.warnings.push(message);
     }
@@ -1340,7 +1345,7 @@ impl Loader {
                     return Ok(());
                 }
                 Err(flux_patch::Declined(why)) => {
-                    let why = crate::report::redact::redact(&why);
+                    let why = crate::redact::redact(&why);
                     tracing::debug!(kustomization = %rel.display(), "built with kustomize: {why}");
                 }
             }
@@ -1545,7 +1550,7 @@ impl Loader {
 /// of them so that they print as one line with their count. The note names what was not checked (the base, as
 /// its `object`: the same base from two kustomizations is one finding with two places) and how to check it.
 fn remote_base_note(p: &sandbox::Problem) -> Finding {
-    let base = crate::report::redact::redact(&crate::report::redact::escape_controls(&p.reference));
+    let base = crate::redact::redact(&crate::redact::escape_controls(&p.reference));
     Finding::new(KUSTOMIZATION_BUILD_RULE, Severity::Info)
         .file(p.file.display().to_string())
         .object(base)
@@ -1667,7 +1672,7 @@ pub fn cluster_name(file: &Path) -> Option<String> {
 }
 
 /// Where a Flux Kustomization's `spec.path` leads.
-pub(crate) enum FluxPath<'a> {
+pub enum FluxPath<'a> {
     /// Its source is not a GitRepository, or it has no path: lint does not follow it.
     NotFollowed,
     /// The path, which exists neither under the repository root nor under the GitOps directory.
@@ -1679,7 +1684,7 @@ pub(crate) enum FluxPath<'a> {
 /// Resolve a Flux Kustomization `spec`'s path: relative to the repository root `repo_root`; a tree copied out of its
 /// repository (the GitOps directory `root` is its root) is read the same. Used by the loader, its builds asked for
 /// ahead and lint's renders ahead, so that all three follow the same directory.
-pub(crate) fn flux_path<'a>(spec: &'a Value, root: &Path, repo_root: &Path) -> FluxPath<'a> {
+pub fn flux_path<'a>(spec: &'a Value, root: &Path, repo_root: &Path) -> FluxPath<'a> {
     let source_kind = spec["sourceRef"]["kind"]
         .as_str()
         .unwrap_or("GitRepository");
