@@ -229,7 +229,7 @@ impl Verification {
 
     /// JUnit XML (one suite per group, [`crate::report::junit_xml`]).
     pub fn to_junit(&self) -> Result<String> {
-        crate::report::junit_xml(&self.report)
+        Ok(crate::report::junit_xml(&self.report)?)
     }
 }
 
@@ -247,7 +247,7 @@ pub fn cannot_run_junit(message: &str) -> Result<String> {
         redact(message),
         Duration::ZERO,
     ));
-    crate::report::junit_xml(&r)
+    Ok(crate::report::junit_xml(&r)?)
 }
 
 /// `<action> failed: <what the API server said, or the connection error with its causes>`. (Not `<action>: …`:

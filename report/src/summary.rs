@@ -185,8 +185,8 @@ pub fn append_step_summary(path: &Path, report: &RunReport) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::tests::sample;
-    use crate::report::{Assertion, RunReport};
+    use crate::tests::sample;
+    use crate::{Assertion, RunReport};
     use std::time::Duration;
 
     #[test]
@@ -210,7 +210,7 @@ mod tests {
 
     #[test]
     fn the_gantt_has_setup_then_each_scenario_one_after_another() {
-        use crate::report::PhaseTiming;
+        use crate::PhaseTiming;
         let phase = |name: &str, secs: u64, ok: bool| PhaseTiming {
             name: name.into(),
             duration: Duration::from_secs(secs),

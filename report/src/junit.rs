@@ -81,7 +81,7 @@ pub fn write_junit(report: &RunReport, path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::tests::sample;
+    use crate::tests::sample;
 
     #[test]
     fn one_suite_per_scenario_one_case_per_assertion() {
