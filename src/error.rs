@@ -9,46 +9,13 @@ pub enum Error {
     #[error(transparent)]
     Model(#[from] headlamp_e2e_model::Error),
 
+    /// lint could not run (lint's errors).
+    #[error(transparent)]
+    Lint(#[from] headlamp_e2e_lint::Error),
+
     /// Reading the GitOps tree failed (the gitops loader's errors).
     #[error(transparent)]
     Gitops(#[from] headlamp_e2e_gitops::Error),
-
-    #[error(
-        "{dir}: no Kubernetes objects found ({files} YAML file{plural} read, none with apiVersion and kind): nothing to lint; pass the directory that holds your manifests (--gitops DIR)"
-    )]
-    NothingToLint {
-        dir: PathBuf,
-        files: usize,
-        plural: &'static str,
-    },
-
-    #[error(
-        "{dir}: nothing was linted: it holds only Flux Kustomizations and sources, and their paths lead outside it ({kustomizations}; not followed); pass the repository root: --gitops {root}"
-    )]
-    NothingFollowed {
-        dir: PathBuf,
-        kustomizations: String,
-        root: PathBuf,
-    },
-
-    #[error(
-        "{file}: HelmRelease {object} has no chart version (spec.chart.spec.version); pin an exact version, e.g. `version: 0.41.0`"
-    )]
-    MissingChartVersion { file: PathBuf, object: String },
-
-    #[error("{file}: HelmRelease {object}: {message}")]
-    HelmReleaseInvalid {
-        file: PathBuf,
-        object: String,
-        message: String,
-    },
-
-    #[error("`{command}` failed ({status}); helm said: {message}")]
-    HelmFailed {
-        command: String,
-        status: String,
-        message: String,
-    },
 
     /// A Kubernetes API call failed; `action` names what was attempted and on which object.
     #[error("{action}: {}", crate::error::kube_message(source))]

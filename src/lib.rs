@@ -4,15 +4,12 @@
 //! diagnosis of a live cluster or a snapshot). The `xtask` crate is a thin CLI over it.
 
 pub mod apply;
-pub mod benchrepo;
-pub mod chart_diff;
 pub mod cluster;
 pub mod doctor;
 pub mod e2e;
 pub mod error;
 pub mod flux;
 pub mod gitserver;
-pub mod lint;
 #[cfg(test)]
 use headlamp_e2e_test_support::mock_api;
 pub mod rbac_probe;
@@ -38,3 +35,5 @@ pub use headlamp_e2e_tools::tls::install_crypto_provider;
 pub use headlamp_e2e_tools::{chart, private_file, process, tls};
 pub use headlamp_e2e_tools as tools;
 pub use headlamp_e2e_gitops as gitops;
+pub use headlamp_e2e_lint as lint;
+pub use headlamp_e2e_lint::{benchrepo, chart_diff};

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use headlamp_e2e::Error;
+use headlamp_e2e::lint::Error;
 use headlamp_e2e::finding::{Finding, Severity};
 use headlamp_e2e::lint;
 use headlamp_e2e::testing::{copy_tree, project_root, render_tools};

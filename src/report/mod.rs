@@ -2,4 +2,4 @@
 
 pub use headlamp_e2e_report::*;
 
-pub mod findings;
+pub use headlamp_e2e_lint::findings;

@@ -431,7 +431,7 @@ pub fn closest(key: &str, known: &[String]) -> Option<String> {
 #[cfg(test)]
 mod status_tests {
     use super::*;
-    use crate::lint::testutil::obj;
+    use crate::testutil::obj;
 
     #[test]
     fn base64_wrapped_into_lines_is_valid_and_a_space_inside_is_not() {
@@ -502,7 +502,7 @@ mod status_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lint::testutil::*;
+    use crate::testutil::*;
 
     #[test]
     fn a_sops_encrypted_secret_is_checked_without_its_sops_block_and_ciphertext() {

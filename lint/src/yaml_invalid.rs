@@ -7,7 +7,7 @@
 
 use headlamp_e2e_gitops::Error;
 use crate::finding::{Finding, Severity};
-use crate::lint::LintInput;
+use crate::LintInput;
 
 pub const RULE: &str = "yaml-invalid";
 
@@ -132,7 +132,7 @@ mod tests {
             "did not find expected key",
         ] {
             let fix = fix_for(message);
-            assert_eq!(crate::report::redact::redact(&fix), fix, "{message}");
+            assert_eq!(crate::redact::redact(&fix), fix, "{message}");
         }
     }
 

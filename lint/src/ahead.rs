@@ -240,7 +240,7 @@ fn spawn_render(renders: &mut JoinSet<()>, helm: &Helm, chart: Chart, r: Release
             .render(&chart, &r.release_name, &r.namespace, &r.values)
             .await
         {
-            let why = crate::report::redact::redact(&e.to_string());
+            let why = crate::redact::redact(&e.to_string());
             tracing::debug!(release = %r.id(), "lint: render ahead failed (rendered again later): {why}");
         }
     });
@@ -331,7 +331,7 @@ mod tests {
 
     #[test]
     fn the_walk_predicts_what_no_flux_kustomization_rewrites() {
-        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/gitops");
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/gitops");
         assert_eq!(predicted(&fixture), ["HelmRelease/headlamp/headlamp"]);
 
         let d = tempfile::tempdir().unwrap();

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::finding::{Finding, Severity};
-use crate::report::redact::{escape_controls, markdown_inline};
+use crate::redact::{escape_controls, markdown_inline};
 
 /// `Kind/ns/name path`: what a finding is about, the parts it has, for the first line of a message.
 fn object_and_path(f: &Finding) -> String {
@@ -25,9 +25,9 @@ fn object_and_path(f: &Finding) -> String {
 
 /// Each rule's one-line description, what fixing it means (SARIF `shortDescription`, `fullDescription`, `help`) and
 /// the most severe level it reports (`defaultConfiguration.level`): the rule's own documentation
-/// ([`crate::lint::RuleDoc`] `what`, `why`, `severity`). Rules that also report a milder level say so in `why`.
+/// ([`crate::RuleDoc`] `what`, `why`, `severity`). Rules that also report a milder level say so in `why`.
 fn help(rule: &str) -> Option<(Severity, &'static str, &'static str)> {
-    crate::lint::rule_doc(rule).map(|d| (d.severity, d.what, d.why))
+    crate::rule_doc(rule).map(|d| (d.severity, d.what, d.why))
 }
 
 /// `file` relative to the repository root.
@@ -495,7 +495,7 @@ mod tests {
     pub(crate) fn validate(sarif: &Value) {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/data/upstream/sarif/sarif-schema-2.1.0.json"
+            "/../data/upstream/sarif/sarif-schema-2.1.0.json"
         );
         let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let validator = jsonschema::draft4::new(&schema).unwrap();
@@ -510,7 +510,7 @@ mod tests {
     fn the_schema_rejects_what_is_not_sarif() {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/data/upstream/sarif/sarif-schema-2.1.0.json"
+            "/../data/upstream/sarif/sarif-schema-2.1.0.json"
         );
         let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let validator = jsonschema::draft4::new(&schema).unwrap();
@@ -521,7 +521,7 @@ mod tests {
 
     #[test]
     fn every_lint_rule_has_its_help() {
-        for r in crate::lint::RULES {
+        for r in crate::RULES {
             assert!(help(r.id).is_some(), "{} has no documentation", r.id);
         }
     }

@@ -1275,7 +1275,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::lint::testutil::{helmrelease, input, obj, rendered};
+    use crate::testutil::{helmrelease, input, obj, rendered};
 
     /// The Headlamp Deployment as the chart renders it with the fixture's values: compliant with restricted.
     const HEADLAMP: &str = r#"

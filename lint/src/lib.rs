@@ -4,10 +4,14 @@
 //! plain `fn(&LintInput) -> Vec<Finding>` over it, so rules are unit-tested on hand-made inputs.
 
 pub mod ahead;
+pub mod benchrepo;
+pub mod chart_diff;
+pub mod error;
+pub mod findings;
 pub mod chart_ref;
 pub mod chart_schema;
 pub mod chart_version;
-pub use crate::flags;
+pub use headlamp_e2e_model::flags;
 pub mod flux_source;
 pub mod image;
 pub mod kustomize;
@@ -32,10 +36,14 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use serde_json::Value;
 
-use crate::chart::{self, Chart, ChartRef, ChartStore, Helm};
-use crate::error::{Error, Result};
-use crate::finding::{self, Finding, Severity, Summary};
-use crate::gitops::{self, Object, Origin, Tree};
+pub use crate::error::{Error, Result};
+use headlamp_e2e_gitops::{self as gitops, Object, Origin, Tree};
+use headlamp_e2e_model::finding::{self, Finding, Severity, Summary};
+use headlamp_e2e_model::{files, image_ref, redact, startup, yaml};
+#[cfg(test)]
+use headlamp_e2e_test_support as test_support;
+use headlamp_e2e_tools::chart::{self, Chart, ChartRef, ChartStore, Helm};
+use headlamp_e2e_tools::process;
 
 /// A HelmRelease as the rules see it: its spec, and (when it could be rendered) its chart and rendered objects.
 #[derive(Debug, Clone)]
@@ -1302,7 +1310,7 @@ pub fn secret_values(input: &LintInput) -> Vec<String> {
 }
 
 /// Replace each of `secrets` (longest first) in every finding's message, fix, path and object with
-/// [`crate::report::redact::REDACTED`].
+/// [`crate::redact::REDACTED`].
 pub fn redact_secret_values(findings: &mut [Finding], secrets: &[String]) {
     if secrets.is_empty() {
         return;
@@ -1311,7 +1319,7 @@ pub fn redact_secret_values(findings: &mut [Finding], secrets: &[String]) {
         for text in [&mut f.message, &mut f.fix, &mut f.path, &mut f.object] {
             for s in secrets {
                 if text.contains(s.as_str()) {
-                    *text = text.replace(s.as_str(), crate::report::redact::REDACTED);
+                    *text = text.replace(s.as_str(), crate::redact::REDACTED);
                 }
             }
         }

@@ -24,7 +24,7 @@ use std::path::{Component, Path, PathBuf};
 use serde_json::Value;
 
 use crate::finding::Finding;
-use crate::lint::LintInput;
+use crate::LintInput;
 use crate::yaml::{Pos, Positions};
 
 /// The documents of one file with their positions, and its text (for block scalars).
@@ -925,7 +925,7 @@ fn in_literal_block(text: &str, key_line: usize, path: &str) -> Option<Pos> {
 mod tests {
     use super::*;
     use crate::gitops::Object;
-    use crate::lint::Release;
+    use crate::Release;
 
     #[test]
     fn values_paths_and_field_paths() {
@@ -1188,7 +1188,7 @@ spec:
         let place = |path: &str| {
             let mut f = vec![
                 Finding::new(
-                    crate::lint::manifest_fields::RULE,
+                    crate::manifest_fields::RULE,
                     crate::finding::Severity::Error,
                 )
                 .file("apps/web.yaml")

@@ -314,7 +314,7 @@ pub fn check_flags(input: &LintInput) -> Vec<Finding> {
 mod tests {
     use super::super::testutil::*;
     use super::*;
-    use crate::lint::Release;
+    use crate::Release;
 
     #[test]
     fn image_refs() {

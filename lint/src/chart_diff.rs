@@ -14,7 +14,7 @@ use similar::TextDiff;
 use crate::chart::{ChartStore, Helm};
 use crate::error::{Error, Result};
 use crate::gitops::{self, Object};
-use crate::lint::{self, Release};
+use crate::{self as lint, Release};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -143,7 +143,7 @@ pub async fn checkout_at(dir: &Path, git_ref: &str, into: &Path) -> Result<PathB
 /// values never reaches a PR's step summary); a change of a secret value alone is not shown.
 fn yaml(v: &Value) -> String {
     let mut v = v.clone();
-    crate::report::redact::redact_object(&mut v);
+    crate::redact::redact_object(&mut v);
     serde_norway::to_string(&v).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
 }
 
@@ -336,7 +336,7 @@ pub fn to_text(d: &ChartDiff, color: bool) -> String {
         };
         format!("{style}{line}{style:#}")
     };
-    use crate::report::redact::{for_terminal, no_workflow_commands, one_line};
+    use crate::redact::{for_terminal, no_workflow_commands, one_line};
     let mut out = String::new();
     if d.is_empty() {
         let _ = writeln!(out, "no rendered changes against {}", one_line(&d.base_ref));
@@ -360,7 +360,7 @@ pub fn to_text(d: &ChartDiff, color: bool) -> String {
 /// object ids, chart versions) is shown as text, never as markup ([`markdown_inline`]); each diff sits in a fence
 /// its content cannot close ([`markdown_fence`]).
 pub fn to_markdown(d: &ChartDiff) -> String {
-    use crate::report::redact::{for_terminal, markdown_fence, markdown_inline};
+    use crate::redact::{for_terminal, markdown_fence, markdown_inline};
     let mut out = format!(
         "## Rendered manifests: <code>{}</code> → this change\n\n",
         markdown_inline(&d.base_ref)
@@ -427,7 +427,7 @@ pub fn to_markdown(d: &ChartDiff) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lint::testutil::{helmrelease, rendered};
+    use crate::testutil::{helmrelease, rendered};
 
     fn with(r: &mut Release, version: &str, objects: Vec<Object>) {
         r.chart_version = Some(version.into());

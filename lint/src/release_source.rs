@@ -246,7 +246,7 @@ fn from_chart_spec(spec: &Value, ns: &str, tree: Option<&Tree>, at: &str) -> Res
 
 /// The finding for a release whose chart could not be fetched or rendered: `chart-unavailable` or `render-failed`.
 pub fn failure(r: &Release, e: &Error) -> Finding {
-    let cause = crate::report::redact::redact(&e.to_string());
+    let cause = crate::redact::redact(&e.to_string());
     let (rule, message, fix) = match e {
         Error::Tools(headlamp_e2e_tools::Error::HelmTemplate { .. }) => (
             RENDER_RULE,
@@ -311,7 +311,7 @@ mod tests {
     /// eval5 F-2: the fix names the file `helm pull --version v1.19.6` writes, the version as written.
     #[test]
     fn the_unavailable_fix_names_the_file_helm_pull_writes() {
-        let mut r = crate::lint::testutil::helmrelease("{}");
+        let mut r = crate::testutil::helmrelease("{}");
         r.chart_name = "cert-manager".into();
         r.chart_version = Some("v1.19.6".into());
         let e = headlamp_e2e_tools::Error::ChartNotFound {

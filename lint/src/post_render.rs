@@ -114,7 +114,7 @@ pub async fn apply(hr: &Value, text: &str) -> Result<String, String> {
         if !out.success() {
             return Err(format!(
                 "postRenderers[{i}]: kubectl kustomize failed: {}",
-                crate::report::redact::redact(&out.complaint())
+                crate::redact::redact(&out.complaint())
             ));
         }
         text = out.stdout_text();
