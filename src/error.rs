@@ -9,6 +9,10 @@ pub enum Error {
     #[error(transparent)]
     Model(#[from] headlamp_e2e_model::Error),
 
+    /// The cluster: the Kubernetes API, a wait, a view, Flux (the cluster crate's errors).
+    #[error(transparent)]
+    Cluster(#[from] headlamp_e2e_cluster::Error),
+
     /// lint could not run (lint's errors).
     #[error(transparent)]
     Lint(#[from] headlamp_e2e_lint::Error),
@@ -16,23 +20,6 @@ pub enum Error {
     /// Reading the GitOps tree failed (the gitops loader's errors).
     #[error(transparent)]
     Gitops(#[from] headlamp_e2e_gitops::Error),
-
-    /// A Kubernetes API call failed; `action` names what was attempted and on which object.
-    #[error("{action}: {}", crate::error::kube_message(source))]
-    Kube {
-        action: String,
-        #[source]
-        source: kube::Error,
-    },
-
-    /// A wait on the cluster ran out of time or could not read the object; the message names the object, the
-    /// condition and the last state seen.
-    #[error(transparent)]
-    Wait(#[from] crate::flux::wait::WaitError),
-
-    /// Reading the cluster or a snapshot failed.
-    #[error(transparent)]
-    View(#[from] crate::view::ViewError),
 
     /// The chart store, helm or another external command (tools' errors).
     #[error(transparent)]
@@ -49,48 +36,25 @@ impl From<headlamp_e2e_tools::process::ProcessError> for Error {
     }
 }
 
-impl Error {
-    pub(crate) fn kube(action: impl Into<String>, source: kube::Error) -> Self {
-        Error::Kube {
-            action: action.into(),
-            source,
-        }
+impl From<headlamp_e2e_cluster::flux::wait::WaitError> for Error {
+    fn from(e: headlamp_e2e_cluster::flux::wait::WaitError) -> Self {
+        Error::Cluster(e.into())
     }
+}
 
+impl From<headlamp_e2e_cluster::view::ViewError> for Error {
+    fn from(e: headlamp_e2e_cluster::view::ViewError) -> Self {
+        Error::Cluster(e.into())
+    }
+}
+
+impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         headlamp_e2e_model::Error::io(path, source).into()
     }
 }
 
-/// A short, readable message for a Kubernetes client error: `403 Forbidden: <what the API server said>` for API
-/// errors (instead of the Debug dump in `kube::Error`'s own Display), the error itself otherwise.
-pub fn kube_message(e: &kube::Error) -> String {
-    match e {
-        kube::Error::Api(status) => {
-            let mut out = String::new();
-            if status.code != 0 {
-                out.push_str(&status.code.to_string());
-                out.push(' ');
-            }
-            if !status.reason.is_empty() {
-                out.push_str(&status.reason);
-            }
-            if !status.message.is_empty() {
-                if !out.is_empty() {
-                    out = format!("{}: ", out.trim_end());
-                }
-                out.push_str(&status.message);
-            }
-            if out.is_empty() {
-                "API error without a message".into()
-            } else {
-                out
-            }
-        }
-        other => other.to_string(),
-    }
-}
-
+pub use headlamp_e2e_cluster::error::kube_message;
 pub use headlamp_e2e_model::error::error_chain;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

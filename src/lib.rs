@@ -3,16 +3,11 @@
 //! Three tiers share this library: [`lint`] (static, no cluster), e2e (an ephemeral k3s) and doctor (read-only
 //! diagnosis of a live cluster or a snapshot). The `xtask` crate is a thin CLI over it.
 
-pub mod apply;
-pub mod cluster;
 pub mod doctor;
 pub mod e2e;
 pub mod error;
-pub mod flux;
-pub mod gitserver;
 #[cfg(test)]
 use headlamp_e2e_test_support::mock_api;
-pub mod rbac_probe;
 pub mod report;
 pub mod scenario;
 #[doc(hidden)]
@@ -25,7 +20,6 @@ pub mod testing {
 }
 pub mod unstick;
 pub mod verify;
-pub mod view;
 
 pub use error::{Error, Result};
 pub use headlamp_e2e_model::{
@@ -36,4 +30,5 @@ pub use headlamp_e2e_tools::{chart, private_file, process, tls};
 pub use headlamp_e2e_tools as tools;
 pub use headlamp_e2e_gitops as gitops;
 pub use headlamp_e2e_lint as lint;
+pub use headlamp_e2e_cluster::{apply, cluster, flux, gitserver, rbac_probe, view};
 pub use headlamp_e2e_lint::{benchrepo, chart_diff};

@@ -614,7 +614,7 @@ async fn setup_gitops(
     progress: &Progress,
 ) -> Result<(install::Installed, GitRepo, GitServer, String)> {
     let installed = timed(report, progress, "flux install", async {
-        install::install(client, &InstallOptions::new(opts.flux_components.clone())).await
+        Ok(install::install(client, &InstallOptions::new(opts.flux_components.clone())).await?)
     })
     .await?;
 

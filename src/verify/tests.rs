@@ -8,7 +8,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use super::*;
 use crate::mock_api::{mock_client, status, step, step_status};
-use crate::rbac_probe::tests::{FakeApiServer, POD, TOKEN, fake};
+use crate::rbac_probe::fake::{FakeApiServer, POD, TOKEN, fake};
 
 fn secret(type_: &str, token: Option<&str>) -> Value {
     let mut s = json!({

@@ -163,5 +163,7 @@ pub async fn poll_until_revoked(
     }
 }
 
+#[cfg(any(test, feature = "test-support"))]
+pub mod fake;
 #[cfg(test)]
-pub(crate) mod tests;
+mod tests;

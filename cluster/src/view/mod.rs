@@ -7,8 +7,8 @@
 pub mod live;
 pub mod snapshot;
 
-#[cfg(test)]
-pub(crate) mod fake;
+#[cfg(any(test, feature = "test-support"))]
+pub mod fake;
 
 use std::path::PathBuf;
 
@@ -18,8 +18,8 @@ use serde_json::Value;
 
 pub use crate::duration::human_duration;
 
-/// The one text redaction ([`crate::report::redact`]), for what views print.
-pub use crate::report::redact::redact;
+/// The one text redaction ([`crate::redact`]), for what views print.
+pub use crate::redact::redact;
 pub use live::{LiveView, connect, error_chain};
 pub use snapshot::{SnapshotScope, SnapshotSummary, SnapshotView, write_snapshot};
 

@@ -3,18 +3,17 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use wiremock::matchers::{header, path_regex};
+use wiremock::matchers::path_regex;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use super::*;
+use super::fake::*;
 
-pub(crate) const TOKEN: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6InRlc3QifQ.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6aGVhZGxhbXA6aGVhZGxhbXAtbG9naW4ifQ.c2lnbmF0dXJl";
 const PLAIN_TOKEN: &str = "plain-opaque-token-0123456789";
 /// A throwaway test server certificate for 127.0.0.1 signed by [`CA_PEM`] (DER, base64; both valid 2000..2100) and
 /// its P-256 key (PKCS#8 DER, base64). Test data only: it protects nothing.
 const SERVER_CERT_DER: &str = "MIIBrTCCAVOgAwIBAgICEAEwCgYIKoZIzj0EAwIwHTEbMBkGA1UEAwwSazNzLXNlcnZlci1jYUB0ZXN0MCAXDTAwMDEwMTAwMDAwMFoYDzIxMDAwMTAxMDAwMDAwWjAOMQwwCgYDVQQDDANrM3MwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAASS8YU803asygFM5B+P9PD1hPrQEjmOQNqyj/HbFt9kr2N+ZIyHIZZh1j+WDo2SxCoySKXz9M1Rq2xbId14kLcxo4GPMIGMMAkGA1UdEwQCMAAwDgYDVR0PAQH/BAQDAgeAMBMGA1UdJQQMMAoGCCsGAQUFBwMBMBoGA1UdEQQTMBGHBH8AAAGCCWxvY2FsaG9zdDAfBgNVHSMEGDAWgBSg3hX0TP10QMbVpMe7LfAxfirgHDAdBgNVHQ4EFgQUKkcRTQm3i90tCdni+8aSocQU9XAwCgYIKoZIzj0EAwIDSAAwRQIhAJ77XX0KU4o7abrCHODYXRkZlrwv2ba8kyvnDPI/3YYmAiBAmZvRZAHZl3ofDGREfzcbBHMfc69rnBGZRldhEqzF0Q==";
 const SERVER_KEY_DER: &str = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgqyVi0ULo6pvKmcw+oAZmNZMUS3kIsXjvrGyqYIz3e5mhRANCAASS8YU803asygFM5B+P9PD1hPrQEjmOQNqyj/HbFt9kr2N+ZIyHIZZh1j+WDo2SxCoySKXz9M1Rq2xbId14kLcx";
-pub(crate) const POD: &str = "headlamp-6d9f7c9b8-abcde";
 const CA_PEM: &str = "-----BEGIN CERTIFICATE-----
 MIIBbjCCARSgAwIBAgICEAAwCgYIKoZIzj0EAwIwHTEbMBkGA1UEAwwSazNzLXNl
 cnZlci1jYUB0ZXN0MCAXDTAwMDEwMTAwMDAwMFoYDzIxMDAwMTAxMDAwMDAwWjAd
@@ -28,14 +27,6 @@ AiA5fEpp0kv6P9dSXIsEkyCENwfspkQMDKjOwyp/VEtd0w==
 ";
 
 
-fn status_json(code: u16, reason: &str, message: &str) -> Vec<u8> {
-    json!({
-        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-        "message": message, "reason": reason, "code": code
-    })
-    .to_string()
-    .into_bytes()
-}
 
 /// kube-apiserver's token cache: a deleted token's successful authentication is served from the cache for a while
 /// (`cached` more requests, on any route: one API server), then it gets 401.
@@ -144,133 +135,6 @@ async fn a_token_still_accepted_at_the_deadline_fails_with_how_long_it_was_tried
     assert!(!o.message.contains(TOKEN));
 }
 
-
-/// Mimics the API server's answers for an identity bound to ClusterRole view, and checks the requests are well
-/// formed (bearer token, dry runs, merge-patch content type) before answering.
-pub(crate) struct FakeApiServer {
-    /// Path prefix the route adds (`/clusters/main` via Headlamp).
-    pub(crate) prefix: &'static str,
-    pub(crate) token: &'static str,
-    /// A broken setup: Secrets readable (and SelfSubjectAccessReviews allow everything).
-    pub(crate) allow_secrets: bool,
-}
-
-impl FakeApiServer {
-    fn user(&self) -> &'static str {
-        "system:serviceaccount:headlamp:headlamp-login"
-    }
-}
-
-impl Respond for FakeApiServer {
-    fn respond(&self, req: &Request) -> ResponseTemplate {
-        let Some(path) = req.url.path().strip_prefix(self.prefix) else {
-            return ResponseTemplate::new(404).set_body_string("404 page not found");
-        };
-        let auth = req
-            .headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        if auth != format!("Bearer {}", self.token) {
-            return ResponseTemplate::new(401).set_body_raw(
-                status_json(401, "Unauthorized", "Unauthorized"),
-                "application/json",
-            );
-        }
-        let query = req.url.query().unwrap_or_default();
-        let method = req.method.as_str();
-        if method == "POST" && path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews" {
-            // An access review is a question, not a write: the API server answers 201 with the decision
-            // (k8s.io/kubernetes pkg/registry/authorization/selfsubjectaccessreview/rest.go).
-            let Ok(mut review) = serde_json::from_slice::<serde_json::Value>(&req.body) else {
-                return ResponseTemplate::new(400)
-                    .set_body_string("test fake: review body is not JSON");
-            };
-            let attrs = &review["spec"]["resourceAttributes"];
-            let read = matches!(attrs["verb"].as_str(), Some("get" | "list" | "watch"))
-                && attrs["resource"] != "secrets";
-            review["status"] = json!({"allowed": self.allow_secrets || read});
-            return ResponseTemplate::new(201).set_body_json(review);
-        }
-        let is_exec = path.ends_with("/exec");
-        if method != "GET" && !is_exec && !query.contains("dryRun=All") {
-            return ResponseTemplate::new(500)
-                .set_body_string("test fake: write without dryRun=All");
-        }
-        if method == "PATCH"
-            && req
-                .headers
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                != Some("application/merge-patch+json")
-        {
-            return ResponseTemplate::new(415)
-                .set_body_string("test fake: patch needs merge-patch+json");
-        }
-        if method == "POST"
-            && !is_exec
-            && serde_json::from_slice::<serde_json::Value>(&req.body).is_err()
-        {
-            return ResponseTemplate::new(400)
-                .set_body_string("test fake: create body is not JSON");
-        }
-        let resource = path
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>();
-        let readable = method == "GET"
-            && !is_exec
-            && !path.contains("rbac.authorization.k8s.io")
-            && (self.allow_secrets || !resource.contains(&"secrets"));
-        if readable {
-            if path.ends_with("/log") {
-                return ResponseTemplate::new(200).set_body_string("listening on :4466\n");
-            }
-            return ResponseTemplate::new(200).set_body_json(
-                json!({"kind": "List", "apiVersion": "v1", "metadata": {}, "items": []}),
-            );
-        }
-        let verb = match method {
-            "GET" if resource.len() % 2 == 1 => "list",
-            "GET" => "get",
-            "POST" => "create",
-            "PATCH" => "patch",
-            "DELETE" => "delete",
-            _ => "unknown",
-        };
-        let message = format!(
-            "{} is forbidden: User \"{}\" cannot {verb} resource in the namespace \"headlamp\"",
-            resource.last().copied().unwrap_or_default(),
-            self.user()
-        );
-        ResponseTemplate::new(403)
-            .set_body_raw(status_json(403, "Forbidden", &message), "application/json")
-    }
-}
-
-pub(crate) async fn fake(token: &'static str, allow_secrets: bool) -> (MockServer, Route, Route) {
-    let server = MockServer::start().await;
-    Mock::given(path_regex("^/clusters/main/"))
-        .and(header("host", HEADLAMP_HOST))
-        .respond_with(FakeApiServer {
-            prefix: "/clusters/main",
-            token,
-            allow_secrets,
-        })
-        .mount(&server)
-        .await;
-    Mock::given(path_regex("^/apis?/"))
-        .respond_with(FakeApiServer {
-            prefix: "",
-            token,
-            allow_secrets,
-        })
-        .mount(&server)
-        .await;
-    let direct = Route::direct(server.uri());
-    let via = Route::via_headlamp(server.uri());
-    (server, direct, via)
-}
 
 fn assert_no_token(outcomes: &[CheckOutcome], token: &str) {
     for o in outcomes {

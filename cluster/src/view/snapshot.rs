@@ -27,7 +27,7 @@ use super::{
     DEPLOYMENT, EVENT, GITREPOSITORY, HELMRELEASE, HELMREPOSITORY, KUSTOMIZATION, NAMESPACE, POD,
     REPLICASET, SECRET, SERVICE, SERVICEACCOUNT,
 };
-use crate::report::redact::{redact, redact_object};
+use crate::redact::{redact, redact_object};
 
 /// The directory of cluster-scoped objects.
 pub const CLUSTER_DIR: &str = "_cluster";
@@ -407,7 +407,7 @@ pub fn sanitize(mut v: Value) -> Value {
     if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.remove("managedFields");
         if let Some(ann) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
-            ann.remove(crate::report::redact::LAST_APPLIED);
+            ann.remove(crate::redact::LAST_APPLIED);
             if ann.is_empty() {
                 meta.remove("annotations");
             }
@@ -781,7 +781,7 @@ mod tests {
         let la = serde_json::json!({"kind": "HelmRelease", "spec": {"values": {"config": {"oidc": {"clientSecret": "MARKER-LA"}}}}}).to_string();
         edit(&ns.join("helmrelease/headlamp.yaml"), |hr| {
             hr["metadata"]["annotations"] =
-                serde_json::json!({crate::report::redact::LAST_APPLIED: la});
+                serde_json::json!({crate::redact::LAST_APPLIED: la});
             hr["spec"]["values"]["config"]["oidc"] =
                 serde_json::json!({"clientID": "headlamp", "clientSecret": "MARKER-CS"});
             hr["spec"]["values"]["db"] = serde_json::json!({"password": "MARKER-PW", "apiToken": "MARKER-AT", "privateKey": "MARKER-PK"});
