@@ -5,6 +5,10 @@ use std::path::PathBuf;
 /// Errors that stop a command from running at all (CLI exit code 2). Findings are not errors: see [`crate::finding`].
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// doctor, unstick or verify could not run (the doctor crate's errors).
+    #[error(transparent)]
+    Doctor(#[from] headlamp_e2e_doctor::Error),
+
     /// Reading a file or a YAML document failed (the model's errors: `Io`, `Yaml`, `Other`).
     #[error(transparent)]
     Model(#[from] headlamp_e2e_model::Error),

@@ -3,7 +3,6 @@
 //! Three tiers share this library: [`lint`] (static, no cluster), e2e (an ephemeral k3s) and doctor (read-only
 //! diagnosis of a live cluster or a snapshot). The `xtask` crate is a thin CLI over it.
 
-pub mod doctor;
 pub mod e2e;
 pub mod error;
 #[cfg(test)]
@@ -18,8 +17,6 @@ pub mod testing {
     pub use crate::chart::testing::*;
     pub use crate::test_support::*;
 }
-pub mod unstick;
-pub mod verify;
 
 pub use error::{Error, Result};
 pub use headlamp_e2e_model::{
@@ -30,5 +27,6 @@ pub use headlamp_e2e_tools::{chart, private_file, process, tls};
 pub use headlamp_e2e_tools as tools;
 pub use headlamp_e2e_gitops as gitops;
 pub use headlamp_e2e_lint as lint;
+pub use headlamp_e2e_doctor::{doctor, unstick, verify};
 pub use headlamp_e2e_cluster::{apply, cluster, flux, gitserver, rbac_probe, view};
 pub use headlamp_e2e_lint::{benchrepo, chart_diff};
