@@ -3,12 +3,7 @@
 //! Three tiers share this library: [`lint`] (static, no cluster), e2e (an ephemeral k3s) and doctor (read-only
 //! diagnosis of a live cluster or a snapshot). The `xtask` crate is a thin CLI over it.
 
-pub mod e2e;
-pub mod error;
-#[cfg(test)]
-use headlamp_e2e_test_support::mock_api;
 pub mod report;
-pub mod scenario;
 #[doc(hidden)]
 pub use headlamp_e2e_test_support as test_support;
 /// Helpers for this project's own tests: [`test_support`] and the chart-typed ones of [`chart::testing`].
@@ -18,7 +13,8 @@ pub mod testing {
     pub use crate::test_support::*;
 }
 
-pub use error::{Error, Result};
+pub use headlamp_e2e_e2e::{Error, Result, error, scenario};
+pub use headlamp_e2e_e2e as e2e;
 pub use headlamp_e2e_model::{
     baseline, duration, files, finding, flags, image_ref, rbac, startup, yaml,
 };

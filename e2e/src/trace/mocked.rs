@@ -1,6 +1,6 @@
 //! The mocked runs that produce `fixtures/traces/<scenario>.jsonl` until a nightly provides real traces: each
 //! scenario runs through the real runner, and each of its waits through the *live* wait functions
-//! ([`crate::e2e::waits`], [`crate::e2e::live::deployment_available`], [`crate::e2e::outcome::wait_outcome`])
+//! ([`crate::waits`], [`crate::live::deployment_available`], [`crate::outcome::wait_outcome`])
 //! against a scripted API server ([`crate::mock_api`]) or the fake API server over a snapshot of `fixtures/snapshots`
 //! (podOutcome), under a paused clock. The waits record into the trace as they do live; the objects are shaped as
 //! helm-controller v1.6.3, kustomize-controller / source-controller v1.9.4 and the kubelet write them (the same
@@ -18,7 +18,7 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::{Source, Tracer};
-use crate::e2e::{outcome, waits};
+use crate::{outcome, waits};
 use crate::finding::{Finding, Severity};
 use crate::mock_api::{Step as MockStep, mock_client, status, step, step_status, step_text};
 use crate::scenario::runner::{self, Env, RunOptions};
@@ -439,7 +439,7 @@ impl Env for MockEnv {
                     step("GET", DEPLOY, deployment(2, true, true)),
                 ];
                 let (client, server) = run_script(steps);
-                let r = crate::e2e::live::deployment_available(&client, namespace, name, within)
+                let r = crate::live::deployment_available(&client, namespace, name, within)
                     .await
                     .map(|()| "Available".to_string());
                 finish(client, server).await?;
@@ -462,7 +462,7 @@ impl Env for MockEnv {
                 finish(api, server).await?;
                 match d {
                     Some(d)
-                        if crate::e2e::checks::deployment_mounts(&d, mount_path) == *present =>
+                        if crate::checks::deployment_mounts(&d, mount_path) == *present =>
                     {
                         Ok("as expected".into())
                     }

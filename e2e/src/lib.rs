@@ -10,10 +10,12 @@
 //! Teardown: the container is removed (on success, failure, panic and Ctrl-C), unless `--keep`, or `--fail-fast`
 //! stopped on a failure; then it is left running and the run says how to use it.
 
-pub use crate::baseline as checks;
+pub use headlamp_e2e_model::baseline as checks;
+pub mod error;
 pub mod journal;
 pub mod live;
 pub mod outcome;
+pub mod scenario;
 pub mod target;
 pub mod trace;
 pub mod waits;
@@ -22,9 +24,25 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::apply::{self, ApplyOptions};
-use crate::cluster::{self, K3s, K3sCluster, RunId};
-use crate::error::{Error, Result};
+pub use crate::error::{Error, Result};
+use headlamp_e2e_cluster::apply::{self, ApplyOptions};
+use headlamp_e2e_cluster::cluster::{self, K3s, K3sCluster, RunId};
+use headlamp_e2e_cluster::{flux, gitserver, rbac_probe, view};
+use headlamp_e2e_doctor::{doctor, unstick, verify};
+use headlamp_e2e_gitops as gitops;
+use headlamp_e2e_lint as lint;
+use headlamp_e2e_model::{baseline, finding, rbac, startup, yaml};
+use headlamp_e2e_tools::{chart, process};
+
+/// e2e results and redaction, as this crate's modules name them.
+pub(crate) mod report {
+    pub use headlamp_e2e_report::*;
+}
+
+#[cfg(test)]
+use headlamp_e2e_test_support as test_support;
+#[cfg(test)]
+use headlamp_e2e_test_support::mock_api;
 use crate::flux::install::{self, InstallOptions};
 use crate::flux::objects::{GitRepositorySpec, KustomizationSpec};
 use crate::flux::{conditions, kinds::FluxKind, wait};

@@ -1,4 +1,4 @@
-//! The library's error type. Every variant is something a user can cause or fix; its message says what and how.
+//! The e2e tier's error type (and the facade's). Every variant is something a user can cause or fix; its message says what and how.
 
 use std::path::PathBuf;
 
