@@ -728,7 +728,7 @@ mod tests {
     const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
     fn fixtures() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/gitops")
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/gitops")
     }
 
     async fn served_fixtures() -> (tempfile::TempDir, GitRepo, GitServer) {

@@ -2,7 +2,7 @@
 //! optionally, straight to stderr (or any writer). Each finished phase's timing is kept for the report.
 //!
 //! ```
-//! # use headlamp_e2e::report::Progress;
+//! # use headlamp_e2e_report::Progress;
 //! let progress = Progress::new();
 //! {
 //!     let _p = progress.phase("flux install");
