@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod error;
 pub mod flux;
 pub mod gitserver;
+pub mod kube_error;
 pub mod rbac_probe;
 pub mod view;
 

@@ -21,7 +21,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use sha2::{Digest, Sha256};
 
-use super::sandbox::Sandbox;
 use crate::chart::RenderCache;
 use crate::process::{Cmd, Output, ProcessError};
 
@@ -81,12 +80,12 @@ pub fn get(content: &str) -> Option<String> {
     Some(text)
 }
 
-/// Run `cmd` (a `kubectl kustomize` of `sb`'s start directory); store its output when it succeeds and the sandbox
-/// has a content key.
-pub fn run(sb: &Sandbox, cmd: Cmd) -> Result<Output, ProcessError> {
+/// Run `cmd` (a `kubectl kustomize` of a sandbox's start directory); store its output when it succeeds and the
+/// sandbox has a content key (`content`, [`super::sandbox::Sandbox::content_key`]).
+pub fn run(content: Option<&str>, cmd: Cmd) -> Result<Output, ProcessError> {
     let out = cmd.run_blocking()?;
     if out.success()
-        && let Some(content) = &sb.content_key
+        && let Some(content) = content
         && let Some(c) = cache()
         && let Some(key) = kubectl().and_then(|k| key(&k, content))
         && let Ok(text) = std::str::from_utf8(&out.stdout)

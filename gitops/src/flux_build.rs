@@ -25,23 +25,7 @@ use serde_json::{Map, Value};
 
 use super::KUSTOMIZATION_NAMES;
 
-/// The spec fields the controller hands to kustomize itself (the others, targetNamespace/namePrefix/nameSuffix, are
-/// modelled in [`super::apply_flux_kustomization`] when none of these is set).
-const FEATURES: [&str; 5] = [
-    "patches",
-    "components",
-    "patchesStrategicMerge",
-    "patchesJson6902",
-    "images",
-];
-
-/// The features of `spec` that need kustomize, by name (empty: none).
-pub fn features(spec: &Value) -> Vec<&'static str> {
-    FEATURES
-        .into_iter()
-        .filter(|f| spec[*f].as_array().is_some_and(|a| !a.is_empty()))
-        .collect()
-}
+pub use super::flux_patch::features;
 
 /// One object kustomize built: its value (origin annotation removed), the file it came from (relative to the
 /// GitOps root), and its YAML text as kustomize wrote it (what kustomize-controller substitutes variables in: the
@@ -428,7 +412,7 @@ fn run_kustomize(sandbox: &super::sandbox::Sandbox) -> Result<String, BuildError
         // --allow-remote-bases: every build that fetches shares one deadline
         cmd = cmd.timeout(super::sandbox::remote_time_left().max(Duration::from_secs(1)));
     }
-    let out = super::build_cache::run(sandbox, cmd);
+    let out = super::build_cache::run(sandbox.content_key.as_deref(), cmd);
     match out {
         Err(e @ crate::process::ProcessError::Spawn { .. }) => {
             Err(BuildError::NoKubectl(e.to_string()))

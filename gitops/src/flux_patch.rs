@@ -73,6 +73,24 @@ use serde_json::{Map, Number, Value};
 
 use super::Object;
 
+/// The spec fields the controller hands to kustomize itself (the others, targetNamespace/namePrefix/nameSuffix, are
+/// modelled in [`super::apply_flux_kustomization`] when none of these is set).
+const FEATURES: [&str; 5] = [
+    "patches",
+    "components",
+    "patchesStrategicMerge",
+    "patchesJson6902",
+    "images",
+];
+
+/// The features of `spec` that need kustomize, by name (empty: none).
+pub fn features(spec: &Value) -> Vec<&'static str> {
+    FEATURES
+        .into_iter()
+        .filter(|f| spec[*f].as_array().is_some_and(|a| !a.is_empty()))
+        .collect()
+}
+
 /// The patches of one Flux Kustomization spec, ready to apply here.
 #[derive(Debug)]
 pub struct Plan {
@@ -146,7 +164,7 @@ const MAX_PLANS: usize = 4096;
 /// The plan for a Flux Kustomization `spec`, or why its patches are left to kustomize.
 pub fn plan(spec: &Value) -> Result<Arc<Plan>, Declined> {
     let key = serde_json::json!([
-        super::flux_build::features(spec),
+        features(spec),
         spec["postBuild"].is_object(),
         spec["patches"]
     ])
@@ -167,7 +185,7 @@ pub fn plan(spec: &Value) -> Result<Arc<Plan>, Declined> {
 }
 
 fn plan_uncached(spec: &Value) -> Result<Plan, Declined> {
-    let features = super::flux_build::features(spec);
+    let features = features(spec);
     if features != ["patches"] {
         return declined(format!("kustomize features {features:?}"));
     }

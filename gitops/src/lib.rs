@@ -3,8 +3,8 @@
 //! Kustomizations that do more than list resources are rendered with the real kustomize (`kubectl kustomize`).
 
 pub mod big_files;
-pub mod error;
 pub mod build_cache;
+pub mod error;
 pub mod flux_build;
 pub mod flux_patch;
 pub mod identity;
@@ -19,13 +19,13 @@ use serde::Deserialize;
 use serde_json::Value;
 
 pub use crate::error::{Error, Result};
-use headlamp_e2e_model::{files, finding, redact, yaml};
-use headlamp_e2e_tools::{chart, process};
-#[cfg(test)]
-use headlamp_e2e_test_support as test_support;
 use crate::finding::{Finding, Severity};
 pub use crate::yaml::parse_yaml_documents;
 use crate::yaml::yaml_error;
+use headlamp_e2e_model::{files, finding, redact, yaml};
+#[cfg(test)]
+use headlamp_e2e_test_support as test_support;
+use headlamp_e2e_tools::{chart, process};
 
 /// Where an object came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1398,7 +1398,7 @@ impl Loader {
             });
             return Ok(());
         }
-        let out = build_cache::run(&sb, cmd);
+        let out = build_cache::run(sb.content_key.as_deref(), cmd);
         drop(sb);
         self.kustomize_output(rel, features, &mirror, out)
     }
@@ -1974,7 +1974,9 @@ mod tests {
     #[test]
     fn a_remote_base_left_out_is_one_grouped_info_note_naming_it() {
         if crate::test_support::kubectl().is_none() {
-            crate::test_support::skip::<()>("kubectl cannot run (kustomize builds the kustomizations)");
+            crate::test_support::skip::<()>(
+                "kubectl cannot run (kustomize builds the kustomizations)",
+            );
             return;
         }
         let d = tempfile::tempdir().unwrap();

@@ -113,8 +113,7 @@ impl Problem {
 
     /// What is wrong, naming the reference (control characters escaped, secrets redacted).
     pub fn describe(&self) -> String {
-        let r =
-            crate::redact::redact(&crate::redact::escape_controls(&self.reference));
+        let r = crate::redact::redact(&crate::redact::escape_controls(&self.reference));
         match &self.refusal {
             Refusal::Absolute => format!(
                 "{} names {r:?}, an absolute path: kustomize-controller refuses it (its filesystem is rooted at the source), and lint never reads outside the repository",

@@ -22,8 +22,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::finding::{Finding, Severity};
 use crate::Object;
+use crate::finding::{Finding, Severity};
 
 /// The outcome of substituting one text.
 #[derive(Debug, Default, PartialEq, Eq)]

@@ -5,9 +5,9 @@
 
 pub mod junit;
 pub mod progress;
+use headlamp_e2e_model::rbac;
 pub use headlamp_e2e_model::redact;
 pub use headlamp_e2e_model::{Error, Result};
-use headlamp_e2e_model::rbac;
 use headlamp_e2e_tools::private_file;
 pub mod summary;
 
@@ -59,7 +59,11 @@ impl Assertion {
     }
 
     /// The assertion of a token-rotation outcome.
-    pub fn from_rotation(o: &crate::rbac::RotationOutcome, scenario: &str, duration: Duration) -> Self {
+    pub fn from_rotation(
+        o: &crate::rbac::RotationOutcome,
+        scenario: &str,
+        duration: Duration,
+    ) -> Self {
         if o.passed {
             Assertion::passed(scenario, o.name.clone(), duration)
         } else {
@@ -450,8 +454,15 @@ pub(crate) mod tests {
         let pods = check("list-pods").unwrap();
         let direct = Route::direct("https://x");
         let o = judge(pods, &direct, Verdict::Allowed(200));
-        assert!(matches!(Assertion::from_check(&o, "baseline").outcome, Outcome::Passed));
-        let o = judge(pods, &direct, Verdict::NoResponse("connection refused".into()));
+        assert!(matches!(
+            Assertion::from_check(&o, "baseline").outcome,
+            Outcome::Passed
+        ));
+        let o = judge(
+            pods,
+            &direct,
+            Verdict::NoResponse("connection refused".into()),
+        );
         match Assertion::from_check(&o, "baseline").outcome {
             Outcome::Failed { message } => assert_eq!(message, o.message),
             other => panic!("{other:?}"),

@@ -12,8 +12,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::yaml::parse_yaml_documents;
 use crate::process::{Cmd, ProcessError};
+use crate::yaml::parse_yaml_documents;
 
 /// The most bytes of a repository's `index.yaml` read ([`download_from_index`]): a larger answer is refused with an
 /// error naming this limit, before it is parsed. The biggest public index this was checked against (Bitnami's, before
@@ -148,7 +148,9 @@ pub struct Chart {
 /// `data/upstream/provenance.json`): what the tests render and what `cargo xtask lint` of the fixtures renders
 /// offline. `None` when the binary runs away from its checkout.
 pub fn bundled_charts_dir() -> Option<PathBuf> {
-    Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/upstream/charts")).filter(|d| d.is_dir())
+    // this crate is `tools/` in the project root
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?;
+    Some(root.join("data/upstream/charts")).filter(|d| d.is_dir())
 }
 
 /// Where charts are looked for, in order: `$HEADLAMP_E2E_CHARTS`, the per-user cache, the repository.

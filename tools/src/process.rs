@@ -642,7 +642,8 @@ mod tests {
             "{e}"
         );
         assert!(e.to_string().contains("more than 1 MiB"), "{e}");
-        let exact = crate::test_support::script(&d.path().join("exact"), "head -c 1048576 /dev/zero");
+        let exact =
+            crate::test_support::script(&d.path().join("exact"), "head -c 1048576 /dev/zero");
         let o = Cmd::new(&exact)
             .max_stdout(1024 * 1024)
             .timeout(Duration::from_secs(60))

@@ -12,6 +12,7 @@ mod k3s;
 mod node;
 pub mod preflight;
 
+pub use crate::private_file::write_private_file;
 pub use container::{Container, ExecOutput, RunId, start_container};
 pub use docker::{
     DEFAULT_DOCKER_HOST, bridge_gateway, count_labelled_containers, docker_reachable,
@@ -22,7 +23,6 @@ pub use k3s::{
     K3S_STARTUP_TIMEOUT, K3s, K3sCluster, KUBE_API_PORT, TRAEFIK_HTTP_PORT, parse_k3s_tag,
     rewrite_kubeconfig_server, start_k3s,
 };
-pub use crate::private_file::write_private_file;
 pub use node::{describe_node, node_is_ready, wait_node_ready};
 
 /// Label carried by every container this crate starts (value `true`): `docker ps -aq --filter label=io.headlamp-e2e`.

@@ -7,8 +7,8 @@ use kube::api::DynamicObject;
 use serde_json::{Value, json};
 
 use super::kinds::FluxKind;
-use crate::error::{Error, Result};
 pub use crate::duration::go_duration;
+use crate::error::{Error, Result};
 
 /// The name and namespace `flux bootstrap` uses for both objects.
 pub const DEFAULT_NAME: &str = "flux-system";

@@ -36,7 +36,7 @@ pub enum WaitError {
     /// Reading the object failed in a way waiting will not fix (forbidden, unauthorized, bad request, …).
     #[error(
         "{object}: cannot tell whether it is {what}: {}",
-        crate::error::kube_message(source)
+        crate::kube_error::kube_message(source)
     )]
     Api {
         object: String,
@@ -110,7 +110,7 @@ where
                     last_error = None;
                 }
                 Err(e) if is_transient(&e) => {
-                    last_error = Some(crate::error::kube_message(&e));
+                    last_error = Some(crate::kube_error::kube_message(&e));
                 }
                 Err(e) => return Err(e),
             }

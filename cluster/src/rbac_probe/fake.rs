@@ -138,7 +138,6 @@ pub async fn fake(token: &'static str, allow_secrets: bool) -> (MockServer, Rout
     (server, direct, via)
 }
 
-
 /// A Kubernetes `Status` answer body.
 pub fn status_json(code: u16, reason: &str, message: &str) -> Vec<u8> {
     json!({

@@ -6,8 +6,8 @@ use serde_json::json;
 use wiremock::matchers::path_regex;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use super::*;
 use super::fake::*;
+use super::*;
 
 const PLAIN_TOKEN: &str = "plain-opaque-token-0123456789";
 /// A throwaway test server certificate for 127.0.0.1 signed by [`CA_PEM`] (DER, base64; both valid 2000..2100) and
@@ -25,8 +25,6 @@ KoZIzj0EAwIDSAAwRQIhAIvBPGna57yiOIlQJOgKF2lSMLeUxxiWeJmo2nK6MEk/
 AiA5fEpp0kv6P9dSXIsEkyCENwfspkQMDKjOwyp/VEtd0w==
 -----END CERTIFICATE-----
 ";
-
-
 
 /// kube-apiserver's token cache: a deleted token's successful authentication is served from the cache for a while
 /// (`cached` more requests, on any route: one API server), then it gets 401.
@@ -134,7 +132,6 @@ async fn a_token_still_accepted_at_the_deadline_fails_with_how_long_it_was_tried
     assert!(o.message.contains("past the 30s deadline"), "{}", o.message);
     assert!(!o.message.contains(TOKEN));
 }
-
 
 fn assert_no_token(outcomes: &[CheckOutcome], token: &str) {
     for o in outcomes {
@@ -280,7 +277,6 @@ fn http_client_accepts_a_ca_pem_and_rejects_garbage() {
     assert!(e.contains("CA"), "{e}");
 }
 
-
 /// A one-request-per-connection HTTPS server with the test certificate, answering 200 with an empty list.
 fn tls_server(connections: usize) -> u16 {
     use base64::Engine as _;
@@ -349,4 +345,3 @@ async fn direct_route_trusts_exactly_the_given_ca() {
     assert!(matches!(o.actual, Verdict::NoResponse(_)), "{o:?}");
     assert!(!o.message.contains(TOKEN));
 }
-

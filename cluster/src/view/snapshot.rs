@@ -780,8 +780,7 @@ mod tests {
         let ns = src.path().join("headlamp");
         let la = serde_json::json!({"kind": "HelmRelease", "spec": {"values": {"config": {"oidc": {"clientSecret": "MARKER-LA"}}}}}).to_string();
         edit(&ns.join("helmrelease/headlamp.yaml"), |hr| {
-            hr["metadata"]["annotations"] =
-                serde_json::json!({crate::redact::LAST_APPLIED: la});
+            hr["metadata"]["annotations"] = serde_json::json!({crate::redact::LAST_APPLIED: la});
             hr["spec"]["values"]["config"]["oidc"] =
                 serde_json::json!({"clientID": "headlamp", "clientSecret": "MARKER-CS"});
             hr["spec"]["values"]["db"] = serde_json::json!({"password": "MARKER-PW", "apiToken": "MARKER-AT", "privateKey": "MARKER-PK"});
