@@ -1,8 +1,8 @@
 //! Chart lookup through a repository's index.yaml: digest verified, then cached. A local HTTP server (wiremock)
 //! stands in for the Helm repository.
 
-use headlamp_e2e::tools::Error;
 use headlamp_e2e::chart::{ChartRef, ChartStore, read_chart};
+use headlamp_e2e::tools::Error;
 use sha2::{Digest, Sha256};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

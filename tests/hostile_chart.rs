@@ -8,11 +8,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use headlamp_e2e::tools::Error;
 use headlamp_e2e::chart::{self, ChartRef, ChartStore, Helm};
 use headlamp_e2e::finding::Finding;
 use headlamp_e2e::lint;
 use headlamp_e2e::testing::script;
+use headlamp_e2e::tools::Error;
 use sha2::{Digest, Sha256};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use headlamp_e2e::lint::Error;
 use headlamp_e2e::finding::{Finding, Severity};
 use headlamp_e2e::lint;
+use headlamp_e2e::lint::Error;
 use headlamp_e2e::testing::{copy_tree, project_root, render_tools};
 use rstest::rstest;
 

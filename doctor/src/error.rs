@@ -46,7 +46,6 @@ impl From<headlamp_e2e_cluster::view::ViewError> for Error {
     }
 }
 
-
 pub use headlamp_e2e_cluster::error::kube_message;
 pub use headlamp_e2e_model::error::error_chain;
 

@@ -39,10 +39,6 @@ pub(crate) mod report {
     pub use headlamp_e2e_report::*;
 }
 
-#[cfg(test)]
-use headlamp_e2e_test_support as test_support;
-#[cfg(test)]
-use headlamp_e2e_test_support::mock_api;
 use crate::flux::install::{self, InstallOptions};
 use crate::flux::objects::{GitRepositorySpec, KustomizationSpec};
 use crate::flux::{conditions, kinds::FluxKind, wait};
@@ -50,6 +46,10 @@ use crate::gitserver::{GitRepo, GitServer};
 use crate::report::{Assertion, PhaseTiming, Progress, RunReport};
 use crate::scenario::Scenario;
 use crate::scenario::runner::{self, RunOptions};
+#[cfg(test)]
+use headlamp_e2e_test_support as test_support;
+#[cfg(test)]
+use headlamp_e2e_test_support::mock_api;
 pub use journal::Journal;
 pub use target::{ClusterTarget, ExistingCluster};
 

@@ -29,8 +29,8 @@ use crate::scenario::{
 };
 use crate::view::ClusterView;
 
-pub use crate::baseline::HEADLAMP_SELECTOR;
 pub(crate) use super::waits::{POLL, poll};
+pub use crate::baseline::HEADLAMP_SELECTOR;
 /// The deadlines of a reset added up: the git reset (1 min allowed), the GitRepository reconcile (2 min), both
 /// Kustomizations and the HelmRelease settled (15 min), the Deployment Available (5 min).
 pub const RESET_DEADLINE: Duration = Duration::from_secs(60 + 120 + 15 * 60 + 300);

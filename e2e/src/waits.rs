@@ -31,8 +31,8 @@ use kube::runtime::wait::conditions::is_crd_established;
 use kube::{Client, ResourceExt};
 use serde_json::Value;
 
-use crate::baseline as checks;
 use super::trace::{self, Kind};
+use crate::baseline as checks;
 use crate::flux::conditions::{self, HelmReleaseState};
 use crate::flux::kinds::FluxKind;
 use crate::view::human_duration;

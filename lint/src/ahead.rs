@@ -188,7 +188,10 @@ pub async fn fetch_followed(
                 .fetch_all(std::iter::once(cref.clone()), Some(&helm))
                 .await
                 .remove(&cref);
-            let read = got.map(|got| got.and_then(|p| crate::chart::read_chart(&p)).map_err(Into::into));
+            let read = got.map(|got| {
+                got.and_then(|p| crate::chart::read_chart(&p))
+                    .map_err(Into::into)
+            });
             (cref, read)
         });
     }

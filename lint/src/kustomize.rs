@@ -27,8 +27,8 @@ pub const KUSTOMIZATION_RULE: &str = gitops::KUSTOMIZATION_BUILD_RULE;
 /// The finding for a file the loader left out ([`crate::gitops::Tree::unreadable`]): `yaml-invalid` for YAML that
 /// kustomize cannot read, `kustomization-build` for a kustomization it cannot build.
 pub fn unreadable_finding(e: &headlamp_e2e_gitops::Error) -> Finding {
-    use headlamp_e2e_gitops::Error;
     use crate::finding::Severity;
+    use headlamp_e2e_gitops::Error;
     let (file, message, fix) = match e {
         Error::KustomizeResourceMissing { file, resource } => (
             file,

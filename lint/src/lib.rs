@@ -6,11 +6,11 @@
 pub mod ahead;
 pub mod benchrepo;
 pub mod chart_diff;
-pub mod error;
-pub mod findings;
 pub mod chart_ref;
 pub mod chart_schema;
 pub mod chart_version;
+pub mod error;
+pub mod findings;
 pub use headlamp_e2e_model::flags;
 pub mod flux_source;
 pub mod image;
@@ -1530,7 +1530,11 @@ pub async fn prepare_with(
                 },
             };
             // the archive must be the chart asked for (a cached or local one too)
-            let read = read.and_then(|c| chart::check_identity(&c, &cref).map(|()| c).map_err(Into::into));
+            let read = read.and_then(|c| {
+                chart::check_identity(&c, &cref)
+                    .map(|()| c)
+                    .map_err(Into::into)
+            });
             match read {
                 Err(e) if is_tool_failure(&e) => return Err(e),
                 read => {

@@ -506,7 +506,8 @@ mod tests {
 
     #[test]
     fn a_sops_encrypted_secret_is_checked_without_its_sops_block_and_ciphertext() {
-        let path = crate::test_support::project_root().join("fixtures/layouts/sops/secret.sops.yaml");
+        let path =
+            crate::test_support::project_root().join("fixtures/layouts/sops/secret.sops.yaml");
         let text = std::fs::read_to_string(path).unwrap();
         let o = obj(&text);
         assert_eq!(check_object(&o, None), Vec::new());

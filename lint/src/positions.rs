@@ -23,8 +23,8 @@ use std::path::{Component, Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::finding::Finding;
 use crate::LintInput;
+use crate::finding::Finding;
 use crate::yaml::{Pos, Positions};
 
 /// The documents of one file with their positions, and its text (for block scalars).
@@ -924,8 +924,8 @@ fn in_literal_block(text: &str, key_line: usize, path: &str) -> Option<Pos> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gitops::Object;
     use crate::Release;
+    use crate::gitops::Object;
 
     #[test]
     fn values_paths_and_field_paths() {

@@ -15,8 +15,8 @@ use super::image::headlamp_containers;
 use super::{LintInput, pointer_to_path};
 use crate::finding::{Finding, Severity};
 use crate::gitops::{Object, Origin};
-use crate::startup::{self, Cause, LogLine, PodOutcome, Startup};
 pub use crate::startup::is_writable;
+use crate::startup::{self, Cause, LogLine, PodOutcome, Startup};
 
 pub const RULE: &str = "rootfs-unwritable-path";
 

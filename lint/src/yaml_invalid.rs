@@ -5,9 +5,9 @@
 //! defined at line N`, a syntax error, a key or value JSON cannot hold): the whole Flux Kustomization then fails,
 //! not just the object.
 
-use headlamp_e2e_gitops::Error;
-use crate::finding::{Finding, Severity};
 use crate::LintInput;
+use crate::finding::{Finding, Severity};
+use headlamp_e2e_gitops::Error;
 
 pub const RULE: &str = "yaml-invalid";
 

@@ -12,9 +12,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Pod;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HOST, HeaderMap, HeaderValue};
 use http::{Method, StatusCode};
+use k8s_openapi::api::core::v1::Pod;
 
 use crate::redact::redact;
 use crate::{Error, Result};
@@ -667,7 +667,6 @@ impl CheckOutcome {
     pub fn assertion_name(&self) -> String {
         format!("rbac-{}-{}", self.route, self.check)
     }
-
 }
 
 /// What the server said beyond the status, for a failure message.

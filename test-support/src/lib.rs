@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 
 pub mod mock_api;
 
-
 /// The project root.
 pub fn project_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

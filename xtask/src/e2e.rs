@@ -172,7 +172,7 @@ pub async fn run(args: Args) -> u8 {
         }
         return 2;
     }
-    // preflight of the machine a k3s container runs on: disk, cgroup v2, inotify (src/cluster/preflight.rs)
+    // preflight of the machine a k3s container runs on: disk, cgroup v2, inotify (cluster/src/cluster/preflight.rs)
     if target == ClusterTarget::K3s {
         let verdict = cluster::preflight::judge(&cluster::preflight::gather(&out_root));
         for note in &verdict.notes {

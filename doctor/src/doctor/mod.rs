@@ -27,8 +27,8 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use crate::chart::{ChartStore, Helm};
-use crate::error::{Error, Result};
 pub use crate::duration::{age, parse_go_duration};
+use crate::error::{Error, Result};
 use crate::finding::{self, Finding, Severity, Summary};
 use crate::view::{self, ClusterView, HELMRELEASE};
 

@@ -4,7 +4,7 @@
 //! against a scripted API server ([`crate::mock_api`]) or the fake API server over a snapshot of `fixtures/snapshots`
 //! (podOutcome), under a paused clock. The waits record into the trace as they do live; the objects are shaped as
 //! helm-controller v1.6.3, kustomize-controller / source-controller v1.9.4 and the kubelet write them (the same
-//! shapes as `src/e2e/waits/tests.rs`). Commits, reconciles, doctor, unstick and the checks are stand-ins that touch
+//! shapes as `e2e/src/waits/tests.rs`). Commits, reconciles, doctor, unstick and the checks are stand-ins that touch
 //! no cluster (they are not replayed).
 //!
 //! `HEADLAMP_E2E_BLESS=1 cargo test -p headlamp-e2e --lib e2e::trace::mocked` rewrites the committed traces; without
@@ -18,7 +18,6 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::{Source, Tracer};
-use crate::{outcome, waits};
 use crate::finding::{Finding, Severity};
 use crate::mock_api::{Step as MockStep, mock_client, status, step, step_status, step_text};
 use crate::scenario::runner::{self, Env, RunOptions};
@@ -26,6 +25,7 @@ use crate::scenario::{
     Check, Commit, Condition, DoctorStep, Merge, Reconcile, Scenario, UnstickStep, Wait,
 };
 use crate::test_support::project_root;
+use crate::{outcome, waits};
 
 const START: &str = "2026-12-01T10:00:00Z";
 const HR: &str = "/apis/helm.toolkit.fluxcd.io/v2/namespaces/headlamp/helmreleases/headlamp";
@@ -461,9 +461,7 @@ impl Env for MockEnv {
                 super::observe_deployment(namespace, name, d.as_ref());
                 finish(api, server).await?;
                 match d {
-                    Some(d)
-                        if crate::checks::deployment_mounts(&d, mount_path) == *present =>
-                    {
+                    Some(d) if crate::checks::deployment_mounts(&d, mount_path) == *present => {
                         Ok("as expected".into())
                     }
                     _ => Err("mount not as expected".into()),

@@ -20,11 +20,11 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::{FORMAT, Kind, MAX_LINE_BYTES, MAX_TRACE_BYTES, Record};
-use crate::{checks, waits};
 use crate::flux::conditions;
 use crate::scenario::runner::step_name;
 use crate::scenario::{Condition, Scenario, Step};
 use crate::startup::{self, Observed, PodOutcome, Verdict};
+use crate::{checks, waits};
 
 /// A trace that cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -542,11 +542,10 @@ fn judge(condition: &Condition, seen: &Seen, now: Timestamp) -> Result<String, S
                 })?;
             let observed = observed(seen, namespace, name)?;
             // as live.rs does: the wait follows the model; a model that is not the pinned chart's outcome is noted
-            let note =
-                match crate::outcome::matches_spec(&predicted, *expect, lines, *exit_code) {
-                    Ok(()) => String::new(),
-                    Err(e) => format!(" (not the pinned chart's outcome: {e}; followed the model)"),
-                };
+            let note = match crate::outcome::matches_spec(&predicted, *expect, lines, *exit_code) {
+                Ok(()) => String::new(),
+                Err(e) => format!(" (not the pinned chart's outcome: {e}; followed the model)"),
+            };
             match startup::compare(&predicted, &observed) {
                 Verdict::Agrees(m) => Ok(format!("{m}{note}")),
                 Verdict::Disagrees(m) | Verdict::NotYet(m) => Err(m),

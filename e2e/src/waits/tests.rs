@@ -1,4 +1,4 @@
-//! The live predicates against a scripted API server (src/mock_api.rs), on objects shaped as helm-controller v1.6.3,
+//! The live predicates against a scripted API server (test-support/src/mock_api.rs), on objects shaped as helm-controller v1.6.3,
 //! kustomize-controller v1.9.4, source-controller v1.9.4 and the kubelet write them.
 
 use std::time::Duration;

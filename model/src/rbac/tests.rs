@@ -731,4 +731,3 @@ fn scrub_removes_the_token_and_known_secret_forms() {
     let v = Verdict::NoResponse(format!("error for {PLAIN_TOKEN}")).scrubbed(PLAIN_TOKEN);
     assert_eq!(v, Verdict::NoResponse("error for <redacted>".into()));
 }
-
