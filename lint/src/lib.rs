@@ -6,28 +6,18 @@
 pub mod ahead;
 pub mod benchrepo;
 pub mod chart_diff;
-pub mod chart_ref;
-pub mod chart_schema;
-pub mod chart_version;
 pub mod error;
 pub mod findings;
 pub use headlamp_e2e_model::flags;
-pub mod flux_source;
-pub mod image;
-pub mod kustomize;
-pub mod manifest_fields;
-pub mod object_conflict;
 pub mod positions;
-pub mod post_render;
-pub mod psa;
-pub mod rbac;
 pub mod release_source;
-pub mod rootfs;
 pub mod rule_docs;
+pub mod rules;
+pub use rules::{
+    chart_ref, chart_schema, chart_version, flux_source, image, kustomize, manifest_fields,
+    object_conflict, post_render, psa, rbac, rootfs, values, values_from, yaml_invalid,
+};
 pub mod strvals;
-pub mod values;
-pub mod values_from;
-pub mod yaml_invalid;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::gitops;
 
 /// The committed derivation of the Flux CRDs: `{apiVersion: {kind: node}}`.
-pub const FLUX_FIELDS_JSON: &str = include_str!("../../../data/flux-crd-fields.json");
+pub const FLUX_FIELDS_JSON: &str = include_str!("../../../../data/flux-crd-fields.json");
 
 static FLUX_FIELDS: LazyLock<Value> = LazyLock::new(|| {
     match serde_json::from_str(FLUX_FIELDS_JSON) {

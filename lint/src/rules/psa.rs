@@ -1451,9 +1451,9 @@ spec:
 
     #[test]
     fn fixture_cloudflared_deployment_is_compliant() {
-        let text = include_str!("../../fixtures/gitops/apps/base/headlamp/cloudflared.yaml");
+        let text = include_str!("../../../fixtures/gitops/apps/base/headlamp/cloudflared.yaml");
         let mut all = vec![obj(include_str!(
-            "../../fixtures/gitops/apps/base/headlamp/namespace.yaml"
+            "../../../fixtures/gitops/apps/base/headlamp/namespace.yaml"
         ))];
         all.push(obj(text));
         assert_eq!(all[0].label(ENFORCE_LABEL), Some("restricted"));

@@ -1,0 +1,22 @@
+//! The rules: one module per rule (or per family of rules), each `fn(&LintInput) -> Vec<Finding>`; the list lint
+//! runs and documents is `RULES` in the crate root. Re-exported at the crate root (`crate::psa`), where the rest of
+//! the crate and the crates above name them.
+
+// the pipeline's types (`LintInput`, `Release`, the test helpers) as the rules name them: `super::LintInput`
+use crate::*;
+
+pub mod chart_ref;
+pub mod chart_schema;
+pub mod chart_version;
+pub mod flux_source;
+pub mod image;
+pub mod kustomize;
+pub mod manifest_fields;
+pub mod object_conflict;
+pub mod post_render;
+pub mod psa;
+pub mod rbac;
+pub mod rootfs;
+pub mod values;
+pub mod values_from;
+pub mod yaml_invalid;
