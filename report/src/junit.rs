@@ -7,7 +7,8 @@ use std::path::Path;
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::redact::redact;
-use super::{Outcome, PhaseTiming, RunReport, format_duration};
+use crate::outcome::{Outcome, PhaseTiming, RunReport};
+use crate::table::format_duration;
 use crate::{Error, Result};
 
 fn phase_property(p: &PhaseTiming) -> Property {
@@ -75,13 +76,13 @@ pub fn write_junit(report: &RunReport, path: &Path) -> Result<()> {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }
     // 0600, like every file of a run directory
-    crate::private_file::write_private_file(path, xml.as_bytes())
+    headlamp_e2e_tools::private_file::write_private_file(path, xml.as_bytes())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::sample;
+    use crate::outcome::tests::sample;
 
     #[test]
     fn one_suite_per_scenario_one_case_per_assertion() {

@@ -21,7 +21,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::redact::redact;
-use super::{PhaseTiming, format_duration};
+use crate::outcome::PhaseTiming;
+use crate::table::format_duration;
 
 struct Inner {
     echo: Option<Box<dyn Write + Send>>,

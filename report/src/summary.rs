@@ -6,7 +6,8 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::redact::redact;
-use super::{Outcome, RunReport, format_duration};
+use crate::outcome::{Outcome, PhaseTiming, RunReport};
+use crate::table::format_duration;
 use crate::{Error, Result};
 
 /// The environment variable GitHub Actions sets to the step summary file.
@@ -135,16 +136,15 @@ fn gantt_name(text: &str) -> String {
 /// (`dateFormat x`: milliseconds from the run's start, then the phase's duration in `ms`, as Mermaid's gantt reads
 /// a task's `<start>, <duration>`); a failed phase is `crit` (red). Empty without phases.
 pub fn gantt(report: &RunReport) -> String {
-    let sections: Vec<(&str, &[super::PhaseTiming])> =
-        std::iter::once(("setup", &report.phases[..]))
-            .chain(
-                report
-                    .scenarios
-                    .iter()
-                    .map(|s| (s.name.as_str(), &s.phases[..])),
-            )
-            .filter(|(_, p)| !p.is_empty())
-            .collect();
+    let sections: Vec<(&str, &[PhaseTiming])> = std::iter::once(("setup", &report.phases[..]))
+        .chain(
+            report
+                .scenarios
+                .iter()
+                .map(|s| (s.name.as_str(), &s.phases[..])),
+        )
+        .filter(|(_, p)| !p.is_empty())
+        .collect();
     if sections.is_empty() {
         return String::new();
     }
@@ -185,8 +185,8 @@ pub fn append_step_summary(path: &Path, report: &RunReport) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::sample;
-    use crate::{Assertion, RunReport};
+    use crate::outcome::tests::sample;
+    use crate::outcome::{Assertion, RunReport};
     use std::time::Duration;
 
     #[test]
@@ -210,7 +210,6 @@ mod tests {
 
     #[test]
     fn the_gantt_has_setup_then_each_scenario_one_after_another() {
-        use crate::PhaseTiming;
         let phase = |name: &str, secs: u64, ok: bool| PhaseTiming {
             name: name.into(),
             duration: Duration::from_secs(secs),
