@@ -18,7 +18,7 @@
 
 use serde_json::Value;
 
-use super::{Check, Evidence, PodsCheck, error, object_id};
+use super::check::{Check, Evidence, PodsCheck, error, object_id};
 use crate::error::Result;
 use crate::finding::{Finding, Severity};
 use crate::lint::{flags, image, rootfs};

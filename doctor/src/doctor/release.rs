@@ -8,7 +8,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde_json::Value;
 
-use super::{Check, age, error, object_id, parse_go_duration};
+use super::check::{Check, error, object_id};
+use crate::duration::{age, parse_go_duration};
 use crate::error::Result;
 use crate::finding::Finding;
 use crate::view::{self, ClusterView, HELMRELEASE, POD, human_duration};

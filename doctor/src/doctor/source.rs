@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::Check;
+use super::check::{Check, object_id};
 use crate::error::{Error, Result};
 use crate::finding::{Finding, Severity};
 use crate::view::{self, ClusterView, GITREPOSITORY, KUSTOMIZATION};
@@ -152,8 +152,8 @@ struct Tracked {
 
 async fn tracked_repositories(view: &dyn ClusterView, releases: &[Value]) -> Result<Vec<Tracked>> {
     fn add(out: &mut Vec<Tracked>, repo: Value, path: Option<String>) {
-        let id = super::object_id(&repo);
-        match out.iter_mut().find(|t| super::object_id(&t.repo) == id) {
+        let id = object_id(&repo);
+        match out.iter_mut().find(|t| object_id(&t.repo) == id) {
             Some(t) => t.paths.extend(path),
             None => out.push(Tracked {
                 repo,
@@ -215,7 +215,7 @@ pub async fn check(
             .map(|t| {
                 format!(
                     "{} is at {}",
-                    super::object_id(&t.repo),
+                    object_id(&t.repo),
                     t.repo["status"]["artifact"]["revision"]
                         .as_str()
                         .unwrap_or("(no artifact)")
@@ -249,7 +249,7 @@ fn verdict(
     t: &Tracked,
 ) -> std::result::Result<Option<Finding>, String> {
     let repo = &t.repo;
-    let id = super::object_id(repo);
+    let id = object_id(repo);
     let (ns, name) = (view::namespace_of(repo), view::name_of(repo));
     let spec_ref = &repo["spec"]["ref"];
     if ["tag", "semver", "commit", "name"]

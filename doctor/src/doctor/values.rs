@@ -7,7 +7,8 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::{Check, Render, object_id};
+use super::check::{Check, object_id};
+use super::options::Render;
 use crate::error::Result;
 use crate::gitops::Object;
 use crate::lint::{self, LintInput, Release};
