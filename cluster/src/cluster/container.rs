@@ -8,7 +8,12 @@ use testcontainers::core::{ContainerPort, ExecCommand};
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, ContainerRequest, Image, ImageExt};
 
-use super::{ClusterError, LABEL, RUN_LABEL};
+use super::error::ClusterError;
+
+/// Label carried by every container this crate starts (value `true`): `docker ps -aq --filter label=io.headlamp-e2e`.
+pub const LABEL: &str = "io.headlamp-e2e";
+/// Label naming the run that started a container (value: the [`RunId`]).
+pub const RUN_LABEL: &str = "io.headlamp-e2e.run";
 
 /// Identifies one harness run; the value of [`RUN_LABEL`] and part of every container name.
 /// 1 to 40 characters of `[A-Za-z0-9_.-]`, starting with a letter or digit.

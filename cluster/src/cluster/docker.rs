@@ -10,7 +10,8 @@ use testcontainers::bollard::query_parameters::{
     ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
 };
 
-use super::{ClusterError, LABEL, RUN_LABEL, RunId};
+use super::container::{LABEL, RUN_LABEL, RunId};
+use super::error::ClusterError;
 
 /// Where Docker (and testcontainers) look when `DOCKER_HOST` is unset.
 pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";

@@ -252,7 +252,7 @@ pub fn registries_yaml(url: &str) -> Result<String, String> {
 /// Write the `registries.yaml` of `url` to `path` (0600); returns the path.
 pub fn write_registries_yaml(path: &Path, url: &str) -> Result<PathBuf, String> {
     let yaml = registries_yaml(url)?;
-    super::write_private_file(path, yaml.as_bytes()).map_err(|e| e.to_string())?;
+    crate::private_file::write_private_file(path, yaml.as_bytes()).map_err(|e| e.to_string())?;
     Ok(path.to_path_buf())
 }
 

@@ -8,7 +8,9 @@ use k8s_openapi::api::core::v1::Node;
 use testcontainers::core::{ContainerPort, WaitFor};
 use testcontainers::{ContainerRequest, Image, ImageExt};
 
-use super::{ClusterError, Container, RunId, start_container, wait_node_ready};
+use super::container::{Container, RunId, start_container};
+use super::error::ClusterError;
+use super::node::wait_node_ready;
 use crate::private_file::write_private_file;
 
 /// The k3s image repository.
@@ -524,6 +526,6 @@ users:
             .wait_node_ready(Duration::from_secs(120))
             .await
             .expect("node Ready");
-        assert!(super::super::node_is_ready(&node));
+        assert!(super::super::node::node_is_ready(&node));
     }
 }

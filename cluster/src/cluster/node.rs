@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::Node;
 use kube::Api;
 use kube::runtime::wait::await_condition;
 
-use super::ClusterError;
+use super::error::ClusterError;
 
 /// `Ready=True` among the node's conditions.
 pub fn node_is_ready(node: &Node) -> bool {

@@ -10,7 +10,9 @@ use kube::Client;
 use kube::client::Body;
 use serde_json::{Value, json};
 
-use super::{ClusterView, KNOWN_KINDS, ResourceKind, SnapshotView};
+use super::cluster_view::ClusterView;
+use super::resource::{KNOWN_KINDS, ResourceKind};
+use super::snapshot::SnapshotView;
 
 /// The value Secrets carry with [`FakeApi::with_secret_data`] (base64 of it is served): must never reach a file.
 pub const SECRET_VALUE: &str = "s3cr3t-value-that-must-not-leak";

@@ -11,12 +11,10 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 use serde_json::Value;
 
-use super::{ClusterView, ResourceKind, ViewError};
+use super::cluster_view::{ClusterView, ViewError};
+pub use super::cluster_view::{LOG_LIMIT_BYTES, LOG_TAIL_LINES};
+use super::resource::ResourceKind;
 
-/// Lines of a container log read from the API (its end); a snapshot keeps the same.
-pub const LOG_TAIL_LINES: i64 = 2000;
-/// Bytes of a container log read from the API at most.
-pub const LOG_LIMIT_BYTES: i64 = 1 << 20;
 /// Deadline for opening a connection to the API server.
 pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Deadline for an answer to one request (the commands' `--timeout` bounds the whole run).
@@ -259,7 +257,8 @@ impl ClusterView for LiveView {
 #[cfg(test)]
 mod tests {
     use super::super::fake::FakeApi;
-    use super::super::*;
+    use super::super::resource::{HELMRELEASE, INGRESS, POD, name_of};
+    use super::super::snapshot::SnapshotView;
     use super::*;
     use crate::test_support::project_root;
 
