@@ -17,6 +17,8 @@ use crate::report::{Assertion, PhaseTiming, RunReport, format_duration};
 use crate::scenario::Scenario;
 use crate::scenario::runner::{Observer, ScenarioResult, step_name};
 
+/// The phase name under which a scenario's wall time is recorded (one per scenario).
+pub const SCENARIO_PHASE: &str = "scenario";
 /// The phase name under which a reset's wall time is recorded (with the scenario it reset after).
 pub const RESET_PHASE: &str = "reset";
 /// The file that says `$GITHUB_STEP_SUMMARY` already has this run's summary.
@@ -389,7 +391,7 @@ impl Observer for Journal {
             s.phases.push((
                 result.name.clone(),
                 PhaseTiming {
-                    name: super::SCENARIO_PHASE.to_string(),
+                    name: SCENARIO_PHASE.to_string(),
                     duration: result.duration,
                     ok: !result.failed(),
                 },
