@@ -17,10 +17,11 @@ use std::path::PathBuf;
 use serde_json::Value;
 use tokio::task::JoinSet;
 
-use super::{Release, chart_ref, manifest_fields};
 use crate::chart::{Chart, ChartRef, ChartStore, Helm};
 use crate::error::Result;
 use crate::gitops::{self, Object, Tree};
+use crate::input::{Release, chart_ref};
+use crate::rules::manifest_fields;
 
 /// The releases of the walked tree that no Flux Kustomization of it will change, as far as the walk can tell: not
 /// under the `spec.path` of a Flux Kustomization that rewrites HelmReleases ([`rewrites_helm_releases`]), and
@@ -208,7 +209,7 @@ pub async fn fetch_followed(
     }
 }
 
-/// What decides a HelmRelease's chart, given the tree's sources ([`super::release_source::resolve`]): its
+/// What decides a HelmRelease's chart, given the tree's sources ([`super::release_source::resolve()`]): its
 /// namespace, `spec.chart` and `spec.chartRef`. Two releases with the same key name the same chart.
 pub fn chart_key(hr: &Object) -> String {
     let spec = &hr.value["spec"];

@@ -14,7 +14,8 @@ use similar::TextDiff;
 use crate::chart::{ChartStore, Helm};
 use crate::error::{Error, Result};
 use crate::gitops::{self, Object};
-use crate::{self as lint, Release};
+use crate::input::Release;
+use crate::pipeline as lint;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -427,7 +428,7 @@ pub fn to_markdown(d: &ChartDiff) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::{helmrelease, rendered};
+    use crate::input::testutil::{helmrelease, rendered};
 
     fn with(r: &mut Release, version: &str, objects: Vec<Object>) {
         r.chart_version = Some(version.into());

@@ -23,8 +23,9 @@ use std::path::{Component, Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::LintInput;
 use crate::finding::Finding;
+use crate::input::LintInput;
+use crate::rules::{manifest_fields, values_from};
 use crate::yaml::{Pos, Positions};
 
 /// The documents of one file with their positions, and its text (for block scalars).
@@ -335,14 +336,13 @@ fn position(input: &LintInput, files: &mut Files<'_>, f: &Finding) -> Option<Pla
             }
             // an unknown field the user's values carry into the object (app-template's
             // `controllers.main.pod.securityContext.…`): the values path its fix names
-            if f.rule == super::manifest_fields::RULE
+            if f.rule == manifest_fields::RULE
                 && let Some(obj) = r.rendered.iter().find(|o| o.id() == f.object)
             {
                 let key = f.path.rsplit('.').next().unwrap_or("");
                 let key = key.split('[').next().unwrap_or(key);
                 if let Some(p) =
-                    super::manifest_fields::values_paths_of(&r.values, &obj.value, &f.path, key)
-                        .first()
+                    manifest_fields::values_paths_of(&r.values, &obj.value, &f.path, key).first()
                 {
                     if let Some(placed) = patched_value(files, p) {
                         return Some(placed);
@@ -768,8 +768,7 @@ fn written_value(
                 .as_str()
                 .map(str::to_string)
                 .or_else(|| {
-                    let b = super::values_from::decode_base64(source.value["data"][key].as_str()?)
-                        .ok()?;
+                    let b = values_from::decode_base64(source.value["data"][key].as_str()?).ok()?;
                     String::from_utf8(b).ok()
                 }),
             _ => source.value["data"][key].as_str().map(str::to_string),
@@ -924,8 +923,8 @@ fn in_literal_block(text: &str, key_line: usize, path: &str) -> Option<Pos> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Release;
     use crate::gitops::Object;
+    use crate::input::Release;
 
     #[test]
     fn values_paths_and_field_paths() {
@@ -1188,7 +1187,7 @@ spec:
         let place = |path: &str| {
             let mut f = vec![
                 Finding::new(
-                    crate::manifest_fields::RULE,
+                    crate::rules::manifest_fields::RULE,
                     crate::finding::Severity::Error,
                 )
                 .file("apps/web.yaml")

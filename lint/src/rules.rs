@@ -1,9 +1,6 @@
 //! The rules: one module per rule (or per family of rules), each `fn(&LintInput) -> Vec<Finding>`; the list lint
-//! runs and documents is `RULES` in the crate root. Re-exported at the crate root (`crate::psa`), where the rest of
-//! the crate and the crates above name them.
-
-// the pipeline's types (`LintInput`, `Release`, the test helpers) as the rules name them: `super::LintInput`
-use crate::*;
+//! runs and documents is `RULES` ([`crate::registry`]). Re-exported at the crate root (`crate::psa`), where the
+//! crates above name them; inside the crate each is named by its own path (`crate::rules::psa`).
 
 pub mod chart_ref;
 pub mod chart_schema;
@@ -16,6 +13,7 @@ pub mod object_conflict;
 pub mod post_render;
 pub mod psa;
 pub mod rbac;
+pub mod release_source;
 pub mod rootfs;
 pub mod values;
 pub mod values_from;

@@ -2,55 +2,11 @@
 //! (it has `/`, `\`, `..` or a control character, e.g. `chart: ../../../x/evil`). Flux would refuse it; here it
 //! would become part of a cache path. Such a release is reported and never rendered: its names touch no file.
 
-use super::{LintInput, Release};
-use crate::chart::plain_name;
 use crate::finding::{Finding, Severity};
+use crate::input::LintInput;
+pub use crate::input::{name_path, unsafe_fields};
 
 pub const RULE: &str = "chart-ref-unsafe";
-
-/// Field path the chart name came from: `spec.chart.spec.chart`, or the source `spec.chartRef` names (an
-/// OCIRepository's `spec.url` ends in the chart name; a HelmChart has `spec.chart`). See
-/// [`super::release_source::resolve`].
-pub fn name_path(r: &Release) -> String {
-    if r.version_path.starts_with("OCIRepository") {
-        "OCIRepository spec.url".into()
-    } else if r.version_path.starts_with("HelmChart") {
-        "HelmChart spec.chart".into()
-    } else {
-        "spec.chart.spec.chart".into()
-    }
-}
-
-/// The fields of `r` that are not plain names: (path of the field the value came from, value).
-pub fn unsafe_fields(r: &Release) -> Vec<(String, String)> {
-    let spec = &r.object.value["spec"];
-    let mut out = Vec::new();
-    if !plain_name(&r.chart_name) {
-        out.push((name_path(r), r.chart_name.clone()));
-    }
-    if let Some(v) = &r.chart_version
-        && !plain_name(v)
-    {
-        // `spec.chart.spec.version`, `OCIRepository spec.ref.tag`/`semver`, `HelmChart spec.version`
-        out.push((r.version_path.clone(), v.clone()));
-    }
-    let (reference, at) = if spec["chart"]["spec"].is_object() {
-        (
-            &spec["chart"]["spec"]["sourceRef"],
-            "spec.chart.spec.sourceRef",
-        )
-    } else {
-        (&spec["chartRef"], "spec.chartRef")
-    };
-    for key in ["name", "namespace"] {
-        if let Some(v) = reference[key].as_str()
-            && !plain_name(v)
-        {
-            out.push((format!("{at}.{key}"), v.to_string()));
-        }
-    }
-    out
-}
 
 pub fn check(input: &LintInput) -> Vec<Finding> {
     input
@@ -73,8 +29,8 @@ pub fn check(input: &LintInput) -> Vec<Finding> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
     use super::*;
+    use crate::input::testutil::*;
 
     #[test]
     fn traversal_in_name_version_and_source_is_an_error() {

@@ -6,8 +6,8 @@
 //! `pkg/chart/common/util/jsonschema.go` (helm v4), which loads `http`/`https` references: in the cluster they are
 //! fetched and checked.
 
-use super::LintInput;
 use crate::finding::{Finding, Severity};
+use crate::input::LintInput;
 
 pub const RULE: &str = "chart-schema-not-checked";
 
@@ -82,7 +82,7 @@ mod tests {
         let (_e, plain) =
             crate::chart::test_charts::pack("remote-schema", &[("values.schema.json", local)]);
         let release = |name: &str, chart: &crate::chart::Chart| {
-            let mut r = super::super::testutil::helmrelease("replicas: 2");
+            let mut r = crate::input::testutil::helmrelease("replicas: 2");
             r.object.value["metadata"]["name"] = serde_json::json!(name);
             r.chart = Some(chart.clone());
             r

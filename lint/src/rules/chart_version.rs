@@ -3,8 +3,8 @@
 //! (the release is not rendered; the other releases are). A range is still rendered, at the newest matching chart at
 //! hand ([`crate::chart::ChartStore::newest_at_hand`]), so the other rules run on it.
 
-use super::LintInput;
 use crate::finding::{Finding, Severity};
+use crate::input::{LintInput, Release};
 
 pub const RULE: &str = "chart-version-not-pinned";
 /// A chart version that is exact in form but names a build that moves (`v0.0.0-latest`, `1.0.0-nightly`): warning.
@@ -46,7 +46,7 @@ pub fn check_mutable(input: &LintInput) -> Vec<Finding> {
 /// Where a finding about a release's chart version belongs: the field the user edits, in the object it is written
 /// in — the HelmRelease (`spec.chart.spec.version`), or the OCIRepository (`spec.ref.semver`) / HelmChart
 /// (`spec.version`) its `spec.chartRef` names, in that object's own file. (file, object id, path).
-pub fn version_place(r: &super::Release) -> (String, String, String) {
+pub fn version_place(r: &Release) -> (String, String, String) {
     match &r.version_source {
         Some((file, id)) => {
             // `OCIRepository spec.ref.semver` → `spec.ref.semver`
@@ -62,7 +62,7 @@ pub fn version_place(r: &super::Release) -> (String, String, String) {
 
 /// The fix: the field to edit, in the words of the object it is in, with an example version of this chart only (the
 /// newest matching chart lint has at hand), never another chart's.
-fn pin_fix(r: &super::Release) -> String {
+fn pin_fix(r: &Release) -> String {
     let example = r.range_pick.as_deref().unwrap_or("<exact version>");
     let what = if r.version_path.starts_with("OCIRepository") {
         // source-controller: `ref.semver` wins over `ref.tag` (v1.9.4 api/v1/ocirepository_types.go), so the semver
@@ -138,8 +138,8 @@ pub fn check(input: &LintInput) -> Vec<Finding> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
     use super::*;
+    use crate::input::testutil::*;
 
     /// Issue 19 (mutable versions): `v0.0.0-latest` is exact in form, so it passed as pinned; it names a build
     /// that moves. A warning (the version is valid); a release version and an ordinary pre-release are clean,

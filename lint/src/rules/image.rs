@@ -6,11 +6,11 @@
 
 use serde_json::Value;
 
-use super::flags::{self, Known};
-use super::{LintInput, pod_spec, pointer_to_path};
 use crate::finding::{Finding, Severity};
+use crate::flags::{self, Known};
 use crate::gitops::Object;
 pub use crate::image_ref::{ImageRef, is_headlamp_image, parse_image};
+use crate::input::{LintInput, pod_spec, pointer_to_path};
 
 pub const TAG_RULE: &str = "image-tag-override";
 pub const FLAG_RULE: &str = "image-flag-unsupported";
@@ -312,9 +312,9 @@ pub fn check_flags(input: &LintInput) -> Vec<Finding> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
     use super::*;
-    use crate::Release;
+    use crate::input::Release;
+    use crate::input::testutil::*;
 
     #[test]
     fn image_refs() {

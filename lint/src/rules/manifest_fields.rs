@@ -20,10 +20,10 @@ use serde_json::Value;
 
 pub use crd::{FLUX_FIELDS_JSON, derive_flux_fields, render_flux_fields};
 
-use super::LintInput;
 use crate::error::{Error, Result};
 use crate::finding::{Finding, Severity};
 use crate::gitops::{Object, Origin};
+use crate::input::{LintInput, pointer_to_path};
 
 pub const RULE: &str = "manifest-unknown-field";
 pub const INVALID_RULE: &str = "manifest-invalid";
@@ -84,7 +84,7 @@ pub fn check_plain(objects: &[Object]) -> Vec<Finding> {
 pub type Checked = Vec<(Object, Vec<Finding>)>;
 
 /// [`check_plain`] one object at a time, each kept with its findings: the objects the directory walk read, checked
-/// while the tree is still being read ([`super::ahead`]), for [`check_plain_reusing`].
+/// while the tree is still being read ([`crate::ahead`]), for [`check_plain_reusing`].
 pub fn check_each(objects: Vec<Object>) -> Checked {
     objects
         .into_iter()
@@ -251,7 +251,7 @@ fn blank_encrypted(v: &mut Value, ptr: String, out: &mut Vec<String>) {
     match v {
         Value::String(s) if s.starts_with("ENC[") && s.ends_with(']') => {
             s.clear();
-            out.push(super::pointer_to_path(&ptr));
+            out.push(pointer_to_path(&ptr));
         }
         Value::Object(m) => {
             for (k, child) in m.iter_mut() {
@@ -312,7 +312,7 @@ fn rendered_fix(
 
 /// The values paths (of a release's `values`) whose last key is `key`, the field at `path` of a rendered `object`
 /// most likely came from: those holding the very value the object has, else all with that key. The first is the one
-/// the fix names, and where the finding is placed ([`super::positions`]).
+/// the fix names, and where the finding is placed ([`crate::positions`]).
 pub(crate) fn values_paths_of(
     values: &Value,
     object: &Value,
@@ -431,7 +431,7 @@ pub fn closest(key: &str, known: &[String]) -> Option<String> {
 #[cfg(test)]
 mod status_tests {
     use super::*;
-    use crate::testutil::obj;
+    use crate::input::testutil::obj;
 
     #[test]
     fn base64_wrapped_into_lines_is_valid_and_a_space_inside_is_not() {
@@ -502,7 +502,7 @@ mod status_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::*;
+    use crate::input::testutil::*;
 
     #[test]
     fn a_sops_encrypted_secret_is_checked_without_its_sops_block_and_ciphertext() {

@@ -14,9 +14,9 @@
 
 use std::collections::HashMap;
 
-use super::{LintInput, Release};
 use crate::finding::{Finding, Severity};
 use crate::gitops::{Object, cluster_scoped};
+use crate::input::{LintInput, Release};
 
 pub const RULE: &str = "object-conflict";
 
@@ -121,8 +121,8 @@ pub fn check(input: &LintInput) -> Vec<Finding> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
     use super::*;
+    use crate::input::testutil::*;
 
     const SVC: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name: headlamp\n  labels: {app.kubernetes.io/name: headlamp}\nspec:\n  ports: [{port: 80}]\n";
 

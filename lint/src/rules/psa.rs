@@ -33,9 +33,9 @@ use k8s_openapi::api::core::v1::{
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{LintInput, pod_spec, pointer_to_path};
 use crate::finding::{Finding, Severity};
 use crate::gitops::Object;
+use crate::input::{LintInput, pod_spec, pointer_to_path};
 
 pub const RULE: &str = "psa-restricted";
 
@@ -1275,7 +1275,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::testutil::{helmrelease, input, obj, rendered};
+    use crate::input::testutil::{helmrelease, input, obj, rendered};
 
     /// The Headlamp Deployment as the chart renders it with the fixture's values: compliant with restricted.
     const HEADLAMP: &str = r#"

@@ -9,10 +9,10 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::LintInput;
 use super::image::headlamp_containers;
 use crate::finding::{Finding, Severity};
 use crate::gitops::{Object, Origin};
+use crate::input::{LintInput, pod_spec};
 
 pub const RULE: &str = "rbac-not-read-only";
 const RBAC: &str = "rbac.authorization.k8s.io";
@@ -42,7 +42,7 @@ pub fn guarded_subjects(input: &LintInput) -> BTreeSet<Subject> {
         .collect();
     for o in input.all_objects() {
         if !headlamp_containers(o).is_empty() {
-            let spec = super::pod_spec(o).map(|(_, s)| s);
+            let spec = pod_spec(o).map(|(_, s)| s);
             let sa = spec
                 .and_then(|s| s["serviceAccountName"].as_str())
                 .filter(|s| !s.is_empty())
@@ -262,8 +262,8 @@ pub fn check(input: &LintInput) -> Vec<Finding> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
     use super::*;
+    use crate::input::testutil::*;
 
     const LOGIN: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: headlamp-login-token\n  namespace: headlamp\n  annotations: {kubernetes.io/service-account.name: headlamp-login}\ntype: kubernetes.io/service-account-token\n";
 

@@ -12,9 +12,9 @@
 use serde_json::Value;
 
 use super::image::headlamp_containers;
-use super::{LintInput, pointer_to_path};
 use crate::finding::{Finding, Severity};
 use crate::gitops::{Object, Origin};
+use crate::input::{LintInput, pod_spec, pointer_to_path};
 pub use crate::startup::is_writable;
 use crate::startup::{self, Cause, LogLine, PodOutcome, Startup};
 
@@ -153,7 +153,7 @@ pub fn fatal_message(s: &Startup, fatal: &startup::Fatal) -> String {
 }
 
 fn check_object(o: &Object) -> Vec<Finding> {
-    let Some((_, pod_spec)) = super::pod_spec(o) else {
+    let Some((_, pod_spec)) = pod_spec(o) else {
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -243,8 +243,8 @@ pub fn check(input: &LintInput) -> Vec<Finding> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
     use super::*;
+    use crate::input::testutil::*;
 
     fn deployment_with(image: &str, extra_container: &str, volumes: &str) -> Object {
         rendered(&format!(

@@ -5,8 +5,8 @@
 //! defined at line N`, a syntax error, a key or value JSON cannot hold): the whole Flux Kustomization then fails,
 //! not just the object.
 
-use crate::LintInput;
 use crate::finding::{Finding, Severity};
+use crate::input::LintInput;
 use headlamp_e2e_gitops::Error;
 
 pub const RULE: &str = "yaml-invalid";
@@ -75,7 +75,7 @@ fn fix_for(message: &str) -> String {
 }
 
 pub fn check(input: &LintInput) -> Vec<Finding> {
-    super::pipeline_findings(input, RULE)
+    crate::input::pipeline_findings(input, RULE)
 }
 
 #[cfg(test)]
