@@ -31,8 +31,8 @@ use semver::Version;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::flags::{self, Known};
-use crate::image_ref as image;
+use super::flags::{self, Known};
+use super::image_ref as image;
 
 /// HOME of the Headlamp image (`adduser -S headlamp`).
 pub const DEFAULT_HOME: &str = "/home/headlamp";

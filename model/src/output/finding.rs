@@ -60,7 +60,7 @@ pub struct Finding {
 impl Finding {
     /// The same finding with its message, fix, object and path through the one text redaction.
     pub fn redacted(mut self) -> Self {
-        use crate::redact::redact;
+        use super::redact::redact;
         for t in [
             &mut self.message,
             &mut self.fix,
@@ -239,8 +239,8 @@ pub fn to_json(findings: &[Finding], summary: &Summary) -> serde_json::Value {
 /// (file, object, path) cannot break their line ([`crate::redact::one_line`]), and no line of a message or
 /// fix is a CI workflow command ([`crate::redact::no_workflow_commands`]).
 pub fn to_text(findings: &[Finding], color: bool) -> String {
-    use crate::redact::{no_workflow_commands, one_line};
-    let for_terminal = |t: &str| no_workflow_commands(&crate::redact::for_terminal(t));
+    use super::redact::{no_workflow_commands, one_line};
+    let for_terminal = |t: &str| no_workflow_commands(&super::redact::for_terminal(t));
     use anstyle::{AnsiColor, Style};
     let paint = |style: Style, s: &str| -> String {
         if color {

@@ -237,7 +237,7 @@ pub fn judge_ui(status: u16, body: &str) -> Result<(), String> {
         )),
         (code, _) => Err(format!(
             "HTTP {code} for GET / with Host {}",
-            crate::rbac::HEADLAMP_HOST
+            super::rbac::HEADLAMP_HOST
         )),
     }
 }

@@ -16,7 +16,7 @@ use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HOST, HeaderMap, HeaderV
 use http::{Method, StatusCode};
 use k8s_openapi::api::core::v1::Pod;
 
-use crate::redact::redact;
+use crate::output::redact::redact;
 use crate::{Error, Result};
 
 /// The namespace Headlamp runs in; namespaced probes target it.

@@ -35,9 +35,10 @@ static TABLE: OnceLock<FlagTable> = OnceLock::new();
 /// The embedded table.
 pub fn table() -> &'static FlagTable {
     TABLE.get_or_init(|| {
-        serde_json::from_str(include_str!("../../data/headlamp-server-flags.json")).unwrap_or_else(
-            |e| panic!("data/headlamp-server-flags.json is corrupt (a build bug): {e}"),
-        )
+        serde_json::from_str(include_str!("../../../data/headlamp-server-flags.json"))
+            .unwrap_or_else(|e| {
+                panic!("data/headlamp-server-flags.json is corrupt (a build bug): {e}")
+            })
     })
 }
 
