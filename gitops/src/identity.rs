@@ -33,16 +33,29 @@ pub fn key(o: &Object) -> (String, String, String, String) {
 
 /// Drop every object that an earlier one has the same identity and the same content as; keep the first.
 ///
-/// Objects are grouped by identity and a hash of their content, and only objects of one group are compared, so the
-/// time is linear in the number of objects (20k files of one object each, or 20k objects of one identity with
-/// different content, are one pass), not quadratic.
+/// Only objects that share their identity with another one are compared, and those are grouped by a hash of their
+/// content first, so the time is linear in the number of objects (20k files of one object each, or 20k objects of
+/// one identity with different content, are one pass), not quadratic. An object whose identity is its own (nearly
+/// every one) is kept without hashing its content: hashing all 1,159 objects of a 350-app repository was a tenth of
+/// the loader's time in a debug build (issue 22).
 pub fn dedup(objects: &mut Vec<Object>) {
+    let keys: Vec<(String, String, String, String)> = objects.iter().map(key).collect();
+    let mut count: HashMap<&(String, String, String, String), usize> = HashMap::new();
+    for k in &keys {
+        *count.entry(k).or_default() += 1;
+    }
+    let shared: Vec<bool> = keys.iter().map(|k| count[k] > 1).collect();
+    drop(count);
     let mut groups: HashMap<(String, String, String, String, u64), Vec<usize>> = HashMap::new();
     let mut kept: Vec<Object> = Vec::with_capacity(objects.len());
-    for o in objects.drain(..) {
+    for ((o, k), shared) in objects.drain(..).zip(keys).zip(shared) {
+        if !shared {
+            kept.push(o);
+            continue;
+        }
         let mut h = DefaultHasher::new();
         hash_value(&o.value, &mut h);
-        let (g, k, ns, n) = key(&o);
+        let (g, k, ns, n) = k;
         let group = groups.entry((g, k, ns, n, h.finish())).or_default();
         if !group.iter().any(|&i| kept[i].value == o.value) {
             group.push(kept.len());
@@ -188,6 +201,17 @@ mod tests {
         // apps/v1beta1 has other content (its apiVersion), so it is kept: content decides, identity only groups
         assert_eq!(objects.len(), 4, "{replicas:?}");
         assert_eq!(objects[2].value["spec"]["replicas"], 0);
+        // an object whose identity is its own is kept without comparing, in its place
+        assert_eq!(objects[3].namespace(), Some("other"));
+        let mut order = vec![
+            obj("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"),
+            obj(a),
+            obj("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n"),
+            obj(a),
+        ];
+        dedup(&mut order);
+        let names: Vec<&str> = order.iter().map(|o| o.name()).collect();
+        assert_eq!(names, ["a", "d", "b"]);
     }
 
     #[test]
