@@ -41,6 +41,15 @@ struct Files<'a> {
     cache: HashMap<String, Option<Parsed>>,
     /// The kustomization files below the root that have patches, found once ([`Files::patching`]).
     patching: Option<Vec<String>>,
+    /// What each of those may patch ([`Files::may_patch`]), in the same order, summarised once.
+    selectors: Option<Vec<Selects>>,
+}
+
+/// Which objects a kustomization's patches may select: every one (`all`: a `patchesStrategicMerge` entry, or a patch
+/// without a target, names its object inside the patch), else those the targets match.
+struct Selects {
+    all: bool,
+    targets: Vec<Value>,
 }
 
 impl<'a> Files<'a> {
@@ -50,6 +59,7 @@ impl<'a> Files<'a> {
             real_root: root.canonicalize().ok(),
             cache: HashMap::new(),
             patching: None,
+            selectors: None,
         }
     }
 
@@ -109,6 +119,44 @@ impl<'a> Files<'a> {
         found.sort();
         self.patching = Some(found.clone());
         found
+    }
+
+    /// The kustomizations of [`Files::patching`] whose patches may select object `kind`/`name` (a repository of
+    /// hundreds of app directories: each app's patches name its own release). Summarised once per run, not looked up
+    /// and read again for each finding: that was most of placing 700 findings in a debug build (issue 22).
+    fn may_patch(&mut self, kind: &str, name: &str) -> Vec<String> {
+        let patching = self.patching();
+        if self.selectors.is_none() {
+            let selectors = patching
+                .iter()
+                .map(|k| {
+                    let kv = self.get(k).and_then(|p| p.docs.first()).map(|(v, _)| v);
+                    let psm = kv.is_some_and(|kv| {
+                        kv["patchesStrategicMerge"]
+                            .as_array()
+                            .is_some_and(|l| !l.is_empty())
+                    });
+                    let patches: Vec<&Value> = kv
+                        .and_then(|kv| kv["patches"].as_array())
+                        .into_iter()
+                        .flatten()
+                        .collect();
+                    let target = |p: &Value| p.get("target").filter(|t| t.is_object()).cloned();
+                    Selects {
+                        all: psm || patches.iter().any(|p| target(p).is_none()),
+                        targets: patches.iter().filter_map(|p| target(p)).collect(),
+                    }
+                })
+                .collect();
+            self.selectors = Some(selectors);
+        }
+        let selectors = self.selectors.as_deref().unwrap_or_default();
+        patching
+            .into_iter()
+            .zip(selectors)
+            .filter(|(_, s)| s.all || s.targets.iter().any(|t| target_matches(t, kind, name)))
+            .map(|(k, _)| k)
+            .collect()
     }
 
     fn get(&mut self, rel: &str) -> Option<&Parsed> {
@@ -478,26 +526,8 @@ fn patched_preferring(
     let (kind, _, name) = split_id(id)?;
     // per kustomization: the last of its patches that writes the field, and the kustomizations its build reads
     let mut overlays: Vec<(Placed, String, Vec<String>)> = Vec::new();
-    for k in files.patching() {
+    for k in files.may_patch(kind, name) {
         let mut placed = None;
-        // a kustomization none of whose patches can select this object is passed over before its build is
-        // resolved (a repository of hundreds of app directories: each app's patches name its own release)
-        let may_patch = files
-            .get(&k)
-            .and_then(|p| p.docs.first())
-            .is_some_and(|(kv, _)| {
-                kv["patchesStrategicMerge"]
-                    .as_array()
-                    .is_some_and(|l| !l.is_empty())
-                    || kv["patches"].as_array().into_iter().flatten().any(|p| {
-                        p.get("target")
-                            .filter(|t| t.is_object())
-                            .is_none_or(|t| target_matches(t, kind, name))
-                    })
-            });
-        if !may_patch {
-            continue;
-        }
         let mut seen = Vec::new();
         if source_of(files, &k, id, &mut seen).as_deref() != Some(file) {
             continue;
