@@ -171,8 +171,7 @@ impl Workspace {
                     return Ok(self.built_here(rel, here));
                 }
                 Err(super::flux_patch::Declined(why)) => {
-                    let why = crate::redact::redact(&why);
-                    tracing::debug!(path = %rel.display(), "built with kustomize: {why}");
+                    tracing::debug!(path = %rel.display(), "built with kustomize: {}", crate::redact::redact(&why));
                 }
             }
         }

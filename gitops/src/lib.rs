@@ -906,8 +906,8 @@ impl Loader {
         let plan = match flux_patch::plan(spec) {
             Ok(plan) => plan,
             Err(flux_patch::Declined(why)) => {
-                let why = crate::redact::redact(&why);
-                tracing::debug!(kustomization = %ks.id(), "patches built with kustomize: {why}");
+                // redacted only when the line is written (the arguments of `debug!` are evaluated only then)
+                tracing::debug!(kustomization = %ks.id(), "patches built with kustomize: {}", crate::redact::redact(&why));
                 return Ok(None);
             }
         };
@@ -931,8 +931,7 @@ impl Loader {
             .map(|flux_patch::Declined(why)| why)
         };
         if let Some(why) = why {
-            let why = crate::redact::redact(&why);
-            tracing::debug!(kustomization = %ks.id(), "patches built with kustomize: {why}");
+            tracing::debug!(kustomization = %ks.id(), "patches built with kustomize: {}", crate::redact::redact(&why));
             return Ok(None);
         }
         apply_flux_kustomization(&mut sub.tree.objects, spec);
@@ -980,12 +979,16 @@ impl Loader {
         match built {
             Ok(out) => {
                 self.reference_findings(out.skipped);
+                // the files named so far, as a set: a path that builds a whole cluster's apps (`kubernetes/apps`:
+                // 350 ks.yaml and their namespaces) names hundreds
+                let mut named: std::collections::HashSet<PathBuf> =
+                    sub.tree.files.iter().cloned().collect();
                 for b in out.objects {
                     if !is_k8s_object(&b.value) {
                         continue;
                     }
                     let file = b.file.unwrap_or_else(|| rel_dir.to_path_buf());
-                    if !sub.tree.files.contains(&file) {
+                    if named.insert(file.clone()) {
                         sub.tree.files.push(file.clone());
                     }
                     sub.texts.push(b.text);
@@ -996,7 +999,7 @@ impl Loader {
                 // one kustomize-controller generates for `kubernetes/apps`): replaced, and deployed, though kustomize
                 // names each object's own file as its origin
                 for k in out.kustomizations {
-                    if !sub.tree.files.contains(&k) {
+                    if named.insert(k.clone()) {
                         sub.tree.files.push(k);
                     }
                 }
@@ -1004,7 +1007,7 @@ impl Loader {
                     .iter()
                     .map(|n| rel_dir.join(n))
                     .find(|k| self.real_root.join(k).is_file())
-                    .filter(|k| !sub.tree.files.contains(k))
+                    .filter(|k| !named.contains(k))
                 {
                     sub.tree.files.push(k);
                 }
@@ -1345,8 +1348,7 @@ impl Loader {
                     return Ok(());
                 }
                 Err(flux_patch::Declined(why)) => {
-                    let why = crate::redact::redact(&why);
-                    tracing::debug!(kustomization = %rel.display(), "built with kustomize: {why}");
+                    tracing::debug!(kustomization = %rel.display(), "built with kustomize: {}", crate::redact::redact(&why));
                 }
             }
         }
