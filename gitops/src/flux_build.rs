@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::KUSTOMIZATION_NAMES;
+use crate::paths::KUSTOMIZATION_NAMES;
 
 pub use super::flux_patch::features;
 
@@ -76,7 +76,7 @@ pub struct Workspace {
 
 impl Workspace {
     pub fn new(real_root: &Path) -> Workspace {
-        let repo_root = super::repository_root(real_root);
+        let repo_root = crate::flux_kustomization::repository_root(real_root);
         let repo_root = if real_root.starts_with(&repo_root) {
             repo_root
         } else {
@@ -164,7 +164,7 @@ impl Workspace {
         {
             list.push("originAnnotations".into());
         }
-        if super::patches_in_process() {
+        if super::flux_patch::patches_in_process() {
             match super::kustomize_here::build_cached(&self.repo_root, &start, &kus, &self.docs) {
                 Ok(here) => {
                     tracing::debug!(path = %rel.display(), "built without kustomize");
@@ -217,11 +217,11 @@ impl Workspace {
         };
         let mut built = Vec::new();
         for doc_text in split_documents(&text) {
-            let docs = super::parse_yaml_documents(&doc_text, &rel.join("kustomize build"))
+            let docs = crate::yaml::parse_yaml_documents(&doc_text, &rel.join("kustomize build"))
                 .map_err(|e| BuildError::Failed(e.to_string()))?;
             for mut doc in docs {
                 let origin = take_origin(&mut doc);
-                let file = origin.map(|o| super::normalise(&rel.join(o)));
+                let file = origin.map(|o| crate::paths::normalise(&rel.join(o)));
                 built.push(Built {
                     value: doc,
                     file,
@@ -245,7 +245,7 @@ impl Workspace {
             .into_iter()
             .map(|o| Built {
                 text: None,
-                file: o.origin.map(|f| super::normalise(&rel.join(f))),
+                file: o.origin.map(|f| crate::paths::normalise(&rel.join(f))),
                 value: o.value,
             })
             .collect();

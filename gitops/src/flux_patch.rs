@@ -71,10 +71,23 @@ use std::sync::{Arc, LazyLock};
 use regex::Regex;
 use serde_json::{Map, Number, Value};
 
-use super::Object;
+use crate::object::Object;
+
+static PATCHES_IN_PROCESS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Whether Flux `patches` are applied here when the result is certain ([`crate::flux_patch`]; the default), or every
+/// Flux Kustomization with kustomize features is built with kustomize (`cargo xtask lint --kustomize-everything`, the
+/// reference the in-process path is checked against).
+pub fn set_patches_in_process(on: bool) {
+    PATCHES_IN_PROCESS.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+pub(crate) fn patches_in_process() -> bool {
+    PATCHES_IN_PROCESS.load(std::sync::atomic::Ordering::Relaxed)
+}
 
 /// The spec fields the controller hands to kustomize itself (the others, targetNamespace/namePrefix/nameSuffix, are
-/// modelled in [`super::apply_flux_kustomization`] when none of these is set).
+/// modelled in [`crate::flux_kustomization::apply_flux_kustomization`] when none of these is set).
 const FEATURES: [&str; 5] = [
     "patches",
     "components",
@@ -964,7 +977,7 @@ impl Target {
             return Ok(true);
         };
         match o.namespace().filter(|n| !n.is_empty()) {
-            Some(n) if !super::cluster_scoped(o.kind()) => Ok(ns.is_match(n)),
+            Some(n) if !crate::object::cluster_scoped(o.kind()) => Ok(ns.is_match(n)),
             _ => declined(format!(
                 "a namespace selector on {}, whose effective namespace kustomize decides",
                 o.id()

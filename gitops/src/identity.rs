@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{KUSTOMIZATION_NAMES, Object};
+use crate::object::Object;
+use crate::paths::KUSTOMIZATION_NAMES;
 
 /// (API group, kind, namespace, name).
 pub fn key(o: &Object) -> (String, String, String, String) {

@@ -36,8 +36,8 @@ use std::path::{Component, Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::Object;
 use super::flux_patch::Declined;
+use crate::object::Object;
 
 /// One object built here: its value, and the file it came from relative to the directory built (as kustomize's
 /// `config.kubernetes.io/origin` annotation names it; `None` for a generated object).

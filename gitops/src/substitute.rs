@@ -19,8 +19,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::Object;
 use crate::finding::{Finding, Severity};
+use crate::object::Object;
 
 pub use headlamp_e2e_envsubst::{
     MAX_MATCH_STEPS, MAX_NESTING, MAX_OUTPUT_BYTES, Substituted, eval, valid_name,
@@ -568,7 +568,7 @@ fn post_build_memo(
             }
             continue;
         }
-        match super::parse_yaml_documents(&result.text, &o.file) {
+        match crate::yaml::parse_yaml_documents(&result.text, &o.file) {
             Ok(docs) => match docs.into_iter().next() {
                 Some(mut doc) => {
                     super::flux_build::take_origin(&mut doc);
