@@ -41,13 +41,15 @@ struct Files<'a> {
     cache: HashMap<String, Option<Parsed>>,
     /// The kustomization files below the root that have patches, found once ([`Files::patching`]).
     patching: Option<Vec<String>>,
-    /// What each of those may patch ([`Files::may_patch`]), in the same order, summarised once.
+    /// What each of those may patch ([`Files::may_patch`]), summarised once.
     selectors: Option<Vec<Selects>>,
 }
 
 /// Which objects a kustomization's patches may select: every one (`all`: a `patchesStrategicMerge` entry, or a patch
 /// without a target, names its object inside the patch), else those the targets match.
 struct Selects {
+    /// The kustomization file.
+    file: String,
     all: bool,
     targets: Vec<Value>,
 }
@@ -125,8 +127,8 @@ impl<'a> Files<'a> {
     /// hundreds of app directories: each app's patches name its own release). Summarised once per run, not looked up
     /// and read again for each finding: that was most of placing 700 findings in a debug build (issue 22).
     fn may_patch(&mut self, kind: &str, name: &str) -> Vec<String> {
-        let patching = self.patching();
         if self.selectors.is_none() {
+            let patching = self.patching();
             let selectors = patching
                 .iter()
                 .map(|k| {
@@ -143,6 +145,7 @@ impl<'a> Files<'a> {
                         .collect();
                     let target = |p: &Value| p.get("target").filter(|t| t.is_object()).cloned();
                     Selects {
+                        file: k.clone(),
                         all: psm || patches.iter().any(|p| target(p).is_none()),
                         targets: patches.iter().filter_map(|p| target(p)).collect(),
                     }
@@ -150,12 +153,11 @@ impl<'a> Files<'a> {
                 .collect();
             self.selectors = Some(selectors);
         }
-        let selectors = self.selectors.as_deref().unwrap_or_default();
-        patching
-            .into_iter()
-            .zip(selectors)
-            .filter(|(_, s)| s.all || s.targets.iter().any(|t| target_matches(t, kind, name)))
-            .map(|(k, _)| k)
+        self.selectors
+            .iter()
+            .flatten()
+            .filter(|s| s.all || s.targets.iter().any(|t| target_matches(t, kind, name)))
+            .map(|s| s.file.clone())
             .collect()
     }
 
