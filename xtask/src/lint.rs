@@ -37,8 +37,9 @@ pub struct Args {
     /// Warnings fail the lint too (exit 1)
     #[arg(long)]
     strict: bool,
-    /// Render every HelmRelease with helm and build every kustomization with kustomize, bypassing the render cache
-    /// ($HEADLAMP_E2E_CACHE/renders) and the kustomize build cache ($HEADLAMP_E2E_CACHE/kustomize)
+    /// Compute everything again, reading and writing none of the caches in $HEADLAMP_E2E_CACHE: renders (`renders`),
+    /// kustomize builds (`kustomize`), the builds lint does itself (`kustomize-here`) and postBuild substitutions
+    /// (`substitutions`)
     #[arg(long)]
     no_cache: bool,
     /// Let kustomize fetch the remote bases kustomizations name (https only, `?ref=` a plain name, 120 s for all
