@@ -68,6 +68,22 @@ pub fn key(kubectl: &Path, content: &str) -> Option<String> {
     Some(hex::encode(h.finalize()))
 }
 
+/// A SHA-256 started with `format` (the kind of entry and its version) and this program's identity: its path, size
+/// and modification time (the code that computes an entry is this program's: another build is another key). `None`
+/// when the program cannot be looked at.
+pub fn program_key(format: &[u8]) -> Option<Sha256> {
+    let exe = std::env::current_exe().ok()?;
+    let meta = std::fs::metadata(&exe).ok()?;
+    let mut h = Sha256::new();
+    h.update(format);
+    h.update(exe.as_os_str().as_encoded_bytes());
+    h.update(b"\0");
+    h.update(meta.len().to_le_bytes());
+    h.update(meta.mtime().to_le_bytes());
+    h.update(meta.mtime_nsec().to_le_bytes());
+    Some(h)
+}
+
 /// Whether builds are cached ([`set_enabled`]).
 pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)

@@ -240,17 +240,8 @@ fn build_cached_in(
 
 /// The cache key of a build of `start` with `kus` by this program; `None` when the program cannot be looked at.
 fn cache_key(start: &Path, kus: &Map<String, Value>) -> Option<String> {
-    use sha2::{Digest, Sha256};
-    use std::os::unix::fs::MetadataExt;
-    let exe = std::env::current_exe().ok()?;
-    let meta = std::fs::metadata(&exe).ok()?;
-    let mut h = Sha256::new();
-    h.update(b"headlamp-e2e kustomize build here v1\0");
-    h.update(exe.as_os_str().as_encoded_bytes());
-    h.update(b"\0");
-    h.update(meta.len().to_le_bytes());
-    h.update(meta.mtime().to_le_bytes());
-    h.update(meta.mtime_nsec().to_le_bytes());
+    use sha2::Digest;
+    let mut h = crate::build_cache::program_key(b"headlamp-e2e kustomize build here v1\0")?;
     h.update(start.as_os_str().as_encoded_bytes());
     h.update(b"\0");
     h.update(serde_json::to_string(kus).ok()?.as_bytes());

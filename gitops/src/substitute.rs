@@ -323,17 +323,7 @@ struct Remembered<'a> {
 impl Memo {
     /// A memo in `dir`, for this program; `None` when the program cannot be looked at.
     fn new(dir: PathBuf) -> Option<Memo> {
-        use sha2::Digest;
-        use std::os::unix::fs::MetadataExt;
-        let exe = std::env::current_exe().ok()?;
-        let meta = std::fs::metadata(&exe).ok()?;
-        let mut program = sha2::Sha256::new();
-        program.update(b"headlamp-e2e substitution v1\0");
-        program.update(exe.as_os_str().as_encoded_bytes());
-        program.update(b"\0");
-        program.update(meta.len().to_le_bytes());
-        program.update(meta.mtime().to_le_bytes());
-        program.update(meta.mtime_nsec().to_le_bytes());
+        let program = crate::build_cache::program_key(b"headlamp-e2e substitution v1\0")?;
         Some(Memo {
             cache: crate::chart::RenderCache::new(dir),
             program,
