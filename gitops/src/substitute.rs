@@ -312,14 +312,6 @@ struct Memo {
     program: sha2::Sha256,
 }
 
-/// One object's substitution, as kept.
-#[derive(serde::Serialize)]
-struct Remembered<'a> {
-    unresolved: &'a [String],
-    /// The object read back from the substituted text; `None`: the text did not change.
-    value: Option<&'a serde_json::Value>,
-}
-
 impl Memo {
     /// A memo in `dir`, for this program; `None` when the program cannot be looked at.
     fn new(dir: PathBuf) -> Option<Memo> {
@@ -381,10 +373,16 @@ impl Memo {
         Some((unresolved, value))
     }
 
+    /// Keep one object's substitution: `{"unresolved": [...], "value": <the object read back, or null: unchanged>}`.
     fn keep(&self, key: &str, unresolved: &[String], value: Option<&serde_json::Value>) {
-        if let Ok(text) = serde_json::to_string(&Remembered { unresolved, value }) {
-            self.cache.put(key, &text);
-        }
+        // written with serde_json's own `Display` (optimised even in the debug build: a generic `to_string` of a
+        // struct would be compiled here, unoptimised, for every object of a cold run)
+        let unresolved = serde_json::Value::from(unresolved.to_vec());
+        let value = value.map_or_else(|| "null".to_string(), ToString::to_string);
+        self.cache.put(
+            key,
+            &format!("{{\"unresolved\":{unresolved},\"value\":{value}}}"),
+        );
     }
 }
 
