@@ -369,13 +369,17 @@ impl Builder {
 
     /// Start building `rel` with `spec` (if it is not already asked for).
     pub fn prefetch(&mut self, rel: &Path, spec: &Value) {
-        let key = Self::key(rel, spec);
+        self.prefetch_keyed(Self::key(rel, spec), spec);
+    }
+
+    /// [`Self::prefetch`] of the build whose key ([`Self::key`]) is `key`: the spec is written out once.
+    fn prefetch_keyed(&mut self, key: (PathBuf, String), spec: &Value) {
         if self.pending.contains_key(&key) {
             return;
         }
         let (reply, result) = std::sync::mpsc::channel();
         let job = Job {
-            rel: rel.to_path_buf(),
+            rel: key.0.clone(),
             spec: spec.clone(),
             reply,
         };
@@ -386,9 +390,10 @@ impl Builder {
 
     /// The build of `rel` with `spec` ([`Workspace::build`]): the one asked for ahead, else built now.
     pub fn build(&mut self, rel: &Path, spec: &Value) -> Built_ {
-        self.prefetch(rel, spec);
+        let key = Self::key(rel, spec);
+        self.prefetch_keyed(key.clone(), spec);
         let lost = || BuildError::Failed("the build threads stopped".into());
-        match self.pending.remove(&Self::key(rel, spec)) {
+        match self.pending.remove(&key) {
             Some(result) => result.recv().unwrap_or_else(|_| Err(lost())),
             None => Err(lost()),
         }

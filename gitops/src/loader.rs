@@ -93,8 +93,8 @@ pub fn load_each_watching(
     loader.read_dir_tree(root)?;
     // the renders lint predicts are started first (the longest chain), then the builds
     walked(&loader.tree);
-    loader.prefetch_flux_builds();
-    loader.flux_kustomizations(followed)?;
+    let walked_ks = loader.prefetch_flux_builds();
+    loader.flux_kustomizations(walked_ks, followed)?;
     let mut tree = loader.tree;
     identity::dedup(&mut tree.objects);
     tree.findings.dedup();

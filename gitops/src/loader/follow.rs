@@ -22,8 +22,9 @@ impl Loader {
     /// Ask the builder ahead for the builds of the walked tree's entry points (the Flux Kustomizations no other one's
     /// path holds: the walk reads the others as committed, and Flux applies them as their parent's path builds them,
     /// patches and all), in the order [`Self::flux_kustomizations`] takes them: kustomize runs while the rest is read.
-    /// The children are asked for when their parent's path has been read ([`Self::prefetch_builds`]).
-    pub(super) fn prefetch_flux_builds(&mut self) {
+    /// The children are asked for when their parent's path has been read ([`Self::prefetch_builds`]). Returns the
+    /// walked Flux Kustomizations and their holders ([`Self::holders`]), for [`Self::flux_kustomizations`].
+    pub(super) fn prefetch_flux_builds(&mut self) -> Walked {
         let repo_root = self.bound.clone();
         let walked: Vec<Object> = self
             .tree
@@ -32,13 +33,14 @@ impl Loader {
             .collect();
         let holders = self.holders(&walked, &repo_root);
         let entry_points: Vec<Object> = walked
-            .into_iter()
+            .iter()
             .enumerate()
             .filter(|(i, _)| !holders.contains_key(i))
-            .map(|(_, ks)| ks)
+            .map(|(_, ks)| ks.clone())
             .rev()
             .collect();
         self.prefetch_builds(&entry_points);
+        Walked { walked, holders }
     }
 
     /// Ask the builder ahead for the builds of `kustomizations` (in this order) that need kustomize: those with
@@ -78,6 +80,7 @@ impl Loader {
     /// the directory walk from those files are replaced by the transformed ones.
     pub(super) fn flux_kustomizations(
         &mut self,
+        walked_ks: Walked,
         followed: &mut dyn FnMut(&[Object]),
     ) -> Result<()> {
         let repo_root = self.bound.clone();
@@ -92,12 +95,11 @@ impl Loader {
         // A walked Kustomization that another one's path holds waits (once) until its holders are followed, and
         // one that a parent's path has already given (same id) is not followed again as committed: only as Flux
         // applies it. Otherwise the walk's order is kept.
-        let walked_ks: Vec<Object> = self
-            .tree
-            .find("kustomize.toolkit.fluxcd.io", "Kustomization")
-            .cloned()
-            .collect();
-        let holders = self.holders(&walked_ks, &repo_root);
+        // found by [`Self::prefetch_flux_builds`] on the same tree (the walk's), not looked for again
+        let Walked {
+            walked: walked_ks,
+            holders,
+        } = walked_ks;
         // the cluster of each walked Kustomization: that of the entry point (a walked Kustomization no other one's
         // path holds) its holders lead to, named by where the entry point's file is ([`cluster_name`])
         let cluster_of: Vec<Option<String>> = (0..walked_ks.len())
@@ -611,6 +613,13 @@ impl Loader {
             }
         }
     }
+}
+
+/// The Flux Kustomizations the directory walk read, and for each (by index) the others whose paths hold it
+/// ([`Loader::holders`]).
+pub(super) struct Walked {
+    walked: Vec<Object>,
+    holders: HashMap<usize, Vec<usize>>,
 }
 
 /// A Flux Kustomization's source as `(kind, name)` (kind defaults to GitRepository): two Kustomizations with the
