@@ -24,6 +24,14 @@ use crate::rules::{
 /// Apply every rule. Reports all findings, not the first. No finding quotes a value a release reads from a Secret
 /// ([`secret_values`], [`redact_secret_values`]).
 pub fn run_rules(input: &LintInput) -> Vec<Finding> {
+    run_rules_preparsed(input, None)
+}
+
+/// [`run_rules`], placing the findings from the files [`positions::preparse`] read.
+pub fn run_rules_preparsed(
+    input: &LintInput,
+    preparsed: Option<positions::Preparsed>,
+) -> Vec<Finding> {
     let mut findings: Vec<Finding> = RULES
         .iter()
         .flat_map(|r| {
@@ -40,7 +48,7 @@ pub fn run_rules(input: &LintInput) -> Vec<Finding> {
     finding::name_clusters(&mut findings, &input.clusters);
     // each where the user edits it: its file's line and column (a value from valuesFrom, an object a kustomization
     // built: the file it is written in), then in file order again
-    positions::locate(input, &mut findings);
+    positions::locate_preparsed(input, &mut findings, preparsed);
     finding::sort(&mut findings);
     findings
 }
@@ -224,10 +232,21 @@ pub async fn lint(root: &Path, store: &ChartStore, helm: Option<&Helm>) -> Resul
             root: gitops::repository_root(root),
         });
     }
+    // the files most findings will be placed in (each HelmRelease's, each of the loader's findings') are parsed
+    // while the releases are prepared and the rules run
+    let likely: std::collections::BTreeSet<String> = tree
+        .objects
+        .iter()
+        .filter(|o| o.is("helm.toolkit.fluxcd.io", "HelmRelease"))
+        .map(Object::file_display)
+        .chain(tree.findings.iter().map(|f| f.file.clone()))
+        .filter(|f| !f.is_empty())
+        .collect();
+    let preparsed = positions::preparse(root.to_path_buf(), likely.into_iter().collect());
     let mut input = prepare_with(tree, store, located.as_ref(), ahead).await?;
     input.checkout = checkout.await.ok();
     tracing::debug!(elapsed = ?started.elapsed(), "lint: releases rendered");
-    let findings = run_rules(&input);
+    let findings = run_rules_preparsed(&input, preparsed);
     tracing::debug!(elapsed = ?started.elapsed(), "lint: rules applied");
     let mut summary = Summary::of(&findings);
     let rendered = input.releases.iter().filter(|r| r.chart.is_some()).count();

@@ -20,6 +20,7 @@
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
@@ -38,11 +39,14 @@ struct Parsed {
 struct Files<'a> {
     root: &'a Path,
     real_root: Option<PathBuf>,
-    cache: HashMap<String, Option<Parsed>>,
+    /// Shared, not copied: a finding's object and its positions are borrowed from here (copying them for each of
+    /// 700 findings was a quarter of placing them, issue 22).
+    cache: HashMap<String, Option<Arc<Parsed>>>,
     /// The kustomization files below the root that have patches, found once ([`Files::patching`]).
     patching: Option<Vec<String>>,
-    /// What each of those may patch ([`Files::may_patch`]), summarised once.
-    selectors: Option<Vec<Selects>>,
+    /// What each of those may patch ([`Files::may_patch`]), summarised once per run: shared by the threads that place
+    /// findings (the first that needs it reads the tree's kustomizations, the others wait for it).
+    selectors: Arc<OnceLock<Vec<Selects>>>,
 }
 
 /// Which objects a kustomization's patches may select: every one (`all`: a `patchesStrategicMerge` entry, or a patch
@@ -56,12 +60,17 @@ struct Selects {
 
 impl<'a> Files<'a> {
     fn new(root: &'a Path) -> Self {
+        Files::sharing(root, Arc::default())
+    }
+
+    /// [`Files::new`], sharing the summary of what the kustomizations patch with the other threads.
+    fn sharing(root: &'a Path, selectors: Arc<OnceLock<Vec<Selects>>>) -> Self {
         Files {
             root,
             real_root: root.canonicalize().ok(),
             cache: HashMap::new(),
             patching: None,
-            selectors: None,
+            selectors,
         }
     }
 
@@ -111,6 +120,7 @@ impl<'a> Files<'a> {
         });
         found.retain(|k| {
             self.get(k)
+                .as_deref()
                 .and_then(|p| p.docs.first())
                 .is_some_and(|(v, _)| {
                     ["patches", "patchesStrategicMerge"]
@@ -127,12 +137,17 @@ impl<'a> Files<'a> {
     /// hundreds of app directories: each app's patches name its own release). Summarised once per run, not looked up
     /// and read again for each finding: that was most of placing 700 findings in a debug build (issue 22).
     fn may_patch(&mut self, kind: &str, name: &str) -> Vec<String> {
-        if self.selectors.is_none() {
+        let shared = Arc::clone(&self.selectors);
+        let selectors = shared.get_or_init(|| {
             let patching = self.patching();
-            let selectors = patching
+            patching
                 .iter()
                 .map(|k| {
-                    let kv = self.get(k).and_then(|p| p.docs.first()).map(|(v, _)| v);
+                    let parsed = self.get(k);
+                    let kv = parsed
+                        .as_deref()
+                        .and_then(|p| p.docs.first())
+                        .map(|(v, _)| v);
                     let psm = kv.is_some_and(|kv| {
                         kv["patchesStrategicMerge"]
                             .as_array()
@@ -150,23 +165,21 @@ impl<'a> Files<'a> {
                         targets: patches.iter().filter_map(|p| target(p)).collect(),
                     }
                 })
-                .collect();
-            self.selectors = Some(selectors);
-        }
-        self.selectors
+                .collect()
+        });
+        selectors
             .iter()
-            .flatten()
             .filter(|s| s.all || s.targets.iter().any(|t| target_matches(t, kind, name)))
             .map(|s| s.file.clone())
             .collect()
     }
 
-    fn get(&mut self, rel: &str) -> Option<&Parsed> {
+    fn get(&mut self, rel: &str) -> Option<Arc<Parsed>> {
         if !self.cache.contains_key(rel) {
-            let parsed = self.read(rel);
+            let parsed = self.read(rel).map(Arc::new);
             self.cache.insert(rel.to_string(), parsed);
         }
-        self.cache.get(rel).and_then(Option::as_ref)
+        self.cache.get(rel).and_then(Option::clone)
     }
 
     /// `rel` read and parsed, when it is a relative path to a file inside the root.
@@ -207,19 +220,16 @@ fn split_id(id: &str) -> Option<(&str, Option<&str>, &str)> {
 
 /// The document of `docs` that is object `id`: by kind, name and namespace, else kind and name (kustomize set the
 /// namespace), else (`loose`) the one object of that kind (a `namePrefix` renamed it).
-fn find_doc<'d>(
-    docs: &'d [(Value, Positions)],
-    id: &str,
-    loose: bool,
-) -> Option<&'d (Value, Positions)> {
+fn find_doc(docs: &[(Value, Positions)], id: &str, loose: bool) -> Option<usize> {
     let (kind, ns, name) = split_id(id)?;
-    let of_kind: Vec<&(Value, Positions)> =
-        docs.iter().filter(|(v, _)| v["kind"] == kind).collect();
-    let named = |d: &&&(Value, Positions)| d.0["metadata"]["name"] == name;
+    let of_kind: Vec<usize> = (0..docs.len())
+        .filter(|i| docs[*i].0["kind"] == kind)
+        .collect();
+    let named = |i: &&usize| docs[**i].0["metadata"]["name"] == name;
     of_kind
         .iter()
         .filter(named)
-        .find(|d| d.0["metadata"]["namespace"].as_str() == ns)
+        .find(|i| docs[**i].0["metadata"]["namespace"].as_str() == ns)
         .or_else(|| of_kind.iter().find(named))
         .or_else(|| (loose && of_kind.len() == 1).then(|| &of_kind[0]))
         .copied()
@@ -234,23 +244,66 @@ fn is_values_path(path: &str) -> bool {
     !path.is_empty() && !OBJECT_FIELDS.contains(&first)
 }
 
+/// Files read and parsed ahead, on a thread of their own, while the releases are prepared and the rules run
+/// ([`preparse`]): placing findings then starts with them parsed. Where a finding is placed does not change; only
+/// when its file is parsed does.
+pub struct Preparsed(std::thread::JoinHandle<Seed>);
+
+/// What [`preparse`] hands over: the parsed files and the summary of what the kustomizations patch.
+type Seed = (
+    HashMap<String, Option<Arc<Parsed>>>,
+    Arc<OnceLock<Vec<Selects>>>,
+);
+
+/// Start parsing `files` (relative to the GitOps root `root`, as findings name them) and summarising the
+/// kustomizations that patch, on a thread of their own: the files the findings of a tree are most likely in (its
+/// HelmReleases' and those of the loader's findings). `None` when the thread cannot start (nothing is lost: placing
+/// parses them then).
+pub fn preparse(root: PathBuf, files: Vec<String>) -> Option<Preparsed> {
+    std::thread::Builder::new()
+        .name("lint-positions".into())
+        .spawn(move || {
+            let mut parsed = Files::new(&root);
+            for f in &files {
+                parsed.get(f);
+            }
+            parsed.may_patch("", "");
+            (parsed.cache, parsed.selectors)
+        })
+        .ok()
+        .map(Preparsed)
+}
+
 /// Place every finding of `findings` (see the module documentation).
 ///
 /// Many findings (a repository of 350 releases whose chart is not at hand has one on each) are placed on one
 /// thread per core, each finding's file on one of them (a file is parsed once); where a finding is placed does not
 /// depend on the thread, each reads the same files.
 pub fn locate(input: &LintInput, findings: &mut [Finding]) {
+    locate_preparsed(input, findings, None);
+}
+
+/// [`locate`], starting from the files [`preparse`] read.
+pub fn locate_preparsed(input: &LintInput, findings: &mut [Finding], ahead: Option<Preparsed>) {
     let workers = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
         .min(MAX_WORKERS);
-    locate_with(input, findings, workers);
+    let seed = ahead.and_then(|Preparsed(h)| h.join().ok());
+    locate_with(input, findings, workers, seed);
 }
 
-/// [`locate`] on at most `workers` threads.
-fn locate_with(input: &LintInput, findings: &mut [Finding], workers: usize) {
+/// [`locate`] on at most `workers` threads, each starting with the files of `seed`.
+fn locate_with(input: &LintInput, findings: &mut [Finding], workers: usize, seed: Option<Seed>) {
+    let (parsed, selectors) = seed.unwrap_or_default();
+    let seeded = |files: &mut Files<'_>| {
+        files
+            .cache
+            .extend(parsed.iter().map(|(k, v)| (k.clone(), v.clone())));
+    };
     let todo: Vec<&mut Finding> = findings.iter_mut().filter(|f| f.line.is_none()).collect();
     if workers < 2 || todo.len() < PARALLEL_FROM {
-        let mut files = Files::new(&input.root);
+        let mut files = Files::sharing(&input.root, selectors);
+        seeded(&mut files);
         for f in todo {
             place(input, &mut files, f);
         }
@@ -265,8 +318,10 @@ fn locate_with(input: &LintInput, findings: &mut [Finding], workers: usize) {
     }
     std::thread::scope(|s| {
         for group in groups {
+            let selectors = Arc::clone(&selectors);
+            let mut files = Files::sharing(&input.root, selectors);
+            seeded(&mut files);
             s.spawn(move || {
-                let mut files = Files::new(&input.root);
                 for f in group {
                     place(input, &mut files, f);
                 }
@@ -305,12 +360,30 @@ fn place(input: &LintInput, files: &mut Files<'_>, f: &mut Finding) {
 /// A position in the finding's own file (`None`), or in another file (the object's source, a valuesFrom source).
 type Placed = (Option<String>, Pos);
 
+/// One document of a parsed file, shared with [`Files`] (not copied).
+#[derive(Clone)]
+struct Doc {
+    parsed: Arc<Parsed>,
+    at: usize,
+}
+
+impl Doc {
+    fn value(&self) -> &Value {
+        &self.parsed.docs[self.at].0
+    }
+
+    fn pos(&self) -> &Positions {
+        &self.parsed.docs[self.at].1
+    }
+}
+
 /// An object's document, and the file it is in when that is not the finding's file.
-type Found = (Option<String>, (Value, Positions));
+type Found = (Option<String>, Doc);
 
 fn position(input: &LintInput, files: &mut Files<'_>, f: &Finding) -> Option<Placed> {
     // the object in the finding's file, else in the resources of the kustomization that built it
-    if let Some((file, (value, pos))) = object_doc(files, &f.file, &f.object) {
+    if let Some((file, doc)) = object_doc(files, &f.file, &f.object) {
+        let (value, pos) = (doc.value(), doc.pos());
         // a field an overlay's patch sets: in that patch
         let field = if value["kind"] == "HelmRelease" && is_values_path(&f.path) {
             format!("spec.values.{}", f.path)
@@ -326,8 +399,7 @@ fn position(input: &LintInput, files: &mut Files<'_>, f: &Finding) -> Option<Pla
             let ns = split_id(&f.object)
                 .and_then(|(_, ns, _)| ns)
                 .unwrap_or("default");
-            let hr = (value, pos.clone());
-            let (placed, found) = written_value(input, files, &file, &hr, ns, &f.path);
+            let (placed, found) = written_value(input, files, &file, &doc, ns, &f.path);
             if found {
                 return Some(placed);
             }
@@ -404,7 +476,7 @@ fn position(input: &LintInput, files: &mut Files<'_>, f: &Finding) -> Option<Pla
                 }
             }
         }
-        let p = &hr.1;
+        let p = hr.pos();
         return Some((
             file,
             p.get("spec.values")
@@ -414,8 +486,8 @@ fn position(input: &LintInput, files: &mut Files<'_>, f: &Finding) -> Option<Pla
         ));
     }
     // no object of this file: a path of the file's first document (a kustomization), else its start
-    let docs = &files.get(&f.file)?.docs;
-    let first = docs.first()?;
+    let parsed = files.get(&f.file)?;
+    let first = parsed.docs.first()?;
     Some((
         None,
         if f.object.is_empty() {
@@ -434,9 +506,9 @@ fn object_doc(files: &mut Files<'_>, file: &str, id: &str) -> Option<Found> {
         return None;
     }
     if let Some(parsed) = files.get(file)
-        && let Some(d) = find_doc(&parsed.docs, id, true)
+        && let Some(at) = find_doc(&parsed.docs, id, true)
     {
-        return Some((None, d.clone()));
+        return Some((None, Doc { parsed, at }));
     }
     for k in kustomization_of(file) {
         if files.get(&k).is_none() {
@@ -444,8 +516,9 @@ fn object_doc(files: &mut Files<'_>, file: &str, id: &str) -> Option<Found> {
         }
         let mut seen = Vec::new();
         let source = source_of(files, &k, id, &mut seen)?;
-        let d = find_doc(&files.get(&source)?.docs, id, false)?.clone();
-        return Some(((source != file).then_some(source), d));
+        let parsed = files.get(&source)?;
+        let at = find_doc(&parsed.docs, id, false)?;
+        return Some(((source != file).then_some(source), Doc { parsed, at }));
     }
     None
 }
@@ -537,10 +610,10 @@ fn patched_preferring(
         let Some(parsed) = files.get(&k) else {
             continue;
         };
-        let Some((kv, kpos)) = parsed.docs.first().cloned() else {
+        let Some((kv, kpos)) = parsed.docs.first() else {
             continue;
         };
-        let text = parsed.text.clone();
+        let text = &parsed.text;
         let dir = Path::new(&k)
             .parent()
             .unwrap_or(Path::new(""))
@@ -591,9 +664,8 @@ fn patched_preferring(
                     continue;
                 };
                 if in_patch(&docs, kind, name, field, targeted).is_some()
-                    && let Some(pos) = in_literal_block(&text, key_line, field).or_else(|| {
-                        in_literal_block(&text, key_line, &json_op_value(&docs, field)?)
-                    })
+                    && let Some(pos) = in_literal_block(text, key_line, field)
+                        .or_else(|| in_literal_block(text, key_line, &json_op_value(&docs, field)?))
                 {
                     placed = Some((Some(k.clone()), pos));
                 }
@@ -621,11 +693,12 @@ fn patched_preferring(
     if overlays.len() > 1 && !message.is_empty() {
         let mut quoted = |placed: &Placed| {
             let (rel, pos) = placed;
-            let line = rel
-                .as_deref()
-                .and_then(|r| files.get(r))
-                .and_then(|p| p.text.lines().nth(pos.line.saturating_sub(1)))
-                .map(str::to_string);
+            let line = rel.as_deref().and_then(|r| files.get(r)).and_then(|p| {
+                p.text
+                    .lines()
+                    .nth(pos.line.saturating_sub(1))
+                    .map(str::to_string)
+            });
             line.and_then(|l| {
                 let v = l.split_once(':')?.1.trim().trim_matches(['"', '\'']);
                 (!v.is_empty()).then(|| message.contains(&format!("`{v}`")))
@@ -739,11 +812,11 @@ fn written_value(
     input: &LintInput,
     files: &mut Files<'_>,
     hr_file: &Option<String>,
-    hr: &(Value, Positions),
+    hr: &Doc,
     ns: &str,
     path: &str,
 ) -> (Placed, bool) {
-    let (value, pos) = hr;
+    let (value, pos) = (hr.value(), hr.pos());
     if let Some(at) = pos.get(&format!("spec.values.{path}")) {
         return ((hr_file.clone(), at), true);
     }
@@ -769,7 +842,7 @@ fn written_value(
             continue;
         };
         let (file, id) = (source.file_display(), source.id());
-        let Some((moved, (_, cm))) = object_doc(files, &file, &id) else {
+        let Some((moved, cm)) = object_doc(files, &file, &id) else {
             // a ConfigMap a configMapGenerator made: the file its key comes from
             if let Some(placed) = generated(files, &file, name, key, path, target.is_some()) {
                 return (placed, true);
@@ -777,6 +850,7 @@ fn written_value(
             continue;
         };
         let file = moved.unwrap_or(file);
+        let cm = cm.pos();
         let Some(node) = cm.node(&format!("data.{key}")).cloned() else {
             continue;
         };
@@ -1379,9 +1453,9 @@ spec:
             })
             .collect();
         let mut one = all.clone();
-        locate_with(&input, &mut one, 1);
+        locate_with(&input, &mut one, 1, None);
         let mut several = all;
-        locate_with(&input, &mut several, 4);
+        locate_with(&input, &mut several, 4, None);
         let at = |f: &[Finding]| -> Vec<(String, Option<u32>, Option<u32>)> {
             f.iter()
                 .map(|f| (f.file.clone(), f.line, f.column))
@@ -1393,6 +1467,60 @@ spec:
             one.iter().any(|f| f.line.is_none()),
             "a file that is not there places nothing"
         );
+    }
+
+    #[test]
+    fn files_parsed_ahead_place_findings_as_files_parsed_then() {
+        let d = tempfile::tempdir().unwrap();
+        let input = input(d.path());
+        let all: Vec<Finding> = (0..2 * PARALLEL_FROM)
+            .map(|i| {
+                let (file, object, path) = [
+                    ("apps/hr.yaml", "HelmRelease/headlamp/headlamp", "image.tag"),
+                    (
+                        "apps/deploy.yaml",
+                        "Deployment/apps/web",
+                        "spec.template.spec.containers[0].image",
+                    ),
+                ][i % 2];
+                Finding::new("r", crate::finding::Severity::Error)
+                    .file(file)
+                    .object(object)
+                    .path(path)
+            })
+            .collect();
+        let at = |f: &[Finding]| -> Vec<(String, Option<u32>, Option<u32>)> {
+            f.iter()
+                .map(|f| (f.file.clone(), f.line, f.column))
+                .collect()
+        };
+        let mut then = all.clone();
+        locate_with(&input, &mut then, 4, None);
+        assert!(then.iter().all(|f| f.line.is_some()));
+        for workers in [1, 4] {
+            let ahead = preparse(
+                input.root.clone(),
+                vec!["apps/hr.yaml".into(), "apps/deploy.yaml".into()],
+            );
+            let mut found = all.clone();
+            locate_with(
+                &input,
+                &mut found,
+                workers,
+                ahead.and_then(|p| p.0.join().ok()),
+            );
+            assert_eq!(at(&found), at(&then), "{workers} workers");
+        }
+        // what was parsed ahead is what places them: the files are gone, the findings are still placed
+        let ahead = preparse(input.root.clone(), vec!["apps/deploy.yaml".into()]);
+        let seed = ahead.and_then(|p| p.0.join().ok());
+        std::fs::remove_file(d.path().join("apps/deploy.yaml")).unwrap();
+        let mut found = all.clone();
+        locate_with(&input, &mut found, 4, seed);
+        assert_eq!(at(&found), at(&then));
+        let mut unseeded = all;
+        locate_with(&input, &mut unseeded, 4, None);
+        assert!(unseeded.iter().any(|f| f.line.is_none()));
     }
 
     fn placed(
