@@ -1,7 +1,9 @@
 //! The loader: reads a GitOps directory the way Flux's kustomize-controller does ([`load`] and its variants), the
 //! directory walk and its kustomize builds here, the following of Flux Kustomizations in [`follow`].
 
+pub mod big_files;
 mod follow;
+pub mod identity;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -11,13 +13,14 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::finding::{Finding, Severity};
-use crate::flux_kustomization::repository_root;
-use crate::flux_patch::patches_in_process;
-use crate::object::Object;
-use crate::paths::{KUSTOMIZATION_NAMES, is_yaml, normalise};
-use crate::tree::Tree;
+use crate::flux::flux_build;
+use crate::flux::flux_kustomization::repository_root;
+use crate::kustomize::flux_patch::patches_in_process;
+use crate::kustomize::paths::{KUSTOMIZATION_NAMES, is_yaml, normalise};
+use crate::kustomize::{build_cache, flux_patch, kustomize_here, sandbox};
+use crate::objects::object::Object;
+use crate::objects::tree::Tree;
 use crate::yaml::{parse_yaml_documents, yaml_error};
-use crate::{big_files, build_cache, flux_build, flux_patch, identity, kustomize_here, sandbox};
 
 /// Rule of the findings on a kustomization file that loads a file from outside its own directory.
 pub const OUTSIDE_ROOT_RULE: &str = "kustomize-resource-outside-root";

@@ -12,11 +12,14 @@ use super::{
 };
 use crate::error::Result;
 use crate::finding::{Finding, Severity};
-use crate::flux_kustomization::{FluxPath, apply_flux_kustomization, cluster_name, flux_path};
-use crate::flux_patch::patches_in_process;
-use crate::object::{Object, Origin};
-use crate::paths::KUSTOMIZATION_NAMES;
-use crate::{flux_build, flux_patch, substitute};
+use crate::flux::flux_kustomization::{
+    FluxPath, apply_flux_kustomization, cluster_name, flux_path,
+};
+use crate::flux::{flux_build, substitute};
+use crate::kustomize::flux_patch;
+use crate::kustomize::flux_patch::patches_in_process;
+use crate::kustomize::paths::KUSTOMIZATION_NAMES;
+use crate::objects::object::{Object, Origin};
 
 impl Loader {
     /// Ask the builder ahead for the builds of the walked tree's entry points (the Flux Kustomizations no other one's

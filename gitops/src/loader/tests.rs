@@ -1,7 +1,7 @@
 use super::*;
 
-use crate::flux_kustomization::cluster_name;
-use crate::substitute;
+use crate::flux::flux_kustomization::cluster_name;
+use crate::flux::substitute;
 use crate::test_support::write_file as write;
 
 /// Issue 19 cause 6, the fluxcd/flux2-kustomize-helm-example shape: `clusters/production/apps.yaml` applies

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::object::{CLUSTER_SCOPED, Object};
+use crate::objects::object::{CLUSTER_SCOPED, Object};
 
 /// The repository root `spec.path` of a Flux Kustomization is relative to: the nearest directory at or above `dir`
 /// with a `.git`, else `dir` itself.

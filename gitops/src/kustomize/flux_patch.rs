@@ -1,5 +1,5 @@
 //! A Flux Kustomization's `patches` applied here, without starting kustomize, when what kustomize would build is
-//! certain; anything else goes to the real kustomize ([`super::flux_build`]).
+//! certain; anything else goes to the real kustomize ([`crate::flux::flux_build`]).
 //!
 //! Starting `kubectl kustomize` costs about as much as one `helm template` (kubectl's own start is ~50 ms of CPU),
 //! and the common Flux patch is one JSON 6902 patch on one kind and name (the fixture's e2e cluster scales a
@@ -71,11 +71,11 @@ use std::sync::{Arc, LazyLock};
 use regex::Regex;
 use serde_json::{Map, Number, Value};
 
-use crate::object::Object;
+use crate::objects::object::Object;
 
 static PATCHES_IN_PROCESS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
 
-/// Whether Flux `patches` are applied here when the result is certain ([`crate::flux_patch`]; the default), or every
+/// Whether Flux `patches` are applied here when the result is certain ([`crate::kustomize::flux_patch`]; the default), or every
 /// Flux Kustomization with kustomize features is built with kustomize (`cargo xtask lint --kustomize-everything`, the
 /// reference the in-process path is checked against).
 pub fn set_patches_in_process(on: bool) {
@@ -87,7 +87,7 @@ pub(crate) fn patches_in_process() -> bool {
 }
 
 /// The spec fields the controller hands to kustomize itself (the others, targetNamespace/namePrefix/nameSuffix, are
-/// modelled in [`crate::flux_kustomization::apply_flux_kustomization`] when none of these is set).
+/// modelled in [`crate::flux::flux_kustomization::apply_flux_kustomization`] when none of these is set).
 const FEATURES: [&str; 5] = [
     "patches",
     "components",
@@ -977,7 +977,7 @@ impl Target {
             return Ok(true);
         };
         match o.namespace().filter(|n| !n.is_empty()) {
-            Some(n) if !crate::object::cluster_scoped(o.kind()) => Ok(ns.is_match(n)),
+            Some(n) if !crate::objects::object::cluster_scoped(o.kind()) => Ok(ns.is_match(n)),
             _ => declined(format!(
                 "a namespace selector on {}, whose effective namespace kustomize decides",
                 o.id()

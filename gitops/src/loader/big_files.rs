@@ -112,7 +112,7 @@ fn list(dir: &Path, out: &mut Vec<(u64, PathBuf)>) {
         let path = e.path();
         if meta.is_dir() {
             list(&path, out);
-        } else if meta.is_file() && meta.len() >= BIG && crate::paths::is_yaml(&path) {
+        } else if meta.is_file() && meta.len() >= BIG && crate::kustomize::paths::is_yaml(&path) {
             out.push((meta.len(), path));
         }
     }

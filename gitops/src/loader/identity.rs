@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::object::Object;
-use crate::paths::KUSTOMIZATION_NAMES;
+use crate::kustomize::paths::KUSTOMIZATION_NAMES;
+use crate::objects::object::Object;
 
 /// (API group, kind, namespace, name).
 pub fn key(o: &Object) -> (String, String, String, String) {

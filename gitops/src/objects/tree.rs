@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::error::Error;
 use crate::finding::Finding;
-use crate::object::Object;
+use crate::objects::object::Object;
 
 /// Everything read from a GitOps directory.
 #[derive(Debug, Default)]
@@ -20,7 +20,7 @@ pub struct Tree {
     /// variables, kustomize resources outside their root): reported by lint as findings.
     pub findings: Vec<Finding>,
     /// The clusters that deploy each file (relative to the root), when the tree has two or more: `clusters/<name>/…`
-    /// or `kubernetes/<name>/…` entry points ([`cluster_name`](crate::flux_kustomization::cluster_name)). Empty for
+    /// or `kubernetes/<name>/…` entry points ([`cluster_name`](crate::flux::flux_kustomization::cluster_name)). Empty for
     /// one cluster (findings then name none).
     pub clusters: std::collections::BTreeMap<String, BTreeSet<String>>,
     /// The Flux Kustomizations (`Kind/namespace/name (spec.path …)`) whose `spec.path` leads outside the GitOps

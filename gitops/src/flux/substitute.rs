@@ -20,7 +20,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::finding::{Finding, Severity};
-use crate::object::Object;
+use crate::kustomize::build_cache;
+use crate::objects::object::Object;
 
 pub use headlamp_e2e_envsubst::{
     MAX_MATCH_STEPS, MAX_NESTING, MAX_OUTPUT_BYTES, Substituted, eval, valid_name,
@@ -295,7 +296,7 @@ pub fn variables(ks: &Object, known: &[&Object]) -> Variables {
 }
 
 /// Substitution results across runs: `$HEADLAMP_E2E_CACHE/substitutions`, on when the build cache is
-/// ([`super::build_cache::enabled`]: `cargo xtask lint`, not `--no-cache`, not the library's default).
+/// ([`crate::kustomize::build_cache::enabled`]: `cargo xtask lint`, not `--no-cache`, not the library's default).
 ///
 /// An entry is keyed by this program (its path, size and modification time: the substitution and the YAML reader are
 /// its code), the text substituted (kustomize's text of the object, or the object's JSON when lint writes the text
@@ -315,7 +316,7 @@ struct Memo {
 impl Memo {
     /// A memo in `dir`, for this program; `None` when the program cannot be looked at.
     fn new(dir: PathBuf) -> Option<Memo> {
-        let program = crate::build_cache::program_key(b"headlamp-e2e substitution v1\0")?;
+        let program = build_cache::program_key(b"headlamp-e2e substitution v1\0")?;
         Some(Memo {
             cache: crate::chart::RenderCache::new(dir),
             program,
@@ -325,7 +326,7 @@ impl Memo {
     /// The memo of this process, when the cache is on and this program can be looked at.
     fn get() -> Option<&'static Memo> {
         static MEMO: std::sync::OnceLock<Option<Memo>> = std::sync::OnceLock::new();
-        if !super::build_cache::enabled() {
+        if !build_cache::enabled() {
             return None;
         }
         MEMO.get_or_init(|| Memo::new(crate::chart::cache_root()?.join("substitutions")))

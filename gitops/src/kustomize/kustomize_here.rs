@@ -1,5 +1,5 @@
 //! A kustomization built here, without starting kustomize, when what kustomize would build is certain; anything
-//! else goes to the real kustomize ([`super::flux_build`], the walk's builds). Starting `kubectl kustomize` costs
+//! else goes to the real kustomize ([`crate::flux::flux_build`], the walk's builds). Starting `kubectl kustomize` costs
 //! ~0.06 s of CPU, ~0.15 s once a strategic-merge patch makes it load its OpenAPI schema; the cluster-template layout
 //! (`ks.yaml` + `app/` with `components`, a `configMapGenerator` without hash, a namespace directory with
 //! `namespace:` and a component) is a few hundred of them.
@@ -37,7 +37,7 @@ use std::path::{Component, Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::flux_patch::Declined;
-use crate::object::Object;
+use crate::objects::object::Object;
 
 /// One object built here: its value, and the file it came from relative to the directory built (as kustomize's
 /// `config.kubernetes.io/origin` annotation names it; `None` for a generated object).
@@ -241,7 +241,7 @@ fn build_cached_in(
 /// The cache key of a build of `start` with `kus` by this program; `None` when the program cannot be looked at.
 fn cache_key(start: &Path, kus: &Map<String, Value>) -> Option<String> {
     use sha2::Digest;
-    let mut h = crate::build_cache::program_key(b"headlamp-e2e kustomize build here v1\0")?;
+    let mut h = super::build_cache::program_key(b"headlamp-e2e kustomize build here v1\0")?;
     h.update(start.as_os_str().as_encoded_bytes());
     h.update(b"\0");
     h.update(serde_json::to_string(kus).ok()?.as_bytes());

@@ -45,7 +45,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
-use crate::paths::{KUSTOMIZATION_NAMES, normalise};
+use crate::kustomize::paths::{KUSTOMIZATION_NAMES, normalise};
 
 /// The bytes one build's mirror may copy (the sum of its distinct regular files).
 pub const MAX_SANDBOX_BYTES: u64 = 512 * 1024 * 1024;

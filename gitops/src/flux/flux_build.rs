@@ -13,7 +13,7 @@
 //!   artifact: files outside the kustomization directory are allowed, files outside the source root are not.
 //!
 //! Here the kustomization is written as the controller writes it, its graph is checked and mirrored into a sandbox
-//! ([`super::sandbox`]: nothing outside the repository is read, no remote base is fetched unless asked, the user's
+//! ([`crate::kustomize::sandbox`]: nothing outside the repository is read, no remote base is fetched unless asked, the user's
 //! tree is never written), and `kubectl kustomize --load-restrictor LoadRestrictionsNone` builds it there. `buildMetadata: [originAnnotations]` is added so that each object names the file it came from; the
 //! annotation is removed again.
 
@@ -23,14 +23,15 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use crate::paths::KUSTOMIZATION_NAMES;
+use crate::kustomize::paths::KUSTOMIZATION_NAMES;
+use crate::kustomize::{build_cache, flux_patch, kustomize_here, paths, sandbox};
 
-pub use super::flux_patch::features;
+pub use crate::kustomize::flux_patch::features;
 
 /// One object kustomize built: its value (origin annotation removed), the file it came from (relative to the
 /// GitOps root), and its YAML text as kustomize wrote it (what kustomize-controller substitutes variables in: the
 /// quoting of the source survives there, so `"${PORT}"` stays a string and `replicas: ${N}` becomes a number).
-/// `None` for an object built here ([`super::kustomize_here`]): kustomize's text is a function of the value
+/// `None` for an object built here ([`crate::kustomize::kustomize_here`]): kustomize's text is a function of the value
 /// (`JSONToYAML` of its JSON), written when postBuild needs it ([`super::substitute::post_build_with`]), not for
 /// every object.
 pub struct Built {
@@ -41,11 +42,11 @@ pub struct Built {
 
 const ORIGIN: &str = "config.kubernetes.io/origin";
 
-/// A build: its objects, and the remote bases left out of it ([`super::sandbox::Refusal::RemoteSkipped`], files
+/// A build: its objects, and the remote bases left out of it ([`crate::kustomize::sandbox::Refusal::RemoteSkipped`], files
 /// relative to the GitOps root).
 pub struct BuildOutput {
     pub objects: Vec<Built>,
-    pub skipped: Vec<super::sandbox::Problem>,
+    pub skipped: Vec<sandbox::Problem>,
     /// The kustomization files on disk that the build read (relative to the GitOps root when inside it): a
     /// namespace directory's `kustomization.yaml` under a generated one is deployed, though no object names it as
     /// its origin.
@@ -59,24 +60,24 @@ pub enum BuildError {
     NoKubectl(String),
     /// The spec is one kustomize-controller refuses, or kustomize failed on it.
     Failed(String),
-    /// A reference of the kustomization graph was refused before kustomize ran ([`super::sandbox`]): the problems
+    /// A reference of the kustomization graph was refused before kustomize ran ([`crate::kustomize::sandbox`]): the problems
     /// (files relative to the GitOps root), at least one fatal.
-    Refused(Vec<super::sandbox::Problem>),
+    Refused(Vec<sandbox::Problem>),
 }
 
 /// Where the builds of one load happen: the GitOps directory `real_root` inside the repository `repo_root` (both
 /// canonical). Each build resolves its kustomization graph and builds in a mirror of what it names
-/// ([`super::sandbox`]): nothing outside the repository is read, and the user's tree is never written.
+/// ([`crate::kustomize::sandbox`]): nothing outside the repository is read, and the user's tree is never written.
 pub struct Workspace {
     real_root: PathBuf,
     repo_root: PathBuf,
-    /// The files the builds here parsed ([`super::kustomize_here`]), shared by the workers.
-    docs: super::kustomize_here::DocCache,
+    /// The files the builds here parsed ([`crate::kustomize::kustomize_here`]), shared by the workers.
+    docs: kustomize_here::DocCache,
 }
 
 impl Workspace {
     pub fn new(real_root: &Path) -> Workspace {
-        let repo_root = crate::flux_kustomization::repository_root(real_root);
+        let repo_root = crate::flux::flux_kustomization::repository_root(real_root);
         let repo_root = if real_root.starts_with(&repo_root) {
             repo_root
         } else {
@@ -164,18 +165,18 @@ impl Workspace {
         {
             list.push("originAnnotations".into());
         }
-        if super::flux_patch::patches_in_process() {
-            match super::kustomize_here::build_cached(&self.repo_root, &start, &kus, &self.docs) {
+        if flux_patch::patches_in_process() {
+            match kustomize_here::build_cached(&self.repo_root, &start, &kus, &self.docs) {
                 Ok(here) => {
                     tracing::debug!(path = %rel.display(), "built without kustomize");
                     return Ok(self.built_here(rel, here));
                 }
-                Err(super::flux_patch::Declined(why)) => {
+                Err(flux_patch::Declined(why)) => {
                     tracing::debug!(path = %rel.display(), "built with kustomize: {}", crate::redact::redact(&why));
                 }
             }
         }
-        let prepared = super::sandbox::prepare(&self.repo_root, &start, Some((name, kus)));
+        let prepared = sandbox::prepare(&self.repo_root, &start, Some((name, kus)));
         if prepared.sandbox.is_none() && prepared.cached.is_none() {
             return Err(BuildError::Refused(
                 prepared
@@ -189,7 +190,7 @@ impl Workspace {
             ));
         }
         let (sandbox, cached) = (prepared.sandbox, prepared.cached);
-        let skipped: Vec<super::sandbox::Problem> = prepared
+        let skipped: Vec<sandbox::Problem> = prepared
             .problems
             .into_iter()
             .map(|mut p| {
@@ -221,7 +222,7 @@ impl Workspace {
                 .map_err(|e| BuildError::Failed(e.to_string()))?;
             for mut doc in docs {
                 let origin = take_origin(&mut doc);
-                let file = origin.map(|o| crate::paths::normalise(&rel.join(o)));
+                let file = origin.map(|o| paths::normalise(&rel.join(o)));
                 built.push(Built {
                     value: doc,
                     file,
@@ -236,16 +237,16 @@ impl Workspace {
         })
     }
 
-    /// The output of a build here ([`super::kustomize_here`]) as kustomize's is read: each object named by its
+    /// The output of a build here ([`crate::kustomize::kustomize_here`]) as kustomize's is read: each object named by its
     /// origin (relative to `rel`); no text (what kustomize writes is a function of the value, `JSONToYAML` of its
     /// JSON: written from the value when postBuild needs it).
-    fn built_here(&self, rel: &Path, here: super::kustomize_here::Built) -> BuildOutput {
+    fn built_here(&self, rel: &Path, here: kustomize_here::Built) -> BuildOutput {
         let objects = here
             .objects
             .into_iter()
             .map(|o| Built {
                 text: None,
-                file: o.origin.map(|f| crate::paths::normalise(&rel.join(f))),
+                file: o.origin.map(|f| paths::normalise(&rel.join(f))),
                 value: o.value,
             })
             .collect();
@@ -410,13 +411,13 @@ impl Drop for Builder {
     }
 }
 
-fn run_kustomize(sandbox: &super::sandbox::Sandbox) -> Result<String, BuildError> {
+fn run_kustomize(sandbox: &sandbox::Sandbox) -> Result<String, BuildError> {
     let mut cmd = kustomize_cmd(&sandbox.start());
     if sandbox.fetches {
         // --allow-remote-bases: every build that fetches shares one deadline
-        cmd = cmd.timeout(super::sandbox::remote_time_left().max(Duration::from_secs(1)));
+        cmd = cmd.timeout(sandbox::remote_time_left().max(Duration::from_secs(1)));
     }
-    let out = super::build_cache::run(sandbox.content_key.as_deref(), cmd);
+    let out = build_cache::run(sandbox.content_key.as_deref(), cmd);
     match out {
         Err(e @ crate::process::ProcessError::Spawn { .. }) => {
             Err(BuildError::NoKubectl(e.to_string()))
@@ -546,7 +547,7 @@ fn scan_manifests(
     let real = dir.canonicalize()?;
     if !real.starts_with(repo_root)
         || !seen.insert(real)
-        || seen.len() > super::sandbox::MAX_SANDBOX_ENTRIES
+        || seen.len() > sandbox::MAX_SANDBOX_ENTRIES
     {
         return Ok(());
     }
