@@ -12,10 +12,10 @@ use serde_json::Value;
 use similar::TextDiff;
 
 use crate::chart::{ChartStore, Helm};
+use crate::engine::pipeline as lint;
 use crate::error::{Error, Result};
 use crate::gitops::{self, Object};
-use crate::input::Release;
-use crate::pipeline as lint;
+use crate::rules::input::Release;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -428,7 +428,7 @@ pub fn to_markdown(d: &ChartDiff) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::testutil::{helmrelease, rendered};
+    use crate::rules::input::testutil::{helmrelease, rendered};
 
     fn with(r: &mut Release, version: &str, objects: Vec<Object>) {
         r.chart_version = Some(version.into());

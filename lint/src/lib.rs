@@ -6,20 +6,18 @@
 //! [`input`] is what the rules look at, [`rules`] the rules (one module each), [`registry`] the list lint runs and
 //! documents, [`pipeline`] what makes the input and runs the rules.
 
-pub mod ahead;
 pub mod benchrepo;
 pub mod chart_diff;
+mod engine;
 pub mod error;
-pub mod findings;
-pub mod input;
-pub mod pipeline;
-pub mod positions;
-pub mod registry;
-pub mod rule_docs;
+mod output;
 pub mod rules;
-pub mod strvals;
 
+pub use crate::engine::{ahead, pipeline, positions};
 pub use crate::error::{Error, Result};
+pub use crate::output::{findings, rule_docs};
+pub use crate::rules::values_from::strvals;
+pub use crate::rules::{input, registry};
 pub use headlamp_e2e_model::flags;
 pub use input::{LintInput, Release, chart_ref, pipeline_findings, pod_spec, pointer_to_path};
 pub use pipeline::{

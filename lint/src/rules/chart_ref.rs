@@ -3,8 +3,8 @@
 //! would become part of a cache path. Such a release is reported and never rendered: its names touch no file.
 
 use crate::finding::{Finding, Severity};
-use crate::input::LintInput;
-pub use crate::input::{name_path, unsafe_fields};
+use crate::rules::input::LintInput;
+pub use crate::rules::input::{name_path, unsafe_fields};
 
 pub const RULE: &str = "chart-ref-unsafe";
 
@@ -30,7 +30,7 @@ pub fn check(input: &LintInput) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::testutil::*;
+    use crate::rules::input::testutil::*;
 
     #[test]
     fn traversal_in_name_version_and_source_is_an_error() {

@@ -7,7 +7,7 @@
 //! fetched and checked.
 
 use crate::finding::{Finding, Severity};
-use crate::input::LintInput;
+use crate::rules::input::LintInput;
 
 pub const RULE: &str = "chart-schema-not-checked";
 
@@ -82,7 +82,7 @@ mod tests {
         let (_e, plain) =
             crate::chart::test_charts::pack("remote-schema", &[("values.schema.json", local)]);
         let release = |name: &str, chart: &crate::chart::Chart| {
-            let mut r = crate::input::testutil::helmrelease("replicas: 2");
+            let mut r = crate::rules::input::testutil::helmrelease("replicas: 2");
             r.object.value["metadata"]["name"] = serde_json::json!(name);
             r.chart = Some(chart.clone());
             r

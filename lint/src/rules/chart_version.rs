@@ -4,7 +4,7 @@
 //! hand ([`crate::chart::ChartStore::newest_at_hand`]), so the other rules run on it.
 
 use crate::finding::{Finding, Severity};
-use crate::input::{LintInput, Release};
+use crate::rules::input::{LintInput, Release};
 
 pub const RULE: &str = "chart-version-not-pinned";
 /// A chart version that is exact in form but names a build that moves (`v0.0.0-latest`, `1.0.0-nightly`): warning.
@@ -139,7 +139,7 @@ pub fn check(input: &LintInput) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::testutil::*;
+    use crate::rules::input::testutil::*;
 
     /// Issue 19 (mutable versions): `v0.0.0-latest` is exact in form, so it passed as pinned; it names a build
     /// that moves. A warning (the version is valid); a release version and an ordinary pre-release are clean,

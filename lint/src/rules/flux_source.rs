@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::finding::{Finding, Severity};
 use crate::gitops::Object;
-use crate::input::LintInput;
+use crate::rules::input::LintInput;
 
 pub mod checkout;
 
@@ -159,7 +159,7 @@ pub fn check(input: &LintInput) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::testutil::*;
+    use crate::rules::input::testutil::*;
 
     const GITREPO: &str = "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: flux-system, namespace: flux-system}\nspec:\n  url: ssh://git@example/homelab\n  ref: {branch: main}\n";
 

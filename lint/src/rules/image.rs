@@ -10,7 +10,7 @@ use crate::finding::{Finding, Severity};
 use crate::flags::{self, Known};
 use crate::gitops::Object;
 pub use crate::image_ref::{ImageRef, is_headlamp_image, parse_image};
-use crate::input::{LintInput, pod_spec, pointer_to_path};
+use crate::rules::input::{LintInput, pod_spec, pointer_to_path};
 
 pub const TAG_RULE: &str = "image-tag-override";
 pub const FLAG_RULE: &str = "image-flag-unsupported";
@@ -313,8 +313,8 @@ pub fn check_flags(input: &LintInput) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::Release;
-    use crate::input::testutil::*;
+    use crate::rules::input::Release;
+    use crate::rules::input::testutil::*;
 
     #[test]
     fn image_refs() {

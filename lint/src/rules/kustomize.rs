@@ -6,7 +6,7 @@
 use crate::finding::Finding;
 use crate::gitops::{self, substitute};
 
-use crate::input::LintInput;
+use crate::rules::input::LintInput;
 
 pub const BUILD_RULE: &str = gitops::FLUX_BUILD_RULE;
 pub const UNRESOLVED_RULE: &str = substitute::UNRESOLVED_RULE;
@@ -56,7 +56,7 @@ pub fn unreadable_finding(e: &headlamp_e2e_gitops::Error) -> Finding {
         .fix(fix)
 }
 
-use crate::input::pipeline_findings as of_rule;
+use crate::rules::input::pipeline_findings as of_rule;
 
 pub fn check_build(input: &LintInput) -> Vec<Finding> {
     of_rule(input, BUILD_RULE)

@@ -23,7 +23,7 @@ pub use crd::{FLUX_FIELDS_JSON, derive_flux_fields, render_flux_fields};
 use crate::error::{Error, Result};
 use crate::finding::{Finding, Severity};
 use crate::gitops::{Object, Origin};
-use crate::input::{LintInput, pointer_to_path};
+use crate::rules::input::{LintInput, pointer_to_path};
 
 pub const RULE: &str = "manifest-unknown-field";
 pub const INVALID_RULE: &str = "manifest-invalid";
@@ -84,7 +84,7 @@ pub fn check_plain(objects: &[Object]) -> Vec<Finding> {
 pub type Checked = Vec<(Object, Vec<Finding>)>;
 
 /// [`check_plain`] one object at a time, each kept with its findings: the objects the directory walk read, checked
-/// while the tree is still being read ([`crate::ahead`]), for [`check_plain_reusing`].
+/// while the tree is still being read ([`crate::engine::ahead`]), for [`check_plain_reusing`].
 pub fn check_each(objects: Vec<Object>) -> Checked {
     objects
         .into_iter()
@@ -312,7 +312,7 @@ fn rendered_fix(
 
 /// The values paths (of a release's `values`) whose last key is `key`, the field at `path` of a rendered `object`
 /// most likely came from: those holding the very value the object has, else all with that key. The first is the one
-/// the fix names, and where the finding is placed ([`crate::positions`]).
+/// the fix names, and where the finding is placed ([`crate::engine::positions`]).
 pub(crate) fn values_paths_of(
     values: &Value,
     object: &Value,
@@ -431,7 +431,7 @@ pub fn closest(key: &str, known: &[String]) -> Option<String> {
 #[cfg(test)]
 mod status_tests {
     use super::*;
-    use crate::input::testutil::obj;
+    use crate::rules::input::testutil::obj;
 
     #[test]
     fn base64_wrapped_into_lines_is_valid_and_a_space_inside_is_not() {
@@ -502,7 +502,7 @@ mod status_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::testutil::*;
+    use crate::rules::input::testutil::*;
 
     #[test]
     fn a_sops_encrypted_secret_is_checked_without_its_sops_block_and_ciphertext() {

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 
 use crate::finding::{Finding, Severity};
 use crate::gitops::{Object, cluster_scoped};
-use crate::input::{LintInput, Release};
+use crate::rules::input::{LintInput, Release};
 
 pub const RULE: &str = "object-conflict";
 
@@ -122,7 +122,7 @@ pub fn check(input: &LintInput) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::testutil::*;
+    use crate::rules::input::testutil::*;
 
     const SVC: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name: headlamp\n  labels: {app.kubernetes.io/name: headlamp}\nspec:\n  ports: [{port: 80}]\n";
 

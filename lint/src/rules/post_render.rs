@@ -158,8 +158,8 @@ pub fn skipped(hr: &Object, why: &str) -> Finding {
         .fix("make `kubectl kustomize` work on the patches (set KUBECTL_BIN to a kubectl with kustomize), or fix the patch kustomize names")
 }
 
-pub fn check(input: &crate::input::LintInput) -> Vec<Finding> {
-    crate::input::pipeline_findings(input, RULE)
+pub fn check(input: &crate::rules::input::LintInput) -> Vec<Finding> {
+    crate::rules::input::pipeline_findings(input, RULE)
 }
 
 #[cfg(test)]

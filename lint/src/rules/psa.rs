@@ -35,7 +35,7 @@ use serde_json::Value;
 
 use crate::finding::{Finding, Severity};
 use crate::gitops::Object;
-use crate::input::{LintInput, pod_spec, pointer_to_path};
+use crate::rules::input::{LintInput, pod_spec, pointer_to_path};
 
 pub const RULE: &str = "psa-restricted";
 
@@ -1275,7 +1275,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::input::testutil::{helmrelease, input, obj, rendered};
+    use crate::rules::input::testutil::{helmrelease, input, obj, rendered};
 
     /// The Headlamp Deployment as the chart renders it with the fixture's values: compliant with restricted.
     const HEADLAMP: &str = r#"

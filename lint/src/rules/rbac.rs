@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::image::headlamp_containers;
 use crate::finding::{Finding, Severity};
 use crate::gitops::{Object, Origin};
-use crate::input::{LintInput, pod_spec};
+use crate::rules::input::{LintInput, pod_spec};
 
 pub const RULE: &str = "rbac-not-read-only";
 const RBAC: &str = "rbac.authorization.k8s.io";
@@ -263,7 +263,7 @@ pub fn check(input: &LintInput) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::testutil::*;
+    use crate::rules::input::testutil::*;
 
     const LOGIN: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: headlamp-login-token\n  namespace: headlamp\n  annotations: {kubernetes.io/service-account.name: headlamp-login}\ntype: kubernetes.io/service-account-token\n";
 

@@ -19,7 +19,7 @@
 use crate::error::Error;
 use crate::finding::{Finding, Severity};
 use crate::gitops::Object;
-use crate::input::{LintInput, Release, pipeline_findings as of_rule};
+use crate::rules::input::{LintInput, Release, pipeline_findings as of_rule};
 
 pub mod resolve;
 
@@ -95,7 +95,7 @@ mod tests {
     /// eval5 F-2: the fix names the file `helm pull --version v1.19.6` writes, the version as written.
     #[test]
     fn the_unavailable_fix_names_the_file_helm_pull_writes() {
-        let mut r = crate::input::testutil::helmrelease("{}");
+        let mut r = crate::rules::input::testutil::helmrelease("{}");
         r.chart_name = "cert-manager".into();
         r.chart_version = Some("v1.19.6".into());
         let e = headlamp_e2e_tools::Error::ChartNotFound {
@@ -109,7 +109,7 @@ mod tests {
     }
 
     fn tree(yaml: &str) -> Tree {
-        crate::input::testutil::tree(yaml, "t.yaml")
+        crate::rules::input::testutil::tree(yaml, "t.yaml")
     }
 
     fn spec(yaml: &str) -> Value {

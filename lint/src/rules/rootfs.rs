@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::image::headlamp_containers;
 use crate::finding::{Finding, Severity};
 use crate::gitops::{Object, Origin};
-use crate::input::{LintInput, pod_spec, pointer_to_path};
+use crate::rules::input::{LintInput, pod_spec, pointer_to_path};
 pub use crate::startup::is_writable;
 use crate::startup::{self, Cause, LogLine, PodOutcome, Startup};
 
@@ -244,7 +244,7 @@ pub fn check(input: &LintInput) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::testutil::*;
+    use crate::rules::input::testutil::*;
 
     fn deployment_with(image: &str, extra_container: &str, volumes: &str) -> Object {
         rendered(&format!(

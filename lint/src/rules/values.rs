@@ -2,14 +2,14 @@
 //!
 //! Exact, not a name guess. A key is a *candidate* when neither the chart's `values.yaml` nor its `values.schema.json`
 //! defines it (below a map the chart leaves open, like `podAnnotations: {}`, every key is the user's). A candidate is
-//! *reported* only when rendering without it gives byte-identical output ([`crate::pipeline::render_release`] does that).
+//! *reported* only when rendering without it gives byte-identical output ([`crate::engine::pipeline::render_release`] does that).
 //! The closest real key is only a suggestion for the fix text.
 
 use serde_json::{Map, Value};
 
 use crate::finding::{Finding, Severity};
-use crate::input::LintInput;
-pub use crate::input::UnusedValue;
+use crate::rules::input::LintInput;
+pub use crate::rules::input::UnusedValue;
 
 pub const RULE: &str = "values-unknown-key";
 

@@ -11,7 +11,7 @@
 //!   (`could not resolve ConfigMap chart values reference 'ns/name' with key 'k': …`);
 //! - with `targetPath`, the value is put at that path with Helm's `--set` parser (`ReplacePathValue`: a value
 //!   quoted in `'` or `"` has the quotes trimmed and stays a string, `strvals.ParseIntoString`; else
-//!   `strvals.ParseInto`, typed) — see [`crate::strvals`];
+//!   `strvals.ParseInto`, typed) — see [`crate::rules::values_from::strvals`];
 //! - without it, the data is read as a values file (`chartutil.ReadValues`: YAML, empty is `{}`, a non-map fails) and
 //!   merged with fluxcd/pkg `runtime/transform` `MergeMaps` (maps merge recursively, anything else is replaced);
 //! - `spec.values` is merged last (`MergeMaps(result, values)`), so it overrides every reference.
@@ -21,9 +21,10 @@
 //! that the linted values are incomplete, never an abort. Secret data is never put in a message.
 
 use crate::finding::Finding;
-use crate::input::{LintInput, pipeline_findings};
+use crate::rules::input::{LintInput, pipeline_findings};
 
 pub mod merge;
+pub mod strvals;
 
 pub use merge::{RULE, decode_base64, merge_maps, merged_values, replace_path_value};
 
@@ -41,7 +42,7 @@ mod tests {
     use serde_json::{Map, Value};
 
     fn tree(yaml: &str) -> Tree {
-        crate::input::testutil::tree(yaml, "apps/headlamp/values.yaml")
+        crate::rules::input::testutil::tree(yaml, "apps/headlamp/values.yaml")
     }
 
     fn hr(spec: &str) -> Object {

@@ -6,7 +6,7 @@
 //! not just the object.
 
 use crate::finding::{Finding, Severity};
-use crate::input::LintInput;
+use crate::rules::input::LintInput;
 use headlamp_e2e_gitops::Error;
 
 pub const RULE: &str = "yaml-invalid";
@@ -75,7 +75,7 @@ fn fix_for(message: &str) -> String {
 }
 
 pub fn check(input: &LintInput) -> Vec<Finding> {
-    crate::input::pipeline_findings(input, RULE)
+    crate::rules::input::pipeline_findings(input, RULE)
 }
 
 #[cfg(test)]

@@ -398,9 +398,9 @@ async fn probe(
     values_yaml: &str,
 ) -> Option<(Vec<String>, Vec<String>)> {
     let (helm, _) = crate::chart::testing::render_tools("headlamp", "0.41.0")?;
-    let mut r = crate::input::testutil::helmrelease(values_yaml);
+    let mut r = crate::rules::input::testutil::helmrelease(values_yaml);
     r.chart_name = chart.name.clone();
-    let r = crate::pipeline::render_release_with(r, chart, &helm)
+    let r = crate::engine::pipeline::render_release_with(r, chart, &helm)
         .await
         .expect("the user's values render");
     Some((
@@ -462,9 +462,10 @@ async fn random_output_that_cannot_be_masked_is_one_note_naming_the_keys() {
     let Some((helm, _)) = crate::chart::testing::render_tools("headlamp", "0.41.0") else {
         return;
     };
-    let mut r = crate::input::testutil::helmrelease("replicas: 2\nreplica: 3\nextra: {a: 1}");
+    let mut r =
+        crate::rules::input::testutil::helmrelease("replicas: 2\nreplica: 3\nextra: {a: 1}");
     r.chart_name = chart.name.clone();
-    let r = crate::pipeline::render_release_with(r, chart, &helm)
+    let r = crate::engine::pipeline::render_release_with(r, chart, &helm)
         .await
         .expect("the user's values render");
     let mut unchecked: Vec<String> = r.unchecked_values.iter().map(|p| dotted(p)).collect();
@@ -507,11 +508,11 @@ async fn a_fix_names_the_charts_own_home_or_none() {
     let Some((helm, _)) = crate::chart::testing::render_tools("headlamp", "0.41.0") else {
         return;
     };
-    let mut r = crate::input::testutil::helmrelease(
+    let mut r = crate::rules::input::testutil::helmrelease(
         "ingress:\n  enabled: true\nservice:\n  port: 9000\nstate-metrics:\n  enabled: false\n",
     );
     r.chart_name = chart.name.clone();
-    let r = crate::pipeline::render_release_with(r, chart, &helm)
+    let r = crate::engine::pipeline::render_release_with(r, chart, &helm)
         .await
         .expect("the user's values render");
     let input = LintInput {

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::finding::{Finding, Severity};
 use crate::gitops::{Object, Tree};
-use crate::strvals;
+use crate::rules::values_from::strvals;
 
 pub const RULE: &str = "values-from-incomplete";
 

@@ -9,14 +9,14 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use serde_json::Value;
 
-use crate::ahead;
 use crate::chart::{self, Chart, ChartRef, ChartStore, Helm};
+use crate::engine::ahead;
+use crate::engine::positions;
 use crate::error::{Error, Result};
 use crate::finding::{self, Finding, Summary};
 use crate::gitops::{self, Object, Origin, Tree};
-use crate::input::{LintInput, Release, chart_ref};
-use crate::positions;
-use crate::registry::RULES;
+use crate::rules::input::{LintInput, Release, chart_ref};
+use crate::rules::registry::RULES;
 use crate::rules::{
     flux_source, kustomize, manifest_fields, post_render, release_source, values, values_from,
 };

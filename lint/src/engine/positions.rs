@@ -25,7 +25,7 @@ use std::sync::{Arc, OnceLock};
 use serde_json::Value;
 
 use crate::finding::Finding;
-use crate::input::LintInput;
+use crate::rules::input::LintInput;
 use crate::rules::{manifest_fields, values_from};
 use crate::yaml::{Pos, Positions};
 
@@ -1030,7 +1030,7 @@ fn in_literal_block(text: &str, key_line: usize, path: &str) -> Option<Pos> {
 mod tests {
     use super::*;
     use crate::gitops::Object;
-    use crate::input::Release;
+    use crate::rules::input::Release;
 
     #[test]
     fn values_paths_and_field_paths() {

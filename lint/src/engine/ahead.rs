@@ -20,7 +20,7 @@ use tokio::task::JoinSet;
 use crate::chart::{Chart, ChartRef, ChartStore, Helm};
 use crate::error::Result;
 use crate::gitops::{self, Object, Tree};
-use crate::input::{Release, chart_ref};
+use crate::rules::input::{Release, chart_ref};
 use crate::rules::manifest_fields;
 
 /// The releases of the walked tree that no Flux Kustomization of it will change, as far as the walk can tell: not
@@ -89,7 +89,7 @@ pub fn rewrites_helm_releases(spec: &Value) -> bool {
             .is_some_and(|ps| ps.iter().any(patch_may_hit))
 }
 
-/// Work started ahead, for [`super::prepare_with`].
+/// Work started ahead, for [`super::pipeline::prepare_with`].
 #[derive(Debug, Default)]
 pub struct Ahead {
     /// Charts already fetched and read, by reference, or why one could not be had: neither is tried again (a
@@ -105,7 +105,7 @@ pub struct Ahead {
 /// Load each chart of the predicted `releases` once and start their renders on `helm`'s slots (no renders without a
 /// `helm`), then the typed field checks of the walked `objects` on a blocking thread. A render starts as soon as its
 /// chart archive's digest (its cache key) is known, before the chart's files are read. A chart that cannot be had is
-/// kept with why, for [`super::prepare`] to report; a render that fails here is not kept ([`Helm::render`]):
+/// kept with why, for [`super::pipeline::prepare`] to report; a render that fails here is not kept ([`Helm::render`]):
 /// `prepare` runs it again and reports it (a helm error costs one more helm process).
 pub async fn start(
     releases: Vec<Release>,
@@ -157,7 +157,7 @@ pub async fn start(
 
 /// The charts of the HelmReleases `followed` hands over (each Flux Kustomization's path's, as Flux applies them,
 /// while the tree is read), fetched and read as they come, each chart once, in parallel (the store's one deadline):
-/// into `ahead.charts`, for [`super::prepare_with`]. A release whose chart source is not among the walked tree's
+/// into `ahead.charts`, for [`super::pipeline::prepare_with`]. A release whose chart source is not among the walked tree's
 /// `sources` is left to `prepare_with`. Returns when the tree is read (the channel closed) and the fetches ended.
 pub async fn fetch_followed(
     ahead: &mut Ahead,
@@ -209,7 +209,7 @@ pub async fn fetch_followed(
     }
 }
 
-/// What decides a HelmRelease's chart, given the tree's sources ([`super::release_source::resolve()`]): its
+/// What decides a HelmRelease's chart, given the tree's sources ([`crate::rules::release_source::resolve()`]): its
 /// namespace, `spec.chart` and `spec.chartRef`. Two releases with the same key name the same chart.
 pub fn chart_key(hr: &Object) -> String {
     let spec = &hr.value["spec"];

@@ -254,7 +254,7 @@ pub struct LintInput {
     pub problems: Vec<Finding>,
     /// The git checkout holding `root`, when `lint` read it ahead (else `flux-source-branch` reads it).
     pub checkout: Option<Checkout>,
-    /// `manifest-unknown-field`/`manifest-invalid` findings of the plain objects, when [`crate::pipeline::prepare`] computed them
+    /// `manifest-unknown-field`/`manifest-invalid` findings of the plain objects, when [`crate::engine::pipeline::prepare`] computed them
     /// while the releases rendered (else the rule computes them).
     pub plain_fields: Option<Vec<Finding>>,
     /// The clusters that deploy each file, when the tree has two or more ([`Tree::clusters`]): findings name them.

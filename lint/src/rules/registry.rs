@@ -2,7 +2,7 @@
 //! and SARIF's rule descriptions are made from it.
 
 use crate::finding::{Finding, Severity};
-use crate::input::LintInput;
+use crate::rules::input::LintInput;
 use crate::rules::{
     chart_ref, chart_schema, chart_version, flux_source, image, kustomize, manifest_fields,
     object_conflict, post_render, psa, rbac, release_source, rootfs, values, values_from,
@@ -10,7 +10,7 @@ use crate::rules::{
 };
 
 /// A rule's own documentation, as data: its page in the book (`docs/src/rules/<id>.md`) is generated from it
-/// ([`crate::rule_docs`], `cargo xtask rule-docs`), and SARIF's rule descriptions read `what` and `why`.
+/// ([`crate::output::rule_docs`], `cargo xtask rule-docs`), and SARIF's rule descriptions read `what` and `why`.
 #[derive(Debug, Clone, Copy)]
 pub struct RuleDoc {
     /// The most severe level the rule reports (SARIF `defaultConfiguration.level`); a rule that also reports a

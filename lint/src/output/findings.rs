@@ -27,7 +27,7 @@ fn object_and_path(f: &Finding) -> String {
 /// the most severe level it reports (`defaultConfiguration.level`): the rule's own documentation
 /// ([`crate::RuleDoc`] `what`, `why`, `severity`). Rules that also report a milder level say so in `why`.
 fn help(rule: &str) -> Option<(Severity, &'static str, &'static str)> {
-    crate::registry::rule_doc(rule).map(|d| (d.severity, d.what, d.why))
+    crate::rules::registry::rule_doc(rule).map(|d| (d.severity, d.what, d.why))
 }
 
 /// `file` relative to the repository root.
@@ -521,7 +521,7 @@ mod tests {
 
     #[test]
     fn every_lint_rule_has_its_help() {
-        for r in crate::registry::RULES {
+        for r in crate::rules::registry::RULES {
             assert!(help(r.id).is_some(), "{} has no documentation", r.id);
         }
     }
