@@ -12,22 +12,19 @@
 
 pub use headlamp_e2e_model::baseline as checks;
 pub mod error;
-pub mod journal;
-pub mod live;
-pub mod outcome;
-pub mod run;
+mod harness;
+mod observe;
 pub mod scenario;
-pub mod target;
-pub mod trace;
-pub mod waits;
 
 pub use crate::error::{Error, Result};
-pub use journal::{Journal, SCENARIO_PHASE};
-pub use run::{
+pub use crate::harness::journal::{Journal, SCENARIO_PHASE};
+pub use crate::harness::run::{
     Kept, Options, Outcome, RunPaths, SIGNAL_GRACE, ca_from_kubeconfig, collect_setup_artifacts,
     default_out_root, default_private_root, run, run_dir, run_paths, split_image,
 };
-pub use target::{ClusterTarget, ExistingCluster};
+pub use crate::harness::target::{ClusterTarget, ExistingCluster};
+pub use crate::harness::{journal, live, run, target};
+pub use crate::observe::{outcome, trace, waits};
 
 use headlamp_e2e_cluster::cluster;
 use headlamp_e2e_cluster::{flux, gitserver, rbac_probe, view};

@@ -126,7 +126,7 @@ pub enum Condition {
     },
     /// HelmRelease Ready=Unknown with a message containing `message` (e.g. "Running 'install' action"). With
     /// `heldFor: <d>`, only once that condition has held for at least `d`: its lastTransitionTime is `d` old, read
-    /// against the same clock doctor's `stuckAfter` uses (see [`crate::waits::judge_held`]).
+    /// against the same clock doctor's `stuckAfter` uses (see [`crate::observe::waits::judge_held`]).
     HelmReleaseProgressing {
         #[serde(default = "headlamp_name")]
         name: String,
@@ -143,7 +143,7 @@ pub enum Condition {
     },
     /// A newer spec queued behind a running action: metadata.generation is above the generation the runner recorded
     /// just before the last commit, while Ready is still Unknown with the running action's message
-    /// (see [`crate::waits::judge_queued`]; `status.observedGeneration` cannot tell: helm-controller writes it
+    /// (see [`crate::observe::waits::judge_queued`]; `status.observedGeneration` cannot tell: helm-controller writes it
     /// only when a reconcile ends, so a first install has none).
     HelmReleaseQueued {
         #[serde(default = "headlamp_name")]

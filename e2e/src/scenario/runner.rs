@@ -41,7 +41,7 @@ pub trait Env {
 }
 
 /// What the runner tells as it goes: the journal that rewrites JUnit, the step summary and the result table after
-/// every assertion ([`crate::journal`]). Every method has a no-op default.
+/// every assertion ([`crate::harness::journal`]). Every method has a no-op default.
 pub trait Observer {
     /// Step `index` (0-based) of `scenario` starts; `name` is its assertion name.
     fn step_started(&mut self, _scenario: &str, _index: usize, _name: &str) {}
@@ -83,7 +83,7 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
 }
 
 /// What a step may take at most, for `--budget`: a wait's or unstick's own deadline; for the other kinds the
-/// deadlines [`crate::live::LiveEnv`] applies (a reconcile request waits up to 2 min; the checks retry their
+/// deadlines [`crate::harness::live::LiveEnv`] applies (a reconcile request waits up to 2 min; the checks retry their
 /// probes up to 1 min each; doctor and a commit have no deadline of their own and are allowed a few minutes: their
 /// API calls are bounded by kube-rs's and the probes' timeouts).
 pub fn step_deadline(step: &Step) -> Duration {

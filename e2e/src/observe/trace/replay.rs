@@ -1,7 +1,7 @@
 //! `cargo xtask replay TRACE`: the scenario's waits over a recorded trace, offline.
 //!
 //! For each scenario in the trace and each wait step of its file, the states recorded during that step are fed, in
-//! order, to the same predicates the live waits use ([`crate::waits`]' `judge_*`, [`conditions`],
+//! order, to the same predicates the live waits use ([`crate::observe::waits`]' `judge_*`, [`conditions`],
 //! [`checks`], [`startup::compare`]): the verdict is *met* at the first state that satisfies it (for
 //! `heldFor`, at the moment the recorded condition became old enough, if that falls before the next state), or *not
 //! met*, with the last state seen. A scenario's expectation is that every wait is met within its `within`: the
@@ -20,11 +20,12 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::{FORMAT, Kind, MAX_LINE_BYTES, MAX_TRACE_BYTES, Record};
+use crate::checks;
 use crate::flux::conditions;
+use crate::observe::{outcome, waits};
 use crate::scenario::runner::step_name;
 use crate::scenario::{Condition, Scenario, Step};
 use crate::startup::{self, Observed, PodOutcome, Verdict};
-use crate::{checks, waits};
 
 /// A trace that cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -542,7 +543,7 @@ fn judge(condition: &Condition, seen: &Seen, now: Timestamp) -> Result<String, S
                 })?;
             let observed = observed(seen, namespace, name)?;
             // as live.rs does: the wait follows the model; a model that is not the pinned chart's outcome is noted
-            let note = match crate::outcome::matches_spec(&predicted, *expect, lines, *exit_code) {
+            let note = match outcome::matches_spec(&predicted, *expect, lines, *exit_code) {
                 Ok(()) => String::new(),
                 Err(e) => format!(" (not the pinned chart's outcome: {e}; followed the model)"),
             };

@@ -1,6 +1,6 @@
 //! The mocked runs that produce `fixtures/traces/<scenario>.jsonl` until a nightly provides real traces: each
 //! scenario runs through the real runner, and each of its waits through the *live* wait functions
-//! ([`crate::waits`], [`crate::live::deployment_available`], [`crate::outcome::wait_outcome`])
+//! ([`crate::observe::waits`], [`crate::harness::live::deployment_available`], [`crate::observe::outcome::wait_outcome`])
 //! against a scripted API server ([`crate::mock_api`]) or the fake API server over a snapshot of `fixtures/snapshots`
 //! (podOutcome), under a paused clock. The waits record into the trace as they do live; the objects are shaped as
 //! helm-controller v1.6.3, kustomize-controller / source-controller v1.9.4 and the kubelet write them (the same
@@ -19,13 +19,14 @@ use serde_json::{Value, json};
 
 use super::{Source, Tracer};
 use crate::finding::{Finding, Severity};
+use crate::harness::live;
 use crate::mock_api::{Step as MockStep, mock_client, status, step, step_status, step_text};
+use crate::observe::{outcome, waits};
 use crate::scenario::runner::{self, Env, RunOptions};
 use crate::scenario::{
     Check, Commit, Condition, DoctorStep, Merge, Reconcile, Scenario, UnstickStep, Wait,
 };
 use crate::test_support::project_root;
-use crate::{outcome, waits};
 
 const START: &str = "2026-12-01T10:00:00Z";
 const HR: &str = "/apis/helm.toolkit.fluxcd.io/v2/namespaces/headlamp/helmreleases/headlamp";
@@ -439,7 +440,7 @@ impl Env for MockEnv {
                     step("GET", DEPLOY, deployment(2, true, true)),
                 ];
                 let (client, server) = run_script(steps);
-                let r = crate::live::deployment_available(&client, namespace, name, within)
+                let r = live::deployment_available(&client, namespace, name, within)
                     .await
                     .map(|()| "Available".to_string());
                 finish(client, server).await?;

@@ -14,12 +14,13 @@ use crate::flux::install::{self, InstallOptions};
 use crate::flux::objects::{GitRepositorySpec, KustomizationSpec};
 use crate::flux::{conditions, kinds::FluxKind, wait};
 use crate::gitserver::{GitRepo, GitServer};
-use crate::journal::Journal;
+use crate::harness::journal::Journal;
+use crate::harness::target::{ClusterTarget, ExistingCluster};
+use crate::harness::{journal, live, target};
+use crate::observe::{trace, waits};
 use crate::report::{Assertion, PhaseTiming, Progress, RunReport};
 use crate::scenario::Scenario;
 use crate::scenario::runner::{self, RunOptions};
-use crate::target::{ClusterTarget, ExistingCluster};
-use crate::{journal, live, target, trace, waits};
 
 /// What `cargo xtask e2e` asks for.
 #[derive(Debug, Clone)]

@@ -180,7 +180,7 @@ pub async fn teardown(client: &Client, created: &Created, prune_within: Duration
                 }
             }
             // their finalizers need the controllers: wait before the controllers go
-            let gone = crate::waits::poll(
+            let gone = crate::observe::waits::poll(
                 prune_within,
                 &format!("{kind:?} {ns}/flux-system gone"),
                 || async {
@@ -200,7 +200,7 @@ pub async fn teardown(client: &Client, created: &Created, prune_within: Duration
     // the Kustomization pruned the app; its HelmRelease's finalizer needs helm-controller: wait for the namespace
     if let Some(app) = &created.app_namespace {
         let namespaces: Api<Namespace> = Api::all(client.clone());
-        let gone = crate::waits::poll(
+        let gone = crate::observe::waits::poll(
             prune_within,
             &format!("Namespace {app} gone (pruned with the Kustomization)"),
             || async {

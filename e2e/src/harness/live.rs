@@ -1,5 +1,5 @@
 //! The live environment of `cargo xtask e2e`: the scenario runner's [`Env`] over a real k3s cluster, Flux, and the
-//! served git repository. Thin glue: every decision is in [`super::checks`], [`crate::flux::conditions`],
+//! served git repository. Thin glue: every decision is in [`crate::checks`], [`crate::flux::conditions`],
 //! [`crate::rbac`] and [`crate::doctor`].
 
 use std::future::Future;
@@ -19,6 +19,7 @@ use crate::flux::conditions;
 use crate::flux::kinds::FluxKind;
 use crate::flux::reconcile;
 use crate::gitserver::GitRepo;
+use crate::observe::{outcome, trace, waits};
 use crate::rbac::{self, Route};
 use crate::rbac_probe;
 use crate::report::redact;
@@ -29,8 +30,8 @@ use crate::scenario::{
 };
 use crate::view::ClusterView;
 
-pub(crate) use super::waits::{POLL, poll};
 pub use crate::baseline::HEADLAMP_SELECTOR;
+pub(crate) use crate::observe::waits::{POLL, poll};
 /// The deadlines of a reset added up: the git reset (1 min allowed), the GitRepository reconcile (2 min), both
 /// Kustomizations and the HelmRelease settled (15 min), the Deployment Available (5 min).
 pub const RESET_DEADLINE: Duration = Duration::from_secs(60 + 120 + 15 * 60 + 300);
@@ -53,7 +54,7 @@ pub struct LiveEnv {
     pub k3s: Option<std::sync::Arc<crate::cluster::K3sCluster>>,
     /// Every HelmRelease's generation just before the last commit (for `helmReleaseQueued`), or why it could not be
     /// read.
-    pub recorded_generations: Result<super::waits::Generations, String>,
+    pub recorded_generations: Result<waits::Generations, String>,
 }
 
 /// How long the UI check and the Headlamp-route probes retry (Traefik answers 404/502 for a route whose backend
@@ -221,7 +222,7 @@ impl LiveEnv {
                 )
                 .await;
                 for o in outcomes {
-                    super::trace::observe_probe(
+                    trace::observe_probe(
                         &format!("{who}/{}", o.assertion_name()),
                         o.actual.status(),
                         o.passed,
@@ -259,7 +260,7 @@ impl LiveEnv {
             let status = resp.status().as_u16();
             let body = resp.text().await.unwrap_or_default();
             let r = checks::judge_ui(status, &body);
-            super::trace::observe_probe(
+            trace::observe_probe(
                 "ui/get-root",
                 Some(status),
                 r.is_ok(),
@@ -363,7 +364,7 @@ impl LiveEnv {
                 tracing::info!(route = route.id(), "{}", revoked.message);
                 eprintln!("token-rotation: {}", revoked.message);
                 for o in [revoked, rbac::judge_new_token(&route, &new_v)] {
-                    super::trace::observe_probe(
+                    trace::observe_probe(
                         &format!("token-rotation/{}", o.name),
                         None,
                         o.passed,
@@ -412,7 +413,7 @@ pub async fn deployment_available(
         &api,
         name,
         |d: Option<&Deployment>| {
-            super::trace::observe_deployment(namespace, name, d);
+            trace::observe_deployment(namespace, name, d);
             d.is_some_and(conditions::deployment_available)
         },
         within,
@@ -482,13 +483,13 @@ pub async fn reset_repo(repo: &GitRepo, baseline: &str, scenario: &str) -> Resul
 impl Env for LiveEnv {
     async fn commit(&mut self, c: &Commit) -> Result<String, String> {
         // Recorded just before the commit: a later `helmReleaseQueued` compares metadata.generation with it.
-        self.recorded_generations = super::waits::helmrelease_generations(&self.client).await;
+        self.recorded_generations = waits::helmrelease_generations(&self.client).await;
         commit_to(&self.repo, c).await
     }
 
     async fn merge(&mut self, m: &Merge) -> Result<String, String> {
         // a merge is a commit on `into`: the generations before it are what a later Ready compares with
-        self.recorded_generations = super::waits::helmrelease_generations(&self.client).await;
+        self.recorded_generations = waits::helmrelease_generations(&self.client).await;
         merge_in(&self.repo, m).await
     }
 
@@ -520,8 +521,7 @@ impl Env for LiveEnv {
                     .as_ref()
                     .ok()
                     .and_then(|m| m.get(&(namespace.clone(), name.clone())).copied());
-                super::waits::helmrelease_ready(&self.client, namespace, name, recorded, within)
-                    .await
+                waits::helmrelease_ready(&self.client, namespace, name, recorded, within).await
             }
             Condition::HelmReleaseProgressing {
                 name,
@@ -529,7 +529,7 @@ impl Env for LiveEnv {
                 message,
                 held_for,
             } => {
-                super::waits::helmrelease_progressing(
+                waits::helmrelease_progressing(
                     &self.client,
                     namespace,
                     name,
@@ -555,11 +555,10 @@ impl Env for LiveEnv {
                         ));
                     }
                 };
-                super::waits::helmrelease_queued(&self.client, namespace, name, recorded, within)
-                    .await
+                waits::helmrelease_queued(&self.client, namespace, name, recorded, within).await
             }
             Condition::HelmReleaseAbsent { name, namespace } => {
-                super::waits::helmrelease_absent(&self.client, namespace, name, within).await
+                waits::helmrelease_absent(&self.client, namespace, name, within).await
             }
             Condition::DeploymentAvailable { name, namespace } => {
                 deployment_available(&self.client, namespace, name, within)
@@ -583,7 +582,7 @@ impl Env for LiveEnv {
                             .get_opt(name)
                             .await
                             .map_err(|e| kube_err("reading the Deployment", e))?;
-                        super::trace::observe_deployment(namespace, name, d.as_ref());
+                        trace::observe_deployment(namespace, name, d.as_ref());
                         Ok(match d {
                             Some(d) if checks::deployment_mounts(&d, mount_path) == *present => {
                                 Ok("as expected".to_string())
@@ -599,7 +598,7 @@ impl Env for LiveEnv {
                 namespace,
                 selector,
                 log,
-            } => super::waits::pod_crash_loop(&self.client, namespace, selector, log, within).await,
+            } => waits::pod_crash_loop(&self.client, namespace, selector, log, within).await,
             Condition::PodOutcome {
                 name,
                 namespace,
@@ -609,7 +608,7 @@ impl Env for LiveEnv {
             } => {
                 // the expected outcome follows the chart under test: lint's model on the committed values
                 let helm = Helm::locate().map_err(|e| e.to_string())?;
-                let (chart, predicted) = super::outcome::predict_dir(
+                let (chart, predicted) = outcome::predict_dir(
                     self.repo.path(),
                     &ChartStore::from_env(),
                     &helm,
@@ -617,16 +616,15 @@ impl Env for LiveEnv {
                     name,
                 )
                 .await?;
-                let note =
-                    match super::outcome::matches_spec(&predicted, *expect, lines, *exit_code) {
-                        Ok(()) => String::new(),
-                        Err(e) => {
-                            tracing::warn!(%chart, "{e}: following the model");
-                            format!(" (not the pinned chart's outcome: {e}; followed the model)")
-                        }
-                    };
+                let note = match outcome::matches_spec(&predicted, *expect, lines, *exit_code) {
+                    Ok(()) => String::new(),
+                    Err(e) => {
+                        tracing::warn!(%chart, "{e}: following the model");
+                        format!(" (not the pinned chart's outcome: {e}; followed the model)")
+                    }
+                };
                 let view = crate::view::live::LiveView::new(self.client.clone(), "e2e");
-                super::outcome::wait_outcome(&view, namespace, name, &predicted, within, POLL)
+                outcome::wait_outcome(&view, namespace, name, &predicted, within, POLL)
                     .await
                     .map(|m| format!("{chart}: {m}{note}"))
             }
@@ -636,7 +634,7 @@ impl Env for LiveEnv {
                     .get(branch)
                     .cloned()
                     .ok_or_else(|| format!("branch {branch} does not exist in the served repo"))?;
-                super::waits::source_at_head(&self.client, name, branch, &head, within).await
+                waits::source_at_head(&self.client, name, branch, &head, within).await
             }
         }
     }
@@ -734,10 +732,10 @@ impl Env for LiveEnv {
         .await?;
         // The *new* generation: both Kustomizations at the reset commit, then the HelmRelease Ready with
         // observedGeneration == generation (a Ready=True left from before the reset does not count).
-        super::waits::reset_settled(
+        waits::reset_settled(
             &self.client,
             &sha,
-            super::waits::E2E_KUSTOMIZATIONS,
+            waits::E2E_KUSTOMIZATIONS,
             rbac::NAMESPACE,
             "headlamp",
             Duration::from_secs(15 * 60),
