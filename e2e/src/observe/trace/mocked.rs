@@ -4,10 +4,10 @@
 //! against a scripted API server ([`crate::mock_api`]) or the fake API server over a snapshot of `fixtures/snapshots`
 //! (podOutcome), under a paused clock. The waits record into the trace as they do live; the objects are shaped as
 //! helm-controller v1.6.3, kustomize-controller / source-controller v1.9.4 and the kubelet write them (the same
-//! shapes as `e2e/src/waits/tests.rs`). Commits, reconciles, doctor, unstick and the checks are stand-ins that touch
+//! shapes as `e2e/src/observe/waits/tests.rs`). Commits, reconciles, doctor, unstick and the checks are stand-ins that touch
 //! no cluster (they are not replayed).
 //!
-//! `HEADLAMP_E2E_BLESS=1 cargo test -p headlamp-e2e --lib e2e::trace::mocked` rewrites the committed traces; without
+//! `HEADLAMP_E2E_BLESS=1 cargo test -p headlamp-e2e-e2e --lib observe::trace::mocked` rewrites the committed traces; without
 //! it the test fails when a committed trace differs from what the mocked run records.
 
 use std::path::PathBuf;
@@ -655,7 +655,7 @@ async fn the_committed_traces_are_what_the_mocked_runs_record() {
         let committed = std::fs::read(&path).unwrap_or_default();
         assert!(
             committed == trace,
-            "{} differs from the mocked run's trace: run HEADLAMP_E2E_BLESS=1 cargo test -p headlamp-e2e --lib e2e::trace::mocked and review the diff",
+            "{} differs from the mocked run's trace: run HEADLAMP_E2E_BLESS=1 cargo test -p headlamp-e2e-e2e --lib observe::trace::mocked and review the diff",
             path.display()
         );
     }
