@@ -121,7 +121,7 @@ fn build_recorded(
 }
 
 /// One question a build here asked of the file system (paths relative to the repository root), with its answer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 enum Probe {
     /// `symlink_metadata` succeeded
     Exists(PathBuf, bool),
@@ -226,7 +226,7 @@ fn build_cached_in(
         return build(root, start, kus, docs);
     };
     if let Some(entry) = cache.get(&key).and_then(|text| CachedBuild::read(&text))
-        && entry.probes.iter().all(|p| p.holds(root))
+        && entry.probes.iter().all(|p| docs.holds(p, root))
     {
         return Ok(entry.built);
     }
@@ -274,13 +274,34 @@ struct Acc {
 /// The documents of the files builds here have parsed, by path (relative to the repository root), with the text
 /// they were parsed from: a file is parsed again only when its text differs (a component that hundreds of apps name is
 /// parsed once per load). Shared by the builds of one load (they run on several threads).
+///
+/// It also keeps the answer to each question a cached build asks of the file system ([`Probe`]), once per load: the
+/// builds of 350 apps that name one component ask about its files 350 times (issue 22: checking the cached builds'
+/// questions was the most of a warm build's time).
 #[derive(Default)]
-pub struct DocCache(std::sync::Mutex<BTreeMap<PathBuf, Parsed>>);
+pub struct DocCache(
+    std::sync::Mutex<BTreeMap<PathBuf, Parsed>>,
+    std::sync::Mutex<std::collections::HashMap<Probe, bool>>,
+);
 
 /// A file's text and its documents.
 type Parsed = (String, std::sync::Arc<Vec<Value>>);
 
 impl DocCache {
+    /// [`Probe::holds`], asked once per load.
+    fn holds(&self, probe: &Probe, root: &Path) -> bool {
+        if let Ok(answers) = self.1.lock()
+            && let Some(answer) = answers.get(probe)
+        {
+            return *answer;
+        }
+        let answer = probe.holds(root);
+        if let Ok(mut answers) = self.1.lock() {
+            answers.insert(probe.clone(), answer);
+        }
+        answer
+    }
+
     fn parse(&self, file: &Path, text: &str) -> Result<std::sync::Arc<Vec<Value>>, Declined> {
         if let Ok(cache) = self.0.lock()
             && let Some((t, docs)) = cache.get(file)
@@ -880,6 +901,15 @@ mod tests {
         let other = cached(&kus("b"));
         assert!(other.1);
         assert_eq!(other.0.unwrap(), fresh(&kus("b")).unwrap());
+        // one load asks each question of the file system once: the builds of two apps naming one component (here, the
+        // same directory with two namespaces) answer its questions from the first
+        let docs = DocCache::default();
+        build_cached_in(Some(&cache), &root, start, &kus("a"), &docs).unwrap();
+        let asked = docs.1.lock().unwrap().len();
+        assert!(asked > 0, "the cached build's questions are answered");
+        build_cached_in(Some(&cache), &root, start, &kus("b"), &docs).unwrap();
+        assert_eq!(docs.1.lock().unwrap().len(), asked, "and not asked again");
+        assert!(docs.0.lock().unwrap().is_empty(), "both from the cache");
         // a file the build read, changed (the shared component): built again, with the change
         write(
             "components/common/namespace.yaml",
