@@ -59,6 +59,7 @@ struct Selects {
 }
 
 impl<'a> Files<'a> {
+    #[cfg(test)]
     fn new(root: &'a Path) -> Self {
         Files::sharing(root, Arc::default())
     }
@@ -247,7 +248,21 @@ fn is_values_path(path: &str) -> bool {
 /// Files read and parsed ahead, on a thread of their own, while the releases are prepared and the rules run
 /// ([`preparse`]): placing findings then starts with them parsed. Where a finding is placed does not change; only
 /// when its file is parsed does.
-pub struct Preparsed(std::thread::JoinHandle<Seed>);
+pub struct Preparsed {
+    parsing: Vec<std::thread::JoinHandle<HashMap<String, Option<Arc<Parsed>>>>>,
+    selectors: Arc<OnceLock<Vec<Selects>>>,
+}
+
+impl Preparsed {
+    /// The files parsed (each thread's), when every thread ended.
+    fn seed(self) -> Option<Seed> {
+        let mut parsed = HashMap::new();
+        for h in self.parsing {
+            parsed.extend(h.join().ok()?);
+        }
+        Some((parsed, self.selectors))
+    }
+}
 
 /// What [`preparse`] hands over: the parsed files and the summary of what the kustomizations patch.
 type Seed = (
@@ -256,22 +271,38 @@ type Seed = (
 );
 
 /// Start parsing `files` (relative to the GitOps root `root`, as findings name them) and summarising the
-/// kustomizations that patch, on a thread of their own: the files the findings of a tree are most likely in (its
-/// HelmReleases' and those of the loader's findings). `None` when the thread cannot start (nothing is lost: placing
-/// parses them then).
+/// kustomizations that patch, on threads of their own (one per core, as [`locate`]): the files the findings of a
+/// tree are most likely in (its HelmReleases' and those of the loader's findings). `None` when a thread cannot start
+/// (nothing is lost: placing parses them then).
 pub fn preparse(root: PathBuf, files: Vec<String>) -> Option<Preparsed> {
-    std::thread::Builder::new()
-        .name("lint-positions".into())
-        .spawn(move || {
-            let mut parsed = Files::new(&root);
-            for f in &files {
-                parsed.get(f);
-            }
-            parsed.may_patch("", "");
-            (parsed.cache, parsed.selectors)
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(MAX_WORKERS);
+    let selectors: Arc<OnceLock<Vec<Selects>>> = Arc::default();
+    let root = Arc::new(root);
+    // in runs of neighbouring files (a HelmRelease's file and its ks.yaml alternate in the sorted list: taking every
+    // other one gave one thread all the big files)
+    let run = files.len().div_ceil(workers).max(1);
+    let parsing = (0..workers)
+        .map(|i| {
+            let mine: Vec<String> = files.iter().skip(i * run).take(run).cloned().collect();
+            let (root, selectors) = (Arc::clone(&root), Arc::clone(&selectors));
+            std::thread::Builder::new()
+                .name("lint-positions".into())
+                .spawn(move || {
+                    let mut parsed = Files::sharing(&root, selectors);
+                    for f in &mine {
+                        parsed.get(f);
+                    }
+                    if i == 0 {
+                        parsed.may_patch("", "");
+                    }
+                    parsed.cache
+                })
+                .ok()
         })
-        .ok()
-        .map(Preparsed)
+        .collect::<Option<Vec<_>>>()?;
+    Some(Preparsed { parsing, selectors })
 }
 
 /// Place every finding of `findings` (see the module documentation).
@@ -288,7 +319,7 @@ pub fn locate_preparsed(input: &LintInput, findings: &mut [Finding], ahead: Opti
     let workers = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
         .min(MAX_WORKERS);
-    let seed = ahead.and_then(|Preparsed(h)| h.join().ok());
+    let seed = ahead.and_then(Preparsed::seed);
     locate_with(input, findings, workers, seed);
 }
 
@@ -1503,17 +1534,12 @@ spec:
                 vec!["apps/hr.yaml".into(), "apps/deploy.yaml".into()],
             );
             let mut found = all.clone();
-            locate_with(
-                &input,
-                &mut found,
-                workers,
-                ahead.and_then(|p| p.0.join().ok()),
-            );
+            locate_with(&input, &mut found, workers, ahead.and_then(Preparsed::seed));
             assert_eq!(at(&found), at(&then), "{workers} workers");
         }
         // what was parsed ahead is what places them: the files are gone, the findings are still placed
         let ahead = preparse(input.root.clone(), vec!["apps/deploy.yaml".into()]);
-        let seed = ahead.and_then(|p| p.0.join().ok());
+        let seed = ahead.and_then(Preparsed::seed);
         std::fs::remove_file(d.path().join("apps/deploy.yaml")).unwrap();
         let mut found = all.clone();
         locate_with(&input, &mut found, 4, seed);
