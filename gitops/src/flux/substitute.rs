@@ -307,6 +307,14 @@ pub fn variables(ks: &Object, known: &[&Object]) -> Variables {
 /// (issue 22). Substitutions that fail (Flux's errors, lint's bounds) are not kept: they are evaluated again, with
 /// today's words. Entries are written as render-cache entries (atomic, their own SHA-256, mode 0600): a substituted
 /// Secret's values are in them, as they are in the kustomize build cache.
+/// What a substitution is keyed by ([`Memo::key`]).
+enum Input<'a> {
+    /// The YAML text kustomize wrote.
+    Text(&'a str),
+    /// An object whose text lint writes.
+    Value(&'a serde_json::Value),
+}
+
 struct Memo {
     cache: crate::chart::RenderCache,
     /// The SHA-256 state after this format's version and this program's identity.
@@ -316,7 +324,7 @@ struct Memo {
 impl Memo {
     /// A memo in `dir`, for this program; `None` when the program cannot be looked at.
     fn new(dir: PathBuf) -> Option<Memo> {
-        let program = build_cache::program_key(b"headlamp-e2e substitution v1\0")?;
+        let program = build_cache::program_key(b"headlamp-e2e substitution v2\0")?;
         Some(Memo {
             cache: crate::chart::RenderCache::new(dir),
             program,
@@ -333,22 +341,36 @@ impl Memo {
             .as_ref()
     }
 
-    /// The key of substituting `vars` into `input` (`from_text`: kustomize's text, else the object's JSON).
-    fn key(
-        &self,
-        from_text: bool,
-        input: &str,
-        vars: &BTreeMap<String, String>,
-        open: bool,
-    ) -> String {
+    /// The key of substituting `vars` into `input`: kustomize's text, else the object (by the SHA-256 of its JSON,
+    /// written straight into the hash: a warm lint of the 350-app repository wrote 2 MB of JSON text only to hash it).
+    fn key(&self, input: Input<'_>, vars: &BTreeMap<String, String>, open: bool) -> String {
         use sha2::Digest;
         let mut h = self.program.clone();
         let mut field = |bytes: &[u8]| {
             h.update((bytes.len() as u64).to_le_bytes());
             h.update(bytes);
         };
-        field(if from_text { b"text" } else { b"json" });
-        field(input.as_bytes());
+        match input {
+            Input::Text(t) => {
+                field(b"text");
+                field(t.as_bytes());
+            }
+            Input::Value(v) => {
+                /// `fmt::Write` into a hash: serde_json's own `Display` (optimised even in the debug build) writes
+                /// the JSON, piece by piece.
+                struct Hashing(sha2::Sha256);
+                impl std::fmt::Write for Hashing {
+                    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+                        self.0.update(s.as_bytes());
+                        Ok(())
+                    }
+                }
+                let mut json = Hashing(sha2::Sha256::new());
+                let _ = std::fmt::Write::write_fmt(&mut json, format_args!("{v}"));
+                field(b"json-sha256");
+                field(&json.0.finalize());
+            }
+        }
         field(if open { b"open" } else { b"closed" });
         for (k, v) in vars {
             field(k.as_bytes());
@@ -452,6 +474,19 @@ pub fn post_build_with(
     texts: &[Option<String>],
     known: &[&Object],
 ) -> Vec<Finding> {
+    post_build_replacing(ks, objects, texts, known, &mut Vec::new())
+}
+
+/// [`post_build_with`], the values substitution replaced given to `replaced` (the caller frees them when it likes:
+/// the loader, on a thread of its own after the load; freeing them as they were replaced was a tenth of its
+/// substituting, issue 22).
+pub fn post_build_replacing(
+    ks: &Object,
+    objects: &mut [Object],
+    texts: &[Option<String>],
+    known: &[&Object],
+    replaced: &mut Vec<serde_json::Value>,
+) -> Vec<Finding> {
     if !ks.value["spec"]["postBuild"].is_object() {
         return Vec::new();
     }
@@ -460,7 +495,7 @@ pub fn post_build_with(
     if !v.enabled || findings.iter().any(|f| f.rule == FAILED_RULE) {
         return findings;
     }
-    post_build_memo(Memo::get(), ks, objects, texts, &v, findings)
+    post_build_memo(Memo::get(), ks, objects, texts, &v, findings, replaced)
 }
 
 /// The substitution of `v` into `objects` (see [`post_build_with`]), through `memo` when there is one; `findings`:
@@ -472,6 +507,7 @@ fn post_build_memo(
     texts: &[Option<String>],
     v: &Variables,
     mut findings: Vec<Finding>,
+    replaced: &mut Vec<serde_json::Value>,
 ) -> Vec<Finding> {
     for (i, o) in objects.iter_mut().enumerate() {
         if o.label(DISABLED_KEY) == Some("disabled")
@@ -489,16 +525,16 @@ fn post_build_memo(
         };
         // a substitution kept from an earlier run ([`Memo`]): the same findings, the same object
         let key = memo.map(|m| match given {
-            Some(t) => m.key(true, t, &v.vars, !v.open.is_empty()),
+            Some(t) => m.key(Input::Text(t), &v.vars, !v.open.is_empty()),
             // serde_json's own `Display` (optimised even in the debug build), not the YAML lint would write
-            None => m.key(false, &o.value.to_string(), &v.vars, !v.open.is_empty()),
+            None => m.key(Input::Value(&o.value), &v.vars, !v.open.is_empty()),
         });
         if let (Some(m), Some(key)) = (memo, &key)
             && let Some((unresolved, value)) = m.recall(key)
         {
             findings.extend(unresolved_findings(ks, o, &unresolved, &v.unread));
             if let Some(value) = value {
-                o.value = value;
+                replaced.push(std::mem::replace(&mut o.value, value));
             }
             continue;
         }
@@ -564,7 +600,7 @@ fn post_build_memo(
                     if let (Some(m), Some(key)) = (memo, &key) {
                         m.keep(key, &result.unresolved, Some(&doc));
                     }
-                    o.value = doc
+                    replaced.push(std::mem::replace(&mut o.value, doc));
                 }
                 None => findings.push(failed(format!(
                     "after substitution the object is empty (Kustomization {})",
@@ -649,7 +685,7 @@ mod tests {
             let mut v = variables(&k, &[]);
             let found = std::mem::take(&mut v.findings);
             let mut objs = objects();
-            let found = post_build_memo(memo, &k, &mut objs, &texts, &v, found);
+            let found = post_build_memo(memo, &k, &mut objs, &texts, &v, found, &mut Vec::new());
             let values: Vec<Value> = objs.into_iter().map(|o| o.value).collect();
             (values, found)
         };
@@ -673,8 +709,7 @@ mod tests {
         // the second run read the kept entries: one altered by hand is what it gives
         let k = ks("    substitute: {N: \"3\"}\n");
         let key = memo.key(
-            false,
-            &objects()[0].value.to_string(),
+            Input::Value(&objects()[0].value),
             &variables(&k, &[]).vars,
             false,
         );

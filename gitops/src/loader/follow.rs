@@ -151,6 +151,8 @@ impl Loader {
         // was a tenth of a warm run. Rebuilt when the tree changed other than by this loop (`seen_len`).
         let mut tree_sources: Vec<Object> = Vec::new();
         let mut seen_len: Option<usize> = None;
+        // the values postBuild substitution replaced, freed after the loop on a thread of their own
+        let mut substituted_away: Vec<Value> = Vec::new();
         while let Some((ks, walked_at, cluster)) = queue.pop() {
             let from_walk = walked_at.is_some();
             if let Some(i) = walked_at {
@@ -323,7 +325,13 @@ impl Loader {
             } else {
                 Vec::new()
             };
-            let found = substitute::post_build_with(&ks, &mut sub.tree.objects, &sub.texts, &known);
+            let found = substitute::post_build_replacing(
+                &ks,
+                &mut sub.tree.objects,
+                &sub.texts,
+                &known,
+                &mut substituted_away,
+            );
             self.tree.findings.extend(found);
             followed(&sub.tree.objects);
             let fresh: Vec<&PathBuf> = sub
@@ -364,6 +372,11 @@ impl Loader {
             tree_sources.extend(sub.tree.objects.iter().filter(source).cloned());
             self.tree.objects.extend(sub.tree.objects);
             seen_len = Some(self.tree.objects.len());
+        }
+        if !substituted_away.is_empty() {
+            let _ = std::thread::Builder::new()
+                .name("gitops-free".into())
+                .spawn(move || drop(substituted_away));
         }
         if let Some(deployed) = deployed {
             self.drop_undeployed(&deployed);

@@ -338,6 +338,8 @@ fn locate_with(input: &LintInput, findings: &mut [Finding], workers: usize, seed
         for f in todo {
             place(input, &mut files, f);
         }
+        free_later(files.cache);
+        free_later(parsed);
         return;
     }
     let mut groups: Vec<Vec<&mut Finding>> = (0..workers).map(|_| Vec::new()).collect();
@@ -356,16 +358,17 @@ fn locate_with(input: &LintInput, findings: &mut [Finding], workers: usize, seed
                 for f in group {
                     place(input, &mut files, f);
                 }
-                free_later(files);
+                free_later(files.cache);
             });
         }
     });
+    // the files parsed ahead are freed last by whichever holds them: not on this thread (the report waits for it)
+    free_later(parsed);
 }
 
 /// The files' parses freed on a thread of their own (as lint frees its input): hundreds of parsed files are freed
 /// while the report is written, or by the exit.
-fn free_later(files: Files<'_>) {
-    let cache = files.cache;
+fn free_later(cache: HashMap<String, Option<Arc<Parsed>>>) {
     let _ = std::thread::Builder::new()
         .name("lint-free".into())
         .spawn(move || drop(cache));
