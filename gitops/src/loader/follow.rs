@@ -52,7 +52,7 @@ impl Loader {
     /// them); a build asked for and not taken is skipped.
     fn prefetch_builds(&mut self, kustomizations: &[Object]) {
         let repo_root = self.bound.clone();
-        let wanted: Vec<(PathBuf, Value)> = kustomizations
+        let wanted: Vec<(PathBuf, &Value)> = kustomizations
             .iter()
             .filter(|ks| needs_build(&ks.value["spec"]))
             .filter(|ks| !patches_in_process() || flux_patch::plan(&ks.value["spec"]).is_err())
@@ -63,7 +63,7 @@ impl Loader {
                 };
                 let real = dir.canonicalize().ok().filter(|r| r.is_dir())?;
                 let rel = real.strip_prefix(&self.real_root).ok()?.to_path_buf();
-                Some((rel, spec.clone()))
+                Some((rel, spec))
             })
             .collect();
         if wanted.is_empty() {
