@@ -295,19 +295,7 @@ pub fn variables(ks: &Object, known: &[&Object]) -> Variables {
     out
 }
 
-/// Substitution results across runs: `$HEADLAMP_E2E_CACHE/substitutions`, on when the build cache is
-/// ([`crate::kustomize::build_cache::enabled`]: `cargo xtask lint`, not `--no-cache`, not the library's default).
-///
-/// An entry is keyed by this program (its path, size and modification time: the substitution and the YAML reader are
-/// its code), the text substituted (kustomize's text of the object, or the object's JSON when lint writes the text
-/// itself: another input, another key), the variables (names and values, in order) and whether unknown variables
-/// stay references. It holds what the substitution gave: the variables without a value, and the object read back
-/// from the substituted text (or that the text did not change). A warm lint then neither writes nor re-reads the
-/// YAML of a substituted object: that was a third of the loader's time on the 350-app repository in a debug build
-/// (issue 22). Substitutions that fail (Flux's errors, lint's bounds) are not kept: they are evaluated again, with
-/// today's words. Entries are written as render-cache entries (atomic, their own SHA-256, mode 0600): a substituted
-/// Secret's values are in them, as they are in the kustomize build cache.
-/// What a substitution is keyed by ([`Memo::key`]).
+/// What one object's substitution is keyed by ([`Memo::key`]).
 enum Input<'a> {
     /// The YAML text kustomize wrote.
     Text(&'a str),
@@ -315,6 +303,23 @@ enum Input<'a> {
     Value(&'a serde_json::Value),
 }
 
+/// What one object's substitution gave: the variables without a value, and the object read back (`None`: unchanged).
+type Kept = (Vec<String>, Option<serde_json::Value>);
+
+/// Substitution results across runs: `$HEADLAMP_E2E_CACHE/substitutions`, on when the build cache is
+/// ([`crate::kustomize::build_cache::enabled`]: `cargo xtask lint`, not `--no-cache`, not the library's default).
+///
+/// One entry per Flux Kustomization's substitution: keyed by this program (its path, size and modification time: the
+/// substitution and the YAML reader are its code), each object substituted, in order (kustomize's text of the object,
+/// or the SHA-256 of the object's JSON when lint writes the text itself: another input, another key), the variables
+/// (names and values, in order) and whether unknown variables stay references. It holds what the substitution gave
+/// each object: the variables without a value, and the object read back from the substituted text (or that the text
+/// did not change). A warm lint then neither writes nor re-reads the YAML of a substituted object: that was a third
+/// of the loader's time on the 350-app repository in a debug build (issue 22); one entry per Kustomization, not per
+/// object, reads and writes a third of the files (creating a thousand files was most of a cold run's system time).
+/// Substitutions that fail (Flux's errors, lint's bounds) are not kept: the Kustomization's objects are evaluated
+/// again, with today's words. Entries are written as render-cache entries (atomic, their own SHA-256, mode 0600): a
+/// substituted Secret's values are in them, as they are in the kustomize build cache.
 struct Memo {
     cache: crate::chart::RenderCache,
     /// The SHA-256 state after this format's version and this program's identity.
@@ -324,7 +329,7 @@ struct Memo {
 impl Memo {
     /// A memo in `dir`, for this program; `None` when the program cannot be looked at.
     fn new(dir: PathBuf) -> Option<Memo> {
-        let program = build_cache::program_key(b"headlamp-e2e substitution v2\0")?;
+        let program = build_cache::program_key(b"headlamp-e2e substitution v3\0")?;
         Some(Memo {
             cache: crate::chart::RenderCache::new(dir),
             program,
@@ -341,34 +346,38 @@ impl Memo {
             .as_ref()
     }
 
-    /// The key of substituting `vars` into `input`: kustomize's text, else the object (by the SHA-256 of its JSON,
-    /// written straight into the hash: a warm lint of the 350-app repository wrote 2 MB of JSON text only to hash it).
-    fn key(&self, input: Input<'_>, vars: &BTreeMap<String, String>, open: bool) -> String {
+    /// The key of substituting `vars` into `inputs`, in order: kustomize's text, else the object (by the SHA-256 of its
+    /// JSON, written straight into the hash: a warm lint of the 350-app repository wrote 2 MB of JSON text only to
+    /// hash it).
+    fn key(&self, inputs: &[Input<'_>], vars: &BTreeMap<String, String>, open: bool) -> String {
         use sha2::Digest;
+        /// `fmt::Write` into a hash: serde_json's own `Display` (optimised even in the debug build) writes the JSON,
+        /// piece by piece.
+        struct Hashing(sha2::Sha256);
+        impl std::fmt::Write for Hashing {
+            fn write_str(&mut self, s: &str) -> std::fmt::Result {
+                self.0.update(s.as_bytes());
+                Ok(())
+            }
+        }
         let mut h = self.program.clone();
         let mut field = |bytes: &[u8]| {
             h.update((bytes.len() as u64).to_le_bytes());
             h.update(bytes);
         };
-        match input {
-            Input::Text(t) => {
-                field(b"text");
-                field(t.as_bytes());
-            }
-            Input::Value(v) => {
-                /// `fmt::Write` into a hash: serde_json's own `Display` (optimised even in the debug build) writes
-                /// the JSON, piece by piece.
-                struct Hashing(sha2::Sha256);
-                impl std::fmt::Write for Hashing {
-                    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-                        self.0.update(s.as_bytes());
-                        Ok(())
-                    }
+        field(&(inputs.len() as u64).to_le_bytes());
+        for input in inputs {
+            match input {
+                Input::Text(t) => {
+                    field(b"text");
+                    field(t.as_bytes());
                 }
-                let mut json = Hashing(sha2::Sha256::new());
-                let _ = std::fmt::Write::write_fmt(&mut json, format_args!("{v}"));
-                field(b"json-sha256");
-                field(&json.0.finalize());
+                Input::Value(v) => {
+                    let mut json = Hashing(sha2::Sha256::new());
+                    let _ = std::fmt::Write::write_fmt(&mut json, format_args!("{v}"));
+                    field(b"json-sha256");
+                    field(&json.0.finalize());
+                }
             }
         }
         field(if open { b"open" } else { b"closed" });
@@ -379,33 +388,41 @@ impl Memo {
         hex::encode(h.finalize())
     }
 
-    /// The kept result for `key`: the variables without a value, and the object (`None`: unchanged).
-    fn recall(&self, key: &str) -> Option<(Vec<String>, Option<serde_json::Value>)> {
+    /// The kept results for `key`, one per object (`n` of them).
+    fn recall(&self, key: &str, n: usize) -> Option<Vec<Kept>> {
         // `str::parse`, serde_json's own `FromStr`: optimised even in the debug build (a generic `from_str` would be
         // compiled here, unoptimised)
         let mut entry: serde_json::Value = self.cache.get(key)?.parse().ok()?;
-        let unresolved = entry["unresolved"]
-            .as_array()?
-            .iter()
-            .map(|v| v.as_str().map(str::to_string))
-            .collect::<Option<Vec<String>>>()?;
-        let value = match entry.get_mut("value")? {
-            serde_json::Value::Null => None,
-            v => Some(v.take()),
-        };
-        Some((unresolved, value))
+        let entries = entry.as_array_mut().filter(|a| a.len() == n)?;
+        entries
+            .iter_mut()
+            .map(|e| {
+                let unresolved = e["unresolved"]
+                    .as_array()?
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_string))
+                    .collect::<Option<Vec<String>>>()?;
+                let value = match e.get_mut("value")? {
+                    serde_json::Value::Null => None,
+                    v => Some(v.take()),
+                };
+                Some((unresolved, value))
+            })
+            .collect()
     }
 
-    /// Keep one object's substitution: `{"unresolved": [...], "value": <the object read back, or null: unchanged>}`.
-    fn keep(&self, key: &str, unresolved: &[String], value: Option<&serde_json::Value>) {
-        // written with serde_json's own `Display` (optimised even in the debug build: a generic `to_string` of a
-        // struct would be compiled here, unoptimised, for every object of a cold run)
+    /// One object's result as its entry keeps it: `{"unresolved": [...], "value": <the object read back, or null:
+    /// unchanged>}`, written with serde_json's own `Display` (optimised even in the debug build: a generic
+    /// `to_string` of a struct would be compiled here, unoptimised, for every object of a cold run).
+    fn written(unresolved: &[String], value: Option<&serde_json::Value>) -> String {
         let unresolved = serde_json::Value::from(unresolved.to_vec());
         let value = value.map_or_else(|| "null".to_string(), ToString::to_string);
-        self.cache.put(
-            key,
-            &format!("{{\"unresolved\":{unresolved},\"value\":{value}}}"),
-        );
+        format!("{{\"unresolved\":{unresolved},\"value\":{value}}}")
+    }
+
+    /// Keep a Kustomization's substitution: its objects' results ([`Self::written`]), in order.
+    fn keep(&self, key: &str, written: &[String]) {
+        self.cache.put(key, &format!("[{}]", written.join(",")));
     }
 }
 
@@ -509,40 +526,58 @@ fn post_build_memo(
     mut findings: Vec<Finding>,
     replaced: &mut Vec<serde_json::Value>,
 ) -> Vec<Finding> {
-    for (i, o) in objects.iter_mut().enumerate() {
-        if o.label(DISABLED_KEY) == Some("disabled")
-            || o.value["metadata"]["annotations"][DISABLED_KEY] == "disabled"
-        {
-            continue;
-        }
-        // envsubst changes nothing in a text without `$` (no variable, no escape, no error): such an object is left
-        // as it is, and its text is not written
-        let given = match texts.get(i) {
-            Some(Some(t)) if !t.contains('$') => continue,
-            Some(Some(t)) => Some(t),
-            _ if !has_dollar(&o.value) => continue,
-            _ => None,
-        };
-        // a substitution kept from an earlier run ([`Memo`]): the same findings, the same object
-        let key = memo.map(|m| match given {
-            Some(t) => m.key(Input::Text(t), &v.vars, !v.open.is_empty()),
-            // serde_json's own `Display` (optimised even in the debug build), not the YAML lint would write
-            None => m.key(Input::Value(&o.value), &v.vars, !v.open.is_empty()),
-        });
-        if let (Some(m), Some(key)) = (memo, &key)
-            && let Some((unresolved, value)) = m.recall(key)
-        {
+    // the objects substitution may change: envsubst changes nothing in a text without `$` (no variable, no escape, no
+    // error), so such an object is left as it is, and its text is not written
+    let todo: Vec<usize> = (0..objects.len())
+        .filter(|&i| {
+            let o = &objects[i];
+            let disabled = o.label(DISABLED_KEY) == Some("disabled")
+                || o.value["metadata"]["annotations"][DISABLED_KEY] == "disabled";
+            !disabled
+                && match texts.get(i) {
+                    Some(Some(t)) => t.contains('$'),
+                    _ => has_dollar(&o.value),
+                }
+        })
+        .collect();
+    if todo.is_empty() {
+        return findings;
+    }
+    // the Kustomization's substitution kept from an earlier run ([`Memo`]): the same findings, the same objects
+    let key = memo.map(|m| {
+        let inputs: Vec<Input<'_>> = todo
+            .iter()
+            .map(|&i| match texts.get(i) {
+                Some(Some(t)) => Input::Text(t),
+                _ => Input::Value(&objects[i].value),
+            })
+            .collect();
+        m.key(&inputs, &v.vars, !v.open.is_empty())
+    });
+    if let (Some(m), Some(key)) = (memo, &key)
+        && let Some(kept) = m.recall(key, todo.len())
+    {
+        for (&i, (unresolved, value)) in todo.iter().zip(kept) {
+            let o = &mut objects[i];
             findings.extend(unresolved_findings(ks, o, &unresolved, &v.unread));
             if let Some(value) = value {
                 replaced.push(std::mem::replace(&mut o.value, value));
             }
-            continue;
         }
-        let text = match given {
-            Some(t) => t.clone(),
-            None => match headlamp_e2e_yaml::to_norway_string(&o.value) {
+        return findings;
+    }
+    // what the memo keeps, while every object's substitution is one to keep
+    let mut keep: Option<Vec<String>> = memo.map(|_| Vec::new());
+    for &i in &todo {
+        let o = &mut objects[i];
+        let text = match texts.get(i) {
+            Some(Some(t)) => t.clone(),
+            _ => match headlamp_e2e_yaml::to_norway_string(&o.value) {
                 Ok(t) => t,
-                Err(_) => continue,
+                Err(_) => {
+                    keep = None;
+                    continue;
+                }
             },
         };
         let failed = |message: String| {
@@ -566,6 +601,7 @@ fn post_build_memo(
                         ))
                         .fix("simplify the substitution (no object needs this much); the object is linted unsubstituted".to_string()),
                 );
+                keep = None;
                 continue;
             }
             Err(e) => {
@@ -573,6 +609,7 @@ fn post_build_memo(
                     "kustomize-controller fails Kustomization {} here: variable substitution failed: {e}",
                     ks.id()
                 )));
+                keep = None;
                 continue;
             }
         };
@@ -588,8 +625,8 @@ fn post_build_memo(
         };
         findings.extend(unresolved_findings(ks, o, &result.unresolved, &v.unread));
         if result.text == text {
-            if let (Some(m), Some(key)) = (memo, &key) {
-                m.keep(key, &result.unresolved, None);
+            if let Some(keep) = &mut keep {
+                keep.push(Memo::written(&result.unresolved, None));
             }
             continue;
         }
@@ -597,21 +634,30 @@ fn post_build_memo(
             Ok(docs) => match docs.into_iter().next() {
                 Some(mut doc) => {
                     super::flux_build::take_origin(&mut doc);
-                    if let (Some(m), Some(key)) = (memo, &key) {
-                        m.keep(key, &result.unresolved, Some(&doc));
+                    if let Some(keep) = &mut keep {
+                        keep.push(Memo::written(&result.unresolved, Some(&doc)));
                     }
                     replaced.push(std::mem::replace(&mut o.value, doc));
                 }
-                None => findings.push(failed(format!(
-                    "after substitution the object is empty (Kustomization {})",
-                    ks.id()
-                ))),
+                None => {
+                    findings.push(failed(format!(
+                        "after substitution the object is empty (Kustomization {})",
+                        ks.id()
+                    )));
+                    keep = None;
+                }
             },
-            Err(e) => findings.push(failed(format!(
-                "after substitution the object is no longer YAML, and kustomize-controller fails Kustomization {}: {e}",
-                ks.id()
-            ))),
+            Err(e) => {
+                findings.push(failed(format!(
+                    "after substitution the object is no longer YAML, and kustomize-controller fails Kustomization {}: {e}",
+                    ks.id()
+                )));
+                keep = None;
+            }
         }
+    }
+    if let (Some(m), Some(key), Some(keep)) = (memo, &key, keep) {
+        m.keep(key, &keep);
     }
     findings
 }
@@ -697,31 +743,68 @@ mod tests {
         assert_eq!(plain[2]["data"]["v"], "3-t");
         assert_eq!(plain_findings.len(), 1, "{plain_findings:#?}");
         assert!(plain_findings[0].message.contains("${NOPE}"));
-        // the first run keeps what it computed, the second gives it back: the same objects, the same findings
+        // the first run keeps what it computed (one entry for the Kustomization), the second gives it back: the same
+        // objects, the same findings
         let first = run(Some(&memo), "3");
-        let kept = std::fs::read_dir(d.path().join("substitutions"))
+        let entries: Vec<std::path::PathBuf> = std::fs::read_dir(d.path().join("substitutions"))
             .unwrap()
-            .count();
-        assert_eq!(kept, 3);
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(entries.len(), 1);
         let second = run(Some(&memo), "3");
         assert_eq!(first, (plain.clone(), plain_findings.clone()));
         assert_eq!(second, (plain.clone(), plain_findings.clone()));
-        // the second run read the kept entries: one altered by hand is what it gives
-        let k = ks("    substitute: {N: \"3\"}\n");
-        let key = memo.key(
-            Input::Value(&objects()[0].value),
-            &variables(&k, &[]).vars,
-            false,
+        // the second run read the kept entry: one altered by hand is what it gives (the three objects have a `$`)
+        let key = entries[0]
+            .file_stem()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        let altered = serde_json::json!({"altered": true});
+        memo.keep(
+            &key,
+            &[
+                Memo::written(&[], Some(&altered)),
+                Memo::written(&[], None),
+                Memo::written(&[], None),
+            ],
         );
-        memo.keep(&key, &[], Some(&serde_json::json!({"altered": true})));
-        assert_eq!(
-            run(Some(&memo), "3").0[0],
-            serde_json::json!({"altered": true})
+        let third = run(Some(&memo), "3");
+        assert_eq!(third.0[0], altered);
+        // (`$${N}` would become `${N}`: the entry says unchanged, so it is the object as built)
+        assert_eq!(third.0[1], objects()[1].value);
+        assert!(
+            third.1.is_empty(),
+            "the kept entry names no unresolved variable"
         );
         // other values of the variables are another input: computed, not recalled
         let (other, _) = run(Some(&memo), "4");
         assert_eq!(other[0]["data"]["n"], 4);
         assert_eq!(other[2]["data"]["v"], "4-t");
+        // a Kustomization whose substitution Flux fails in one object keeps nothing: evaluated again, with today's words
+        let bad = tempfile::tempdir().unwrap();
+        let bad_memo = Memo::new(bad.path().join("substitutions")).unwrap();
+        let k = ks("    substitute: {N: \"3\"}\n");
+        let mut objs = objects();
+        objs.push(object(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: d, namespace: n}\ndata: {n: \"${N\"}\n",
+            "d.yaml",
+        ));
+        let texts = [None, None, texts[2].clone(), None];
+        let v = variables(&k, &[]);
+        let found = post_build_memo(
+            Some(&bad_memo),
+            &k,
+            &mut objs,
+            &texts,
+            &v,
+            Vec::new(),
+            &mut Vec::new(),
+        );
+        assert!(found.iter().any(|f| f.rule == FAILED_RULE), "{found:#?}");
+        let kept = std::fs::read_dir(bad.path().join("substitutions")).map_or(0, Iterator::count);
+        assert_eq!(kept, 0);
     }
 
     #[test]
