@@ -245,7 +245,7 @@ fn is_values_path(path: &str) -> bool {
     !path.is_empty() && !OBJECT_FIELDS.contains(&first)
 }
 
-/// Files read and parsed ahead, on a thread of their own, while the releases are prepared and the rules run
+/// Files read and parsed ahead, on threads of their own, while the releases are prepared and the rules run
 /// ([`preparse`]): placing findings then starts with them parsed. Where a finding is placed does not change; only
 /// when its file is parsed does.
 pub struct Preparsed {
@@ -272,9 +272,12 @@ type Seed = (
 
 /// Start parsing `files` (relative to the GitOps root `root`, as findings name them) and summarising the
 /// kustomizations that patch, on threads of their own (one per core, as [`locate`]): the files the findings of a
-/// tree are most likely in (its HelmReleases' and those of the loader's findings). `None` when a thread cannot start
-/// (nothing is lost: placing parses them then).
+/// tree are most likely in (its HelmReleases' and those of the loader's findings). `None` when there are none, or a
+/// thread cannot start (nothing is lost: placing parses them then).
 pub fn preparse(root: PathBuf, files: Vec<String>) -> Option<Preparsed> {
+    if files.is_empty() {
+        return None;
+    }
     let workers = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
         .min(MAX_WORKERS);
@@ -319,6 +322,10 @@ pub fn locate_preparsed(input: &LintInput, findings: &mut [Finding], ahead: Opti
     let workers = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
         .min(MAX_WORKERS);
+    // nothing to place (a clean tree): the files parsed ahead are not waited for
+    if findings.iter().all(|f| f.line.is_some()) {
+        return;
+    }
     let seed = ahead.and_then(Preparsed::seed);
     locate_with(input, findings, workers, seed);
 }
@@ -369,6 +376,9 @@ fn locate_with(input: &LintInput, findings: &mut [Finding], workers: usize, seed
 /// The files' parses freed on a thread of their own (as lint frees its input): hundreds of parsed files are freed
 /// while the report is written, or by the exit.
 fn free_later(cache: HashMap<String, Option<Arc<Parsed>>>) {
+    if cache.is_empty() {
+        return;
+    }
     let _ = std::thread::Builder::new()
         .name("lint-free".into())
         .spawn(move || drop(cache));
